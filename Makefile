@@ -1,0 +1,32 @@
+# Vigil: `make demo` and `make test` do all set-up on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python examples/digits/train.py
+	$(BIN)/vigil run examples/digits/suite.yaml
+
+test: install
+	$(BIN)/python examples/digits/train.py --quiet
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/python -m compileall -q suite workers evaluators drift storage flows cli
+
+bench: install
+	$(BIN)/python bench/inference.py
+
+clean:
+	rm -rf .vigil test-artifacts

@@ -1,0 +1,45 @@
+"""Where Vigil keeps things, read from the environment at the edge.
+
+``VIGIL_HOME`` (default ``./.vigil``) holds Parquet results, predictions,
+artifacts and the default SQLite index. ``VIGIL_INDEX_URL`` points the index at
+any SQLAlchemy URL (Postgres for a team). ``VIGIL_RAY_ADDRESS`` connects to a
+running Ray cluster instead of starting a local one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations and addresses for one process."""
+
+    home: Path
+    index_url: str
+    ray_address: str | None
+
+    @property
+    def results_dir(self) -> Path:
+        """Root of the Parquet results dataset (partitioned by suite and date)."""
+        return self.home / "results"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Per-run folders: predictions, reports, artifacts."""
+        return self.home / "runs"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Content-addressed prediction cache (model sha × data sha × variant)."""
+        return self.home / "cache"
+
+
+def load_settings(ray_address: str | None = None, home: str | Path | None = None) -> Settings:
+    """Settings from the environment, with explicit arguments taking precedence."""
+    root = Path(home or os.environ.get("VIGIL_HOME") or ".vigil").absolute()
+    url = os.environ.get("VIGIL_INDEX_URL") or f"sqlite:///{root / 'index.db'}"
+    address = ray_address or os.environ.get("VIGIL_RAY_ADDRESS") or None
+    return Settings(home=root, index_url=url, ray_address=address)

@@ -1,0 +1,216 @@
+"""The suite spec: frozen, typed pydantic models validated at the edge.
+
+A suite names the models to evaluate (a candidate and usually a baseline), the
+datasets to evaluate them on, the metrics, slices and gates, and the seed that
+makes every random choice repeatable. Paths are kept as written (relative to
+the suite file) so a suite's fingerprint is the same on every machine;
+:meth:`SuiteSpec.resolve` turns them into absolute paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
+
+Sha256 = str
+_HEX = "0123456789abcdef"
+
+
+class Frozen(BaseModel):
+    """Base for spec models: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(Frozen):
+    """One model to evaluate.
+
+    ``module`` names the ``nn.Module`` class for ``torch_state_dict`` or the
+    function for ``callable``, as ``path/to/file.py:Name`` (relative to the
+    suite) or ``package.module:Name``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    format: str
+    path: str | None = None
+    sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    module: str | None = None
+    init_args: dict[str, Any] = Field(default_factory=dict)
+    output: Literal["auto", "logits", "probabilities", "labels", "values"] = "auto"
+    input: Literal["array", "frame"] = "array"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    batch_size: PositiveInt = 8192
+    role: Literal["candidate", "baseline"] = "candidate"
+    version: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _needs_what_its_format_needs(self) -> ModelSpec:
+        if self.format != "callable" and self.path is None:
+            raise ValueError(f"format {self.format!r} needs a path")
+        if self.path is not None and self.sha256 is None:
+            raise ValueError("a model file needs its sha256 pinned")
+        return self
+
+
+class DatasetSpec(Frozen):
+    """A versioned dataset: a Parquet/CSV file or a built-in loader such as ``sklearn.digits``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    path: str | None = None
+    loader: str | None = None
+    split: Literal["train", "test", "all"] = "test"
+    sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    features: list[str] | None = None
+    label: str | None = None
+    timestamp: str | None = None
+    id_column: str | None = None
+    image_shape: tuple[PositiveInt, ...] | None = None
+    use: Literal["evaluation", "reference"] = "evaluation"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.path is None) == (self.loader is None):
+            raise ValueError("give exactly one of path or loader")
+        return self
+
+
+class SliceSpec(Frozen):
+    """Slice results by a column: one slice per value, or per bin when ``bins`` are given."""
+
+    column: str
+    bins: list[float] | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The slice family's name as stored with results."""
+        return self.name or self.column
+
+
+class BootstrapSpec(Frozen):
+    """Bootstrap settings for confidence intervals."""
+
+    resamples: PositiveInt = 1000
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+
+
+class WorkersSpec(Frozen):
+    """How many warm Ray actors serve each model, and their CPU share."""
+
+    num_actors: PositiveInt = 2
+    cpus_per_actor: float = Field(default=1.0, gt=0)
+    gpus_per_actor: float = Field(default=1.0, gt=0, le=8)
+    max_retries: int = Field(default=3, ge=0)
+
+
+class GateSpec(Frozen):
+    """A threshold a candidate must meet: an absolute bound or a drop against the baseline."""
+
+    metric: str
+    model: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_drop_vs: Literal["baseline", "last_pass"] | None = None
+    max_drop: float | None = Field(default=None, ge=0)
+    significance: float | None = Field(default=None, gt=0, lt=1)
+    per_slice: bool = False
+    min_slice_n: PositiveInt = 30
+    variant: str = "clean"
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> GateSpec:
+        if self.min is None and self.max is None and self.max_drop is None:
+            raise ValueError("a gate needs min, max or max_drop")
+        if self.max_drop is not None and self.max_drop_vs is None:
+            object.__setattr__(self, "max_drop_vs", "baseline")
+        return self
+
+
+class SuiteSpec(Frozen):
+    """A whole evaluation suite, as validated from YAML."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    task: Literal["classification", "regression"]
+    classes: list[int | str] | None = None
+    models: list[ModelSpec] = Field(min_length=1)
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    metrics: list[str] | None = None
+    primary_metric: str | None = None
+    slices: list[SliceSpec] = Field(default_factory=list)
+    seed: int = 0
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    workers: WorkersSpec = WorkersSpec()
+    gates: list[GateSpec] = Field(default_factory=list)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str = PrivateAttr(default="<suite>")
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> SuiteSpec:
+        for field in ("models", "datasets"):
+            names = [item.name for item in getattr(self, field)]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{field}: duplicate name {dupes[0]!r}")
+        if not any(d.use == "evaluation" for d in self.datasets):
+            raise ValueError("datasets: at least one dataset needs use: evaluation")
+        return self
+
+    def bind(self, base_dir: Path, source: str) -> SuiteSpec:
+        """Remember where the suite file lives, so relative paths resolve against it."""
+        self._base_dir = base_dir
+        self._source = source
+        return self
+
+    @property
+    def source(self) -> str:
+        """The suite file as the user named it (for error messages)."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the suite are resolved against."""
+        return self._base_dir
+
+    def resolve(self, path: str) -> Path:
+        """An absolute path for a path written in the suite."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self._base_dir / p).resolve()
+
+    @property
+    def candidates(self) -> list[ModelSpec]:
+        """Models with role candidate."""
+        return [m for m in self.models if m.role == "candidate"]
+
+    @property
+    def baseline(self) -> ModelSpec | None:
+        """The first model with role baseline, if any."""
+        return next((m for m in self.models if m.role == "baseline"), None)
+
+    @property
+    def evaluation_datasets(self) -> list[DatasetSpec]:
+        """Datasets evaluated (as opposed to drift references)."""
+        return [d for d in self.datasets if d.use == "evaluation"]
+
+    def metric_names(self) -> list[str]:
+        """Metrics to compute: as given, or the task's defaults."""
+        if self.metrics:
+            return list(self.metrics)
+        if self.task == "classification":
+            return ["accuracy", "macro_f1", "log_loss", "roc_auc", "ece"]
+        return ["mae", "rmse", "r2"]
+
+    def primary(self) -> str:
+        """The metric a verdict and robustness curves lead with."""
+        return self.primary_metric or self.metric_names()[0]
+
+    def fingerprint(self) -> str:
+        """sha256 of the normalised suite content: names its results across machines."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
