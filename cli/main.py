@@ -1,0 +1,223 @@
+"""The ``vigil`` command line: run suites and read their results.
+
+Exit codes: 0 ok, 1 a gate failed, 2 bad input or an error. Every listing
+command takes ``--json`` (one JSON document on stdout, nothing else).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from suite.errors import VigilError
+
+app = typer.Typer(
+    name="vigil",
+    help="Continuous evaluation of ML models: run suites on Ray, gate on CIs, keep every result with its provenance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
+EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def fail(message: str) -> NoReturn:
+    """Print a one-line error on stderr and exit 2."""
+    from cli.render import err
+
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def emit_json(document: Any) -> None:
+    """Write ``document`` as JSON to stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+@app.command()
+def run(
+    suite: Annotated[str, typer.Argument(help="Path to the suite YAML file.")],
+    run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results).")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
+    trigger: Annotated[str, typer.Option(help="What started this run (shown in the dashboard).")] = "manual",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
+    _quiet_prefect(verbose)
+    from cli.render import RichProgress, err
+    from pipeline.prepare import prepare_run
+    from pipeline.progress import reporting
+
+    try:
+        prepare_run(suite, run_id=run_id)  # fail fast on bad input, before Prefect and Ray start
+        from flows.evaluate import evaluate_suite
+
+        err.print(f"[dim]running {suite} …[/]")
+        with RichProgress() as progress, reporting(progress):
+            outcome = evaluate_suite(suite_path=suite, run_id=run_id, ray_address=ray_address, trigger=trigger)
+    except VigilError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(_show_document(outcome["run_id"]))
+    else:
+        _print_run(outcome["run_id"])
+    raise typer.Exit(EXIT_GATE_FAILED if outcome["verdict"] == "fail" else EXIT_OK)
+
+
+@app.command()
+def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML file.")]) -> None:
+    """Check a suite, its checkpoints' sha256 and its data, without running it."""
+    from cli.render import out
+    from pipeline.prepare import prepare_run
+
+    try:
+        plan, spec = prepare_run(suite)
+    except VigilError as exc:
+        fail(str(exc))
+    out.print(f"[green]ok[/]: suite {spec.name} ({len(plan.models)} models, {len(plan.datasets)} datasets, {len(plan.work_items())} inference tasks)")
+
+
+@app.command()
+def runs(
+    suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recorded runs: id, suite, started, status, verdict."""
+    import pandas as pd
+
+    from cli.render import frame_table, out
+    from storage.store import ResultStore
+    from suite.settings import load_settings
+
+    records = ResultStore(load_settings()).list_runs(suite=suite, limit=limit)
+    rows = [{"run_id": r.run_id, "suite": r.suite, "started": r.started_at.isoformat(timespec="seconds"), "status": r.status, "verdict": r.verdict, "trigger": r.trigger} for r in records]
+    if as_json:
+        emit_json(rows)
+        return
+    frame = pd.DataFrame(rows, columns=["run_id", "suite", "started", "status", "verdict", "trigger"])
+    out.print(frame_table(frame, title="Vigil runs"))
+
+
+def _show_document(run_id: str, *, slices: bool = True) -> dict[str, Any]:
+    from storage.store import ResultStore
+    from suite.settings import load_settings
+
+    store = ResultStore(load_settings())
+    record = store.get_run(run_id)
+    if record is None:
+        fail(f"run {run_id!r} not found (see `vigil runs`)")
+    results = store.run_results(run_id)
+    if not slices:
+        results = results[results["slice"] == "all"]
+    document = record.model_dump(mode="json")
+    document["results"] = json.loads(results.drop(columns=["created_at"], errors="ignore").to_json(orient="records"))
+    return document
+
+
+def _print_run(run_id: str, slices: bool = False) -> None:
+    from cli.render import frame_table, out
+    from pipeline.summary import headline_table
+    from storage.store import ResultStore
+    from suite.settings import load_settings
+
+    store = ResultStore(load_settings())
+    record = store.get_run(run_id)
+    if record is None:
+        fail(f"run {run_id!r} not found (see `vigil runs`)")
+    results = store.run_results(run_id)
+    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}.get(record.verdict, "white")
+    out.print(f"\n[bold]run[/] {record.run_id}  [bold]suite[/] {record.suite}  [bold]verdict[/] [{colour}]{record.verdict.upper()}[/]")
+    out.print(frame_table(headline_table(results), title="Headline metrics (clean, all rows) with 95% CIs"))
+    if slices:
+        table = results[results["slice"] != "all"][["model", "dataset", "variant", "slice", "metric", "value", "ci_low", "ci_high", "n"]]
+        out.print(frame_table(table.reset_index(drop=True), title="Per slice"))
+    gates = next((a for a in record.artifacts if a.kind == "gates"), None)
+    if gates is not None:
+        _print_gates(gates.uri)
+
+
+def _print_gates(uri: str) -> None:
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    import pandas as pd
+
+    from cli.render import frame_table, out
+
+    path = Path(urlparse(uri).path)
+    if not path.is_file():
+        return
+    outcomes = json.loads(path.read_text()).get("outcomes", [])
+    if outcomes:
+        frame = pd.DataFrame(outcomes)
+        keep = [c for c in ["status", "gate", "model", "slice", "value", "threshold", "reason"] if c in frame.columns]
+        out.print(frame_table(frame[keep], title="Gates", styles={"fail": "red", "pass": "green", "inconclusive": "yellow"}))
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(help="A run id from `vigil runs`.")],
+    slices: Annotated[bool, typer.Option("--slices/--no-slices", help="Include per-slice rows.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Metrics per model × variant × slice with 95% CIs, the gates, and (with --json) provenance."""
+    if as_json:
+        emit_json(_show_document(run_id, slices=slices))
+        return
+    _print_run(run_id, slices=slices)
+
+
+@app.command()
+def history(
+    suite: Annotated[str, typer.Option(help="Suite name.")],
+    metric: Annotated[str, typer.Option(help="Metric name, e.g. accuracy.")],
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    slice_: Annotated[str, typer.Option("--slice", help="Slice, e.g. all or label=3.")] = "all",
+    variant: Annotated[str, typer.Option(help="Variant: clean or perturbation:severity.")] = "clean",
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A metric over time: one point per committed run, with CIs and a sparkline per model."""
+    from cli.render import frame_table, out, sparkline
+    from storage.store import ResultStore
+    from suite.settings import load_settings
+
+    frame = ResultStore(load_settings()).history(suite=suite, metric=metric, model=model, slice=slice_, variant=variant, dataset=dataset)
+    if as_json:
+        emit_json(json.loads(frame.to_json(orient="records", date_format="iso")))
+        return
+    if frame.empty:
+        out.print(f"no history for suite {suite!r}, metric {metric!r}, slice {slice_!r}, variant {variant!r}")
+        return
+    cols = [c for c in ["started_at", "run_id", "model", "value", "ci_low", "ci_high", "n"] if c in frame.columns]
+    out.print(frame_table(frame[cols].astype({"started_at": str}), title=f"{suite} · {metric} · {slice_} · {variant}"))
+    for name, group in frame.groupby("model"):
+        out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
+
+
+def main() -> None:
+    """Console-script entry point: run the app; unexpected errors exit 2 with one line."""
+    try:
+        app()
+    except VigilError as exc:
+        from cli.render import err
+
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

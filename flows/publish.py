@@ -1,0 +1,48 @@
+"""Publish a committed run to the Prefect dashboard: verdict markdown, metrics table, events."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
+
+from pipeline.decide import Decision
+from pipeline.plan import RunPlan
+from pipeline.summary import headline_table, verdict_markdown
+from storage.store import ResultStore
+from suite.settings import Settings
+
+
+def artifact_key(suite: str, what: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits, dashes) for ``suite``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", suite.lower()).strip("-")
+    return f"vigil-{slug}-{what}"
+
+
+def publish_run(plan: RunPlan, decision: Decision, settings: Settings) -> None:
+    """Create the run's artifacts and emit its events."""
+    store = ResultStore(settings)
+    run = store.get_run(plan.run_id)
+    results = store.run_results(plan.run_id)
+    table = headline_table(results)
+    create_markdown_artifact(
+        key=artifact_key(plan.suite_name, "verdict"),
+        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table),
+        description=f"Vigil verdict for {plan.suite_name}: {decision.verdict}",
+    )
+    create_table_artifact(
+        key=artifact_key(plan.suite_name, "metrics"),
+        table=_records(table),
+        description=f"Headline metrics of run {plan.run_id}",
+    )
+    resource = {"prefect.resource.id": f"vigil.suite.{plan.suite_name}", "prefect.resource.name": plan.suite_name}
+    payload = {"run_id": plan.run_id, "verdict": decision.verdict, "trigger": plan.trigger, "failed_gates": decision.failed_gates()}
+    emit_event(event="vigil.run.completed", resource=resource, payload=payload)
+    if decision.verdict == "fail":
+        emit_event(event="vigil.gate.failed", resource=resource, payload=payload)
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, object]]:
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()} for row in table.to_dict("records")]

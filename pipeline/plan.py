@@ -1,0 +1,68 @@
+"""A run's plan: the resolved, verified inputs every later stage works from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class ModelEntry(BaseModel):
+    """A model as verified for this run."""
+
+    name: str
+    sha256: str
+    format: str
+    role: str
+    path: str
+    version: str | None = None
+
+
+class DatasetEntry(BaseModel):
+    """A dataset version as loaded for this run."""
+
+    name: str
+    sha256: str
+    rows: int
+    source: str
+
+
+class WorkItem(BaseModel):
+    """One coarse unit of inference: a model on a dataset under a variant."""
+
+    model: str
+    dataset: str
+    variant: str
+
+
+class RunPlan(BaseModel):
+    """Everything a run needs to know, small enough to pass between Prefect tasks."""
+
+    run_id: str
+    suite_path: str
+    suite_name: str
+    suite_hash: str
+    seed: int
+    trigger: str
+    started_at: datetime
+    models: list[ModelEntry]
+    datasets: list[DatasetEntry]
+    variants: list[str]
+    classes: list[int | str] | None = None
+
+    def work_items(self) -> list[WorkItem]:
+        """Model-major order, so one model's warm actors serve all its variants in a row."""
+        return [
+            WorkItem(model=m.name, dataset=d.name, variant=v)
+            for m in self.models
+            for d in self.datasets
+            for v in self.variants
+        ]
+
+    def model(self, name: str) -> ModelEntry:
+        """The entry for model ``name``."""
+        return next(m for m in self.models if m.name == name)
+
+    def dataset(self, name: str) -> DatasetEntry:
+        """The entry for dataset ``name``."""
+        return next(d for d in self.datasets if d.name == name)

@@ -1,0 +1,96 @@
+"""Stage 1: load the suite, check every name and checksum, load the data, make the plan.
+
+Nothing is evaluated until everything a run depends on has been verified: a
+typo in a metric or format, a tampered checkpoint or a missing column stops the
+run here with one clear line, before any worker starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evaluators.metrics import METRICS
+from pipeline.plan import DatasetEntry, ModelEntry, RunPlan
+from storage.datasets import encode_labels, load_dataset
+from suite.errors import SpecError, VigilError
+from suite.load import load_suite
+from suite.spec import ModelSpec, SuiteSpec
+from workers.checksum import verify_model
+from workers.formats import MODEL_FORMATS
+
+
+def new_run_id(suite_name: str, now: datetime) -> str:
+    """A sortable, unique run id: ``<suite>-<UTC time>-<random>``."""
+    return f"{suite_name}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def check_names(suite: SuiteSpec) -> None:
+    """Every format and metric named in the suite exists, and suits the task."""
+    for i, model in enumerate(suite.models):
+        if model.format not in MODEL_FORMATS:
+            raise SpecError(suite.source, f"models[{i}].format", MODEL_FORMATS.unknown_message(model.format))
+    for i, name in enumerate(suite.metric_names()):
+        if name not in METRICS:
+            raise SpecError(suite.source, f"metrics[{i}]", METRICS.unknown_message(name))
+        if METRICS.get(name).task != suite.task:
+            raise SpecError(suite.source, f"metrics[{i}]", f"{name!r} is a {METRICS.get(name).task} metric, the suite's task is {suite.task}")
+    metrics = set(suite.metric_names())
+    if suite.primary() not in metrics:
+        raise SpecError(suite.source, "primary_metric", f"expected one of the suite's metrics {sorted(metrics)}, got {suite.primary()!r}")
+    for i, gate in enumerate(suite.gates):
+        if gate.metric not in metrics:
+            raise SpecError(suite.source, f"gates[{i}].metric", f"expected one of the suite's metrics {sorted(metrics)}, got {gate.metric!r}")
+        if gate.max_drop is not None and gate.max_drop_vs == "baseline" and suite.baseline is None:
+            raise SpecError(suite.source, f"gates[{i}].max_drop_vs", "the suite has no model with role baseline")
+
+
+def code_sha256(model: ModelSpec, suite: SuiteSpec) -> str:
+    """A version for a model with no checkpoint: its spec plus its module file's bytes."""
+    digest = hashlib.sha256(model.model_dump_json().encode())
+    target = (model.module or "").split(":")[0]
+    if target.endswith(".py") and suite.resolve(target).is_file():
+        digest.update(suite.resolve(target).read_bytes())
+    return digest.hexdigest()
+
+
+def variants_of(suite: SuiteSpec) -> list[str]:
+    """The variants every model is evaluated under: clean first."""
+    return ["clean"]
+
+
+def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: str = "manual") -> tuple[RunPlan, SuiteSpec]:
+    """Verify a suite and everything it pins, and plan the run."""
+    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id):
+        raise VigilError(f"run id: expected letters, digits, '_', '.' or '-', got {run_id!r}")
+    suite = load_suite(suite_path)
+    check_names(suite)
+    models = []
+    for model in suite.models:
+        path = verify_model(model, suite.base_dir)
+        sha = model.sha256 or code_sha256(model, suite)
+        models.append(ModelEntry(name=model.name, sha256=sha, format=model.format, role=model.role, path=str(path or ""), version=model.version))
+    datasets, classes = [], suite.classes
+    for spec in suite.evaluation_datasets:
+        loaded = load_dataset(spec, suite)
+        if suite.task == "classification" and spec.label:
+            _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets ({spec.name})")
+        datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))
+    now = datetime.now(UTC)
+    plan = RunPlan(
+        run_id=run_id or new_run_id(suite.name, now),
+        suite_path=str(Path(suite_path).resolve()),
+        suite_name=suite.name,
+        suite_hash=suite.fingerprint(),
+        seed=suite.seed,
+        trigger=trigger,
+        started_at=now,
+        models=models,
+        datasets=datasets,
+        variants=variants_of(suite),
+        classes=classes if suite.task == "classification" else None,
+    )
+    return plan, suite

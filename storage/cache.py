@@ -1,0 +1,46 @@
+"""A content-addressed prediction cache: (model sha, data sha, variant, seed) → predictions.
+
+An unchanged re-run finds its predictions here and skips inference; the key
+changes whenever the model, the data, the variant or (for perturbed variants)
+the seed changes, so a stale entry is never read.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from storage.frames import read_frame, write_frame
+
+
+def prediction_key(model_sha: str, data_sha: str, variant: str, seed: int) -> str:
+    """The cache key of one model × dataset × variant inference."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", variant)
+    salt = "" if variant == "clean" else f"-s{seed}"
+    return f"{model_sha[:20]}-{data_sha[:20]}-{safe}{salt}"
+
+
+class PredictionCache:
+    """Predictions stored under ``root`` by key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, key: str) -> Path:
+        """Where the predictions for ``key`` live."""
+        return self.root / "predictions" / f"{key}.parquet"
+
+    def has(self, key: str) -> bool:
+        """Whether predictions for ``key`` are cached."""
+        return self.path(key).is_file()
+
+    def get(self, key: str) -> pd.DataFrame:
+        """The cached predictions for ``key``."""
+        return read_frame(self.path(key))
+
+    def put(self, key: str, frame: pd.DataFrame) -> str:
+        """Cache ``frame`` under ``key`` atomically; returns its URI."""
+        write_frame(self.path(key), frame)
+        return self.path(key).as_uri()

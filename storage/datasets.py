@@ -1,0 +1,167 @@
+"""Versioned datasets: read a suite's dataset from Parquet/CSV or a built-in loader.
+
+Every dataset gets a content checksum recorded with each run. A file's checksum
+is its bytes' sha256 (checked against the suite's pin when one is given); a
+built-in loader's is the sha256 of its canonical table content. Built-in loaders
+split deterministically with a fixed seed, so a split's version never depends
+on a suite's seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suite.errors import ChecksumError, DataError
+from suite.registry import Registry
+from suite.spec import DatasetSpec, SuiteSpec
+
+SAMPLE_ID = "sample_id"
+Loader = Callable[[str], pd.DataFrame]
+DATASET_LOADERS: Registry[Loader] = Registry("dataset loader")
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A dataset in memory with what a run needs to know about it."""
+
+    name: str
+    frame: pd.DataFrame
+    features: list[str]
+    label: str | None
+    sha256: str
+    source: str
+
+    @property
+    def rows(self) -> int:
+        """Number of rows."""
+        return len(self.frame)
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        """Stable per-row ids (int64) that pair clean and perturbed results."""
+        return self.frame[SAMPLE_ID].to_numpy(dtype=np.int64)
+
+
+def _split(frame: pd.DataFrame, split: str, label: str) -> pd.DataFrame:
+    """A fixed, stratified 70/30 split (seed 0) so data versions never move."""
+    if split == "all":
+        return frame
+    rng = np.random.default_rng(0)
+    test = np.zeros(len(frame), dtype=bool)
+    for _, idx in frame.groupby(label).indices.items():
+        chosen = rng.permutation(idx)[: int(round(len(idx) * 0.3))]
+        test[chosen] = True
+    return frame[test if split == "test" else ~test]
+
+
+def _sklearn_loader(name: str) -> Loader:
+    def load(split: str) -> pd.DataFrame:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{name}")()
+        columns = (
+            [f"pixel_{i}" for i in range(bunch.data.shape[1])]
+            if name == "digits"
+            else [str(c).replace(" ", "_") for c in bunch.feature_names]
+        )
+        frame = pd.DataFrame(bunch.data.astype(np.float32), columns=columns)
+        frame["label"] = bunch.target.astype(np.int64)
+        frame.insert(0, SAMPLE_ID, np.arange(len(frame), dtype=np.int64))
+        return _split(frame, split, "label").reset_index(drop=True)
+
+    return load
+
+
+DATASET_LOADERS.register("sklearn.digits", _sklearn_loader("digits"))
+DATASET_LOADERS.register("sklearn.breast_cancer", _sklearn_loader("breast_cancer"))
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """sha256 of a table's content: column names, dtypes and row hashes."""
+    digest = hashlib.sha256()
+    digest.update(repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_file(spec: DatasetSpec, path: Path, where: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{where}: path: file {path} not found")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a data error for the user
+        raise DataError(f"{where}: path: cannot read {path.name} ({type(exc).__name__}: {exc})") from None
+    raise DataError(f"{where}: path: expected a .parquet or .csv file, got {path.name}")
+
+
+def _check_columns(frame: pd.DataFrame, names: list[str], field: str, where: str) -> None:
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        shown = ", ".join(map(str, list(frame.columns)[:12]))
+        raise DataError(f"{where}: {field}: column {missing[0]!r} not found (available: {shown})")
+
+
+def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
+    """Load one dataset of ``suite``, verify its pin, and attach sample ids."""
+    index = suite.datasets.index(spec)
+    where = f"suite {suite.source}: datasets[{index}] ({spec.name})"
+    if spec.loader is not None:
+        if spec.loader not in DATASET_LOADERS:
+            raise DataError(f"{where}: loader: {DATASET_LOADERS.unknown_message(spec.loader)}")
+        frame = DATASET_LOADERS.get(spec.loader)(spec.split)
+        source, sha = f"loader:{spec.loader}:{spec.split}", frame_sha256(frame)
+        if spec.sha256 and spec.sha256 != sha:
+            raise ChecksumError(f"{where}: sha256 mismatch (suite pins {spec.sha256[:12]}…, data has {sha[:12]}…)")
+    else:
+        assert spec.path is not None
+        path = suite.resolve(spec.path)
+        sha = sha256_file(path) if path.is_file() else ""
+        if spec.sha256 and sha and spec.sha256 != sha:
+            raise ChecksumError(f"{where}: {spec.path}: sha256 mismatch (suite pins {spec.sha256[:12]}…, file has {sha[:12]}…)")
+        frame, source = _read_file(spec, path, where), str(path)
+    if spec.id_column:
+        _check_columns(frame, [spec.id_column], "id_column", where)
+        frame = frame.rename(columns={spec.id_column: SAMPLE_ID}) if spec.id_column != SAMPLE_ID else frame
+        if frame[SAMPLE_ID].duplicated().any():
+            raise DataError(f"{where}: id_column: {spec.id_column!r} has duplicate ids")
+    elif SAMPLE_ID not in frame.columns:
+        frame = frame.assign(**{SAMPLE_ID: np.arange(len(frame), dtype=np.int64)})
+    reserved = {SAMPLE_ID, spec.label, spec.timestamp}
+    features = spec.features or [c for c in frame.columns if c not in reserved]
+    _check_columns(frame, features, "features", where)
+    if spec.label is not None:
+        _check_columns(frame, [spec.label], "label", where)
+    if spec.timestamp is not None:
+        _check_columns(frame, [spec.timestamp], "timestamp", where)
+    if spec.label is None and spec.use == "evaluation":
+        raise DataError(f"{where}: label: an evaluation dataset needs a label column")
+    return LoadedDataset(spec.name, frame.reset_index(drop=True), list(features), spec.label, sha, source)
+
+
+def encode_labels(values: pd.Series, classes: list[int | str] | None, where: str) -> tuple[np.ndarray, list[int | str]]:
+    """Class indices 0..k-1 for ``values`` and the class list they index into."""
+    known = list(classes) if classes is not None else sorted(pd.unique(values).tolist())
+    lookup = {c: i for i, c in enumerate(known)}
+    codes = values.map(lookup)
+    if codes.isna().any():
+        bad = values[codes.isna()].iloc[0]
+        raise DataError(f"{where}: label value {bad!r} is not one of the classes {known}")
+    return codes.to_numpy(dtype=np.int64), known
