@@ -41,13 +41,17 @@ def derive_seed(seed: int, *parts: str) -> int:
 
 
 def resample_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Row multiplicities of ``resamples`` bootstrap resamples, in float chunks ``(b, n)``."""
+    """Row multiplicities of ``resamples`` bootstrap resamples, in float chunks ``(b, n)``.
+
+    Each chunk is the transpose of a C-ordered ``(n, b)`` array, so a scorer
+    that gathers rows (``counts.T[rows]``) reads contiguous memory.
+    """
     rng = np.random.default_rng(seed)
     chunk = max(1, _CHUNK_CELLS // max(n, 1))
     for start in range(0, resamples, chunk):
         b = min(chunk, resamples - start)
-        drawn = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
-        yield np.bincount(drawn.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+        drawn = rng.integers(0, n, size=(b, n)) * b + np.arange(b)[:, None]
+        yield np.bincount(drawn.ravel(), minlength=n * b).reshape(n, b).astype(np.float64).T
 
 
 def percentile_cis(

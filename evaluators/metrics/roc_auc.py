@@ -7,55 +7,78 @@ one-vs-rest AUC is undefined in a slice (absent, or the only class present) is
 left out of the mean; with no defined class the value is NaN.
 
 Each one-vs-rest AUC is the Mann-Whitney statistic: the weighted share of
-(positive, negative) pairs ranked in order, ties counting one half. This
-equals the trapezoidal area under scikit-learn's ROC curve and takes row
-weights directly, so bootstrap resamples need one sort per class, not one per
-resample.
+(positive, negative) pairs in order, ties counting one half; it equals the
+trapezoidal area under scikit-learn's ROC curve. With ``W(x)`` the weight of
+rows scoring below ``x`` plus half of those tied at ``x``, and positive tie
+groups ``q`` of weight ``P_q``, the pairs in order number
+``sum_q P_q W(s_q) - P²/2``. ``W`` at the groups comes from prefix sums of
+row weights at a few boundaries per group, which for all classes and all
+bootstrap resamples is one sparse-times-dense product.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sparse
 
 from evaluators.metrics.base import METRICS, Metric, Resampled
 
 
-def _one_vs_rest(positive: np.ndarray, score: np.ndarray) -> Resampled:
-    order = np.argsort(score, kind="stable")
-    sorted_score = score[order]
-    is_positive = positive[order]
-    tie_starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
-    has_ties = len(tie_starts) < len(score)
+class _OneVsRest:
+    """Sparse rows that turn row weights into one class's AUC."""
 
-    def values(counts: np.ndarray) -> np.ndarray:
-        weights = counts[:, order]
-        pos = weights * is_positive
-        neg = weights - pos
-        if has_ties:
-            pos = np.add.reduceat(pos, tie_starts, axis=1)
-            neg = np.add.reduceat(neg, tie_starts, axis=1)
-        # Negatives strictly below each score group, plus half of those tied with it.
-        below = np.cumsum(neg, axis=1) - 0.5 * neg
-        pairs_in_order = np.einsum("bg,bg->b", pos, below)
+    def __init__(self, positive: np.ndarray, score: np.ndarray) -> None:
+        n = len(score)
+        order = np.argsort(score, kind="stable")
+        sorted_score = score[order]
+        group_start = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
+        group_end = np.r_[group_start[1:], n]
+        group_of_rank = np.repeat(np.arange(len(group_start)), np.diff(np.r_[group_start, n]))
+        group_of_row = np.empty(n, dtype=np.int64)
+        group_of_row[order] = group_of_rank
+        positive_rows = np.flatnonzero(positive)
+        groups, positive_group = np.unique(group_of_row[positive_rows], return_inverse=True)
+        # Prefix sums are needed at each positive group's start and end (rank n is the total).
+        cuts = np.unique(np.r_[0, group_start[groups], group_end[groups]])
+        inner = cuts[cuts < n]
+        segment_of_rank = np.searchsorted(inner, np.arange(n), side="right") - 1
+        self.segments = sparse.csr_matrix(
+            (np.ones(n), (segment_of_rank[np.argsort(order)], np.arange(n))), shape=(len(inner), n)
+        )
+        self.positives = sparse.csr_matrix(
+            (np.ones(len(positive_rows)), (positive_group, positive_rows)), shape=(len(groups), n)
+        )
+        self.start_cut = np.searchsorted(cuts, group_start[groups])
+        self.end_cut = np.searchsorted(cuts, group_end[groups])
+
+    def auc(self, segment_sums: np.ndarray, positive_sums: np.ndarray) -> np.ndarray:
+        """AUC per resample from ``(segments, B)`` and ``(positive groups, B)`` weight sums."""
+        prefix = np.vstack([np.zeros((1, segment_sums.shape[1])), np.cumsum(segment_sums, axis=0)])
+        midrank = 0.5 * (prefix[self.start_cut] + prefix[self.end_cut])
+        positive = positive_sums.sum(axis=0)
+        negative = prefix[-1] - positive
+        in_order = np.einsum("qb,qb->b", positive_sums, midrank) - 0.5 * positive**2
         with np.errstate(divide="ignore", invalid="ignore"):
-            return pairs_in_order / (pos.sum(axis=1) * neg.sum(axis=1))
-
-    return values
+            return in_order / (positive * negative)
 
 
 def _prepare(y_true: np.ndarray, scores: np.ndarray) -> Resampled:
-    k = scores.shape[1]
-    present = np.bincount(y_true, minlength=k) if len(y_true) else np.zeros(k, dtype=np.int64)
+    n, k = len(y_true), scores.shape[1]
+    present = np.bincount(y_true, minlength=k)
     if k == 2:
         columns = [1] if present.all() else []
     else:
-        columns = [c for c in range(k) if 0 < present[c] < len(y_true)]
-    per_class = [_one_vs_rest(y_true == c, scores[:, c].astype(np.float64)) for c in columns]
+        columns = [c for c in range(k) if 0 < present[c] < n]
+    parts = [_OneVsRest(y_true == c, scores[:, c].astype(np.float64)) for c in columns]
+    if not parts:
+        return lambda counts: np.full(len(counts), np.nan)
+    stacked = sparse.vstack([m for p in parts for m in (p.segments, p.positives)]).tocsr()
+    splits = np.cumsum([m.shape[0] for p in parts for m in (p.segments, p.positives)])[:-1]
 
     def values(counts: np.ndarray) -> np.ndarray:
-        if not per_class:
-            return np.full(len(counts), np.nan)
-        aucs = np.stack([auc(counts) for auc in per_class])
+        # counts.T is C-ordered for counts from resample_counts: rows stay contiguous.
+        sums = np.split(stacked @ counts.T, splits)
+        aucs = np.stack([p.auc(sums[2 * i], sums[2 * i + 1]) for i, p in enumerate(parts)])
         defined = ~np.isnan(aucs)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(defined, aucs, 0.0).sum(axis=0) / defined.sum(axis=0)
