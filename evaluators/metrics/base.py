@@ -80,6 +80,8 @@ class Metric:
         """A metric whose value is its resample scorer applied to every row once."""
 
         def fn(y_true: np.ndarray, scores: np.ndarray) -> float:
+            if len(y_true) == 0:
+                return float("nan")
             return float(prepare(y_true, scores)(np.ones((1, len(y_true))))[0])
 
         return cls(name, task, higher_is_better, version, fn, prepare)
@@ -102,13 +104,13 @@ class Metric:
             task: Task the metric applies to.
             higher_is_better: Direction.
             version: Result version.
-            rows: ``(y_true, scores) -> (n, m)`` per-row statistics.
+            rows: ``(y_true, scores) -> (n, m)`` per-row statistics (``n >= 1``).
             reduce: ``(sums (B, m), total weight (B,)) -> (B,)`` values; it must
                 give NaN where the total weight is zero.
         """
 
         def prepare(y_true: np.ndarray, scores: np.ndarray) -> Resampled:
-            stats = np.asarray(rows(y_true, scores), dtype=np.float64).reshape(len(y_true), -1)
+            stats = np.asarray(rows(y_true, scores), dtype=np.float64)
 
             def values(counts: np.ndarray) -> np.ndarray:
                 with np.errstate(divide="ignore", invalid="ignore"):
