@@ -13,7 +13,8 @@ Semantics, in one place:
   correctness for accuracy, the paired bootstrap otherwise, and for
   ``last_pass`` (whose predictions are not at hand) a normal approximation
   from the two stored CIs. An exceedance that is not significant passes.
-* **Per slice**: slices with ``n < min_slice_n`` are ``reported`` and not gated.
+* **Per slice**: the gate applies to every slice other than ``all`` (gate the
+  whole set with a second gate without ``per_slice``). Slices with ``n < min_slice_n`` are ``reported`` and not gated.
   Over the gated slices, p-values are Holm-adjusted, so many slices do not
   manufacture failures; a slice fails only when its adjusted p is below the
   level (``significance``, or ``(1 - confidence) / 2`` for bounds, the one-sided
@@ -54,8 +55,7 @@ def evaluate_metric_gate(gate: GateSpec, inputs: GateInputs) -> list[GateOutcome
         rows = results[
             (results["model"] == model) & (results["variant"] == gate.variant) & (results["metric"] == gate.metric)
         ]
-        if not gate.per_slice:
-            rows = rows[rows["slice"] == "all"]
+        rows = rows[rows["slice"] != "all"] if gate.per_slice else rows[rows["slice"] == "all"]
         if rows.empty:
             outcomes.append(_missing(gate, model, f"no {gate.metric} results for model {model} variant {gate.variant}"))
             continue
