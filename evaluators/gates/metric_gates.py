@@ -123,7 +123,7 @@ def _bound(
             drafts.append(replace(base, status="inconclusive", reason=f"CI [{low:.4g}, {high:.4g}] straddles bound"))
         else:
             drafts.append(replace(base, status="inconclusive", reason="per-slice: decided after Holm"))
-    return _holm_bounds(drafts, alpha) if gate.per_slice else drafts
+    return _holm_bounds(drafts, alpha, below) if gate.per_slice else drafts
 
 
 def _p_beyond(value: float, threshold: float, se: float, below: bool) -> float:
@@ -134,14 +134,14 @@ def _p_beyond(value: float, threshold: float, se: float, below: bool) -> float:
     return float(stats.norm.cdf(gap / se))
 
 
-def _holm_bounds(drafts: list[GateOutcome], alpha: float) -> list[GateOutcome]:
+def _holm_bounds(drafts: list[GateOutcome], alpha: float, below: bool) -> list[GateOutcome]:
     gated = [i for i, o in enumerate(drafts) if o.status != "reported"]
     adjusted = holm([drafts[i].p_value for i in gated])
     out = list(drafts)
     for i, adj in zip(gated, adjusted, strict=True):
         o = replace(drafts[i], adjusted_p=float(adj))
         if o.status == "inconclusive":
-            beyond = o.value < o.threshold if "≥" in o.gate else o.value > o.threshold
+            beyond = o.value < o.threshold if below else o.value > o.threshold
             if beyond and adj < alpha:
                 o = replace(o, status="fail", reason=f"beyond bound, Holm-adjusted p={adj:.3g} < {alpha:g}")
             else:
@@ -162,10 +162,10 @@ def _drop(gate: GateSpec, model: str, dataset: str, rows: pd.DataFrame, inputs: 
         if versus == "baseline"
         else _drop_vs_last_pass(gate, model, dataset, rows, inputs, label, higher_is_better)
     )
-    gated = [i for i, o in enumerate(drafts) if o.status == "pass" and math.isfinite(o.p_value)]
-    adjusted = holm([drafts[i].p_value for i in gated]) if gate.per_slice else [drafts[i].p_value for i in gated]
-    for i, adj in zip(gated, adjusted, strict=True):
-        drafts[i] = replace(drafts[i], adjusted_p=float(adj))
+    if gate.per_slice:
+        gated = [i for i, o in enumerate(drafts) if o.status == "pass" and math.isfinite(o.p_value)]
+        for i, adj in zip(gated, holm([drafts[i].p_value for i in gated]), strict=True):
+            drafts[i] = replace(drafts[i], adjusted_p=float(adj))
     return [_decide_drop(o, max_drop, gate.significance) for o in drafts]
 
 
@@ -199,7 +199,9 @@ def _drop_vs_baseline(
         base = GateOutcome(label, model, slice_, "pass", NAN, float(gate.max_drop or 0), n=n,
                            dataset=dataset, variant=gate.variant)
         if _is_small(gate, slice_, n):
-            out.append(replace(base, status="reported", reason=f"n={n} < min_slice_n={gate.min_slice_n}: not gated"))
+            diff = float(row["value"]) - _value(inputs.results, baseline, dataset, gate.variant, slice_, gate.metric)
+            out.append(replace(base, status="reported", value=-diff if hib else diff, diff=diff,
+                               reason=f"n={n} < min_slice_n={gate.min_slice_n}: not gated"))
             continue
         y, cand, ref = inputs.paired(model, baseline, dataset, gate.variant, slice_)
         paired = paired_bootstrap_diff(metric_fn, y, cand, ref, resamples=inputs.resamples,
@@ -214,6 +216,12 @@ def _drop_vs_baseline(
         out.append(replace(base, value=drop, diff=paired.diff, ci_low=paired.ci_low, ci_high=paired.ci_high,
                            p_value=p, n=paired.n))
     return out
+
+
+def _value(results: pd.DataFrame, model: str, dataset: str, variant: str, slice_: str, metric: str) -> float:
+    match = results[(results["model"] == model) & (results["dataset"] == dataset) & (results["variant"] == variant)
+                    & (results["slice"] == slice_) & (results["metric"] == metric)]
+    return float(match["value"].iloc[0]) if not match.empty else NAN
 
 
 def _correct(y: np.ndarray, output: np.ndarray) -> np.ndarray:

@@ -147,6 +147,7 @@ def test_small_slice_is_reported_not_gated() -> None:
     assert {o.slice for o in outcomes} == {"region=big", "region=tiny"}
     tiny = only(outcomes, "region=tiny")
     assert tiny.status == "reported" and "min_slice_n" in tiny.reason and tiny.n == 10
+    assert tiny.value == pytest.approx(0.8)  # shown for information: accuracy 0.2 vs 1.0
     assert only(outcomes, "region=big").status == "pass"
     assert verdict(outcomes) == "pass"
     strict = GateSpec(metric="accuracy", max_drop=0.02, significance=0.05, per_slice=True, min_slice_n=5)
