@@ -1,4 +1,9 @@
-"""Gate shapes beyond the suite's GateSpec: robustness, drift, and a misclassification cost."""
+"""Gate shapes beyond the suite's GateSpec: robustness, drift, and a misclassification cost.
+
+The three models depend only on pydantic, numpy and ``suite`` so they can move
+verbatim into ``suite/spec.py`` (``SuiteSpec`` cannot import this package
+without an import cycle); :func:`expected_cost` stays here.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +52,9 @@ class CostSpec(Frozen):
 
     Example:
         >>> spec = CostSpec(costs={1: {0: 5.0}, 0: {1: 1.0}})
-        >>> fn = spec.metric(2)
+        >>> spec.matrix(2).tolist()
+        [[0.0, 1.0], [5.0, 0.0]]
+        >>> fn = expected_cost(spec.matrix(2))
         >>> float(fn(np.array([1, 0]), np.array([[0.9, 0.1], [0.2, 0.8]])))
         3.0
     """
@@ -83,10 +90,6 @@ class CostSpec(Frozen):
             for pred, cost in row.items():
                 out[position(true, "true class"), position(pred, "predicted class")] = cost
         return out
-
-    def metric(self, k: int, classes: Sequence[int | str] | None = None) -> MetricFn:
-        """The expected-cost metric: mean cost of the argmax decision (lower is better)."""
-        return expected_cost(self.matrix(k, classes))
 
 
 def expected_cost(matrix: np.ndarray) -> MetricFn:

@@ -266,7 +266,7 @@ def test_drift_gate_counts_the_drifted_share() -> None:
 
 def test_expected_cost_against_a_hand_computed_matrix() -> None:
     spec = CostSpec(costs={"cat": {"dog": 1.0, "fox": 4.0}, "fox": {"cat": 10.0}})
-    fn = spec.metric(3, classes=["cat", "dog", "fox"])
+    fn = expected_cost(spec.matrix(3, classes=["cat", "dog", "fox"]))
     y = np.array([0, 0, 2, 1])
     scores = np.array([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1], [0.2, 0.7, 0.1]])
     assert fn(y, scores) == pytest.approx((1.0 + 4.0 + 10.0 + 0.0) / 4)
