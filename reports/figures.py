@@ -1,0 +1,133 @@
+"""Plotly figures for the report, each built from plain frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from reports.data import ReportData
+
+PALETTE = ["#2563eb", "#9ca3af", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6"]
+
+
+def _clean_all(results: pd.DataFrame) -> pd.DataFrame:
+    return results[(results["variant"] == "clean") & (results["slice"] == "all")]
+
+
+def metrics_vs_baseline(data: ReportData) -> go.Figure | None:
+    """One panel per metric: each model's value on the whole set with its CI as error bars."""
+    rows = _clean_all(data.results)
+    if rows.empty:
+        return None
+    metrics = list(dict.fromkeys(rows["metric"]))
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[
+        f"{m} ({'↑' if data.higher_is_better.get(m, True) else '↓'} better)" for m in metrics
+    ])
+    models = list(dict.fromkeys(rows["model"]))
+    for col, metric in enumerate(metrics, start=1):
+        for i, model in enumerate(models):
+            r = rows[(rows["metric"] == metric) & (rows["model"] == model)]
+            if r.empty:
+                continue
+            value = r["value"].to_numpy(float)
+            fig.add_bar(
+                x=r["dataset"], y=value, name=model, legendgroup=model, showlegend=col == 1,
+                marker_color=PALETTE[i % len(PALETTE)],
+                error_y=dict(type="data", symmetric=False, array=r["ci_high"].to_numpy(float) - value,
+                             arrayminus=value - r["ci_low"].to_numpy(float)),
+                hovertemplate=f"{model}<br>{metric}=%{{y:.4f}}<extra></extra>", row=1, col=col,
+            )
+    fig.update_layout(barmode="group", height=360, margin=dict(t=50, b=30, l=40, r=20), template="plotly_white")
+    return fig
+
+
+def slice_heatmap(data: ReportData) -> go.Figure | None:
+    """Candidate minus baseline per slice and metric, oriented so positive is better."""
+    candidate, baseline = data.model_with_role("candidate"), data.model_with_role("baseline")
+    clean = data.results[data.results["variant"] == "clean"]
+    if candidate is None or clean["slice"].nunique() < 2:
+        return None
+    key = ["dataset", "slice", "metric"]
+    cand = clean[clean["model"] == candidate].set_index(key)
+    if baseline is not None:
+        base = clean[clean["model"] == baseline].set_index(key)
+        joined = cand[["value", "n"]].join(base[["value"]], rsuffix="_base", how="inner").reset_index()
+        sign = joined["metric"].map(lambda m: 1.0 if data.higher_is_better.get(m, True) else -1.0)
+        joined["z"] = (joined["value"] - joined["value_base"]) * sign
+        title = f"{candidate} − {baseline} (+ is better)"
+    else:
+        joined = cand[["value", "n"]].reset_index()
+        joined["z"] = joined["value"]
+        title = candidate
+    joined["row"] = joined["dataset"] + " · " + joined["slice"]
+    z = joined.pivot(index="row", columns="metric", values="z")
+    text = joined.pivot(index="row", columns="metric", values="value").map(lambda v: f"{v:.3f}")
+    n = joined.drop_duplicates("row").set_index("row")["n"].reindex(z.index)
+    labels = [f"{r} (n={int(c)})" for r, c in n.items()]
+    limit = float(np.nanmax(np.abs(z.to_numpy()))) or 1.0
+    fig = go.Figure(go.Heatmap(
+        z=z.to_numpy(), x=list(z.columns), y=labels, text=text.to_numpy(), texttemplate="%{text}",
+        colorscale="RdBu", zmid=0 if baseline else None, zmin=-limit if baseline else None,
+        zmax=limit if baseline else None, colorbar=dict(title="Δ" if baseline else "value"),
+    ))
+    fig.update_layout(title=title, height=max(300, 28 * len(labels) + 120), template="plotly_white",
+                      margin=dict(t=50, b=30, l=40, r=20), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def robustness_curves(data: ReportData) -> go.Figure | None:
+    """The primary metric against severity (0 = clean) for each perturbation and model."""
+    metric = data.primary()
+    rows = data.results[(data.results["slice"] == "all") & (data.results["metric"] == metric)]
+    perturbed = rows[rows["variant"].str.contains(":", regex=False)]
+    if perturbed.empty:
+        return None
+    fig = go.Figure()
+    clean = rows[rows["variant"] == "clean"]
+    dashes = ["solid", "dash", "dot", "dashdot"]
+    for (dataset, model), group in perturbed.groupby(["dataset", "model"], sort=True):
+        split = group["variant"].str.split(":", n=1)
+        group = group.assign(perturbation=split.str[0], severity=split.str[1].astype(int))
+        start = clean[(clean["dataset"] == dataset) & (clean["model"] == model)]
+        models = list(dict.fromkeys(rows["model"]))
+        for j, (pert, curve) in enumerate(group.groupby("perturbation", sort=True)):
+            curve = curve.sort_values("severity")
+            x, y = curve["severity"].tolist(), curve["value"].tolist()
+            if not start.empty:
+                x, y = [0, *x], [float(start["value"].iloc[0]), *y]
+            fig.add_scatter(x=x, y=y, mode="lines+markers", name=f"{model} · {pert}",
+                            line=dict(color=PALETTE[j % len(PALETTE)], dash=dashes[models.index(model) % len(dashes)]))
+    fig.update_layout(xaxis_title="severity (0 = clean)", yaxis_title=metric, height=380,
+                      template="plotly_white", margin=dict(t=30, b=40, l=50, r=20))
+    return fig
+
+
+def history_chart(data: ReportData) -> go.Figure | None:
+    """Each metric over time per model, with its CI as a band."""
+    history = data.history
+    if history is None or history.empty:
+        return None
+    metrics = list(dict.fromkeys(history["metric"]))
+    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, subplot_titles=metrics, vertical_spacing=0.08)
+    models = list(dict.fromkeys(history["model"]))
+    for row, metric in enumerate(metrics, start=1):
+        for i, model in enumerate(models):
+            h = history[(history["metric"] == metric) & (history["model"] == model)].sort_values("created_at")
+            if h.empty:
+                continue
+            color = PALETTE[i % len(PALETTE)]
+            fig.add_scatter(x=h["created_at"], y=h["ci_high"], mode="lines", line=dict(width=0), showlegend=False,
+                            hoverinfo="skip", row=row, col=1)
+            fig.add_scatter(x=h["created_at"], y=h["ci_low"], mode="lines", line=dict(width=0), fill="tonexty",
+                            fillcolor=_tint(color), showlegend=False, hoverinfo="skip", row=row, col=1)
+            fig.add_scatter(x=h["created_at"], y=h["value"], mode="lines+markers", name=model, legendgroup=model,
+                            showlegend=row == 1, line=dict(color=color), row=row, col=1)
+    fig.update_layout(height=230 * len(metrics) + 60, template="plotly_white", margin=dict(t=40, b=30, l=50, r=20))
+    return fig
+
+
+def _tint(hex_color: str) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},0.18)"

@@ -1,0 +1,177 @@
+"""Render a run's report as ONE self-contained HTML file (plotly.js inlined once)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from reports import figures
+from reports.data import ReportData
+
+_STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "reported": 3}
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;background:#f6f7f9;color:#111827}
+main{max-width:1280px;margin:0 auto;padding:0 24px 48px}
+header.verdict{padding:22px 32px;color:#fff;display:flex;align-items:center;gap:28px}
+header.pass{background:#15803d}header.fail{background:#b91c1c}header.inconclusive{background:#b45309}
+header .word{font-size:44px;font-weight:800;letter-spacing:.06em}
+header .meta{font-size:15px;line-height:1.5}header .meta b{font-size:19px}
+section{background:#fff;border:1px solid #e5e7eb;border-radius:10px;margin:20px 0;padding:16px 20px}
+h2{font-size:18px;margin:0 0 10px}p.note{color:#4b5563;font-size:13px;margin:4px 0 10px}
+table{border-collapse:collapse;font-size:13px;width:100%}
+th,td{border-bottom:1px solid #e5e7eb;padding:5px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:700;font-size:12px;text-transform:uppercase}
+.badge.pass{background:#dcfce7;color:#166534}.badge.fail{background:#fee2e2;color:#991b1b}
+.badge.inconclusive{background:#fef3c7;color:#92400e}.badge.reported{background:#e5e7eb;color:#374151}
+nav{font-size:13px;margin:12px 0}nav a{margin-right:14px;color:#1d4ed8;text-decoration:none}
+code{font-size:12px}
+"""
+
+
+def render_report(data: ReportData) -> str:
+    """The whole report as one HTML string: verdict first, then the evidence.
+
+    Sections appear only when their data is present: gates, metrics with CIs
+    against the baseline, a per-slice heat map, robustness curves, drift,
+    metric history, error analysis and provenance. plotly.js is inlined in the
+    first chart only, so the file opens offline and carries the library once.
+
+    Args:
+        data: Already-computed frames and facts for one run.
+
+    Returns:
+        A complete HTML document.
+    """
+    charts = _Charts()
+    sections = [
+        ("gates", "Gates", _gates_table(data.outcomes)),
+        ("metrics", "Metrics vs baseline", charts.add("metrics", figures.metrics_vs_baseline(data)) + _metrics_table(data)),
+        ("slices", "Per-slice results", charts.add("slices", figures.slice_heatmap(data))),
+        ("robustness", f"Robustness ({html.escape(data.primary() or '')})", charts.add("robustness", figures.robustness_curves(data))),
+        ("drift", "Drift", _drift(data.drift)),
+        ("history", "Metric history", charts.add("history", figures.history_chart(data))),
+        ("errors", "Where the candidate got worse", _errors(data)),
+        ("provenance", "Provenance", _provenance(data.provenance)),
+    ]
+    present = [(key, title, body) for key, title, body in sections if body]
+    nav = "".join(f'<a href="#{key}">{title}</a>' for key, title, _ in present)
+    body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>' for key, title, content in present)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(data.title)} · {data.verdict.upper()}</title><style>{_CSS}</style></head><body>"
+        f"{_verdict_header(data)}<main><nav>{nav}</nav>{body}</main></body></html>"
+    )
+
+
+class _Charts:
+    """Turns figures into divs, inlining plotly.js with the first one only."""
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def add(self, name: str, fig: go.Figure | None) -> str:
+        if fig is None:
+            return ""
+        out = fig.to_html(full_html=False, include_plotlyjs=self.first, div_id=f"chart-{name}",
+                          config={"displaylogo": False, "responsive": True})
+        self.first = False
+        return out
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float):
+        return "∞" if math.isinf(value) else f"{value:.{digits}g}"
+    return html.escape(str(value))
+
+
+def _verdict_header(data: ReportData) -> str:
+    counts = data.outcomes["status"].value_counts() if not data.outcomes.empty else pd.Series(dtype=int)
+    tally = ", ".join(f"{int(counts[s])} {s}" for s in _STATUS_ORDER if s in counts) or "no gates"
+    when = data.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"<header class='verdict {data.verdict}'><div class='word' id='verdict'>{data.verdict.upper()}</div>"
+        f"<div class='meta'><b>{html.escape(data.title)}</b><br>Gates: {tally}<br>Generated {when}</div></header>"
+    )
+
+
+def _table(frame: pd.DataFrame, cells: dict[str, Callable[[Any], str]], numeric: set[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells)
+    rows = []
+    for _, row in frame.iterrows():
+        tds = "".join(
+            f"<td class='{'num' if c in numeric else ''}'>{render(row.get(c))}</td>" for c, render in cells.items()
+        )
+        rows.append(f"<tr>{tds}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _gates_table(outcomes: pd.DataFrame) -> str:
+    if outcomes.empty:
+        return "<p class='note'>This suite has no gates.</p>"
+    frame = outcomes.assign(_order=outcomes["status"].map(_STATUS_ORDER)).sort_values(["_order", "gate"], kind="stable")
+    frame = frame.assign(ci=[f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)])
+    cells: dict[str, Callable[[Any], str]] = {
+        "status": lambda s: f"<span class='badge {s}'>{html.escape(str(s))}</span>",
+        "gate": _fmt, "model": _fmt, "dataset": _fmt, "slice": _fmt, "value": _fmt, "threshold": _fmt,
+        "ci": lambda s: s, "diff": _fmt, "p_value": lambda p: _fmt(p, 3), "adjusted_p": lambda p: _fmt(p, 3),
+        "n": _fmt, "reason": _fmt,
+    }
+    note = ("<p class='note'>Value: the metric for bounds, the drop for comparisons (positive = worse), the breaking "
+            "severity for robustness, the drifted share for drift. CI: of the value, or of candidate − reference. "
+            "Adjusted p: Holm across a gate's slices.</p>")
+    return note + _table(frame, cells, {"value", "threshold", "diff", "p_value", "adjusted_p", "n"})
+
+
+def _metrics_table(data: ReportData) -> str:
+    rows = figures._clean_all(data.results)
+    if rows.empty:
+        return ""
+    text = rows.assign(cell=[f"{v:.4f} [{lo:.4f}, {hi:.4f}]" for v, lo, hi in
+                             zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)])
+    pivot = text.pivot_table(index=["dataset", "metric"], columns="model", values="cell", aggfunc="first").reset_index()
+    cells: dict[str, Callable[[Any], str]] = {c: _fmt for c in pivot.columns}
+    return "<p class='note'>Whole set, clean inputs: value [CI].</p>" + _table(pivot, cells, set())
+
+
+def _drift(drift: pd.DataFrame | None) -> str:
+    if drift is None or drift.empty:
+        return ""
+    drifted = drift["drifted"].astype(bool)
+    summary = f"<p class='note'><b>{int(drifted.sum())} of {len(drift)}</b> monitored columns drifted.</p>"
+    frame = drift.sort_values("drifted", ascending=False, kind="stable")
+    cells: dict[str, Callable[[Any], str]] = {c: _fmt for c in frame.columns}
+    cells["drifted"] = lambda d: "<span class='badge fail'>drifted</span>" if d else "<span class='badge pass'>stable</span>"
+    return summary + _table(frame, cells, {"score", "threshold"})
+
+
+def _errors(data: ReportData) -> str:
+    out = ""
+    if data.worst_regions is not None and not data.worst_regions.empty:
+        top = data.worst_regions.head(15)
+        out += "<p class='note'>Regions ranked by significance-aware z (positive: candidate worse).</p>"
+        out += _table(top, {c: _fmt for c in top.columns}, {"n", "cand_error", "base_error", "diff", "z", "p_value"})
+    if data.newly_wrong is not None and not data.newly_wrong.empty:
+        top = data.newly_wrong.head(20)
+        out += f"<p class='note'>{len(data.newly_wrong)} examples the baseline gets right and the candidate gets wrong (most confident first).</p>"
+        out += _table(top, {c: _fmt for c in top.columns}, {"confidence"})
+    return out
+
+
+def _provenance(provenance: dict[str, Any]) -> str:
+    if not provenance:
+        return ""
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td><code>"
+        f"{html.escape(v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str))}</code></td></tr>"
+        for k, v in provenance.items()
+    )
+    return f"<table><tbody>{rows}</tbody></table>"
