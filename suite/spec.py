@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
 
+from suite.errors import VigilError
+
 Sha256 = str
-_HEX = "0123456789abcdef"
 
 
 class Frozen(BaseModel):
@@ -131,6 +134,78 @@ class GateSpec(Frozen):
         return self
 
 
+class RobustnessGate(Frozen):
+    """The candidate must hold up to a perturbation until at least ``min_breaking_severity``.
+
+    A severity *breaks* the model when the metric drops from its clean value by
+    more than ``max_drop`` (in the metric's bad direction). The gate fails when
+    any severity below ``min_breaking_severity`` breaks it.
+
+    Example (suite YAML)::
+
+        robustness_gates:
+          - {perturbation: gaussian_noise, metric: accuracy, max_drop: 0.05, min_breaking_severity: 3}
+    """
+
+    perturbation: str
+    metric: str
+    model: str | None = None
+    max_drop: float = Field(ge=0)
+    min_breaking_severity: PositiveInt
+
+
+class DriftGate(Frozen):
+    """At most ``max_drifted_share`` of the monitored columns may drift."""
+
+    max_drifted_share: float = Field(ge=0, le=1)
+    dataset: str | None = None
+
+
+class CostSpec(Frozen):
+    """A misclassification cost matrix ``{true: {pred: cost}}``; missing pairs cost 0.
+
+    Keys are class indices or, when ``classes`` is given to :meth:`matrix`,
+    class names. Costs must be non-negative.
+
+    Example:
+        >>> spec = CostSpec(matrix={1: {0: 5.0}, 0: {1: 1.0}})
+        >>> spec.as_array(2).tolist()
+        [[0.0, 1.0], [5.0, 0.0]]
+            """
+
+    matrix: dict[int | str, dict[int | str, float]]
+    name: str = "expected_cost"
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> CostSpec:
+        for true, row in self.matrix.items():
+            for pred, cost in row.items():
+                if cost < 0:
+                    raise ValueError(f"costs[{true}][{pred}]: expected a non-negative cost, got {cost}")
+        return self
+
+    def as_array(self, k: int, classes: Sequence[int | str] | None = None) -> np.ndarray:
+        """The ``(k, k)`` cost matrix, rows true class, columns predicted class."""
+        index = {c: i for i, c in enumerate(classes)} if classes is not None else {}
+
+        def position(key: int | str, where: str) -> int:
+            if key in index:
+                return index[key]
+            try:
+                i = int(key)
+            except (TypeError, ValueError):
+                raise VigilError(f"costs: {where} {key!r}: expected a class in {list(index)}") from None
+            if not 0 <= i < k:
+                raise VigilError(f"costs: {where} {key!r}: expected a class index in 0..{k - 1}")
+            return i
+
+        out = np.zeros((k, k))
+        for true, row in self.matrix.items():
+            for pred, cost in row.items():
+                out[position(true, "true class"), position(pred, "predicted class")] = cost
+        return out
+
+
 class SuiteSpec(Frozen):
     """A whole evaluation suite, as validated from YAML."""
 
@@ -147,6 +222,11 @@ class SuiteSpec(Frozen):
     bootstrap: BootstrapSpec = BootstrapSpec()
     workers: WorkersSpec = WorkersSpec()
     gates: list[GateSpec] = Field(default_factory=list)
+    robustness_gates: list[RobustnessGate] = Field(default_factory=list)
+    drift_gate: DriftGate | None = None
+    costs: CostSpec | None = None
+    gate_bound_policy: Literal["ci", "point"] = "ci"
+    inconclusive_as: Literal["fail", "pass", "inconclusive"] = "fail"
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="<suite>")

@@ -1,0 +1,83 @@
+"""Shared fixtures: an isolated VIGIL_HOME, the digits example copied to a temp folder, services."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = ROOT / "examples" / "digits"
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def require(condition: bool, why: str) -> None:
+    """Skip when a service is missing on a user's machine, but fail on CI."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (required when CI is set)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def digits_checkpoints() -> Path:
+    """The example's checkpoints, trained once if missing."""
+    if not (DIGITS / "checkpoints" / "candidate.pt").exists():
+        subprocess.run([sys.executable, str(DIGITS / "train.py"), "--quiet"], check=True)
+    return DIGITS / "checkpoints"
+
+
+@pytest.fixture()
+def digits_suite(tmp_path: Path, digits_checkpoints: Path) -> Path:
+    """A private copy of the digits example; tests may edit it freely."""
+    target = tmp_path / "digits"
+    shutil.copytree(DIGITS, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target / "suite.yaml"
+
+
+@pytest.fixture()
+def vigil_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty VIGIL_HOME with the default SQLite index."""
+    home = tmp_path / "vigil-home"
+    monkeypatch.setenv("VIGIL_HOME", str(home))
+    monkeypatch.delenv("VIGIL_INDEX_URL", raising=False)
+    monkeypatch.delenv("VIGIL_RAY_ADDRESS", raising=False)
+    return home
+
+
+@pytest.fixture()
+def postgres_url() -> Iterator[str]:
+    """A fresh, uniquely named Postgres database, dropped afterwards."""
+    try:
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001
+        require(False, f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(exc).__name__})")
+    name = f"vigil_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A real temporary Prefect server for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,75 @@
+"""The evaluate-suite flow end to end: real Prefect, real local Ray, real SQLite and Postgres."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.evaluate import evaluate_suite
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+from storage.cache import PredictionCache
+from storage.store import ResultStore
+from suite.settings import load_settings
+
+
+def _edit(suite_path: Path, **changes: object) -> None:
+    doc = yaml.safe_load(suite_path.read_text())
+    doc.update(changes)
+    suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_digits_run_records_every_result(digits_suite: Path, vigil_home: Path) -> None:
+    _edit(digits_suite, bootstrap={"resamples": 200})
+    outcome = evaluate_suite(suite_path=str(digits_suite), run_id="digits-e2e")
+    assert outcome == {"run_id": "digits-e2e", "verdict": "pass"}
+    store = ResultStore(load_settings())
+    run = store.get_run("digits-e2e")
+    assert run is not None and run.status == "completed" and run.verdict == "pass"
+    assert {m.name for m in run.models} == {"cnn", "mlp"}
+    assert run.provenance["suite_hash"] == run.suite_hash
+    assert set(run.provenance["models"]) == {"cnn", "mlp"}
+    results = store.run_results("digits-e2e")
+    # 2 models × 5 metrics × (all + 10 label slices)
+    assert len(results) == 2 * 5 * 11
+    overall = results[(results.slice == "all") & (results.metric == "accuracy")].set_index("model")
+    assert overall.loc["cnn", "value"] > overall.loc["mlp", "value"]
+    assert (overall["ci_low"] <= overall["value"]).all() and (overall["value"] <= overall["ci_high"]).all()
+    assert (overall["n"] == run.datasets[0].rows).all()
+    preds = store.read_predictions("digits-e2e", "digits-test", "cnn", "clean")
+    assert len(preds) == run.datasets[0].rows
+    assert (preds["y_pred"] == preds["y_true"]).mean() == pytest.approx(overall.loc["cnn", "value"])
+
+
+def test_rerun_same_id_replaces_and_reuses_predictions(digits_suite: Path, vigil_home: Path) -> None:
+    _edit(digits_suite, bootstrap={"resamples": 100})
+    evaluate_suite(suite_path=str(digits_suite), run_id="same-id")
+    cache = PredictionCache(load_settings().cache_dir)
+    stamps = {p: p.stat().st_mtime_ns for p in cache.root.rglob("*.parquet")}
+    assert len(stamps) == 2
+    evaluate_suite(suite_path=str(digits_suite), run_id="same-id")
+    assert {p: p.stat().st_mtime_ns for p in cache.root.rglob("*.parquet")} == stamps  # inference skipped
+    store = ResultStore(load_settings())
+    assert [r.run_id for r in store.list_runs()] == ["same-id"]
+    assert len(store.run_results("same-id")) == 2 * 5 * 11
+    assert len(list((vigil_home / "results").rglob("run-same-id.parquet"))) == 1
+
+
+def test_failing_gate_gives_fail_verdict(digits_suite: Path, vigil_home: Path) -> None:
+    _edit(digits_suite, bootstrap={"resamples": 100}, gates=[{"metric": "accuracy", "min": 0.999}])
+    outcome = evaluate_suite(suite_path=str(digits_suite))
+    assert outcome["verdict"] == "fail"
+    assert re.fullmatch(r"digits-\d{8}T\d{6}-[0-9a-f]{6}", outcome["run_id"])
+
+
+def test_run_on_postgres_index(digits_suite: Path, vigil_home: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_INDEX_URL", postgres_url)
+    _edit(digits_suite, bootstrap={"resamples": 100})
+    evaluate_suite(suite_path=str(digits_suite), run_id="pg-run")
+    store = ResultStore(load_settings())
+    assert store.get_run("pg-run") is not None
+    assert len(store.history(suite="digits", metric="accuracy", model="cnn")) == 1
+    assert not (vigil_home / "index.db").exists()
