@@ -67,12 +67,17 @@ def uniform(seed: int, sample_ids: ArrayLike, stream: str, index: ArrayLike) -> 
 
 
 def normal(seed: int, sample_ids: ArrayLike, stream: str, index: ArrayLike) -> NDArray[np.float64]:
-    """Standard normal floats by Box-Muller on the two 32-bit halves of one hash."""
-    h = hash_u64(seed, sample_ids, stream, index)
-    u1 = ((h >> _S32).astype(np.float64) + 0.5) * (2.0**-32)
-    u2 = (h & _LOW32).astype(np.float64) * (2.0**-32)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-
+    """Standard normal floats by Box-Muller on the two 32-bit halves of one hash (little-endian view)."""
+    halves = hash_u64(seed, sample_ids, stream, index)[..., None].view(np.uint32)
+    radius = halves[..., 1] * 2.0**-32
+    radius += 2.0**-33
+    np.log(radius, out=radius)
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    angle = halves[..., 0] * (2.0 * np.pi * 2.0**-32)
+    np.cos(angle, out=angle)
+    radius *= angle
+    return radius
 
 def integers(
     seed: int, sample_ids: ArrayLike, stream: str, index: ArrayLike, low: int, high: int
