@@ -83,9 +83,9 @@ class BoundPerturbation:
     context: PerturbationContext
 
     def __post_init__(self) -> None:
-        PERTURBATIONS.get(self.kind).apply  # fail fast on an unknown name  # noqa: B018
-        if not 0 <= self.severity <= 5:
-            PERTURBATIONS.get(self.kind).params(self.severity)
+        perturbation = PERTURBATIONS.get(self.kind)  # fail at binding time, not on a worker
+        if self.severity != 0:
+            perturbation.params(self.severity)
 
     @property
     def version(self) -> str:

@@ -2,7 +2,7 @@
 
 Each chosen column gets one stale value for the whole run: the reference
 quantile at a level drawn from the seed alone (so every worker agrees). Severity
-s writes it into a fraction ``rate`` = 0.1, 0.25, 0.5, 0.75, 1.0 of rows; rows
+s writes it into a fraction ``rate`` = 0.1, 0.25, 0.5, 0.75, 1.0 of each column's cells; cells
 stale at s are stale at every higher s.
 
 Example (reference quantiles of 0..100, seed 0, sample ids 0..3, severity 5):
