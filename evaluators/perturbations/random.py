@@ -5,7 +5,11 @@ A perturbation never holds a random generator. Each random number it needs is
 a stream name (one per purpose, e.g. ``"gaussian_noise/z"``) and an index (the
 column, character or draw number). The same sample therefore perturbs the same
 way on any worker, under any sharding, in any order, byte for byte; and the
-whole computation is a handful of vectorised uint64 operations.
+whole computation is a handful of vectorised uint64 operations. (Hashes and
+uniforms are exact integer/IEEE arithmetic and so identical everywhere; normals
+go through ``log``/``cos``, which numpy may compute with different SIMD code on
+different CPU instruction sets, so across unlike machines they can differ in the
+last bit. Within one cluster image they are identical.)
 
 Draws do not depend on the severity, so stronger severities reuse the same
 numbers with larger parameters (a coupling that makes strength monotone).
