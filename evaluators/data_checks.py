@@ -25,6 +25,7 @@ from pydantic import Field
 from suite.errors import DataError
 from suite.spec import Frozen
 
+VERSION = "1"
 DtypeFamily = Literal["int", "float", "numeric", "bool", "string", "category", "datetime"]
 
 
@@ -74,6 +75,7 @@ class DataCheckReport:
     source: str
     n_rows: int
     failures: tuple[CheckFailure, ...]
+    version: str = VERSION
 
     @property
     def passed(self) -> bool:

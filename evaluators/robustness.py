@@ -29,7 +29,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
+from evaluators.perturbations.spec import CLEAN, variant_name
 from suite.errors import VigilError
+
+VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,23 @@ def relative_robustness(points: Sequence[SeverityPoint], *, higher_is_better: bo
     xs = [float(p.severity) for p in ordered]
     area = sum((xs[i + 1] - xs[i]) * (ratios[i] + ratios[i + 1]) / 2 for i in range(len(xs) - 1))  # type: ignore[operator]
     return area / (xs[-1] - xs[0])
+
+
+def severity_points(rows: pd.DataFrame, kind: str) -> list[SeverityPoint]:
+    """Points for perturbation ``kind`` from long-format results rows of one (run, dataset, model, slice, metric).
+
+    Uses the ``variant``, ``value``, ``ci_low`` and ``ci_high`` columns; the ``"clean"``
+    row is severity 0 and ``"<kind>:<s>"`` rows are severity ``s``; other variants are ignored.
+
+    Example:
+        >>> rows = pd.DataFrame({"variant": ["clean", "outliers:2", "casing:1"], "value": [0.9, 0.7, 0.8],
+        ...                      "ci_low": [0.8, 0.6, 0.7], "ci_high": [1.0, 0.8, 0.9]})
+        >>> [p.severity for p in severity_points(rows, "outliers")]
+        [0, 2]
+    """
+    wanted = {variant_name(kind, s): s for s in range(1, 6)} | {CLEAN: 0}
+    chosen = rows[rows["variant"].isin(wanted)]
+    return [
+        SeverityPoint(wanted[r.variant], float(r.value), float(r.ci_low), float(r.ci_high))
+        for r in chosen.itertuples(index=False)
+    ]

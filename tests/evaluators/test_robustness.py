@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from evaluators.robustness import SeverityPoint, breaking_severity, relative_robustness, robustness_curve
+from evaluators.robustness import (
+    SeverityPoint,
+    breaking_severity,
+    relative_robustness,
+    robustness_curve,
+    severity_points,
+)
 from suite.errors import VigilError
 
 ACCURACY = [
@@ -60,3 +66,21 @@ def test_clean_point_is_required() -> None:
         breaking_severity(ACCURACY[1:3], tolerance=0.02, higher_is_better=True)
     with pytest.raises(VigilError, match=r"got \[0, 0\]"):
         relative_robustness([ACCURACY[0], ACCURACY[0]], higher_is_better=True)
+
+
+def test_severity_points_from_results_rows() -> None:
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        {
+            "variant": ["gaussian_noise:3", "clean", "outliers:1", "gaussian_noise:1"],
+            "value": [0.7, 0.9, 0.1, 0.85],
+            "ci_low": [0.6, 0.85, 0.0, 0.8],
+            "ci_high": [0.8, 0.95, 0.2, 0.9],
+        }
+    )
+    points = severity_points(rows, "gaussian_noise")
+    assert sorted(points, key=lambda p: p.severity) == [
+        SeverityPoint(0, 0.9, 0.85, 0.95), SeverityPoint(1, 0.85, 0.8, 0.9), SeverityPoint(3, 0.7, 0.6, 0.8)
+    ]
+    assert breaking_severity(points, tolerance=0.02, higher_is_better=True) == 3
