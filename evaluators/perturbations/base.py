@@ -131,6 +131,7 @@ class Perturbation(ABC, Generic[P]):
     version: ClassVar[str] = "1"
     family: ClassVar[Family]
     ladder: ClassVar[tuple[Frozen, ...]]
+    column_count: ClassVar[int | None] = None  # columns it needs named, when fixed (feature_swap: 2)
 
     def params(self, severity: int) -> P:
         """The parameter set for ``severity`` in 1..5."""

@@ -34,6 +34,7 @@ class FeatureSwap(Perturbation[FeatureSwapParams]):
 
     name = "feature_swap"
     family = "tabular"
+    column_count = 2
     ladder = tuple(FeatureSwapParams(rate=r) for r in (0.1, 0.25, 0.5, 0.75, 1.0))
 
     def _apply(
@@ -42,8 +43,8 @@ class FeatureSwap(Perturbation[FeatureSwapParams]):
     ) -> NDArray:
         require_2d(out, self.name)
         cols = context.column_indices(out.shape[1])
-        if cols.size != 2:
-            raise VigilError(f"perturbation {self.name}: expected exactly 2 columns, got {cols.size}")
+        if cols.size != self.column_count:
+            raise VigilError(f"perturbation {self.name}: expected exactly {self.column_count} columns, got {cols.size}")
         a, b = int(cols[0]), int(cols[1])
         rows = uniform(seed, sample_ids, self.stream("hit"), 0) < params.rate
         out[rows, a], out[rows, b] = out[rows, b], out[rows, a].copy()

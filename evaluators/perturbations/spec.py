@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from evaluators.perturbations import PERTURBATIONS
 from suite.errors import VigilError
@@ -47,6 +47,13 @@ class PerturbationSpec(Frozen):
         if bad or not severities:
             raise ValueError(f"expected a non-empty list of severities in 0..5, got {severities}")
         return sorted(set(severities))
+
+    @model_validator(mode="after")
+    def _enough_columns(self) -> PerturbationSpec:
+        needed = PERTURBATIONS.get(self.kind).column_count
+        if needed is not None and len(self.columns or ()) != needed:
+            raise ValueError(f"{self.kind} needs exactly {needed} columns, got {self.columns}")
+        return self
 
     def variants(self) -> list[str]:
         """Variant names of this spec, in severity order."""

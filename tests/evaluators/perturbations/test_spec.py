@@ -27,6 +27,9 @@ def test_severities_are_checked_sorted_and_deduplicated() -> None:
     with pytest.raises(ValidationError):
         PerturbationSpec(kind="outliers", colums=["a"])  # unknown key
     assert RobustnessSpec().tolerance == 0.02
+    with pytest.raises(ValidationError, match=r"feature_swap needs exactly 2 columns, got \['a'\]"):
+        PerturbationSpec(kind="feature_swap", columns=["a"])
+    assert PerturbationSpec(kind="feature_swap", columns=["a", "b"]).columns == ["a", "b"]
 
 
 def test_variant_names_round_trip() -> None:
