@@ -1,59 +1,92 @@
-"""Stage 4: apply the suite's gates to the scored results and reach a verdict."""
+"""Stage 4: apply the suite's gates to the scored results and reach a verdict.
+
+Comparative gates test the candidate against the baseline on the same
+examples: the predictions of both are read back from the cache and paired by
+sample id, per slice.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from functools import lru_cache
 
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from evaluators.gates import GateInputs, GateOutcome, PairedSource, evaluate_gates, verdict
+from evaluators.metrics import METRICS
+from evaluators.slices import slice_masks
+from evaluators.statistics import MetricFn
 from pipeline.plan import RunPlan
-from pipeline.score import staged_results_path
+from pipeline.score import prediction_arrays, staged_results_path
+from storage.cache import PredictionCache, prediction_key
+from storage.datasets import SAMPLE_ID, load_dataset
 from storage.frames import read_frame
 from storage.store import ResultStore
 from suite.load import load_suite
 from suite.settings import Settings
-
-
-class Outcome(BaseModel):
-    """One gate's result for one model (and slice), with its evidence."""
-
-    gate: str
-    model: str
-    slice: str = "all"
-    status: str
-    value: float = float("nan")
-    threshold: float = float("nan")
-    reason: str = ""
+from suite.spec import SuiteSpec
 
 
 class Decision(BaseModel):
-    """A run's verdict and the outcomes it rests on."""
+    """A run's verdict and the gate outcomes it rests on."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     verdict: str
-    outcomes: list[Outcome] = []
+    outcomes: list[GateOutcome] = []
 
     def failed_gates(self) -> list[str]:
         """Short names of the failed gates."""
         return [f"{o.gate} ({o.model}{'' if o.slice == 'all' else ', ' + o.slice})" for o in self.outcomes if o.status == "fail"]
 
 
+def paired_source(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> PairedSource:
+    """Reads (y_true, candidate scores, baseline scores) for a slice from the prediction cache."""
+    cache = PredictionCache(settings.cache_dir)
+
+    @lru_cache(maxsize=64)
+    def predictions(model: str, dataset: str, variant: str) -> pd.DataFrame:
+        key = prediction_key(plan.model(model).sha256, plan.dataset(dataset).sha256, variant, plan.seed)
+        return cache.get(key).sort_values(SAMPLE_ID).reset_index(drop=True)
+
+    @lru_cache(maxsize=8)
+    def masks(dataset: str) -> dict[str, np.ndarray]:
+        spec = next(d for d in suite.datasets if d.name == dataset)
+        frame = load_dataset(spec, suite).frame.sort_values(SAMPLE_ID).reset_index(drop=True)
+        return slice_masks(frame, suite.slices)
+
+    def paired(candidate: str, baseline: str, dataset: str, variant: str, slice_: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cand, base = predictions(candidate, dataset, variant), predictions(baseline, dataset, variant)
+        mask = masks(dataset)[slice_]
+        y, s_cand = prediction_arrays(cand[mask], suite.task)
+        _, s_base = prediction_arrays(base[mask], suite.task)
+        return y, s_cand, s_base
+
+    return paired
+
+
+def _metric(name: str) -> tuple[MetricFn, bool]:
+    metric = METRICS.get(name)
+    return metric, metric.higher_is_better
+
+
 def decide_run(plan: RunPlan, settings: Settings) -> Decision:
     """Evaluate the suite's gates on the staged results."""
     suite = load_suite(plan.suite_path)
-    results = read_frame(staged_results_path(ResultStore(settings), plan.run_id))
-    if not suite.gates:
+    gates = [*suite.gates, *suite.robustness_gates, *([suite.drift_gate] if suite.drift_gate else [])]
+    if not gates:
         return Decision(verdict="none")
-    outcomes: list[Outcome] = []
-    clean = results[(results["variant"] == "clean") & (results["slice"] == "all")]
-    baseline = suite.baseline
-    for gate in suite.gates:
-        for model in [m for m in suite.candidates if gate.model in (None, m.name)]:
-            row = clean[(clean["model"] == model.name) & (clean["metric"] == gate.metric)].iloc[0]
-            if gate.min is not None or gate.max is not None:
-                ok = (gate.min is None or row.value >= gate.min) and (gate.max is None or row.value <= gate.max)
-                bound = gate.min if gate.min is not None else gate.max
-                outcomes.append(Outcome(gate=f"{gate.metric} bound", model=model.name, status="pass" if ok else "fail", value=row.value, threshold=bound))
-            if gate.max_drop is not None and baseline is not None:
-                base = clean[(clean["model"] == baseline.name) & (clean["metric"] == gate.metric)].iloc[0]
-                drop = base.value - row.value
-                outcomes.append(Outcome(gate=f"{gate.metric} drop vs {baseline.name}", model=model.name, status="fail" if drop > gate.max_drop else "pass", value=-drop, threshold=-gate.max_drop))
-    verdict = "fail" if any(o.status == "fail" for o in outcomes) else "pass"
-    return Decision(verdict=verdict, outcomes=outcomes)
+    store = ResultStore(settings)
+    results = read_frame(staged_results_path(store, plan.run_id))
+    last_pass = None
+    if any(getattr(g, "max_drop_vs", None) == "last_pass" for g in gates):
+        previous = store.last_run(plan.suite_name, verdict="pass", before=plan.started_at)
+        last_pass = store.run_results(previous.run_id) if previous else None
+    inputs = GateInputs(
+        results=results, paired=paired_source(plan, suite, settings), metric=_metric, last_pass=last_pass,
+        resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=suite.seed,
+        bound_policy=suite.gate_bound_policy,
+    )
+    outcomes = evaluate_gates(gates, inputs)
+    return Decision(verdict=verdict(outcomes, inconclusive_as=suite.inconclusive_as), outcomes=outcomes)

@@ -74,6 +74,7 @@ class DatasetSpec(Frozen):
     id_column: str | None = None
     image_shape: tuple[PositiveInt, ...] | None = None
     use: Literal["evaluation", "reference"] = "evaluation"
+    checks: DataChecksSpec | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
@@ -221,6 +222,8 @@ class SuiteSpec(Frozen):
     seed: int = 0
     bootstrap: BootstrapSpec = BootstrapSpec()
     workers: WorkersSpec = WorkersSpec()
+    perturbations: list[PerturbationSpec] = Field(default_factory=list)
+    robustness: RobustnessSpec = Field(default_factory=lambda: RobustnessSpec())
     gates: list[GateSpec] = Field(default_factory=list)
     robustness_gates: list[RobustnessGate] = Field(default_factory=list)
     drift_gate: DriftGate | None = None
@@ -294,3 +297,13 @@ class SuiteSpec(Frozen):
         """sha256 of the normalised suite content: names its results across machines."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Sections owned by the packages that implement them. They build on ``Frozen``
+# above, so they are imported once it exists, and the models are rebuilt to
+# resolve their annotations.
+from evaluators.data_checks import DataChecksSpec  # noqa: E402
+from evaluators.perturbations.spec import PerturbationSpec, RobustnessSpec  # noqa: E402
+
+DatasetSpec.model_rebuild()
+SuiteSpec.model_rebuild()

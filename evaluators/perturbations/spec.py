@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from evaluators.perturbations import PERTURBATIONS
 from suite.errors import VigilError
 from suite.spec import Frozen
 
@@ -36,6 +35,8 @@ class PerturbationSpec(Frozen):
     @field_validator("kind")
     @classmethod
     def _registered(cls, kind: str) -> str:
+        from evaluators.perturbations import PERTURBATIONS  # the registry imports the suite spec
+
         if kind not in PERTURBATIONS:
             raise ValueError(PERTURBATIONS.unknown_message(kind))
         return kind
@@ -50,6 +51,8 @@ class PerturbationSpec(Frozen):
 
     @model_validator(mode="after")
     def _enough_columns(self) -> PerturbationSpec:
+        from evaluators.perturbations import PERTURBATIONS
+
         needed = PERTURBATIONS.get(self.kind).column_count
         if needed is not None and len(self.columns or ()) != needed:
             raise ValueError(f"{self.kind} needs exactly {needed} columns, got {self.columns}")
@@ -77,6 +80,8 @@ def variant_name(kind: str, severity: int) -> str:
 
 def parse_variant(variant: str) -> tuple[str, int] | None:
     """``(kind, severity)`` of a variant name, or ``None`` for ``"clean"``."""
+    from evaluators.perturbations import PERTURBATIONS
+
     if variant == CLEAN:
         return None
     kind, sep, severity = variant.rpartition(":")
