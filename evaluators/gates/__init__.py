@@ -9,7 +9,7 @@ from evaluators.gates.evaluate import AnyGate, evaluate_gates
 from evaluators.gates.inputs import GateInputs, MetricLookup, PairedArrays, PairedSource
 from evaluators.gates.metric_gates import evaluate_metric_gate
 from evaluators.gates.outcome import GateOutcome, Status, Verdict, outcomes_frame, verdict
-from evaluators.gates.robustness_drift import breaking_severity, evaluate_drift_gate, evaluate_robustness_gate
+from evaluators.gates.robustness_drift import evaluate_drift_gate, evaluate_robustness_gate
 from evaluators.gates.specs import CostSpec, DriftGate, RobustnessGate, expected_cost
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "RobustnessGate",
     "Status",
     "Verdict",
-    "breaking_severity",
     "evaluate_drift_gate",
     "evaluate_gates",
     "evaluate_metric_gate",

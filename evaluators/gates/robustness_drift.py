@@ -10,42 +10,23 @@ import pandas as pd
 from evaluators.gates.inputs import GateInputs
 from evaluators.gates.outcome import NAN, GateOutcome
 from evaluators.gates.specs import DriftGate, RobustnessGate
+from evaluators.robustness import CurvePoint, breaking_severity, robustness_curve, severity_points
 
 
-def breaking_severity(
+def _curve(
     results: pd.DataFrame, model: str, dataset: str, perturbation: str, metric: str, max_drop: float, higher_is_better: bool
-) -> tuple[float, pd.DataFrame]:
-    """The lowest severity at which the metric drops from clean by more than ``max_drop``.
-
-    Args:
-        results: Long-format results.
-        model: Model name.
-        dataset: Dataset name.
-        perturbation: Perturbation name; variants are ``<perturbation>:<severity>``.
-        metric: Metric name.
-        max_drop: Largest tolerated drop from the clean value.
-        higher_is_better: The metric's direction.
-
-    Returns:
-        (breaking severity, or ``inf`` if none breaks; the curve as a frame of
-        severity, value, drop sorted by severity, with severity 0 for clean).
-    """
+) -> tuple[float, list[CurvePoint]]:
+    """(breaking severity — ``inf`` if none breaks, NaN without results — and the curve) of one model."""
     rows = results[
         (results["model"] == model) & (results["dataset"] == dataset)
         & (results["metric"] == metric) & (results["slice"] == "all")
     ]
-    clean = rows[rows["variant"] == "clean"]
-    perturbed = rows[rows["variant"].str.startswith(f"{perturbation}:")]
-    if clean.empty or perturbed.empty:
-        return NAN, pd.DataFrame(columns=["severity", "value", "drop"])
-    severities = perturbed["variant"].str.split(":", n=1).str[1].astype(int)
-    curve = pd.DataFrame({"severity": severities.to_numpy(), "value": perturbed["value"].to_numpy(dtype=float)})
-    curve = pd.concat([pd.DataFrame({"severity": [0], "value": [float(clean["value"].iloc[0])]}), curve])
-    clean_value = float(clean["value"].iloc[0])
-    curve["drop"] = (clean_value - curve["value"]) if higher_is_better else (curve["value"] - clean_value)
-    curve = curve.sort_values("severity").reset_index(drop=True)
-    broken = curve[(curve["severity"] > 0) & (curve["drop"] > max_drop)]
-    return (float(broken["severity"].min()) if not broken.empty else math.inf), curve
+    points = severity_points(rows, perturbation)
+    if len(points) < 2 or points[0].severity != 0:
+        return NAN, []
+    curve = robustness_curve(points, tolerance=max_drop, higher_is_better=higher_is_better)
+    broken = breaking_severity(points, tolerance=max_drop, higher_is_better=higher_is_better)
+    return (math.inf if broken is None else float(broken)), curve
 
 
 def evaluate_robustness_gate(gate: RobustnessGate, inputs: GateInputs) -> list[GateOutcome]:
@@ -61,14 +42,14 @@ def evaluate_robustness_gate(gate: RobustnessGate, inputs: GateInputs) -> list[G
     for model in models:
         datasets = sorted(set(inputs.results.loc[inputs.results["model"] == model, "dataset"]))
         for dataset in datasets or [""]:
-            k, curve = breaking_severity(inputs.results, model, dataset, gate.perturbation, gate.metric,
-                                         gate.max_drop, higher_is_better)
+            k, curve = _curve(inputs.results, model, dataset, gate.perturbation, gate.metric,
+                              gate.max_drop, higher_is_better)
             base = GateOutcome(label, model, "all", "pass", k, float(gate.min_breaking_severity),
                                dataset=dataset, variant=gate.perturbation)
             if math.isnan(k):
                 out.append(replace(base, status="inconclusive", reason=f"no clean and {gate.perturbation} results"))
             elif k < gate.min_breaking_severity:
-                drop = float(curve.loc[curve["severity"] == k, "drop"].iloc[0])
+                drop = next(c.drop for c in curve if c.severity == k)
                 out.append(replace(base, status="fail", reason=f"breaks at severity {k:g} (drop {drop:.4g})"))
             else:
                 why = "never breaks" if math.isinf(k) else f"first breaks at severity {k:g}"

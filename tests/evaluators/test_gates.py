@@ -240,8 +240,9 @@ def test_missing_baseline_or_results_is_inconclusive() -> None:
 
 def robustness_results(values: list[float]) -> pd.DataFrame:
     variants = ["clean"] + [f"noise:{s}" for s in range(1, len(values))]
+    v = np.asarray(values)
     return pd.DataFrame(dict(dataset="d", model="cand", role="candidate", variant=variants, slice="all",
-                             metric="accuracy", value=values, ci_low=np.nan, ci_high=np.nan, n=100))
+                             metric="accuracy", value=v, ci_low=v - 0.005, ci_high=v + 0.005, n=100))
 
 
 @pytest.mark.parametrize(("k", "expected"), [(3, "pass"), (4, "fail")])
@@ -251,6 +252,15 @@ def test_robustness_gate_finds_the_breaking_severity(k: int, expected: str) -> N
     gate = RobustnessGate(perturbation="noise", metric="accuracy", max_drop=0.03, min_breaking_severity=k)
     [outcome] = evaluate_gates([gate], inputs)
     assert outcome.value == 3 and outcome.status == expected
+
+
+def test_robustness_gate_ignores_a_drop_within_noise() -> None:
+    results = robustness_results([0.95, 0.94, 0.93, 0.91, 0.70, 0.50])
+    results.loc[results["variant"] == "noise:3", "ci_high"] = 0.96  # the CI includes "no drop"
+    inputs = GateInputs(results=results, paired=lambda *a: None, metric=METRICS.__getitem__)  # type: ignore[arg-type,return-value]
+    gate = RobustnessGate(perturbation="noise", metric="accuracy", max_drop=0.03, min_breaking_severity=4)
+    [outcome] = evaluate_gates([gate], inputs)
+    assert outcome.value == 4 and outcome.status == "pass"
 
 
 def test_drift_gate_counts_the_drifted_share() -> None:
