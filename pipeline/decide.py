@@ -19,7 +19,7 @@ from evaluators.slices import slice_masks
 from evaluators.statistics import MetricFn
 from pipeline.plan import RunPlan
 from pipeline.score import prediction_arrays, staged_results_path
-from storage.cache import PredictionCache, prediction_key
+from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, load_dataset
 from storage.frames import read_frame
 from storage.store import ResultStore
@@ -47,8 +47,7 @@ def paired_source(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> Paired
 
     @lru_cache(maxsize=64)
     def predictions(model: str, dataset: str, variant: str) -> pd.DataFrame:
-        key = prediction_key(plan.model(model).sha256, plan.dataset(dataset).sha256, variant, plan.seed)
-        return cache.get(key).sort_values(SAMPLE_ID).reset_index(drop=True)
+        return cache.get(plan.cache_key(model, dataset, variant)).sort_values(SAMPLE_ID).reset_index(drop=True)
 
     @lru_cache(maxsize=8)
     def masks(dataset: str) -> dict[str, np.ndarray]:

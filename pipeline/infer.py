@@ -1,9 +1,9 @@
 """Stage 2: run one model on one dataset under one variant, on warm Ray actors.
 
 Predictions land in the content-addressed cache keyed by (model sha, data sha,
-variant, seed): an unchanged re-run finds them there and skips inference.
-Perturbed variants are made on the workers from (seed, sample id), never
-shipped from the driver.
+variant and its perturbation version, seed): an unchanged re-run finds them
+there and skips inference. Perturbed variants are made on the workers from
+(seed, sample id), never shipped from the driver.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 
 from pipeline.plan import RunPlan, WorkItem
 from pipeline.progress import report
-from pipeline.variants import variant_transform
-from storage.cache import PredictionCache, prediction_key
+from pipeline.variants import bound_perturbation, is_label_variant
+from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from suite.errors import ChecksumError
 from suite.load import load_suite
@@ -28,7 +28,7 @@ from workers.pool import close_pools, get_pool
 
 def prediction_cache_key(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     """The Prefect cache key of an inference task: the prediction key while its file exists."""
-    key = prediction_key(plan.model(item.model).sha256, plan.dataset(item.dataset).sha256, item.variant, plan.seed)
+    key = plan.cache_key(item.model, item.dataset, item.variant)
     return key if PredictionCache(settings.cache_dir).has(key) else f"{key}-missing-{uuid.uuid4().hex}"
 
 
@@ -52,25 +52,34 @@ def model_inputs(data: LoadedDataset, spec: ModelSpec) -> np.ndarray | pd.DataFr
     return features.to_numpy(dtype=np.float32) if spec.input == "array" else features.reset_index(drop=True)
 
 
+def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDataset, settings: Settings) -> pd.DataFrame:
+    spec = next(m for m in suite.models if m.name == item.model)
+    ensure_ray(settings.ray_address)
+    num_classes = len(plan.classes) if plan.classes else None
+    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
+    label_variant = is_label_variant(item.variant)
+    transform = None if label_variant else bound_perturbation(suite, data, item.variant, plan.seed, num_classes)
+    frame = predictions_frame(data, pool.predict(model_inputs(data, spec), data.sample_ids, transform), suite, plan.classes)
+    if label_variant:
+        noise = bound_perturbation(suite, data, item.variant, plan.seed, num_classes)
+        assert noise is not None
+        frame["y_true"] = noise(frame["y_true"].to_numpy(), frame[SAMPLE_ID].to_numpy())
+    return frame
+
+
 def infer_item(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     """Predict ``item`` (cached by content); returns the prediction cache key."""
-    entry, dataset = plan.model(item.model), plan.dataset(item.dataset)
-    key = prediction_key(entry.sha256, dataset.sha256, item.variant, plan.seed)
+    key = plan.cache_key(item.model, item.dataset, item.variant)
     cache = PredictionCache(settings.cache_dir)
-    index = [i.model_dump() for i in plan.work_items()].index(item.model_dump())
     if not cache.has(key):
         suite = load_suite(plan.suite_path)
-        spec = next(m for m in suite.models if m.name == item.model)
         data = load_dataset(next(d for d in suite.datasets if d.name == item.dataset), suite)
-        if data.sha256 != dataset.sha256:
-            raise ChecksumError(f"dataset {data.name}: changed during run {plan.run_id} (was {dataset.sha256[:12]}…, now {data.sha256[:12]}…)")
-        ensure_ray(settings.ray_address)
-        num_classes = len(plan.classes) if plan.classes else None
-        pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
-        transform = variant_transform(suite, data, item.variant, plan.seed)
-        outputs = pool.predict(model_inputs(data, spec), data.sample_ids, transform)
-        cache.put(key, predictions_frame(data, outputs, suite, plan.classes))
-    report("infer", index + 1, len(plan.work_items()), f"{item.model} · {item.variant}")
+        expected = plan.dataset(item.dataset).sha256
+        if data.sha256 != expected:
+            raise ChecksumError(f"dataset {data.name}: changed during run {plan.run_id} (was {expected[:12]}…, now {data.sha256[:12]}…)")
+        cache.put(key, _predict(plan, item, suite, data, settings))
+    items = plan.work_items()
+    report("infer", items.index(item) + 1, len(items), f"{item.model} · {item.variant}")
     return key
 
 

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from storage.cache import prediction_key
+
 
 class ModelEntry(BaseModel):
     """A model as verified for this run."""
@@ -49,6 +51,13 @@ class RunPlan(BaseModel):
     datasets: list[DatasetEntry]
     variants: list[str]
     classes: list[int | str] | None = None
+    perturbation_versions: dict[str, str] = {}
+
+    def cache_key(self, model: str, dataset: str, variant: str) -> str:
+        """The prediction-cache key of one model × dataset × variant (perturbation version included)."""
+        kind = variant.split(":", 1)[0]
+        tag = variant if variant == "clean" else f"{variant}@v{self.perturbation_versions.get(kind, '0')}"
+        return prediction_key(self.model(model).sha256, self.dataset(dataset).sha256, tag, self.seed)
 
     def work_items(self) -> list[WorkItem]:
         """Model-major order, so one model's warm actors serve all its variants in a row."""

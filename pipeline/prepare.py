@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from evaluators.metrics import METRICS
+from evaluators.data_checks import check_dataset
 from pipeline.plan import DatasetEntry, ModelEntry, RunPlan
+from pipeline.variants import check_perturbations, variant_versions, variants_of
 from storage.datasets import encode_labels, load_dataset
 from suite.errors import SpecError, VigilError
 from suite.load import load_suite
@@ -57,11 +59,6 @@ def code_sha256(model: ModelSpec, suite: SuiteSpec) -> str:
     return digest.hexdigest()
 
 
-def variants_of(suite: SuiteSpec) -> list[str]:
-    """The variants every model is evaluated under: clean first."""
-    return ["clean"]
-
-
 def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: str = "manual") -> tuple[RunPlan, SuiteSpec]:
     """Verify a suite and everything it pins, and plan the run."""
     if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id):
@@ -73,12 +70,16 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         path = verify_model(model, suite.base_dir)
         sha = model.sha256 or code_sha256(model, suite)
         models.append(ModelEntry(name=model.name, sha256=sha, format=model.format, role=model.role, path=str(path or ""), version=model.version))
-    datasets, classes = [], suite.classes
+    datasets, classes, features = [], suite.classes, {}
     for spec in suite.evaluation_datasets:
         loaded = load_dataset(spec, suite)
+        features[spec.name] = loaded.features
+        if spec.checks is not None:
+            check_dataset(loaded.frame, spec.checks, loaded.source)
         if suite.task == "classification" and spec.label:
             _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets ({spec.name})")
         datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))
+    check_perturbations(suite, features)
     now = datetime.now(UTC)
     plan = RunPlan(
         run_id=run_id or new_run_id(suite.name, now),
@@ -92,5 +93,6 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         datasets=datasets,
         variants=variants_of(suite),
         classes=classes if suite.task == "classification" else None,
+        perturbation_versions=variant_versions(suite),
     )
     return plan, suite

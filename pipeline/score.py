@@ -17,7 +17,7 @@ from evaluators.scoring import score_predictions
 from evaluators.slices import slice_masks
 from pipeline.plan import RunPlan, WorkItem
 from pipeline.progress import report
-from storage.cache import PredictionCache, prediction_key
+from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, load_dataset
 from storage.frames import write_frame
 from storage.store import ResultStore
@@ -69,7 +69,7 @@ def score_run(plan: RunPlan, settings: Settings) -> str:
     frames, items = [], plan.work_items()
     data = {d.name: load_dataset(d, suite).frame for d in suite.evaluation_datasets}
     for done, item in enumerate(items):
-        key = prediction_key(plan.model(item.model).sha256, plan.dataset(item.dataset).sha256, item.variant, plan.seed)
+        key = plan.cache_key(item.model, item.dataset, item.variant)
         if not cache.has(key):
             raise DataError(f"run {plan.run_id}: predictions for {item.model}/{item.dataset}/{item.variant} are missing")
         preds = cache.get(key)
