@@ -23,8 +23,10 @@ from drift.checks import DRIFT_CHECKS, column_kind
 from drift.results import DatasetDrift, DriftResult
 from suite.errors import VigilError
 
-# Evidently's display name of a stat test -> Vigil check name (which fixes the score kind).
+# Evidently's name for a stat test -> Vigil check name (which fixes the score kind). A metric
+# reports the display name when Evidently chose the test and the short name when it was given one.
 _EVIDENTLY_METHODS = {
+    **{check.evidently_name: name for name, check in DRIFT_CHECKS.items()},
     "K-S p_value": "ks",
     "chi-square p_value": "chi_square",
     "Z-test p_value": "z",

@@ -76,8 +76,7 @@ def band_change(
         return MetricChange(detected=False, method="band", reason=f"{len(past)} past runs < min_history {spec.min_history}")
     lo_all = x if ci_low is None else np.asarray(ci_low, dtype=float)
     hi_all = x if ci_high is None else np.asarray(ci_high, dtype=float)
-    ci_half = np.median((hi_all[: n - 1] - lo_all[: n - 1])[-len(past) :]) / (2 * 1.96)
-    sd = max(robust_sd(past), float(ci_half), 1e-12)
+    sd = max(robust_sd(past), _ci_sd(lo_all[: n - 1][-len(past) :], hi_all[: n - 1][-len(past) :]), 1e-12)
     centre = float(np.median(past))
     low, high = centre - spec.k * sd, centre + spec.k * sd
     newest, lo, hi = x[-1], lo_all[-1], hi_all[-1]
@@ -93,15 +92,27 @@ def band_change(
     )
 
 
-def cusum_change(values: Sequence[float], spec: MetricDriftSpec = MetricDriftSpec()) -> MetricChange:
-    """Two-sided CUSUM; the baseline is the oldest ``max(min_history, min(history, n // 2))`` values."""
+def cusum_change(
+    values: Sequence[float],
+    ci_low: Sequence[float] | None = None,
+    ci_high: Sequence[float] | None = None,
+    spec: MetricDriftSpec = MetricDriftSpec(),
+) -> MetricChange:
+    """Two-sided CUSUM; the baseline is the oldest ``max(min_history, min(history, n // 2))`` values.
+
+    The baseline's spread is the largest of its robust sd, its sample sd and the runs' CI-implied
+    sd: a short baseline underestimates its spread often enough to cause false alarms otherwise.
+    """
     x = np.asarray(values, dtype=float)
     n_base = max(spec.min_history, min(spec.history, len(x) // 2))
     if len(x) <= n_base:
         return MetricChange(detected=False, method="cusum", reason=f"{len(x)} runs: need more than {n_base}")
     base = x[:n_base]
     mu = float(np.median(base))
-    sd = max(robust_sd(base), float(np.std(base)) * 0.5, 1e-12)
+    ci_sd = 0.0 if ci_low is None or ci_high is None else _ci_sd(
+        np.asarray(ci_low, dtype=float)[:n_base], np.asarray(ci_high, dtype=float)[:n_base]
+    )
+    sd = max(robust_sd(base), float(np.std(base, ddof=1)), ci_sd, 1e-12)
     z = (x - mu) / sd
     s_up = s_down = 0.0
     start_up = start_down = 0
@@ -128,4 +139,9 @@ def metric_changes(
     spec: MetricDriftSpec = MetricDriftSpec(),
 ) -> list[MetricChange]:
     """Both detectors' verdicts on one series."""
-    return [band_change(values, ci_low, ci_high, spec), cusum_change(values, spec)]
+    return [band_change(values, ci_low, ci_high, spec), cusum_change(values, ci_low, ci_high, spec)]
+
+
+def _ci_sd(low: np.ndarray, high: np.ndarray) -> float:
+    """The standard deviation a run's 95% CI implies: median width / (2 × 1.96)."""
+    return float(np.median(high - low) / (2 * 1.96)) if len(low) else 0.0
