@@ -45,13 +45,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kstwo
+from scipy.stats import kstwo, norm
 
 from drift.checks import DRIFT_CHECKS, column_kind, default_method
 from drift.checks.base import ColumnKind, clean
 from drift.checks.chi_square import chi_square_from_counts
 from drift.checks.jensen_shannon import js_from_shares
 from drift.checks.psi import psi_from_shares
+from drift.results import DatasetDrift, DriftResult
 from suite.errors import VigilError
 
 MAX_EXACT_VALUES = 21
@@ -142,14 +143,12 @@ def drift_from_summaries(
     per_column_method: Mapping[str, str] | None = None,
     per_column_threshold: Mapping[str, float] | None = None,
     share_threshold: float = 0.5,
-):
+) -> DatasetDrift:
     """Drift per column from merged summaries, choosing methods as Evidently would by default.
 
     Returns:
         A :class:`~drift.results.DatasetDrift` whose results have ``engine="summaries"``.
     """
-    from drift.results import DatasetDrift, DriftResult
-
     results = []
     for col in columns or list(reference):
         ref, cur = reference[col], current[col]
@@ -309,8 +308,6 @@ def _chi_square(ref: ColumnSummary, cur: ColumnSummary) -> float:
 
 
 def _z(ref: ColumnSummary, cur: ColumnSummary) -> float:
-    from scipy.stats import norm
-
     keys = sorted(set(ref.values or {}) | set(cur.values or {}))
     if len(keys) == 1:
         return 1.0

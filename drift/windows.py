@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import pandas as pd
 
 from drift.checks import check_column
+from drift.scale import BinsSpec, FrameSummary, drift_from_summaries, merge_summaries, shard_summary
 from suite.errors import VigilError
 
 WINDOW_COLUMNS = ["window_start", "window_end", "column", "score", "score_kind", "threshold", "drifted",
@@ -63,4 +64,36 @@ def drift_by_window(
                 (per_column_threshold or {}).get(col), "categorical" if col in categorical else None,
             )
             rows.append({"window_start": start, "window_end": end, **result.model_dump(include=set(WINDOW_COLUMNS))})
+    return pd.DataFrame(rows, columns=WINDOW_COLUMNS)
+
+
+def summaries_by_window(
+    frame: pd.DataFrame, timestamp: str, every: str, columns: Sequence[str], bins_spec: BinsSpec
+) -> dict[pd.Timestamp, FrameSummary]:
+    """Per-window summaries of one shard: run it on each worker, then :func:`merge_window_summaries`."""
+    return {start: shard_summary(rows, columns, bins_spec) for start, _, rows in split_windows(frame, timestamp, every)}
+
+
+def merge_window_summaries(parts: Sequence[Mapping[pd.Timestamp, FrameSummary]]) -> dict[pd.Timestamp, FrameSummary]:
+    """Merge many shards' per-window summaries window by window (a window may miss from some shards)."""
+    starts = sorted({start for part in parts for start in part})
+    return {start: merge_summaries([part[start] for part in parts if start in part]) for start in starts}
+
+
+def drift_table_from_summaries(
+    reference: FrameSummary,
+    windows: Mapping[pd.Timestamp, FrameSummary],
+    every: str,
+    *,
+    per_column_method: Mapping[str, str] | None = None,
+    per_column_threshold: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """The same long table as :func:`drift_by_window`, from merged per-window summaries."""
+    step = pd.tseries.frequencies.to_offset(every)
+    rows = []
+    for start in sorted(windows):
+        result = drift_from_summaries(reference, windows[start], per_column_method=per_column_method,
+                                      per_column_threshold=per_column_threshold)
+        for r in result.columns:
+            rows.append({"window_start": start, "window_end": start + step, **r.model_dump(include=set(WINDOW_COLUMNS))})
     return pd.DataFrame(rows, columns=WINDOW_COLUMNS)

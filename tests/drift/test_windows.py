@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from drift.evidently_adapter import run_data_drift
-from drift.windows import WINDOW_COLUMNS, drift_by_window, split_windows
+from drift.scale import make_bins_spec, shard_summary
+from drift.windows import (
+    WINDOW_COLUMNS,
+    drift_by_window,
+    drift_table_from_summaries,
+    merge_window_summaries,
+    split_windows,
+    summaries_by_window,
+)
 from suite.errors import VigilError
 
 DAYS, PER_DAY = 5, 600
@@ -57,6 +65,19 @@ def test_each_change_is_found_in_its_window_and_the_control_never_alerts():
         assert rows["drifted"].tolist() == expected, column
     # Variance change: the mean stays, so K-S (a distribution test) is what catches it.
     assert set(table.loc[table["column"] == "variance", "method"]) == {"ks"}
+
+
+def test_sharded_window_summaries_find_the_same_changes():
+    reference, stream = _stream()
+    cols = list(CHANGE_DAY)
+    spec = make_bins_spec(reference, cols)
+    shards = [stream.iloc[i::3] for i in range(3)]  # rows of every day land on every shard
+    merged = merge_window_summaries([summaries_by_window(s, "ts", "1D", cols, spec) for s in shards])
+    table = drift_table_from_summaries(shard_summary(reference, cols, spec), merged, "1D")
+    direct = drift_by_window(reference, stream, "ts", "1D", cols)
+    assert table["n_current"].tolist() == direct["n_current"].tolist()
+    assert table["drifted"].tolist() == direct["drifted"].tolist()
+    assert table["method"].tolist() == direct["method"].tolist()
 
 
 def test_window_verdicts_match_evidently_on_the_change_day():
