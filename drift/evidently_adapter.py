@@ -168,4 +168,9 @@ def _adapt(
             )
         )
     order = {c: i for i, c in enumerate(cols)}
-    return DatasetDrift.of(sorted(results, key=lambda r: order[r.column]), share)
+    summary = DatasetDrift.of(sorted(results, key=lambda r: order[r.column]), share)
+    share_ids = {m["id"] for m in report["metrics"] if m["config"]["type"].endswith(":DriftedColumnsCount")}
+    share_tests = [t for t in report["tests"] if t["metric_config"]["metric_id"] in share_ids]
+    if len(share_tests) != 1:
+        raise VigilError(f"evidently report: expected one 'Share of Drifted Columns' test, found {len(share_tests)}")
+    return summary.model_copy(update={"dataset_drifted": share_tests[0]["status"] == "FAIL"})

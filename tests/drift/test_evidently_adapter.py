@@ -23,6 +23,12 @@ def test_flags_scores_and_dataset_verdict(tmp_path):
     assert path.stat().st_size > 10_000 and "<html" in path.read_text()[:2000].lower()
 
 
+def test_dataset_verdict_comes_from_evidentlys_share_test():
+    ref, cur = mixed_frames(600, seed=11)
+    result, _ = run_data_drift(ref, cur, share_threshold=0.9)
+    assert result.share_drifted == 0.5 and not result.dataset_drifted
+
+
 def test_threshold_override_reaches_evidently():
     ref, cur = mixed_frames(600, seed=11)
     result, _ = run_data_drift(ref, cur, ["steady"], per_column_threshold={"steady": 0.999})
