@@ -117,13 +117,15 @@ def main() -> None:
         )
         out[method] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(f"{method:10s} {out[method]['seconds']:8.2f} s  peak RSS {out[method]['peak_rss_mb']:7.0f} MB")
-    agree = 0
+    agree, max_diff = 0, 0.0
     for col, (method, score, drifted) in out["evidently"]["columns"].items():
         s_method, s_score, s_drifted = out["summaries"]["columns"][col]
         agree += s_drifted == drifted and s_method == method
+        max_diff = max(max_diff, abs(s_score - score))
         print(f"  {col:4s} {method:15s} evidently {score:.4f} {str(drifted):5s}  summaries {s_score:.4f} {s_drifted}")
     total = len(out["evidently"]["columns"])
     print(f"verdicts_agree: {agree}/{total}")
+    print(f"max_abs_score_diff: {max_diff:.2e}")
     print(f"speedup_vs_evidently_full: {out['evidently']['seconds'] / out['summaries']['seconds']:.1f}")
 
 
