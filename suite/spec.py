@@ -228,6 +228,8 @@ class SuiteSpec(Frozen):
     robustness_gates: list[RobustnessGate] = Field(default_factory=list)
     drift_gate: DriftGate | None = None
     costs: CostSpec | None = None
+    drift: DriftSpec | None = None
+    metric_drift: MetricDriftSpec = Field(default_factory=lambda: MetricDriftSpec())
     gate_bound_policy: Literal["ci", "point"] = "ci"
     inconclusive_as: Literal["fail", "pass", "inconclusive"] = "fail"
 
@@ -243,6 +245,10 @@ class SuiteSpec(Frozen):
                 raise ValueError(f"{field}: duplicate name {dupes[0]!r}")
         if not any(d.use == "evaluation" for d in self.datasets):
             raise ValueError("datasets: at least one dataset needs use: evaluation")
+        if self.drift is not None:
+            refs = [d.name for d in self.datasets if d.use == "reference"]
+            if self.drift.reference not in refs:
+                raise ValueError(f"drift.reference: expected a dataset with use: reference {refs}, got {self.drift.reference!r}")
         return self
 
     def bind(self, base_dir: Path, source: str) -> SuiteSpec:
@@ -302,6 +308,7 @@ class SuiteSpec(Frozen):
 # Sections owned by the packages that implement them. They build on ``Frozen``
 # above, so they are imported once it exists, and the models are rebuilt to
 # resolve their annotations.
+from drift.spec import DriftSpec, MetricDriftSpec  # noqa: E402
 from evaluators.data_checks import DataChecksSpec  # noqa: E402
 from evaluators.perturbations.spec import PerturbationSpec, RobustnessSpec  # noqa: E402
 
