@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError
 
 from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
@@ -75,10 +75,11 @@ class InferencePool:
         workers: actor count, CPU/GPU share and retry budget.
         name_prefix: prefix for the actors' names (shown in Ray's state API).
         shard_rows: rows per shard; defaults to ``spec.batch_size``.
+        start_timeout_s: how long to wait for the actors to be placed and load the model.
 
     Raises:
         ChecksumError: the checkpoint does not match its pin (checked before any actor starts).
-        VigilError: an actor could not load the model.
+        VigilError: an actor could not load the model, or the cluster could not place the actors in time.
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class InferencePool:
         workers: WorkersSpec,
         name_prefix: str,
         shard_rows: int | None = None,
+        start_timeout_s: float = 300.0,
     ) -> None:
         verify_model(spec, Path(base_dir))
         self.spec = spec
@@ -106,10 +108,16 @@ class InferencePool:
         self.actors: list[Any] = [self._start() for _ in range(workers.num_actors)]
         self._closed = False
         try:
-            ray.get([actor.placement.remote() for actor in self.actors])
+            ray.get([actor.placement.remote() for actor in self.actors], timeout=start_timeout_s)
         except RayActorError as exc:
             self.close()
             raise VigilError(f"model {spec.name}: an actor failed to load it: {_last_line(exc)}") from None
+        except GetTimeoutError:
+            self.close()
+            raise VigilError(
+                f"model {spec.name}: {workers.num_actors} actors asking for {self._options} each were not placed"
+                f" within {start_timeout_s:g} s; cluster has {ray.cluster_resources()}"
+            ) from None
 
     def _start(self) -> Any:
         self._started += 1
