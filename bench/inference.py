@@ -53,14 +53,11 @@ def plain_torch(path: Path, features: np.ndarray, batch_size: int, device: str) 
     return np.concatenate(out)
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    """Median seconds over ``repeats`` runs, and the last result."""
-    seconds, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
+def timed(fn):
+    """Seconds one call of ``fn`` takes, and its result."""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
 
 
 class _RayDataPredictor:
@@ -97,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=8192)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--ray-data", action="store_true", help="also time Ray Data map_batches")
     args = parser.parse_args()
@@ -114,11 +111,6 @@ def main() -> None:
             device=args.device, batch_size=args.batch_size,
         )  # fmt: skip
         torch.set_num_threads(2)
-        plain_torch(path, features[: args.batch_size], args.batch_size, args.device)  # warm-up
-        plain_s, expected = timed(lambda: plain_torch(path, features, args.batch_size, args.device), args.repeats)
-        plain_rate = args.rows / plain_s
-        print(f"plain torch (2 threads, {args.device}): {plain_rate:,.0f} rows/s ({plain_s:.2f} s)")
-
         start = time.perf_counter()
         ensure_ray(None, num_cpus=2, num_gpus=None if args.device == "cuda" else 0)
         print(f"ray start: {time.perf_counter() - start:.2f} s")
@@ -126,17 +118,29 @@ def main() -> None:
         start = time.perf_counter()
         pool = InferencePool(spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="bench")
         print(f"actor start (2 actors, model loaded): {time.perf_counter() - start:.2f} s")
+        plain_torch(path, features[: args.batch_size], args.batch_size, args.device)  # warm-up
         pool.predict(features[: 2 * args.batch_size], ids[: 2 * args.batch_size])  # warm-up
-        pool_s, scores = timed(lambda: pool.predict(features, ids), args.repeats)
-        pool_rate = args.rows / pool_s
+        # Alternate the two so both see the same background load on a shared machine.
+        plain_s, pool_s = [], []
+        for _ in range(args.repeats):
+            seconds, expected = timed(lambda: plain_torch(path, features, args.batch_size, args.device))
+            plain_s.append(seconds)
+            seconds, scores = timed(lambda: pool.predict(features, ids))
+            pool_s.append(seconds)
+            assert np.allclose(scores, expected, atol=1e-5), "pool scores differ from plain torch"
         pool.close()
-        assert np.allclose(scores, expected, atol=1e-5), "pool scores differ from plain torch"
-        print(f"InferencePool (2 actors x 1 CPU, warm): {pool_rate:,.0f} rows/s ({pool_s:.2f} s)")
+        plain_rate, pool_rate = args.rows / statistics.median(plain_s), args.rows / statistics.median(pool_s)
+        print(f"plain torch (2 threads, {args.device}): {plain_rate:,.0f} rows/s (median of {args.repeats})")
+        print(f"InferencePool (2 actors x 1 CPU, warm): {pool_rate:,.0f} rows/s (median of {args.repeats})")
 
         if args.ray_data:
-            data_s, data_scores = timed(lambda: ray_data(spec, folder, features, 0.5 if args.device == "cuda" else 0), args.repeats)
-            assert np.allclose(data_scores, expected, atol=1e-5), "Ray Data scores differ from plain torch"
-            print(f"Ray Data map_batches (2 actors x 1 CPU, start included): {args.rows / data_s:,.0f} rows/s ({data_s:.2f} s)")
+            data_s = []
+            for _ in range(args.repeats):
+                seconds, data_scores = timed(lambda: ray_data(spec, folder, features, 0.5 if args.device == "cuda" else 0))
+                data_s.append(seconds)
+                assert np.allclose(data_scores, expected, atol=1e-5), "Ray Data scores differ from plain torch"
+            data_s = statistics.median(data_s)
+            print(f"Ray Data map_batches (2 actors x 1 CPU, start included): {args.rows / data_s:,.0f} rows/s (median {data_s:.2f} s)")
             print(f"ray_data_ratio_vs_plain_torch: {args.rows / data_s / plain_rate:.2f}")
     print(f"ratio_vs_plain_torch: {pool_rate / plain_rate:.2f}")
 
