@@ -70,7 +70,12 @@ class Predictor:
         return self.model.device
 
     def __call__(self, batch: np.ndarray | pd.DataFrame) -> np.ndarray:
-        """Scores for a batch: ``(n, k)`` float32 probabilities, or ``(n,)`` values for regression."""
+        """Scores for a batch: ``(n, k)`` float32 probabilities, or ``(n,)`` values for regression.
+
+        A frame is handed to the model as an array unless the spec says ``input: frame``.
+        """
+        if self.spec.input == "array" and isinstance(batch, pd.DataFrame):
+            batch = batch.to_numpy()
         size = self.spec.batch_size
         with self._mode():
             parts = [self._convert(self.model.predict(_rows(batch, i, i + size))) for i in range(0, len(batch), size)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -64,8 +65,24 @@ def test_skops_logistic_regression_uses_predict_proba(tmp_path: Path, features: 
     model = LogisticRegression(max_iter=500).fit(features, labels)
     path = tmp_path / "lr.skops"
     sio.dump(model, path)
-    scores = Predictor(pinned("lr", "skops", path), tmp_path, task="classification", num_classes=3)(features)
-    np.testing.assert_allclose(scores, model.predict_proba(features).astype(np.float32), rtol=1e-6)
+    predictor = Predictor(pinned("lr", "skops", path), tmp_path, task="classification", num_classes=3)
+    expected = model.predict_proba(features).astype(np.float32)
+    np.testing.assert_allclose(predictor(features), expected, rtol=1e-6)
+    np.testing.assert_allclose(predictor(pd.DataFrame(features, columns=list("abcd"))), expected, rtol=1e-6)
+
+
+def test_skops_frame_input_keeps_column_names(tmp_path: Path, features: np.ndarray) -> None:
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.DataFrame(features, columns=list("abcd"))
+    model = LogisticRegression().fit(frame, (features[:, 3] > 0).astype(int))
+    path = tmp_path / "framed.skops"
+    sio.dump(model, path)
+    predictor = Predictor(pinned("fr", "skops", path, input="frame"), tmp_path, task="classification", num_classes=2)
+    np.testing.assert_allclose(predictor(frame), model.predict_proba(frame).astype(np.float32), rtol=1e-6)
+    with pytest.raises(ValueError, match="feature names"):  # only a frame carries names for sklearn to check
+        predictor(frame[["d", "c", "b", "a"]])
 
 
 def test_skops_regression_uses_predict(tmp_path: Path, features: np.ndarray) -> None:
