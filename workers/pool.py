@@ -150,7 +150,7 @@ class InferencePool:
         Raises:
             VigilError: a shard failed on more than ``workers.max_retries`` actors.
         """
-        if self._closed:
+        if self.closed:
             raise VigilError(f"model {self.spec.name}: the inference pool is closed")
         if len(features) != len(sample_ids):
             raise VigilError(f"model {self.spec.name}: expected one sample id per row, got {len(sample_ids)} for {len(features)} rows")
@@ -209,6 +209,11 @@ class InferencePool:
                     ray.kill(dead, no_restart=True)
                     self.actors[slot] = self._start()
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
     def close(self) -> None:
         """Stop the actors; the pool cannot predict afterwards."""
         self._closed = True
@@ -236,7 +241,7 @@ def get_pool(
     """
     key = (ray.get_runtime_context().get_job_id(), spec.sha256, spec.model_dump_json(), str(base_dir), task, num_classes, workers)
     pool = _POOLS.get(key)
-    if pool is None or pool._closed:
+    if pool is None or pool.closed:
         pool = _POOLS[key] = InferencePool(
             spec, base_dir, task=task, num_classes=num_classes, workers=workers, name_prefix=name_prefix
         )
