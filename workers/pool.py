@@ -15,19 +15,17 @@ Why a hand-written pool and not Ray Data's ``map_batches`` with a callable
 class: Ray Data starts its actor pool for every dataset execution and tears it
 down after, so models cannot stay warm across calls, and each execution pays
 the streaming executor's start-up. ``bench/inference.py`` (200k rows, MLP
-64→512→512→10, 2 actors × 1 CPU, 2 cores shared with other jobs, load
-average 5–7) measured, as medians with the two timed alternately:
+64→512→512→10, 2 actors × 1 CPU against torch with 2 threads, medians of 5
+with the two timed alternately, on 2 cores shared with other jobs) measured:
 
-    plain torch, 2 threads        61k–83k rows/s
-    this pool, warm               119k–150k rows/s   (ratio 1.61–1.94)
-    Ray Data map_batches          16k–21k rows/s     (ratio 0.21–0.26; 10–12 s a call,
-                                                      actor start included as Ray Data pays it per call)
+    quietest run (load 3.4)   plain 207k rows/s, pool 218k rows/s   ratio 1.05
+    busier runs (load 3.6–7)  plain 61k–125k,   pool 119k–194k     ratio 1.45–1.94
+    Ray Data map_batches      16k–21k rows/s, 10–12 s a call        ratio 0.21–0.26
+                              (actor start included: Ray Data pays it every call)
 
-Actor start (2 actors, model loaded) took 3–5 s, paid once per pool. Under
-this load two single-threaded processes beat one two-threaded torch, so the
-ratio above 1 says "no measurable overhead" rather than "faster"; one run
-that was not interleaved (plain and pool timed at different moments) gave
-318k against 160k rows/s.
+Actor start (2 actors, model loaded) took 1.7–5 s, paid once per pool. Under
+load two single-threaded processes beat one two-threaded torch, so a ratio
+above 1 says "no measurable overhead" rather than "faster".
 """
 
 from __future__ import annotations
