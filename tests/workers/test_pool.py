@@ -1,0 +1,157 @@
+"""InferencePool on a real local Ray (2 CPUs, 1 simulated GPU)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+
+from suite.errors import ChecksumError, VigilError
+from suite.spec import ModelSpec, WorkersSpec
+from workers.cluster import ensure_ray
+from workers.pool import InferencePool, close_pools, get_pool
+from workers.predictor import Predictor
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+
+TWO = WorkersSpec(num_actors=2, cpus_per_actor=1, gpus_per_actor=0.5, max_retries=2)
+
+
+class SeededNoise:
+    """A picklable transform: noise seeded by (seed, sample id), and a note of the process it ran in."""
+
+    def __init__(self, seed: int, log_dir: Path, delay: float = 0.0) -> None:
+        self.seed, self.log_dir, self.delay = seed, log_dir, delay
+
+    def __call__(self, batch: np.ndarray, sample_ids: np.ndarray) -> np.ndarray:
+        (self.log_dir / f"pid-{os.getpid()}").touch()
+        time.sleep(self.delay)
+        noise = np.stack([np.random.default_rng([self.seed, int(i)]).standard_normal(batch.shape[1]) for i in sample_ids])
+        return (batch + noise).astype(np.float32)
+
+
+def many_rows(n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    return np.random.default_rng(2).standard_normal((n, 4)).astype(np.float32), np.arange(n, dtype=np.int64) + 1000
+
+
+def test_ensure_ray_reuses_the_running_ray_and_refuses_auto() -> None:
+    assert ensure_ray(None, num_cpus=2) == ray.get_runtime_context().gcs_address
+    with pytest.raises(VigilError, match="got 'auto'"):
+        ensure_ray("auto")
+
+
+def test_two_actors_equal_the_in_process_predictor(tmp_path: Path, state_dict_spec: ModelSpec) -> None:
+    features, ids = many_rows()
+    spec = state_dict_spec.model_copy(update={"batch_size": 128})
+    expected = Predictor(spec, tmp_path, task="classification", num_classes=3)(features)
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t")
+    try:
+        assert len({p["pid"] for p in pool.placements()}) == 2
+        np.testing.assert_array_equal(pool.predict(features, ids), expected)
+        frame = pd.DataFrame(features, columns=list("abcd"))
+        np.testing.assert_array_equal(pool.predict(frame, ids), expected)  # warm: same actors, second call
+        assert pool.predict(features[:0], ids[:0]).shape == (0, 3)
+    finally:
+        pool.close()
+
+
+def test_transform_runs_on_the_actors(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(500)
+    transform = SeededNoise(seed=7, log_dir=tmp_path)
+    expected = Predictor(torchscript_spec, tmp_path, task="classification", num_classes=3)(transform(features, ids))
+    (tmp_path / f"pid-{os.getpid()}").unlink()
+    pool = InferencePool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t")
+    try:
+        np.testing.assert_allclose(pool.predict(features, ids, transform=transform), expected, atol=1e-6)
+        ran_in = {int(p.name.split("-")[1]) for p in tmp_path.glob("pid-*")}
+        assert ran_in and ran_in <= {p["pid"] for p in pool.placements()} and os.getpid() not in ran_in
+    finally:
+        pool.close()
+
+
+def test_a_killed_actor_is_replaced_and_no_shard_is_lost_or_doubled(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(6000)
+    spec = torchscript_spec.model_copy(update={"batch_size": 20})  # 300 shards
+    slow = SeededNoise(seed=3, log_dir=tmp_path, delay=0.01)
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t")
+    try:
+        undisturbed = pool.predict(features, ids, transform=slow)
+        victim = pool.actors[0]
+        killer = threading.Timer(0.5, lambda: ray.kill(victim))
+        killer.start()
+        started = time.perf_counter()
+        disturbed = pool.predict(features, ids, transform=slow)
+        killer.join()
+        assert time.perf_counter() - started > 0.6, "the run ended before the kill: nothing was proven"
+        assert all(actor is not victim for actor in pool.actors)  # replaced during the run
+        np.testing.assert_array_equal(disturbed, undisturbed)
+    finally:
+        pool.close()
+
+
+def test_a_shard_failing_past_max_retries_is_an_error(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(2000)
+    spec = torchscript_spec.model_copy(update={"batch_size": 20})
+    workers = WorkersSpec(num_actors=1, cpus_per_actor=1, max_retries=0)
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=workers, name_prefix="t")
+    try:
+        threading.Timer(0.3, lambda: ray.kill(pool.actors[0])).start()
+        with pytest.raises(VigilError, match=r"failed on 1 actors \(workers.max_retries is 0\)"):
+            pool.predict(features, ids, transform=SeededNoise(seed=1, log_dir=tmp_path, delay=0.01))
+    finally:
+        pool.close()
+
+
+def test_cuda_model_is_placed_on_a_gpu_actor_and_computes_on_cpu(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(400)
+    spec = torchscript_spec.model_copy(update={"device": "cuda"})
+    expected = Predictor(torchscript_spec, tmp_path, task="classification", num_classes=3)(features)
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t")
+    try:
+        for placement in pool.placements():
+            assert placement["gpu_ids"], "a cuda model's actor holds no GPU"
+            assert placement["device"] == "cpu"  # no CUDA on this machine: falls back
+        np.testing.assert_allclose(pool.predict(features, ids), expected, atol=1e-6)
+    finally:
+        pool.close()
+
+
+def test_checksum_is_checked_before_any_actor_starts(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    (tmp_path / "linear.pt").write_bytes(b"tampered")
+    with pytest.raises(ChecksumError, match="sha256 mismatch"):
+        InferencePool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t")
+
+
+def test_a_model_that_fails_to_load_on_the_actors_is_a_clear_error(tmp_path: Path, state_dict_spec: ModelSpec) -> None:
+    wrong = state_dict_spec.model_copy(update={"init_args": {"inputs": 5, "classes": 3}})
+    one = WorkersSpec(num_actors=1, cpus_per_actor=1)
+    with pytest.raises(VigilError, match=r"^model sd: an actor failed to load it: .*does not fit nets/tiny.py:TinyNet"):
+        InferencePool(wrong, tmp_path, task="classification", num_classes=3, workers=one, name_prefix="t")
+
+
+def test_get_pool_keeps_actors_warm_across_calls(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    one = WorkersSpec(num_actors=1, cpus_per_actor=1)
+    first = get_pool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=one)
+    try:
+        pids = {p["pid"] for p in first.placements()}
+        again = get_pool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=one)
+        assert again is first and {p["pid"] for p in again.placements()} == pids
+        first.close()
+        with pytest.raises(VigilError, match="pool is closed"):
+            first.predict(np.zeros((1, 4), dtype=np.float32), np.zeros(1, dtype=np.int64))
+        fresh = get_pool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=one)
+        assert fresh is not first and not pids & {p["pid"] for p in fresh.placements()}
+    finally:
+        close_pools()
+
+
+def test_actors_that_cannot_be_placed_are_an_error_not_a_hang(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    greedy = WorkersSpec(num_actors=3, cpus_per_actor=1)  # the local Ray has 2 CPUs
+    with pytest.raises(VigilError, match=r"model ts: 3 actors .* not placed within 3 s"):
+        InferencePool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=greedy, name_prefix="t", start_timeout_s=3)

@@ -1,0 +1,50 @@
+"""Checkpoint integrity: the sha256 a suite pins is checked before any model is loaded."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from suite.errors import ChecksumError
+from suite.spec import ModelSpec
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checkpoint_path(spec: ModelSpec, base_dir: Path) -> Path | None:
+    """The absolute checkpoint path (relative paths resolve against the suite folder)."""
+    if spec.path is None:
+        return None
+    path = Path(spec.path).expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def verify_model(spec: ModelSpec, base_dir: Path) -> Path | None:
+    """Check a model's checkpoint against its pinned sha256 and return its path.
+
+    Returns ``None`` for a model without a file (a ``callable`` given only by ``module``).
+
+    Raises:
+        ChecksumError: the file is missing or its sha256 differs from the pin.
+    """
+    path = checkpoint_path(spec, base_dir)
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ChecksumError(f"model {spec.name}: checkpoint {path} not found")
+    actual = sha256_file(path)
+    if actual != spec.sha256:
+        pinned = (spec.sha256 or "nothing")[:12]
+        raise ChecksumError(
+            f"model {spec.name}: checkpoint {path}: sha256 mismatch (suite pins {pinned}…, file has {actual[:12]}…)"
+        )
+    return path

@@ -1,0 +1,37 @@
+"""A ``state_dict`` plus the ``nn.Module`` class named by ``spec.module``; ``output: auto`` means logits.
+
+The weights are read with ``torch.load(weights_only=True)``, so a checkpoint
+cannot run code; the class is built with ``spec.init_args``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from suite.errors import VigilError
+from suite.spec import ModelSpec
+from workers.formats.base import LoadedModel, ModelFormat, torch_device, torch_predict
+from workers.formats.imports import import_object
+
+
+def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) -> LoadedModel:
+    """Build the module class, load the weights strictly, and move it to the device."""
+    import torch
+
+    assert checkpoint is not None
+    if not spec.module:
+        raise VigilError(f"model {spec.name}: module: expected 'file.py:ClassName' for format torch_state_dict, got nothing")
+    cls = import_object(spec.module, base_dir, model=spec.name)
+    device = torch_device(spec.device)
+    module = cls(**spec.init_args)
+    state = torch.load(str(checkpoint), map_location=device, weights_only=True)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise VigilError(f"model {spec.name}: checkpoint {checkpoint} does not fit {spec.module}: {first}") from None
+    module = module.to(device).eval()
+    return LoadedModel(torch_predict(module, device), auto_output="logits", device=device, uses_torch=True)
+
+
+FORMAT = ModelFormat("torch_state_dict", load)
