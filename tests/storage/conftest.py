@@ -32,13 +32,21 @@ def _admin() -> psycopg.Connection:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_server() -> str:
+    """SQLAlchemy URL prefix of the reachable Postgres server (no database name)."""
+    with _admin():
+        pass
+    return PG_ADMIN.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
     """SQLAlchemy URL of a new, empty Postgres database, dropped after the test."""
     name = f"vigil_test_{uuid.uuid4().hex[:12]}"
     with _admin() as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield PG_ADMIN.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + f"/{name}"
+        yield f"{postgres_server}/{name}"
     finally:
         with _admin() as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
