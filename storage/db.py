@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-__all__ = ["BUSY_TIMEOUT_S", "Session", "create_index_engine", "open_index", "select", "upgrade_to_head"]
+__all__ = ["BUSY_TIMEOUT_S", "create_index_engine", "open_index", "upgrade_to_head", "write_connection_options"]
 
 BUSY_TIMEOUT_S = 5.0
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

@@ -51,7 +51,9 @@ from storage.records import (
 from suite.errors import VigilError
 from suite.settings import Settings
 
-_TEXT_COLUMNS = ("run_id", "suite", "suite_hash", "dataset", "model", "model_sha", "role", "variant", "slice", "metric", "metric_version")
+_TEXT_COLUMNS = (
+    "run_id", "suite", "suite_hash", "dataset", "model", "model_sha", "role", "variant", "slice", "metric", "metric_version",
+)
 _FLOAT_COLUMNS = ("value", "ci_low", "ci_high")
 _FILLED_FROM_RUN = ("run_id", "suite", "suite_hash")
 _CHILD_TABLES = (MetricSummary, ModelVersion, DatasetVersion, Artifact)
@@ -165,7 +167,7 @@ class ResultStore:
             results: Long-format rows with the columns of
                 :data:`storage.records.RESULT_COLUMNS`; ``run_id``, ``suite`` and
                 ``suite_hash`` are filled from ``run`` when absent, ``created_at``
-                with now.
+                with now. May be empty (a failed run that scored nothing).
 
         Raises:
             VigilError: ``results`` lack columns or name another run, or the
@@ -335,7 +337,8 @@ class ResultStore:
             query = query.where(Run.suite == suite)
         with Session(self.engine) as session:
             committed = set(session.exec(query).all())
-        pattern = f"suite={path_segment(suite, 'suite')}/date=*/run-*.parquet" if suite else "suite=*/date=*/run-*.parquet"
+        partition = f"suite={path_segment(suite, 'suite')}" if suite is not None else "suite=*"
+        pattern = f"{partition}/date=*/run-*.parquet"
         frames = [pd.read_parquet(path) for path in sorted(self.settings.results_dir.glob(pattern))]
         frames = [f[f["run_id"].isin(committed)] for f in frames if len(f)]
         if not frames:
@@ -361,6 +364,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _normalise_results(run: RunRecord, results: pd.DataFrame) -> pd.DataFrame:
+    if results.empty:  # e.g. a failed run that scored nothing
+        return _typed(pd.DataFrame(columns=list(RESULT_COLUMNS)))
     frame = results.copy()
     for name in _FILLED_FROM_RUN:
         if name not in frame.columns:
@@ -376,7 +381,8 @@ def _normalise_results(run: RunRecord, results: pd.DataFrame) -> pd.DataFrame:
     for name in _FILLED_FROM_RUN:
         others = sorted(set(frame[name].astype(str)) - {getattr(run, name)})
         if others:
-            raise VigilError(f"results of run {run.run_id!r}: {name}: expected {getattr(run, name)!r}, got {others[:3]}")
+            expected = getattr(run, name)
+            raise VigilError(f"results of run {run.run_id!r}: {name}: expected {expected!r}, got {others[:3]}")
     return _typed(frame)
 
 
@@ -405,6 +411,7 @@ def _records(session: Session, runs: list[Run]) -> list[RunRecord]:
         for row in session.exec(select(table).where(col(table.run_id).in_(ids)).order_by(col(table.id))).all():
             grouped[row.run_id].append(row)
         children[table] = grouped
+    models, datasets, artifacts = children[ModelVersion], children[DatasetVersion], children[Artifact]
     return [
         RunRecord(
             run_id=run.run_id,
@@ -416,9 +423,9 @@ def _records(session: Session, runs: list[Run]) -> list[RunRecord]:
             verdict=run.verdict,  # type: ignore[arg-type]
             trigger=run.trigger,
             provenance=run.provenance,
-            models=[ModelVersionRecord(**_fields(m, ModelVersionRecord)) for m in children[ModelVersion][run.run_id]],
-            datasets=[DatasetVersionRecord(**_fields(d, DatasetVersionRecord)) for d in children[DatasetVersion][run.run_id]],
-            artifacts=[ArtifactRecord(**_fields(a, ArtifactRecord)) for a in children[Artifact][run.run_id]],
+            models=[ModelVersionRecord(**_fields(row, ModelVersionRecord)) for row in models[run.run_id]],
+            datasets=[DatasetVersionRecord(**_fields(row, DatasetVersionRecord)) for row in datasets[run.run_id]],
+            artifacts=[ArtifactRecord(**_fields(row, ArtifactRecord)) for row in artifacts[run.run_id]],
         )
         for run in runs
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -113,10 +114,20 @@ def test_predictions_staged_then_committed(store: ResultStore) -> None:
     assert len(store.read_predictions("r1", "test", "mlp", "gaussian_noise%3A3")) == 1
     artifact_path = store.get_run("r1").artifacts[0].uri
     assert artifact_path == str(store.settings.runs_dir / "r1" / "drift.html")
-    assert open(artifact_path).read() == "<html></html>"
+    assert Path(artifact_path).read_text() == "<html></html>"
     with pytest.raises(VigilError, match="expected predictions for test/mlp/clean"):
         store.read_predictions("r1", "test", "mlp", "clean")
     with pytest.raises(VigilError, match="sample_id"):
         store.write_predictions("r1", "test", "mlp", "clean", frame.drop(columns="sample_id"))
     with pytest.raises(VigilError, match="model"):
         store.write_predictions("r1", "test", "..", "clean", frame)
+
+
+def test_failed_run_without_results(store: ResultStore) -> None:
+    failed = make_run("r-failed", status="failed", verdict="none")
+    store.commit_run(failed, pd.DataFrame())
+    assert store.get_run("r-failed") == failed
+    assert store.run_results("r-failed").empty
+    assert list(store.run_results("r-failed").columns) == list(RESULT_COLUMNS)
+    assert store.last_run("digits") is None
+    assert store.history(suite="digits", metric="accuracy").empty
