@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,8 @@ _IMMEDIATE = "vigil_sqlite_immediate"
 def create_index_engine(url: str) -> Engine:
     """An engine for ``url``, tuned for short concurrent write transactions.
 
+    A plain ``postgresql://`` URL uses psycopg 3 (``postgresql+psycopg://``).
+
     On SQLite the engine enables WAL, a busy timeout of :data:`BUSY_TIMEOUT_S`
     and foreign keys, and takes over transaction control from the sqlite3
     driver so DDL is transactional too. A connection opened with the execution
@@ -43,8 +47,10 @@ def create_index_engine(url: str) -> Engine:
     writers queue for the lock instead of failing on upgrade.
     """
     parsed = make_url(url)
+    if parsed.drivername == "postgresql":  # the installed driver is psycopg 3, not SQLAlchemy's default psycopg2
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
     kwargs: dict[str, Any] = {"connect_args": {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}}
     if database in ("", ":memory:"):
@@ -58,7 +64,7 @@ def create_index_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -68,6 +74,24 @@ def create_index_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch to WAL, retrying: racing first connections get "database is locked" at once.
+
+    Changing the journal mode needs an exclusive lock for which SQLite does not
+    apply the busy timeout, so several processes opening a fresh index fail
+    without waiting. The mode is stored in the file; once set, this is a no-op.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def write_connection_options() -> dict[str, Any]:

@@ -84,3 +84,12 @@ def test_concurrent_open_index_on_a_fresh_database(index_url: str) -> None:
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_plain_postgresql_url_uses_psycopg(postgres_url: str) -> None:
+    engine = open_index(postgres_url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        assert engine.dialect.driver == "psycopg"
+        assert TABLES <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
