@@ -1,0 +1,68 @@
+"""Atomic Parquet files and safe path segments for the results and predictions trees.
+
+Example:
+    >>> path_segment("gaussian_noise:3")
+    'gaussian_noise%3A3'
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+
+from suite.errors import VigilError
+
+
+def path_segment(name: str, what: str = "name") -> str:
+    """``name`` as one reversible, filesystem-safe path segment (percent-encoding).
+
+    Percent-encoding keeps distinct names distinct ("a:b" and "a%3Ab" never
+    collide) and works on every filesystem, unlike ``:``.
+
+    Raises:
+        VigilError: ``name`` is empty, ``.`` or ``..``.
+    """
+    if not isinstance(name, str) or name in ("", ".", ".."):
+        raise VigilError(f"storage: {what}: expected a non-empty name other than '.' and '..', got {name!r}")
+    return quote(name, safe="")
+
+
+def write_parquet_atomic(frame: pd.DataFrame, target: Path) -> Path | None:
+    """Write ``frame`` to ``target`` so readers see the old file or the new one, never a part.
+
+    The frame goes to a hidden temporary file beside ``target`` and is swapped
+    in with :func:`os.replace`. If ``target`` already existed, a hard link to
+    the old file is kept as a hidden backup and returned, so a caller whose
+    later step fails can put the old file back with :func:`restore_parquet`.
+
+    Returns:
+        The backup path, or None when ``target`` was new.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    temporary = target.with_name(f".{target.name}.{token}.tmp")
+    backup: Path | None = None
+    try:
+        frame.to_parquet(temporary, index=False, engine="pyarrow")
+        if target.exists():
+            backup = target.with_name(f".{target.name}.{token}.bak")
+            os.link(target, backup)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        raise
+    return backup
+
+
+def restore_parquet(target: Path, backup: Path | None) -> None:
+    """Undo :func:`write_parquet_atomic`: put the backup back, or remove a new file."""
+    if backup is not None:
+        os.replace(backup, target)
+    else:
+        target.unlink(missing_ok=True)
