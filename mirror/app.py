@@ -1,0 +1,102 @@
+"""The mirror's ASGI app: forward to production, answer with production, shadow in the background."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mirror.candidate import Candidate, HttpCandidate, ShadowRequest
+from mirror.config import MirrorConfig
+from mirror.shadow import LOG_SCHEMA, ShadowDispatcher, ShadowItem
+from storage.request_log import LogWriter
+
+STATS_PATH = "/_vigil/stats"
+# RFC 9110 §7.6.1 connection-specific fields, plus fields the hop recomputes
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+)
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def build_app(config: MirrorConfig, candidate: Candidate | None = None) -> Starlette:
+    """The mirror app; ``candidate`` overrides ``config.candidate_url`` (None and no URL: log only).
+
+    The app's ``state.dispatcher`` holds the live counters once it has started.
+    """
+    state: dict[str, object] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        shadow_to = candidate
+        if shadow_to is None and config.candidate_url:
+            shadow_to = HttpCandidate(config.candidate_url, timeout_s=config.candidate_timeout_s)
+        writer = LogWriter(config.log_dir, LOG_SCHEMA, batch_rows=config.batch_rows, flush_seconds=config.flush_seconds)
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        client = httpx.AsyncClient(base_url=config.production_url, timeout=config.production_timeout_s, limits=limits)
+        dispatcher = ShadowDispatcher(config, shadow_to, writer)
+        await dispatcher.start()
+        state.update(client=client, dispatcher=dispatcher)
+        app.state.dispatcher = dispatcher
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+            await client.aclose()
+            closer = getattr(shadow_to, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def stats(_: Request) -> JSONResponse:
+        dispatcher: ShadowDispatcher = state["dispatcher"]  # type: ignore[assignment]
+        body = dispatcher.stats.as_dict() | {"queue_depth": dispatcher.queue.qsize(), "rows_pending": dispatcher.writer.pending, "rows_written": dispatcher.writer.rows_written}
+        return JSONResponse(body)
+
+    async def proxy(request: Request) -> Response:
+        client: httpx.AsyncClient = state["client"]  # type: ignore[assignment]
+        dispatcher: ShadowDispatcher = state["dispatcher"]  # type: ignore[assignment]
+        arrived = datetime.now(UTC)
+        start = time.perf_counter()
+        body = await request.body()
+        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host", "content-length"}]
+        path = request.url.path
+        target = path + (f"?{request.url.query}" if request.url.query else "")
+        dispatcher.stats.requests += 1
+        try:
+            upstream = await client.send(client.build_request(request.method, target, headers=headers, content=body), stream=True)
+            try:
+                content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            finally:
+                await upstream.aclose()
+        except httpx.HTTPError as error:
+            dispatcher.stats.production_errors += 1
+            return JSONResponse({"error": f"mirror: production unreachable: {type(error).__name__}"}, status_code=502)
+        latency_ms = (time.perf_counter() - start) * 1000
+        response = Response(content=content, status_code=upstream.status_code)
+        raw = [(k, v) for k, v in upstream.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
+        if not any(k.lower() == b"content-length" for k, _ in raw):
+            raw.append((b"content-length", str(len(content)).encode()))
+        response.raw_headers = raw
+        if request.method in config.shadow_methods and path.startswith(config.shadow_path_prefix):
+            request_id = request.headers.get(config.request_id_header) or uuid.uuid4().hex
+            dispatcher.offer(ShadowItem(request_id, arrived, ShadowRequest(request.method, path, body, _parse(body)), upstream.status_code, content, latency_ms))
+        return response
+
+    routes = [Route(STATS_PATH, stats, methods=["GET"]), Route("/{path:path}", proxy, methods=_METHODS)]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _parse(body: bytes) -> object:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
