@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mirror.candidate import Candidate, HttpCandidate, ShadowRequest
+from mirror.candidate import Candidate, HttpCandidate
 from mirror.config import MirrorConfig
 from mirror.shadow import LOG_SCHEMA, ShadowDispatcher, ShadowItem
+from mirror.transport import KeepAliveTransport
 from storage.request_log import LogWriter
 
 STATS_PATH = "/_vigil/stats"
@@ -41,8 +41,8 @@ def build_app(config: MirrorConfig, candidate: Candidate | None = None) -> Starl
         if shadow_to is None and config.candidate_url:
             shadow_to = HttpCandidate(config.candidate_url, timeout_s=config.candidate_timeout_s)
         writer = LogWriter(config.log_dir, LOG_SCHEMA, batch_rows=config.batch_rows, flush_seconds=config.flush_seconds)
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        client = httpx.AsyncClient(base_url=config.production_url, timeout=config.production_timeout_s, limits=limits)
+        client = httpx.AsyncClient(base_url=config.production_url, timeout=config.production_timeout_s, transport=KeepAliveTransport())
+        client.headers.clear()  # forward the caller's headers only, not httpx's defaults (user-agent, accept...)
         dispatcher = ShadowDispatcher(config, shadow_to, writer)
         await dispatcher.start()
         state.update(client=client, dispatcher=dispatcher)
@@ -88,15 +88,9 @@ def build_app(config: MirrorConfig, candidate: Candidate | None = None) -> Starl
         response.raw_headers = raw
         if request.method in config.shadow_methods and path.startswith(config.shadow_path_prefix):
             request_id = request.headers.get(config.request_id_header) or uuid.uuid4().hex
-            dispatcher.offer(ShadowItem(request_id, arrived, ShadowRequest(request.method, path, body, _parse(body)), upstream.status_code, content, latency_ms))
+            dispatcher.offer(ShadowItem(request_id, arrived, request.method, path, body, upstream.status_code, content, latency_ms))
         return response
 
     routes = [Route(STATS_PATH, stats, methods=["GET"]), Route("/{path:path}", proxy, methods=_METHODS)]
     return Starlette(routes=routes, lifespan=lifespan)
 
-
-def _parse(body: bytes) -> object:
-    try:
-        return json.loads(body) if body else None
-    except ValueError:
-        return None

@@ -75,7 +75,9 @@ class ShadowItem:
 
     request_id: str
     timestamp: datetime
-    request: ShadowRequest
+    method: str
+    path: str
+    body: bytes
     status: int
     response_body: bytes
     latency_ms: float
@@ -85,6 +87,7 @@ class ShadowDispatcher:
     """Feeds shadow copies to the candidate from a bounded queue and logs both answers."""
 
     def __init__(self, config: MirrorConfig, candidate: Candidate | None, writer: LogWriter) -> None:
+        """Bind settings, the candidate (None: log production only) and the log writer; call :meth:`start` in a loop."""
         self.config = config
         self.candidate = candidate
         self.writer = writer
@@ -133,9 +136,10 @@ class ShadowDispatcher:
         if self.candidate is None:
             self._log(item, None, None, "not_shadowed")
             return
+        request = ShadowRequest(item.method, item.path, item.body, _json(item.body))  # parsed here, off the answer path
         start = time.perf_counter()
         try:
-            answer = await asyncio.wait_for(self.candidate(item.request), self.config.candidate_timeout_s)
+            answer = await asyncio.wait_for(self.candidate(request), self.config.candidate_timeout_s)
         except TimeoutError:
             self.stats.dropped_timeout += 1
             self._log(item, None, None, "dropped_timeout")
@@ -151,8 +155,9 @@ class ShadowDispatcher:
 
     def _log(self, item: ShadowItem, answer: Any, latency_ms: float | None, status: str) -> None:
         cfg = self.config
-        production = _json_object(item.response_body)
-        payload = item.request.payload
+        production = _json(item.response_body)
+        production = production if isinstance(production, dict) else {}
+        payload = _json(item.body)
         features = payload.get(cfg.features_key, payload) if isinstance(payload, dict) else None
         if features is not None:
             features = hash_sensitive(features, cfg.sensitive_fields, cfg.salt or "")
@@ -161,8 +166,8 @@ class ShadowDispatcher:
             {
                 "request_id": item.request_id,
                 "timestamp": item.timestamp,
-                "method": item.request.method,
-                "path": item.request.path,
+                "method": item.method,
+                "path": item.path,
                 "status": item.status,
                 "features": None if features is None else json.dumps(features, separators=(",", ":")),
                 "prediction": _number(production.get(cfg.prediction_key)),
@@ -184,12 +189,11 @@ class ShadowDispatcher:
                 await asyncio.to_thread(self.writer.flush)
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def _json(body: bytes) -> Any:
     try:
-        obj = json.loads(body) if body else None
+        return json.loads(body) if body else None
     except ValueError:
-        return {}
-    return obj if isinstance(obj, dict) else {}
+        return None
 
 
 def _number(v: Any) -> float | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -18,7 +20,7 @@ def production_answer(features: dict[str, float]) -> dict[str, object]:
 
 
 def production_app(delay_s: float = 0.0) -> Starlette:
-    """The stub: POST /predict, GET /health, POST /echo (any body), POST /created (two cookies)."""
+    """The stub: POST /predict, GET /health, POST /echo, POST /created (two cookies), GET /chunked, GET /gzip."""
 
     async def predict(request: Request) -> Response:
         if delay_s:
@@ -39,8 +41,20 @@ def production_app(delay_s: float = 0.0) -> Starlette:
         response.set_cookie("b", "2")
         return response
 
+    async def chunked(_: Request) -> Response:
+        async def parts() -> AsyncIterator[bytes]:
+            for i in range(3):
+                yield f"part {i};".encode()
+
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    async def zipped(_: Request) -> Response:
+        return Response(gzip.compress(b"compressed answer", mtime=0), headers={"content-encoding": "gzip"}, media_type="text/plain")
+
     return Starlette(
         routes=[
+            Route("/chunked", chunked),
+            Route("/gzip", zipped),
             Route("/predict", predict, methods=["POST"]),
             Route("/health", health),
             Route("/echo", echo, methods=["POST"]),

@@ -65,6 +65,9 @@ def test_answers_are_production_answers_unchanged(production: ThreadedServer, tm
                 ("POST", "/echo?a=1&b=two", b"\x00\x01 not json"),
                 ("POST", "/created", b"{}"),
                 ("GET", "/health", b""),
+                ("HEAD", "/health", b""),
+                ("GET", "/gzip", b""),
+                ("GET", "/chunked", b""),
                 ("GET", "/missing", b""),
                 ("PUT", "/predict", b"{}"),
             ]
@@ -73,13 +76,45 @@ def test_answers_are_production_answers_unchanged(production: ThreadedServer, tm
                 mirrored = client.request(method, mirror.url + path, content=body)
                 assert mirrored.status_code == direct.status_code, path
                 assert mirrored.content == direct.content, path
-                strip = lambda r: [(k, v) for k, v in r.headers.multi_items() if k != "date"]  # noqa: E731
+                # a chunked answer is returned whole, so its framing header becomes a content-length
+                framing = {"date", "transfer-encoding", "content-length"} if path == "/chunked" else {"date"}
+                strip = lambda r: [(k, v) for k, v in r.headers.multi_items() if k not in framing]  # noqa: E731
                 assert strip(mirrored) == strip(direct), path
             assert mirrored.status_code == 405
             assert len(client.post(mirror.url + "/created", content=b"{}").headers.get_list("set-cookie")) == 2
-        assert stats(mirror)["requests"] == 7
+            whole = client.get(mirror.url + "/chunked")
+            assert whole.headers["content-length"] == str(len(b"part 0;part 1;part 2;"))
+            assert client.get(mirror.url + "/gzip").text == "compressed answer"  # still gzip on the wire
+        assert stats(mirror)["requests"] == 12
     finally:
         mirror.stop()
+
+
+def test_unreachable_production_is_a_502_and_counted(tmp_path: Path) -> None:
+    config = MirrorConfig(production_url="http://127.0.0.1:9", log_dir=str(tmp_path / "log"), port=0)
+    mirror = ThreadedServer(build_app(config, flipping_candidate)).start()
+    try:
+        response = httpx.post(mirror.url + "/predict", json={"features": {"x": 1}})
+        assert response.status_code == 502 and "production unreachable" in response.text
+        assert stats(mirror)["production_errors"] == 1 and stats(mirror)["shadow_offered"] == 0
+    finally:
+        mirror.stop()
+
+
+def test_pooled_connection_closed_by_production_is_replaced(tmp_path: Path) -> None:
+    production = ThreadedServer(production_app())
+    production.server.config.timeout_keep_alive = 0.2  # production drops idle connections quickly
+    production.start()
+    mirror = start_mirror(production, tmp_path / "log", None)
+    try:
+        with httpx.Client() as client:
+            for _ in range(3):
+                assert post_predict(client, mirror.url, 0.5).status_code == 200
+                time.sleep(0.4)  # the mirror's pooled connection to production is closed meanwhile
+        assert stats(mirror)["production_errors"] == 0
+    finally:
+        mirror.stop()
+        production.stop()
 
 
 def test_log_is_replayable_with_exact_agreement(production: ThreadedServer, tmp_path: Path) -> None:
