@@ -39,7 +39,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,7 +544,3 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
     pq.write_table(table, tmp)
     os.replace(tmp, path)
 
-
-def iter_parts(directory: str | Path) -> Iterable[Path]:
-    """Part files of a mirror log folder, oldest first."""
-    return sorted(p for p in Path(directory).glob("part-*.parquet"))

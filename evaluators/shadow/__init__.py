@@ -5,6 +5,6 @@ correlation, latency, paired tests) and :func:`replay_compare`, which turns a
 validated request log plus the candidate's outputs into a :class:`ShadowReport`.
 """
 
-from evaluators.shadow.report import ShadowReport, replay_compare
+from evaluators.shadow.report import ShadowReport, logged_candidate, replay_compare
 
-__all__ = ["ShadowReport", "replay_compare"]
+__all__ = ["ShadowReport", "logged_candidate", "replay_compare"]

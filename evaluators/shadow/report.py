@@ -9,7 +9,7 @@ tables are long frames ready to store as results and time series.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -120,6 +120,27 @@ def replay_compare(
         windows = pd.concat(blocks, ignore_index=True)
         windows["window_start"] = pd.to_datetime(windows["window_start"], utc=True)
     return ShadowReport(pd.DataFrame(metrics, columns=METRIC_COLUMNS), windows, parsed_log.counts, task, window)
+
+
+def logged_candidate(parsed_log: ParsedLog) -> tuple[ParsedLog, np.ndarray, np.ndarray]:
+    """The rows of a mirror log where the candidate answered, with its logged outputs and latencies.
+
+    Returns:
+        The log restricted to those rows (its ``counts`` still describe the whole file), the
+        candidate's outputs (``(n, k)`` scores when logged, else predictions) and latencies,
+        ready for :func:`replay_compare`.
+    """
+    frame = parsed_log.frame
+    if "candidate_status" not in frame:
+        raise DataError("shadow log: expected candidate_status and candidate_* columns (a mirror log), got none")
+    answered = (frame["candidate_status"] == "ok").to_numpy()
+    kept = frame.loc[answered].reset_index(drop=True)
+    scores = kept["candidate_scores"]
+    if len(kept) and scores.notna().all():
+        outputs = np.asarray(scores.tolist(), dtype=float)
+    else:
+        outputs = kept["candidate_prediction"].to_numpy(dtype=float)
+    return replace(parsed_log, frame=kept), outputs, kept["candidate_latency_ms"].to_numpy(dtype=float)
 
 
 @dataclass(frozen=True)
