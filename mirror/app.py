@@ -21,10 +21,12 @@ from mirror.transport import KeepAliveTransport
 from storage.request_log import LogWriter
 
 STATS_PATH = "/_vigil/stats"
-# RFC 9110 §7.6.1 connection-specific fields, plus fields the hop recomputes
+# RFC 9110 §7.6.1 connection-specific fields (plus any a Connection header names)
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 )
+# the forwarding client sets these for its own hop
+RECOMPUTED = HOP_BY_HOP | {"host", "content-length"}
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
@@ -67,7 +69,7 @@ def build_app(config: MirrorConfig, candidate: Candidate | None = None) -> Starl
         arrived = datetime.now(UTC)
         start = time.perf_counter()
         body = await request.body()
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host", "content-length"}]
+        headers = _end_to_end(request.headers.raw, RECOMPUTED)
         path = request.url.path
         target = path + (f"?{request.url.query}" if request.url.query else "")
         dispatcher.stats.requests += 1
@@ -82,7 +84,7 @@ def build_app(config: MirrorConfig, candidate: Candidate | None = None) -> Starl
             return JSONResponse({"error": f"mirror: production unreachable: {type(error).__name__}"}, status_code=502)
         latency_ms = (time.perf_counter() - start) * 1000
         response = Response(content=content, status_code=upstream.status_code)
-        raw = [(k, v) for k, v in upstream.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
+        raw = _end_to_end(upstream.headers.raw, HOP_BY_HOP)
         if not any(k.lower() == b"content-length" for k, _ in raw):
             raw.append((b"content-length", str(len(content)).encode()))
         response.raw_headers = raw
@@ -94,3 +96,10 @@ def build_app(config: MirrorConfig, candidate: Candidate | None = None) -> Starl
     routes = [Route(STATS_PATH, stats, methods=["GET"]), Route("/{path:path}", proxy, methods=_METHODS)]
     return Starlette(routes=routes, lifespan=lifespan)
 
+
+def _end_to_end(raw: list[tuple[bytes, bytes]], drop: frozenset[str]) -> list[tuple[bytes, bytes]]:
+    """Headers without hop-by-hop fields, including those a Connection header lists."""
+    named = [v.decode("latin-1") for k, v in raw if k.lower() == b"connection"]
+    if named:
+        drop = drop | {token.strip().lower() for value in named for token in value.split(",")}
+    return [(k, v) for k, v in raw if k.decode("latin-1").lower() not in drop]

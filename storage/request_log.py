@@ -57,6 +57,7 @@ QUARANTINE_SCHEMA = pa.schema(
     [("row_number", pa.int64()), ("request_id", pa.string()), ("reason", pa.string()), ("raw", pa.string())]
 )
 _NOT_FEATURES = {"request_id", "timestamp", "latency_ms", "label", "prediction", "scores", "features", "_raw"}
+_MIRROR_COLUMNS = {"method", "path", "status"}
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,7 @@ def read_request_log(
     path = Path(path)
     raw = _read_raw(path)
     rows_in = len(raw)
-    frame, reasons, names = _validate(raw, path, features)
-    if labels_path is not None:
-        frame = _join_labels(frame, Path(labels_path), reasons)
-        reasons = _check_label(frame, reasons)
+    frame, reasons, names = _validate(raw, path, features, None if labels_path is None else Path(labels_path))
     bad = reasons.notna().to_numpy()
     quarantined = _quarantine_frame(raw, frame, reasons, bad)
     kept = frame.loc[~bad].drop(columns=["_raw"]).reset_index(drop=True)
@@ -302,125 +300,143 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _validate(raw: pd.DataFrame, path: Path, features: Sequence[str] | None) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+class _Reasons:
+    """The first quarantine reason of each row (None while the row is valid)."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.series = pd.Series([None] * len(index), index=index, dtype=object)
+
+    def flag(self, mask: pd.Series | np.ndarray | list[bool], reason: str) -> None:
+        """Give ``reason`` to rows under ``mask`` that have none yet."""
+        hit = pd.Series(np.asarray(mask, dtype=bool), index=self.series.index)
+        self.series.loc[hit & self.series.isna()] = reason
+
+    @property
+    def valid(self) -> pd.Series:
+        return self.series.isna()
+
+
+def _validate(
+    raw: pd.DataFrame, path: Path, features: Sequence[str] | None, labels_path: Path | None
+) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     """Normalise columns and give each bad row its first failing reason (vectorised per column)."""
-    n = len(raw)
     frame = raw.copy()
-    reasons = pd.Series([None] * n, index=frame.index, dtype=object)
-
-    def flag(mask: pd.Series | np.ndarray, reason: str) -> None:
-        mask = pd.Series(np.asarray(mask, dtype=bool), index=frame.index)
-        reasons.loc[mask & reasons.isna()] = reason
-
+    reasons = _Reasons(frame.index)
     if "_unparseable" in frame:
-        flag(frame.pop("_unparseable").fillna(False).astype(bool), "unparseable_json")
+        reasons.flag(frame.pop("_unparseable").fillna(False).astype(bool), "unparseable_json")
     present = set(frame.columns)
-    if n and not present & set(REQUIRED) and not present & set(OUTPUT_COLUMNS):
+    if len(frame) and not present & set(REQUIRED) and not present & set(OUTPUT_COLUMNS):
         raise DataError(f"request log {path}: expected columns {', '.join(REQUIRED)} and prediction/scores, got {sorted(present - {'_raw'})}")
-    for column in (*REQUIRED, "prediction", "scores"):
+    for column in (*REQUIRED, *OUTPUT_COLUMNS):
         if column not in frame:
             frame[column] = None
-
-    # features given as a JSON object per row become named columns
-    if "features" in present:
-        parsed = [_as_object(v) for v in frame["features"]]
-        flag([p is _BAD for p in parsed], "unparseable_json")
-        flag([p is None for p in parsed], "missing_field:features")
-        objects = [p if isinstance(p, dict) else {} for p in parsed]
-        names = list(features) if features else next((list(p) for p in objects if p), [])
-        for name in names:
-            frame[name] = [o.get(name) for o in objects]
-        frame = frame.drop(columns=["features"])
-    else:
-        names = list(features) if features else [c for c in frame.columns if c not in _NOT_FEATURES and not c.startswith("candidate_") and c not in ("path", "method", "status")]
-
-    for column in REQUIRED:
-        flag(frame[column].isna(), f"missing_field:{column}")
-    has_pred, has_scores = frame["prediction"].notna(), frame["scores"].map(_is_present)
-    logged = [c for c in OUTPUT_COLUMNS if c in present]
-    if logged == ["prediction"]:
-        flag(~has_pred, "missing_field:prediction")
-    elif logged == ["scores"]:
-        flag(~has_scores, "missing_field:scores")
-    else:
-        flag(~has_pred & ~has_scores, "missing_field:prediction")
-    for name in names:
-        if name not in frame:
-            frame[name] = None
-        flag(frame[name].isna(), f"missing_field:{name}")
-
-    # request ids: strings or integers
-    flag(~frame["request_id"].map(lambda v: v is None or isinstance(v, (str, int, np.integer)) and not isinstance(v, bool)), "wrong_type:request_id")
-    frame["request_id"] = frame["request_id"].map(lambda v: None if v is None else str(v))
-    flag(frame["request_id"].map(lambda v: v == ""), "missing_field:request_id")
-
-    # timestamps
-    ts = _to_utc(frame["timestamp"])
-    flag(ts.isna() & frame["timestamp"].notna(), "wrong_type:timestamp")
-    frame["timestamp"] = ts
-
-    # numeric fields
-    for column in ("latency_ms", "prediction"):
-        values, wrong = _to_float(frame[column])
-        flag(wrong, f"wrong_type:{column}")
-        flag(~np.isfinite(values) & frame[column].notna().to_numpy() & ~wrong, f"non_finite:{column}")
-        frame[column] = values
-    flag(frame["latency_ms"] < 0, "wrong_type:latency_ms")
-
-    # scores: lists of numbers, one length for the whole log
-    scores = frame["scores"].map(_as_float_list)
-    flag(scores.map(lambda s: s is _BAD), "wrong_type:scores")
-    lengths = scores.map(lambda s: len(s) if isinstance(s, np.ndarray) else -1)
-    valid_lengths = lengths[(lengths > 0) & reasons.isna()]
-    if len(valid_lengths):
-        k = int(valid_lengths.mode().iloc[0])
-        flag((lengths >= 0) & (lengths != k), "wrong_type:scores")
-    flag(scores.map(lambda s: isinstance(s, np.ndarray) and not np.isfinite(s).all()), "non_finite:scores")
-    frame["scores"] = scores.map(lambda s: s.tolist() if isinstance(s, np.ndarray) else None)
-    if "scores" in present:
-        missing_pred = frame["prediction"].isna() & frame["scores"].notna()
-        frame.loc[missing_pred, "prediction"] = [float(np.argmax(s)) for s in frame.loc[missing_pred, "scores"]]
-    else:
-        frame = frame.drop(columns=["scores"])
-
-    # features: numbers (finite) or strings, one kind per column
-    for name in names:
+    frame, names = _expand_features(frame, reasons, features)
+    _check_required(frame, reasons, present, names)
+    _check_ids_times_numbers(frame, reasons)
+    frame = _check_scores(frame, reasons, "scores" in present)
+    for name in names:  # numbers (finite) or strings, one kind per column
         frame[name], wrong, non_finite = _feature_column(frame[name])
-        flag(wrong, f"wrong_type:{name}")
-        flag(non_finite, f"non_finite:{name}")
-
+        reasons.flag(wrong, f"wrong_type:{name}")
+        reasons.flag(non_finite, f"non_finite:{name}")
+    if labels_path is not None:
+        frame = _join_labels(frame, labels_path)
     if "label" in frame:
-        reasons = _check_label(frame, reasons)
-
+        _check_label(frame, reasons)
     # only rows still valid take part: the first valid row with an id is kept
-    valid_ids = frame["request_id"].where(reasons.isna())
-    flag(valid_ids.notna() & valid_ids.duplicated(keep="first"), "duplicate_request_id")
+    valid_ids = frame["request_id"].where(reasons.valid)
+    reasons.flag(valid_ids.notna() & valid_ids.duplicated(keep="first"), "duplicate_request_id")
 
-    ok = reasons.isna()
+    ok = reasons.valid
     pred = frame["prediction"]
     if ok.any() and np.all(np.mod(pred[ok].to_numpy(dtype=float), 1) == 0):
         frame["prediction"] = pred.where(ok, 0).round().astype("int64")
     ordered = ["request_id", "timestamp", *names, *[c for c in ("prediction", "scores", "latency_ms", "label") if c in frame]]
     rest = [c for c in frame.columns if c not in ordered]
-    return frame[ordered + rest], reasons, names
+    return frame[ordered + rest], reasons.series, names
 
 
-def _check_label(frame: pd.DataFrame, reasons: pd.Series) -> pd.Series:
+def _expand_features(frame: pd.DataFrame, reasons: _Reasons, features: Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
+    """Feature names, with a ``features`` JSON object per row turned into named columns."""
+    if "features" not in frame:
+        names = list(features) if features else [c for c in frame.columns if c not in _NOT_FEATURES and not c.startswith("candidate_") and c not in _MIRROR_COLUMNS]
+        return frame, names
+    parsed = [_as_object(v) for v in frame["features"]]
+    reasons.flag([p is _BAD for p in parsed], "unparseable_json")
+    reasons.flag([p is None for p in parsed], "missing_field:features")
+    objects = [p if isinstance(p, dict) else {} for p in parsed]
+    names = list(features) if features else next((list(p) for p in objects if p), [])
+    frame = frame.drop(columns=["features"])
+    for name in names:
+        frame[name] = [o.get(name) for o in objects]
+    return frame, names
+
+
+def _check_required(frame: pd.DataFrame, reasons: _Reasons, present: set[str], names: list[str]) -> None:
+    for column in REQUIRED:
+        reasons.flag(frame[column].isna(), f"missing_field:{column}")
+    has_pred, has_scores = frame["prediction"].notna(), frame["scores"].map(_is_present)
+    logged = [c for c in OUTPUT_COLUMNS if c in present]
+    if logged == ["scores"]:
+        reasons.flag(~has_scores, "missing_field:scores")
+    elif "scores" in logged:  # both logged: either one will do
+        reasons.flag(~has_pred & ~has_scores, "missing_field:prediction")
+    else:
+        reasons.flag(~has_pred, "missing_field:prediction")
+    for name in names:
+        if name not in frame:
+            frame[name] = None
+        reasons.flag(frame[name].isna(), f"missing_field:{name}")
+
+
+def _check_ids_times_numbers(frame: pd.DataFrame, reasons: _Reasons) -> None:
+    """Request ids are strings or integers; timestamps parse; latency and prediction are finite numbers."""
+    ids = frame["request_id"]
+    reasons.flag(~ids.map(lambda v: v is None or isinstance(v, (str, int, np.integer)) and not isinstance(v, bool)), "wrong_type:request_id")
+    frame["request_id"] = ids.map(lambda v: None if v is None else str(v))
+    reasons.flag(frame["request_id"] == "", "missing_field:request_id")
+    ts = _to_utc(frame["timestamp"])
+    reasons.flag(ts.isna() & frame["timestamp"].notna(), "wrong_type:timestamp")
+    frame["timestamp"] = ts
+    for column in ("latency_ms", "prediction"):
+        values, wrong = _to_float(frame[column])
+        reasons.flag(wrong, f"wrong_type:{column}")
+        reasons.flag(~np.isfinite(values) & frame[column].notna().to_numpy() & ~wrong, f"non_finite:{column}")
+        frame[column] = values
+    reasons.flag(frame["latency_ms"] < 0, "wrong_type:latency_ms")
+
+
+def _check_scores(frame: pd.DataFrame, reasons: _Reasons, logged: bool) -> pd.DataFrame:
+    """Scores are non-empty lists of finite numbers, one length (the most common) for the whole log."""
+    if not logged:
+        return frame.drop(columns=["scores"])
+    scores = frame["scores"].map(_as_float_list)
+    reasons.flag(scores.map(lambda s: s is _BAD), "wrong_type:scores")
+    lengths = scores.map(lambda s: len(s) if isinstance(s, np.ndarray) else -1)
+    valid_lengths = lengths[(lengths > 0) & reasons.valid]
+    if len(valid_lengths):
+        k = int(valid_lengths.mode().iloc[0])
+        reasons.flag((lengths >= 0) & (lengths != k), "wrong_type:scores")
+    reasons.flag(scores.map(lambda s: isinstance(s, np.ndarray) and not np.isfinite(s).all()), "non_finite:scores")
+    frame["scores"] = scores.map(lambda s: s.tolist() if isinstance(s, np.ndarray) else None)
+    missing_pred = frame["prediction"].isna() & frame["scores"].notna()
+    frame.loc[missing_pred, "prediction"] = [float(np.argmax(s)) for s in frame.loc[missing_pred, "scores"]]
+    return frame
+
+
+def _check_label(frame: pd.DataFrame, reasons: _Reasons) -> None:
     """Labels may be absent (null) but, where given, must be finite numbers or strings."""
-    reasons = reasons.copy()
     labels = frame["label"]
     numeric, wrong = _to_float(labels)
     strings = labels.map(lambda v: isinstance(v, str)).to_numpy()
     wrong = wrong & ~strings
-    non_finite = labels.notna().to_numpy() & ~strings & ~wrong & ~np.isfinite(numeric)
-    for mask, reason in ((wrong, "wrong_type:label"), (non_finite, "non_finite:label")):
-        reasons.loc[pd.Series(mask, index=reasons.index) & reasons.isna()] = reason
+    reasons.flag(wrong, "wrong_type:label")
+    reasons.flag(labels.notna().to_numpy() & ~strings & ~wrong & ~np.isfinite(numeric), "non_finite:label")
     if not strings.any():
         frame["label"] = numeric
-    return reasons
 
 
-def _join_labels(frame: pd.DataFrame, labels_path: Path, reasons: pd.Series) -> pd.DataFrame:
+def _join_labels(frame: pd.DataFrame, labels_path: Path) -> pd.DataFrame:
+    """Labels from a separate file, by request id (the first label per id; the log's own label wins)."""
     if labels_path.suffix == ".parquet":
         labels = pq.read_table(labels_path).to_pandas()
     elif labels_path.suffix == ".csv":

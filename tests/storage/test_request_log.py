@@ -194,3 +194,11 @@ def test_writer_loses_no_rows_under_concurrent_appends(tmp_path: Path) -> None:
     writer.close()
     ids = read_request_log(tmp_path / "log").frame["request_id"]
     assert len(ids) == 1000 and ids.is_unique
+
+
+def test_bad_labels_from_a_labels_file_are_quarantined(tmp_path: Path) -> None:
+    log_path = write_request_log(pd.DataFrame([row("a"), row("b"), row("c")]), tmp_path / "log.jsonl")
+    (tmp_path / "labels.jsonl").write_text('{"request_id": "a", "label": 1}\n{"request_id": "b", "label": [1]}\n{"request_id": "c", "label": Infinity}\n')
+    log = read_request_log(log_path, labels_path=tmp_path / "labels.jsonl")
+    assert log.counts.by_reason == {"wrong_type:label": 1, "non_finite:label": 1}
+    assert log.frame[["request_id", "label"]].values.tolist() == [["a", 1.0]]
