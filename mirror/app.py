@@ -18,7 +18,7 @@ from mirror.candidate import Candidate, HttpCandidate
 from mirror.config import MirrorConfig
 from mirror.shadow import LOG_SCHEMA, ShadowDispatcher, ShadowItem
 from mirror.transport import KeepAliveTransport
-from storage.request_log import LogWriter
+from storage.log_writer import LogWriter
 
 STATS_PATH = "/_vigil/stats"
 # RFC 9110 §7.6.1 connection-specific fields (plus any a Connection header names)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from mirror.candidate import Candidate, CandidateBusy, ShadowRequest
 from mirror.config import MirrorConfig
 from mirror.hashing import hash_sensitive
-from storage.request_log import LogWriter
+from storage.log_writer import LogWriter
 
 LOG_SCHEMA = pa.schema(
     [

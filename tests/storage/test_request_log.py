@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from storage.request_log import LogWriter, read_request_log, write_request_log
+from storage.log_writer import LogWriter
+from storage.request_log import read_request_log, write_request_log
 from suite.errors import DataError
 
 
