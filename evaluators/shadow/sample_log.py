@@ -1,0 +1,75 @@
+"""Build a synthetic request log from features and a production model's outputs.
+
+Used by examples and tests: latencies are drawn from a seeded log-normal, so
+the same inputs give the same log on any machine.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> log = build_request_log(pd.DataFrame({"x": [0.1, 0.2]}), np.array([[0.9, 0.1], [0.3, 0.7]]), seed=1)
+    >>> log[["request_id", "prediction"]].values.tolist()
+    [['req-000000', 0], ['req-000001', 1]]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from storage.request_log import write_request_log
+
+
+def build_request_log(
+    features: pd.DataFrame,
+    production_outputs: np.ndarray,
+    *,
+    seed: int = 0,
+    labels: np.ndarray | None = None,
+    start: str = "2026-01-01T00:00:00Z",
+    interval_s: float = 1.0,
+    latency_median_ms: float = 5.0,
+    features_as: Literal["columns", "json"] = "columns",
+) -> pd.DataFrame:
+    """A request-log frame, one row per feature row.
+
+    Args:
+        features: one column per feature.
+        production_outputs: ``(n, k)`` probabilities (classification) or ``(n,)`` values.
+        seed: seeds the latencies.
+        labels: optional ground truth, one per row.
+        start: timestamp of the first request; later ones follow every ``interval_s`` seconds.
+        interval_s: seconds between requests.
+        latency_median_ms: median of the log-normal production latency.
+        features_as: named columns, or a ``features`` JSON object per row.
+    """
+    n = len(features)
+    outputs = np.asarray(production_outputs, float)
+    if len(outputs) != n:
+        raise ValueError(f"expected {n} production outputs, got {len(outputs)}")
+    rng = np.random.default_rng(seed)
+    log = pd.DataFrame(
+        {
+            "request_id": [f"req-{i:06d}" for i in range(n)],
+            "timestamp": pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * interval_s, unit="s"),
+        }
+    )
+    if features_as == "json":
+        log["features"] = features.reset_index(drop=True).to_json(orient="records", lines=True).splitlines()
+    else:
+        log = pd.concat([log, features.reset_index(drop=True)], axis=1)
+    if outputs.ndim == 2:
+        log["prediction"] = outputs.argmax(axis=1)
+        log["scores"] = list(outputs)
+    else:
+        log["prediction"] = outputs
+    log["latency_ms"] = latency_median_ms * np.exp(rng.normal(0.0, 0.3, size=n))
+    if labels is not None:
+        log["label"] = np.asarray(labels)
+    return log
+
+
+def write_sample_log(path: str | Path, features: pd.DataFrame, production_outputs: np.ndarray, **options: object) -> Path:
+    """Build a log with :func:`build_request_log` and write it (Parquet or JSONL by suffix)."""
+    return write_request_log(build_request_log(features, production_outputs, **options), path)  # type: ignore[arg-type]
