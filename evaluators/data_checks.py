@@ -23,36 +23,9 @@ import pandas as pd
 from pydantic import Field
 
 from suite.errors import DataError
-from suite.spec import Frozen
+from suite.sections import ColumnCheck, DataChecksSpec, DtypeFamily
 
 VERSION = "1"
-DtypeFamily = Literal["int", "float", "numeric", "bool", "string", "category", "datetime"]
-
-
-class ColumnCheck(Frozen):
-    """Checks on one column; a checked column must be present.
-
-    Attributes:
-        dtype: the dtype family the column must have.
-        min, max: inclusive bounds on non-missing values (numeric columns).
-        max_missing: the largest allowed fraction of missing values, 0..1.
-        allowed: the only values allowed (missing values are judged by ``max_missing``).
-    """
-
-    dtype: DtypeFamily | None = None
-    min: float | None = None
-    max: float | None = None
-    max_missing: float | None = Field(default=None, ge=0.0, le=1.0)
-    allowed: list[str | int | float | bool] | None = None
-
-
-class DataChecksSpec(Frozen):
-    """The suite's ``data_checks`` section: required columns and per-column checks."""
-
-    required: list[str] = Field(default_factory=list)
-    columns: dict[str, ColumnCheck] = Field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class CheckFailure:
     """One failed check: which column, which check, what was expected and what was found."""

@@ -31,6 +31,8 @@ def run_record(plan: RunPlan, decision: Decision, settings: Settings, artifacts:
         datasets={d.name: d.sha256 for d in plan.datasets},
     )
     provenance["ray_address"] = settings.ray_address or "local"
+    provenance["perturbations"] = dict(plan.perturbation_versions)
+    provenance["trigger"] = plan.trigger
     return RunRecord(
         run_id=plan.run_id,
         suite=plan.suite_name,

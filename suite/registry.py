@@ -2,7 +2,7 @@
 
 Example:
     >>> shapes: Registry[int] = Registry("shape", int)
-    >>> shapes.register("square", 4)
+    >>> _ = shapes.register("square", 4)
     >>> shapes.get("square")
     4
     >>> shapes.get("sqare")

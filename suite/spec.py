@@ -16,17 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
+from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 
+from suite.base import Frozen
 from suite.errors import VigilError
+from suite.sections import DataChecksSpec, DriftSpec, MetricDriftSpec, PerturbationSpec, RobustnessSpec
+
+__all__ = ["Frozen", "SuiteSpec", "ModelSpec", "DatasetSpec", "GateSpec"]
 
 Sha256 = str
-
-
-class Frozen(BaseModel):
-    """Base for spec models: immutable, and unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelSpec(Frozen):
@@ -303,14 +301,3 @@ class SuiteSpec(Frozen):
         """sha256 of the normalised suite content: names its results across machines."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-# Sections owned by the packages that implement them. They build on ``Frozen``
-# above, so they are imported once it exists, and the models are rebuilt to
-# resolve their annotations.
-from drift.spec import DriftSpec, MetricDriftSpec  # noqa: E402
-from evaluators.data_checks import DataChecksSpec  # noqa: E402
-from evaluators.perturbations.spec import PerturbationSpec, RobustnessSpec  # noqa: E402
-
-DatasetSpec.model_rebuild()
-SuiteSpec.model_rebuild()

@@ -70,7 +70,7 @@ def test_run_then_list_show_history_as_json(digits_suite: Path, vigil_home: Path
     assert [r["run_id"] for r in json.loads(listed.stdout)] == ["cli-run"]
     show = runner.invoke(app, ["show", "cli-run", "--json"])
     document = json.loads(show.stdout)
-    assert {"python", "packages", "host"} <= set(document["provenance"])
+    assert {"python", "packages", "hostname", "git", "cpu", "gpu", "models", "datasets", "seed", "suite"} <= set(document["provenance"])
     assert {r["slice"] for r in document["results"]} >= {"all", "label=0", "label=9"}
     history = runner.invoke(app, ["history", "--suite", "digits", "--metric", "accuracy", "--model", "cnn", "--json"])
     points = json.loads(history.stdout)

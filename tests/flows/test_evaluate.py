@@ -30,7 +30,7 @@ def test_digits_run_records_every_result(digits_suite: Path, vigil_home: Path) -
     run = store.get_run("digits-e2e")
     assert run is not None and run.status == "completed" and run.verdict == "pass"
     assert {m.name for m in run.models} == {"cnn", "mlp"}
-    assert run.provenance["suite_hash"] == run.suite_hash
+    assert run.provenance["suite"]["hash"] == run.suite_hash
     assert set(run.provenance["models"]) == {"cnn", "mlp"}
     results = store.run_results("digits-e2e")
     # 2 models × 5 metrics × (all + 10 label slices)
