@@ -38,8 +38,13 @@ def half_and_half(batch):
 @pytest.fixture(scope="module")
 def local_ray():
     """A real local Ray with a simulated GPU, so GPU placement can be checked on a CPU machine."""
+    from workers.pool import close_pools
+
+    close_pools()
+    ray.shutdown()  # a Ray left by an earlier test module (flows start one per process)
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     yield
+    close_pools()
     ray.shutdown()
 
 
