@@ -208,6 +208,14 @@ def history(
         out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
 
 
+from cli import drift as _drift_commands  # noqa: E402
+from cli import ops as _ops_commands  # noqa: E402
+from cli import shadow as _shadow_commands  # noqa: E402
+
+for _module in (_shadow_commands, _drift_commands, _ops_commands):
+    _module.register(app)
+
+
 def main() -> None:
     """Console-script entry point: run the app; unexpected errors exit 2 with one line."""
     try:
