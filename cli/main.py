@@ -128,42 +128,56 @@ def _show_document(run_id: str, *, slices: bool = True) -> dict[str, Any]:
 
 
 def _print_run(run_id: str, slices: bool = False) -> None:
+    from urllib.parse import urlparse
+
     from cli.render import frame_table, out
-    from pipeline.summary import headline_table
+    from pipeline.summary import headline_pivot
     from storage.store import ResultStore
     from suite.settings import load_settings
 
-    store = ResultStore(load_settings())
+    settings = load_settings()
+    store = ResultStore(settings)
     record = store.get_run(run_id)
     if record is None:
         fail(f"run {run_id!r} not found (see `vigil runs`)")
     results = store.run_results(run_id)
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}.get(record.verdict, "white")
     out.print(f"\n[bold]run[/] {record.run_id}  [bold]suite[/] {record.suite}  [bold]verdict[/] [{colour}]{record.verdict.upper()}[/]")
-    out.print(frame_table(headline_table(results), title="Headline metrics (clean, all rows) with 95% CIs"))
+    if not results.empty:
+        out.print(frame_table(headline_pivot(results), title="Clean data, all rows: value [95% CI]"))
     if slices:
-        table = results[results["slice"] != "all"][["model", "dataset", "variant", "slice", "metric", "value", "ci_low", "ci_high", "n"]]
-        out.print(frame_table(table.reset_index(drop=True), title="Per slice"))
-    gates = next((a for a in record.artifacts if a.kind == "gates"), None)
-    if gates is not None:
-        _print_gates(gates.uri)
+        table = results[(results["slice"] != "all") | (results["variant"] != "clean")]
+        cols = ["model", "dataset", "variant", "slice", "metric", "value", "ci_low", "ci_high", "n"]
+        if not table.empty:
+            out.print(frame_table(table[cols].reset_index(drop=True), title="Per variant and slice"))
+    folder = settings.runs_dir / run_id
+    _print_frame(folder / "robustness.parquet", "Robustness (primary metric)", ["model", "dataset", "perturbation", "clean", "worst", "breaking_severity", "relative_robustness"])
+    _print_gates(folder / "gates.json")
+    report = next((a for a in record.artifacts if a.kind == "report"), None)
+    if report is not None:
+        out.print(f"report: {urlparse(report.uri).path}")
 
 
-def _print_gates(uri: str) -> None:
-    from pathlib import Path
-    from urllib.parse import urlparse
+def _print_frame(path: Any, title: str, columns: list[str]) -> None:
+    from cli.render import frame_table, out
+    from storage.frames import read_frame
 
+    if path.is_file():
+        frame = read_frame(path)
+        out.print(frame_table(frame[[c for c in columns if c in frame.columns]], title=title))
+
+
+def _print_gates(path: Any) -> None:
     import pandas as pd
 
     from cli.render import frame_table, out
 
-    path = Path(urlparse(uri).path)
     if not path.is_file():
         return
     outcomes = json.loads(path.read_text()).get("outcomes", [])
     if outcomes:
         frame = pd.DataFrame(outcomes)
-        keep = [c for c in ["status", "gate", "model", "slice", "value", "threshold", "reason"] if c in frame.columns]
+        keep = [c for c in ["status", "gate", "model", "slice", "reason"] if c in frame.columns]
         out.print(frame_table(frame[keep], title="Gates", styles={"fail": "red", "pass": "green", "inconclusive": "yellow"}))
 
 
@@ -206,6 +220,53 @@ def history(
     out.print(frame_table(frame[cols].astype({"started_at": str}), title=f"{suite} · {metric} · {slice_} · {variant}"))
     for name, group in frame.groupby("model"):
         out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="A run id from `vigil runs`.")],
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Write the HTML here (default: the run's folder).")] = None,
+) -> None:
+    """Write one self-contained HTML report: verdict, gates, metrics vs baseline, slices, robustness, history, provenance."""
+    from pathlib import Path
+
+    from cli.render import out as console
+    from pipeline.report import rerender_report
+    from suite.settings import load_settings
+
+    try:
+        path = rerender_report(run_id, load_settings(), Path(out) if out else None)
+    except VigilError as exc:
+        fail(str(exc))
+    console.print(f"report written to {path}")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="The earlier run.")],
+    run_b: Annotated[str, typer.Argument(help="The later run.")],
+    all_rows: Annotated[bool, typer.Option("--all", help="Show unchanged rows too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print what changed between two runs: each metric's value in both, the difference, and whether the CIs overlap."""
+    from cli.render import frame_table, out
+    from reports import compare_runs
+    from storage.store import ResultStore
+    from suite.settings import load_settings
+
+    store = ResultStore(load_settings())
+    for run_id in (run_a, run_b):
+        if store.get_run(run_id) is None:
+            fail(f"run {run_id!r} not found (see `vigil runs`)")
+    diff = compare_runs(store.run_results(run_a), store.run_results(run_b))
+    if not all_rows and "diff" in diff.columns:
+        changed = (diff["diff"].abs() > 1e-12) | (diff["presence"] != "both") | (diff["value_a"].isna() != diff["value_b"].isna())
+        diff = diff[changed]
+    if as_json:
+        emit_json(json.loads(diff.to_json(orient="records")))
+        return
+    cols = ["dataset", "model", "variant", "slice", "metric", "value_a", "value_b", "diff", "ci_overlap", "presence"]
+    out.print(frame_table(diff[cols].head(200).reset_index(drop=True), title=f"{run_a} → {run_b} (b − a; largest changes first)"))
 
 
 from cli import drift as _drift_commands  # noqa: E402

@@ -9,12 +9,15 @@ the order of slices or metrics, nor on which other metrics are requested, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import dataclass
 
 import numpy as np
 
 from evaluators.bootstrap import derive_seed, percentile_cis
 from evaluators.metrics import get_metric
+from evaluators.metrics.base import Metric
 from suite.errors import DataError
 from suite.spec import BootstrapSpec
 
@@ -41,6 +44,7 @@ def score_predictions(
     masks: dict[str, np.ndarray],
     bootstrap: BootstrapSpec,
     seed: int,
+    extra_metrics: Sequence[Metric] = (),
 ) -> list[MetricResult]:
     """Results for each slice in ``masks`` order and each metric in ``metric_names`` order.
 
@@ -49,9 +53,11 @@ def score_predictions(
 
     Raises:
         VigilError: an unknown metric or one for the other task.
+
+    ``extra_metrics`` are scored after the named ones (e.g. a suite's cost metric).
         DataError: predictions or masks of the wrong shape or labels out of range.
     """
-    metrics = [get_metric(name, task) for name in metric_names]
+    metrics = [get_metric(name, task) for name in metric_names] + list(extra_metrics)
     y_true, scores = _checked(np.asarray(y_true), np.asarray(scores), task)
     results: list[MetricResult] = []
     for slice_name, mask in masks.items():

@@ -1,4 +1,4 @@
-"""The ``evaluate-suite`` flow: prepare → infer (per model × dataset × variant) → score → decide → persist → publish.
+"""The ``evaluate-suite`` flow: prepare → infer (per model × dataset × variant) → score → decide → analyse → report → persist → publish.
 
 Each task is a coarse stage calling one function of :mod:`pipeline`; tasks pass
 the small run plan and URIs, never data frames. Inference runs on warm Ray
@@ -18,11 +18,13 @@ from prefect.runtime import flow_run
 
 from flows.progress import PrefectProgress
 from flows.publish import publish_run
+from pipeline.analysis import analyse_run
 from pipeline.decide import Decision, decide_run
 from pipeline.infer import infer_item, prediction_cache_key, release_model
 from pipeline.persist import discard_run, persist_run
 from pipeline.plan import RunPlan, WorkItem
 from pipeline.prepare import prepare_run
+from pipeline.report import stage_report
 from pipeline.progress import reporting
 from pipeline.score import score_run
 from suite.settings import Settings, load_settings
@@ -50,6 +52,16 @@ def score(plan: RunPlan, settings: Settings) -> str:
 @task(name="decide")
 def decide(plan: RunPlan, settings: Settings) -> Decision:
     return decide_run(plan, settings)
+
+
+@task(name="analyse")
+def analyse(plan: RunPlan, settings: Settings) -> list[str]:
+    return analyse_run(plan, settings)
+
+
+@task(name="report")
+def report(plan: RunPlan, decision: Decision, settings: Settings) -> str:
+    return stage_report(plan, decision, settings)
 
 
 @task(name="persist", retries=2, retry_delay_seconds=2)
@@ -81,6 +93,8 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
                 release_model(plan, model.name)
             score(plan, settings)
         decision = decide(plan, settings)
+        analyse(plan, settings)
+        report(plan, decision, settings)
         persist(plan, decision, settings)
     except BaseException:
         discard_run(plan.run_id, settings)

@@ -8,9 +8,11 @@ import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
+from pipeline.analysis import ROBUSTNESS_FILE
 from pipeline.decide import Decision
 from pipeline.plan import RunPlan
 from pipeline.summary import headline_table, verdict_markdown
+from storage.frames import read_frame
 from storage.store import ResultStore
 from suite.settings import Settings
 
@@ -27,9 +29,10 @@ def publish_run(plan: RunPlan, decision: Decision, settings: Settings) -> None:
     run = store.get_run(plan.run_id)
     results = store.run_results(plan.run_id)
     table = headline_table(results)
+    robustness = read_frame(settings.runs_dir / plan.run_id / ROBUSTNESS_FILE) if (settings.runs_dir / plan.run_id / ROBUSTNESS_FILE).is_file() else None
     create_markdown_artifact(
         key=artifact_key(plan.suite_name, "verdict"),
-        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table),
+        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table, robustness),
         description=f"Vigil verdict for {plan.suite_name}: {decision.verdict}",
     )
     create_table_artifact(

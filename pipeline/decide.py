@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from evaluators.gates import GateInputs, GateOutcome, PairedSource, evaluate_gates, verdict
+from evaluators.gates import GateInputs, GateOutcome, MetricLookup, PairedSource, evaluate_gates, verdict
 from evaluators.metrics import METRICS
 from evaluators.slices import slice_masks
 from evaluators.statistics import MetricFn
 from pipeline.plan import RunPlan
-from pipeline.score import prediction_arrays, staged_results_path
+from pipeline.score import prediction_arrays, staged_results_path, suite_metrics
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, load_dataset
 from storage.frames import read_frame
@@ -65,9 +65,15 @@ def paired_source(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> Paired
     return paired
 
 
-def _metric(name: str) -> tuple[MetricFn, bool]:
-    metric = METRICS.get(name)
-    return metric, metric.higher_is_better
+def metric_lookup(suite: SuiteSpec, classes: list[int | str] | None) -> MetricLookup:
+    """Registered metrics by name, plus the suite's own (a cost matrix)."""
+    own = {m.name: m for m in suite_metrics(suite, classes)}
+
+    def lookup(name: str) -> tuple[MetricFn, bool]:
+        metric = own.get(name) or METRICS.get(name)
+        return metric, metric.higher_is_better
+
+    return lookup
 
 
 def decide_run(plan: RunPlan, settings: Settings) -> Decision:
@@ -83,7 +89,7 @@ def decide_run(plan: RunPlan, settings: Settings) -> Decision:
         previous = store.last_run(plan.suite_name, verdict="pass", before=plan.started_at)
         last_pass = store.run_results(previous.run_id) if previous else None
     inputs = GateInputs(
-        results=results, paired=paired_source(plan, suite, settings), metric=_metric, last_pass=last_pass,
+        results=results, paired=paired_source(plan, suite, settings), metric=metric_lookup(suite, plan.classes), last_pass=last_pass,
         resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=suite.seed,
         bound_policy=suite.gate_bound_policy,
     )

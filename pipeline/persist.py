@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 from pipeline.decide import Decision
 from pipeline.plan import RunPlan
 from pipeline.score import staged_results_path
 from storage.frames import read_frame
-from storage.provenance import collect_provenance
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
 from storage.store import ResultStore
 from suite.settings import Settings
@@ -23,16 +21,7 @@ from suite.settings import Settings
 
 def run_record(plan: RunPlan, decision: Decision, settings: Settings, artifacts: list[ArtifactRecord]) -> RunRecord:
     """The index record of a finished run, with its provenance."""
-    provenance = collect_provenance(
-        suite_path=Path(plan.suite_path),
-        suite_hash=plan.suite_hash,
-        seed=plan.seed,
-        models={m.name: m.sha256 for m in plan.models},
-        datasets={d.name: d.sha256 for d in plan.datasets},
-    )
-    provenance["ray_address"] = settings.ray_address or "local"
-    provenance["perturbations"] = dict(plan.perturbation_versions)
-    provenance["trigger"] = plan.trigger
+    provenance = {**plan.provenance, "ray_address": settings.ray_address or "local"}
     return RunRecord(
         run_id=plan.run_id,
         suite=plan.suite_name,
@@ -53,7 +42,8 @@ def persist_run(plan: RunPlan, decision: Decision, settings: Settings) -> str:
     """Write the gate evidence beside the results and commit the run; returns the run id."""
     store = ResultStore(settings)
     staging = store.staging_dir(plan.run_id)
-    (staging / "gates.json").write_text(json.dumps(decision.model_dump(mode="json"), indent=2))
+    if not (staging / "gates.json").is_file():
+        (staging / "gates.json").write_text(json.dumps(decision.model_dump(mode="json"), indent=2))
     final = settings.runs_dir / plan.run_id
     artifacts = [ArtifactRecord(kind="gates", uri=(final / "gates.json").as_uri(), description="gate outcomes with evidence")]
     artifacts += [ArtifactRecord(kind=p.stem, uri=(final / p.name).as_uri(), description=p.name) for p in sorted(staging.glob("*.html"))]

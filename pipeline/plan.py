@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -52,6 +53,7 @@ class RunPlan(BaseModel):
     variants: list[str]
     classes: list[int | str] | None = None
     perturbation_versions: dict[str, str] = {}
+    provenance: dict[str, Any] = {}
 
     def cache_key(self, model: str, dataset: str, variant: str) -> str:
         """The prediction-cache key of one model × dataset × variant (perturbation version included)."""

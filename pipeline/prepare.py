@@ -12,12 +12,14 @@ import re
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from evaluators.metrics import METRICS
 from evaluators.data_checks import check_dataset
 from pipeline.plan import DatasetEntry, ModelEntry, RunPlan
 from pipeline.variants import check_perturbations, variant_versions, variants_of
 from storage.datasets import encode_labels, load_dataset
+from storage.provenance import collect_provenance
 from suite.errors import SpecError, VigilError
 from suite.load import load_suite
 from suite.spec import ModelSpec, SuiteSpec
@@ -40,7 +42,9 @@ def check_names(suite: SuiteSpec) -> None:
             raise SpecError(suite.source, f"metrics[{i}]", METRICS.unknown_message(name))
         if METRICS.get(name).task != suite.task:
             raise SpecError(suite.source, f"metrics[{i}]", f"{name!r} is a {METRICS.get(name).task} metric, the suite's task is {suite.task}")
-    metrics = set(suite.metric_names())
+    metrics = set(suite.metric_names()) | ({"expected_cost"} if suite.costs is not None else set())
+    if suite.costs is not None and suite.task != "classification":
+        raise SpecError(suite.source, "costs", "a cost matrix needs a classification task")
     if suite.primary() not in metrics:
         raise SpecError(suite.source, "primary_metric", f"expected one of the suite's metrics {sorted(metrics)}, got {suite.primary()!r}")
     for i, gate in enumerate(suite.gates):
@@ -81,7 +85,7 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))
     check_perturbations(suite, features)
     now = datetime.now(UTC)
-    plan = RunPlan(
+    return RunPlan(
         run_id=run_id or new_run_id(suite.name, now),
         suite_path=str(Path(suite_path).resolve()),
         suite_name=suite.name,
@@ -94,5 +98,22 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         variants=variants_of(suite),
         classes=classes if suite.task == "classification" else None,
         perturbation_versions=variant_versions(suite),
+        provenance=run_provenance(suite, models, datasets, trigger),
+    ), suite
+
+
+def run_provenance(suite: SuiteSpec, models: list[ModelEntry], datasets: list[DatasetEntry], trigger: str) -> dict[str, Any]:
+    """Everything needed to reproduce the run: checksums, config hash, seed, software, machine."""
+    provenance = collect_provenance(
+        suite_path=suite.base_dir / Path(suite.source).name,
+        suite_hash=suite.fingerprint(),
+        seed=suite.seed,
+        models={m.name: m.sha256 for m in models},
+        datasets={d.name: d.sha256 for d in datasets},
     )
-    return plan, suite
+    provenance["perturbations"] = variant_versions(suite)
+    provenance["model_metadata"] = {m.name: m.metadata for m in suite.models if m.metadata}
+    provenance["model_versions"] = {m.name: m.version for m in suite.models if m.version}
+    provenance["trigger"] = trigger
+    provenance["primary_metric"] = suite.primary()
+    return provenance

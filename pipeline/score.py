@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluators.metrics.base import Metric
+from evaluators.metrics.expected_cost import cost_metric
 from evaluators.scoring import score_predictions
 from evaluators.slices import slice_masks
 from pipeline.plan import RunPlan, WorkItem
@@ -41,6 +43,13 @@ def prediction_arrays(frame: pd.DataFrame, task: str) -> tuple[np.ndarray, np.nd
     return y_true.astype(np.float64), frame["y_pred"].to_numpy(dtype=np.float64)
 
 
+def suite_metrics(suite: SuiteSpec, classes: list[int | str] | None) -> list[Metric]:
+    """Metrics the suite defines itself (a cost matrix), scored beside the registered ones."""
+    if suite.costs is None or classes is None:
+        return []
+    return [cost_metric(suite.costs.as_array(len(classes), classes))]
+
+
 def staged_results_path(store: ResultStore, run_id: str) -> Path:
     """Where the scored results of ``run_id`` wait for the commit."""
     return store.staging_dir(run_id) / "results.parquet"
@@ -52,7 +61,7 @@ def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, preds: pd.DataF
     y_true, scores = prediction_arrays(preds, suite.task)
     results = score_predictions(
         y_true, scores, task=suite.task, metric_names=suite.metric_names(), masks=masks,
-        bootstrap=suite.bootstrap, seed=plan.seed,
+        bootstrap=suite.bootstrap, seed=plan.seed, extra_metrics=suite_metrics(suite, plan.classes),
     )
     model = plan.model(item.model)
     frame = pd.DataFrame([r.__dict__ for r in results])

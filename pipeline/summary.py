@@ -25,10 +25,43 @@ def _fmt(x: float) -> str:
     return "—" if x != x else f"{x:.4f}"
 
 
-def verdict_markdown(plan: RunPlan, decision: Decision, artifacts: list[ArtifactRecord], table: pd.DataFrame) -> str:
+def headline_pivot(results: pd.DataFrame) -> pd.DataFrame:
+    """Metrics as rows, models as columns ("value [low, high]"), and the candidate's change vs the baseline."""
+    head = headline_table(results)
+    head["cell"] = [f"{_fmt(r.value)} [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]" for r in head.itertuples()]
+    head["label"] = head["model"] + " (" + head["role"] + ")"
+    pivot = head.pivot_table(index=["dataset", "metric"], columns="label", values="cell", aggfunc="first")
+    order = [c for c in dict.fromkeys(head.sort_values("role", key=lambda s: s != "candidate")["label"])]
+    pivot = pivot[order]
+    change = head[head["role"] == "candidate"].groupby(["dataset", "metric"])["vs_baseline"].first().map(_fmt)
+    if change.ne("—").any():
+        pivot["Δ vs baseline"] = change
+    out = pivot.reset_index()
+    out.columns.name = None
+    return out if out["dataset"].nunique() > 1 else out.drop(columns="dataset")
+
+
+def robustness_lines(robustness: pd.DataFrame | None) -> list[str]:
+    """Markdown lines summarising robustness per model and perturbation."""
+    if robustness is None or robustness.empty:
+        return []
+    lines = ["## Robustness", "", "| model | dataset | perturbation | clean | worst | breaking severity | relative robustness |", "|---|---|---|---|---|---|---|"]
+    for r in robustness.itertuples():
+        brk = "never" if r.breaking_severity != r.breaking_severity else f"{int(r.breaking_severity)}"
+        rel = "—" if r.relative_robustness is None or r.relative_robustness != r.relative_robustness else f"{r.relative_robustness:.3f}"
+        lines.append(f"| {r.model} | {r.dataset} | {r.perturbation} | {_fmt(r.clean)} | {_fmt(r.worst)} | {brk} | {rel} |")
+    return [*lines, ""]
+
+
+def verdict_markdown(plan: RunPlan, decision: Decision, artifacts: list[ArtifactRecord], table: pd.DataFrame,
+                     robustness: pd.DataFrame | None = None, alerts: list[str] | None = None) -> str:
     """Markdown for the Prefect dashboard: verdict first, then gates, metrics and links."""
     icon = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}.get(decision.verdict, "•")
     lines = [f"# {icon} Vigil verdict: **{decision.verdict.upper()}** — {plan.suite_name}", ""]
+    report = next((a for a in artifacts if a.kind == "report"), None)
+    if report is not None:
+        lines += [f"[Open the full report]({report.uri})", ""]
+    lines += list(alerts or [])
     if decision.failed_gates():
         lines += [f"**Failed:** {', '.join(decision.failed_gates())}", ""]
     lines += [f"Run `{plan.run_id}` · trigger `{plan.trigger}` · suite hash `{plan.suite_hash[:12]}`", ""]
@@ -40,6 +73,7 @@ def verdict_markdown(plan: RunPlan, decision: Decision, artifacts: list[Artifact
     lines += ["## Headline metrics (clean data, all rows)", "", "| model | role | dataset | metric | value | 95% CI | n | vs baseline |", "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         lines.append(f"| {r.model} | {r.role} | {r.dataset} | {r.metric} | {_fmt(r.value)} | [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | {r.n} | {_fmt(r.vs_baseline)} |")
+    lines += ["", *robustness_lines(robustness)]
     if artifacts:
         lines += ["", "## Links", ""] + [f"- [{a.kind}]({a.uri}) — {a.description}" for a in artifacts]
     return "\n".join(lines)

@@ -27,11 +27,13 @@ class ReportData:
             ci_low, ci_high), if any.
         worst_regions: ``evaluators.error_analysis.worst_regions`` output, if computed.
         newly_wrong: ``evaluators.error_analysis.newly_wrong`` output, if computed.
+        robustness: Per model × perturbation: clean value, breaking severity, relative robustness.
+        alignment: Per model version: proxy metric, downstream metric, and a misalignment flag.
         generated_at: When the report was rendered (UTC).
     """
 
     title: str
-    verdict: Literal["pass", "fail", "inconclusive"]
+    verdict: Literal["pass", "fail", "inconclusive", "none"]
     outcomes: pd.DataFrame
     results: pd.DataFrame
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -41,6 +43,8 @@ class ReportData:
     history: pd.DataFrame | None = None
     worst_regions: pd.DataFrame | None = None
     newly_wrong: pd.DataFrame | None = None
+    robustness: pd.DataFrame | None = None
+    alignment: pd.DataFrame | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def primary(self) -> str | None:

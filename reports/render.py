@@ -19,7 +19,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;background:#f6f7f9;color:#111827}
 main{max-width:1280px;margin:0 auto;padding:0 24px 48px}
 header.verdict{padding:22px 32px;color:#fff;display:flex;align-items:center;gap:28px}
-header.pass{background:#15803d}header.fail{background:#b91c1c}header.inconclusive{background:#b45309}
+header.pass{background:#15803d}header.fail{background:#b91c1c}header.inconclusive{background:#b45309}header.none{background:#4b5563}
 header .word{font-size:44px;font-weight:800;letter-spacing:.06em}
 header .meta{font-size:15px;line-height:1.5}header .meta b{font-size:19px}
 section{background:#fff;border:1px solid #e5e7eb;border-radius:10px;margin:20px 0;padding:16px 20px}
@@ -54,10 +54,11 @@ def render_report(data: ReportData) -> str:
         ("gates", "Gates", _gates_table(data.outcomes)),
         ("metrics", "Metrics vs baseline", charts.add("metrics", figures.metrics_vs_baseline(data)) + _metrics_table(data)),
         ("slices", "Per-slice results", charts.add("slices", figures.slice_heatmap(data))),
-        ("robustness", f"Robustness ({html.escape(data.primary() or '')})", charts.add("robustness", figures.robustness_curves(data))),
+        ("robustness", f"Robustness ({html.escape(data.primary() or '')})", charts.add("robustness", figures.robustness_curves(data)) + _frame(data.robustness, "Breaking severity: first severity whose drop exceeds the tolerance with its CI excluding no drop (— : never). Relative robustness: area under value/clean over the severities.")),
         ("drift", "Drift", _drift(data.drift)),
         ("history", "Metric history", charts.add("history", figures.history_chart(data))),
         ("errors", "Where the candidate got worse", _errors(data)),
+        ("alignment", "Proxy vs downstream across versions", _frame(data.alignment, "Does the training/validation proxy move with the downstream metric? Flagged: the proxy improved while the downstream metric got worse.")),
         ("provenance", "Provenance", _provenance(data.provenance)),
     ]
     present = [(key, title, body) for key, title, body in sections if body]
@@ -140,6 +141,13 @@ def _metrics_table(data: ReportData) -> str:
     pivot = text.pivot_table(index=["dataset", "metric"], columns="model", values="cell", aggfunc="first").reset_index()
     cells: dict[str, Callable[[Any], str]] = {c: _fmt for c in pivot.columns}
     return "<p class='note'>Whole set, clean inputs: value [CI].</p>" + _table(pivot, cells, set())
+
+
+def _frame(frame: pd.DataFrame | None, note: str) -> str:
+    if frame is None or frame.empty:
+        return ""
+    numeric = {c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
+    return f"<p class='note'>{html.escape(note)}</p>" + _table(frame, {c: _fmt for c in frame.columns}, numeric)
 
 
 def _drift(drift: pd.DataFrame | None) -> str:
