@@ -16,17 +16,21 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/python examples/digits/train.py
-	$(BIN)/vigil run examples/digits/suite.yaml
+	$(BIN)/vigil run examples/digits/suite.yaml; status=$$?; [ $$status -le 1 ] || exit $$status
+	$(BIN)/vigil runs --limit 5
 
 test: install
 	$(BIN)/python examples/digits/train.py --quiet
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/python -m compileall -q suite workers evaluators drift storage flows cli
+	$(BIN)/python -m compileall -q suite pipeline workers evaluators drift storage flows cli reports mirror
 
 bench: install
 	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/perturb.py
+	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/mirror.py
 
 clean:
 	rm -rf .vigil test-artifacts
