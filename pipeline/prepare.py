@@ -79,7 +79,7 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         loaded = load_dataset(spec, suite)
         features[spec.name] = loaded.features
         if spec.checks is not None:
-            check_dataset(loaded.frame, spec.checks, loaded.source)
+            check_dataset(loaded.frame, spec.checks, f"{loaded.source} (suite {suite.source}, datasets[{suite.datasets.index(spec)}].checks)")
         if suite.task == "classification" and spec.label:
             _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets ({spec.name})")
         datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))

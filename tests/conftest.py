@@ -43,6 +43,14 @@ def digits_suite(tmp_path: Path, digits_checkpoints: Path) -> Path:
 
 
 @pytest.fixture()
+def cancer_suite(tmp_path: Path) -> Path:
+    """A private copy of the breast-cancer example."""
+    target = tmp_path / "breast_cancer"
+    shutil.copytree(ROOT / "examples" / "breast_cancer", target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target / "suite.yaml"
+
+
+@pytest.fixture()
 def vigil_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty VIGIL_HOME with the default SQLite index."""
     home = tmp_path / "vigil-home"

@@ -85,3 +85,14 @@ def test_failed_gate_exits_1(digits_suite: Path, vigil_home: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(digits_suite)])
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.stdout
+
+
+def test_failing_data_check_names_file_and_column(cancer_suite: Path, tmp_path: Path) -> None:
+    doc = yaml.safe_load(cancer_suite.read_text())
+    doc["datasets"][0]["checks"]["columns"]["mean_radius"]["max"] = 10
+    cancer_suite.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = _vigil("validate", str(cancer_suite), home=tmp_path / "home")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "column 'mean_radius'" in lines[0] and "expected values <= 10" in lines[0] and "suite.yaml, datasets[0].checks" in lines[0]
