@@ -43,6 +43,7 @@ def emit_json(document: Any) -> None:
 def _quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @app.command()
@@ -164,6 +165,8 @@ def _print_frame(path: Any, title: str, columns: list[str]) -> None:
 
     if path.is_file():
         frame = read_frame(path)
+        if "breaking_severity" in frame.columns:
+            frame["breaking_severity"] = [("never" if v != v else str(int(v))) for v in frame["breaking_severity"]]
         out.print(frame_table(frame[[c for c in columns if c in frame.columns]], title=title))
 
 

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "examples" / "digits"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def require(condition: bool, why: str) -> None:
