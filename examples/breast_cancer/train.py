@@ -12,18 +12,18 @@ Usage: ``python examples/breast_cancer/train.py [--force] [--quiet]``
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
+sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent), str(HERE)]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from model import CancerMLP  # noqa: E402
 from torch import nn  # noqa: E402
+
+from checkpoint_pins import pin_checkpoint  # noqa: E402
 
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 
@@ -65,17 +65,6 @@ def train_mlp(path: Path) -> None:
     torch.save(model.eval().state_dict(), path)
 
 
-def _pin(suite: Path, model_path: str, sha: str, quiet: bool) -> None:
-    text = suite.read_text()
-    pattern = re.compile(rf"(path: {re.escape(model_path)}\n\s+sha256: )([0-9a-f]{{64}})")
-    match = pattern.search(text)
-    if match and match.group(2) != sha:
-        suite.write_text(pattern.sub(rf"\g<1>{sha}", text))
-        print(f"updated the sha256 pinned for {model_path} in {suite.name}: {sha[:12]}…")
-    elif not quiet:
-        print(f"{model_path}: sha256 {sha[:12]}… (pinned)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="retrain even if checkpoints exist")
@@ -90,7 +79,7 @@ def main() -> None:
             tmp = path.with_name(f".{name}.tmp")
             train(tmp)
             tmp.replace(path)
-        _pin(HERE / "suite.yaml", f"checkpoints/{name}", hashlib.sha256(path.read_bytes()).hexdigest(), args.quiet)
+        pin_checkpoint(HERE / "suite.yaml", f"checkpoints/{name}", path, args.quiet)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ Usage: ``python examples/digits/train.py [--force] [--quiet]``
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
 import sys
 from pathlib import Path
 
@@ -21,9 +19,11 @@ import torch
 from torch import nn
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
+sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent), str(HERE)]
 
 from model import DigitsCNN, DigitsMLP  # noqa: E402
+
+from checkpoint_pins import pin_checkpoint  # noqa: E402
 
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 
@@ -42,21 +42,6 @@ def _train(model: nn.Module, epochs: int, seed: int) -> nn.Module:
             nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
             optimiser.step()
     return model.eval()
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _pin(suite: Path, model_path: str, sha: str, quiet: bool) -> None:
-    text = suite.read_text()
-    pattern = re.compile(rf"(path: {re.escape(model_path)}\n\s+sha256: )([0-9a-f]{{64}})")
-    match = pattern.search(text)
-    if match and match.group(2) != sha:
-        suite.write_text(pattern.sub(rf"\g<1>{sha}", text))
-        print(f"updated the sha256 pinned for {model_path} in {suite.name}: {sha[:12]}…")
-    elif not quiet:
-        print(f"{model_path}: sha256 {sha[:12]}… (pinned)")
 
 
 def main() -> None:
@@ -80,7 +65,7 @@ def main() -> None:
         torch.save(state, candidate.with_suffix(".tmp"))
         candidate.with_suffix(".tmp").replace(candidate)
     for path in (baseline, candidate):
-        _pin(HERE / "suite.yaml", f"checkpoints/{path.name}", _sha(path), args.quiet)
+        pin_checkpoint(HERE / "suite.yaml", f"checkpoints/{path.name}", path, args.quiet)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,20 @@
+"""Keep a suite's pinned sha256 in step with a freshly trained checkpoint (shared by the example trainers)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+
+def pin_checkpoint(suite: Path, model_path: str, checkpoint: Path, quiet: bool = False) -> None:
+    """Write ``checkpoint``'s sha256 into ``suite`` where it pins ``model_path``, saying so when it changes."""
+    sha = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    text = suite.read_text()
+    pattern = re.compile(rf"(path: {re.escape(model_path)}\n\s+sha256: )([0-9a-f]{{64}})")
+    match = pattern.search(text)
+    if match and match.group(2) != sha:
+        suite.write_text(pattern.sub(rf"\g<1>{sha}", text))
+        print(f"updated the sha256 pinned for {model_path} in {suite.name}: {sha[:12]}…")
+    elif not quiet:
+        print(f"{model_path}: sha256 {sha[:12]}… (pinned)")
