@@ -114,6 +114,7 @@ class InferencePool:
             self._options["num_gpus"] = workers.gpus_per_actor
         self._name = f"{name_prefix}-{spec.name}-{uuid.uuid4().hex[:6]}"
         self._started = 0
+        self._last_shards: tuple[tuple[str | None, int, int], list[Any]] | None = None
         self._lock = threading.Lock()
         self.actors: list[Any] = [self._start() for _ in range(workers.num_actors)]
         self._closed = False
@@ -137,13 +138,17 @@ class InferencePool:
         """Each actor's pid, assigned GPU ids and model device."""
         return ray.get([actor.placement.remote() for actor in self.actors])
 
-    def predict(self, features: Batch, sample_ids: np.ndarray, transform: Transform | None = None) -> np.ndarray:
+    def predict(
+        self, features: Batch, sample_ids: np.ndarray, transform: Transform | None = None, *, data_key: str | None = None
+    ) -> np.ndarray:
         """Scores for all rows, in input order.
 
         Args:
             features: rows to score (array or frame, as the model's ``input`` says).
             sample_ids: one int64 id per row, handed to ``transform``.
             transform: a picklable ``(batch, sample_ids) -> batch`` run on the actor before predicting.
+            data_key: names the content of ``features`` (e.g. its sha256); calls with the same key reuse
+                the shards already in the object store, so every variant of one dataset ships it once.
 
         Raises:
             VigilError: a shard failed on more than ``workers.max_retries`` actors.
@@ -153,7 +158,7 @@ class InferencePool:
         if len(features) != len(sample_ids):
             raise VigilError(f"model {self.spec.name}: expected one sample id per row, got {len(sample_ids)} for {len(features)} rows")
         bounds = [(s, min(s + self.shard_rows, len(features))) for s in range(0, max(len(features), 1), self.shard_rows)]
-        shards: list[Any] = [None] * len(bounds)  # object refs, put as first dispatched and kept for retries
+        shards = self._shard_refs(data_key, len(bounds))  # object refs, put as first dispatched, kept for retries
 
         def shard(index: int) -> Any:
             if shards[index] is None:
@@ -182,6 +187,15 @@ class InferencePool:
                     self._replace(actor)
                     pending.appendleft(index)
         return np.concatenate([results[i] for i in range(len(shards))])
+
+    def _shard_refs(self, data_key: str | None, count: int) -> list[Any]:
+        """The shard reference slots for this call: the last dataset's when its key matches."""
+        key = (data_key, count, self.shard_rows)
+        if data_key is not None and self._last_shards is not None and self._last_shards[0] == key:
+            return self._last_shards[1]
+        refs: list[Any] = [None] * count
+        self._last_shards = (key, refs) if data_key is not None else None
+        return refs
 
     def _dispatch(
         self,
@@ -215,6 +229,7 @@ class InferencePool:
     def close(self) -> None:
         """Stop the actors; the pool cannot predict afterwards."""
         self._closed = True
+        self._last_shards = None
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
         self.actors = []

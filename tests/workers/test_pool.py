@@ -75,6 +75,24 @@ def test_transform_runs_on_the_actors(tmp_path: Path, torchscript_spec: ModelSpe
         pool.close()
 
 
+def test_variants_of_one_dataset_reuse_its_shards(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(500)
+    noise = SeededNoise(seed=3, log_dir=tmp_path)
+    predictor = Predictor(torchscript_spec, tmp_path, task="classification", num_classes=3)
+    pool = InferencePool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t", shard_rows=64)
+    try:
+        clean = pool.predict(features, ids, data_key="d1")
+        shipped = list(pool._last_shards[1])  # type: ignore[index]
+        noisy = pool.predict(features, ids, transform=noise, data_key="d1")
+        assert pool._last_shards[1] == shipped and all(ref is not None for ref in shipped)  # type: ignore[index]
+        np.testing.assert_allclose(clean, predictor(features), atol=1e-6)
+        np.testing.assert_allclose(noisy, predictor(noise(features, ids)), atol=1e-6)
+        other = features[::-1].copy()
+        np.testing.assert_allclose(pool.predict(other, ids, data_key="d2"), predictor(other), atol=1e-6)
+    finally:
+        pool.close()
+
+
 def test_a_killed_actor_is_replaced_and_no_shard_is_lost_or_doubled(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
     features, ids = many_rows(6000)
     spec = torchscript_spec.model_copy(update={"batch_size": 20})  # 300 shards
