@@ -23,6 +23,16 @@ def _edit(suite_path: Path, **changes: object) -> None:
     suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
+def _cached_infer_task_runs() -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName, TaskRunFilterState, TaskRunFilterStateName
+
+    state = TaskRunFilterState(name=TaskRunFilterStateName(any_=["Cached"]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(state=state, name=TaskRunFilterName(like_="infer")))
+    return len(runs)
+
+
 def test_digits_run_records_every_result(digits_suite: Path, vigil_home: Path) -> None:
     _edit(digits_suite, bootstrap={"resamples": 200})
     outcome = evaluate_suite(suite_path=str(digits_suite), run_id="digits-e2e")
@@ -53,6 +63,7 @@ def test_rerun_same_id_replaces_and_reuses_predictions(digits_suite: Path, vigil
     assert len(stamps) == 2
     evaluate_suite(suite_path=str(digits_suite), run_id="same-id")
     assert {p: p.stat().st_mtime_ns for p in cache.root.rglob("*.parquet")} == stamps  # inference skipped
+    assert _cached_infer_task_runs() >= 2  # and Prefect's task cache said so
     store = ResultStore(load_settings())
     assert [r.run_id for r in store.list_runs()] == ["same-id"]
     assert len(store.run_results("same-id")) == 2 * 5 * 11
