@@ -122,7 +122,9 @@ class InferencePool:
             ray.get([actor.placement.remote() for actor in self.actors], timeout=start_timeout_s)
         except RayActorError as exc:
             self.close()
-            raise VigilError(f"model {spec.name}: an actor failed to load it: {_last_line(exc)}") from None
+            cause = _last_line(exc)
+            prefix = "suite.errors.VigilError: "
+            raise VigilError(cause[len(prefix):] if cause.startswith(prefix) else f"model {spec.name}: an actor failed to load it: {cause}") from None
         except GetTimeoutError:
             self.close()
             raise VigilError(

@@ -28,8 +28,9 @@ def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) ->
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise VigilError(f"model {spec.name}: checkpoint {checkpoint} does not fit {spec.module}: {first}") from None
+        detail = " ".join(str(exc).replace("Error(s) in loading state_dict for", "").split())
+        detail = detail if len(detail) <= 240 else detail[:239] + "…"
+        raise VigilError(f"model {spec.name}: checkpoint {checkpoint} does not fit {spec.module}: {detail}") from None
     module = module.to(device).eval()
     return LoadedModel(torch_predict(module, device), auto_output="logits", device=device, uses_torch=True)
 
