@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Annotated, Any
 
 import typer
@@ -76,6 +77,7 @@ def mirror(
     log_dir: Annotated[str | None, typer.Option("--log-dir", help="Folder for the request log (default: $VIGIL_HOME/shadow/<suite>).")] = None,
     sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="A feature to log only as a salted sha256 (salt from $VIGIL_MIRROR_SALT); repeatable.")] = None,
     timeout_s: Annotated[float, typer.Option(help="Seconds the candidate may take before a shadow copy is dropped.")] = 1.0,
+    threads: Annotated[int, typer.Option(help="Candidate threads (shadow copies scored at once); more copies wait in the queue.")] = 2,
 ) -> None:
     """Proxy to production, answer with production, and shadow each POST to the candidate (run in this process)."""
     from cli.main import fail
@@ -101,13 +103,20 @@ def mirror(
         config = MirrorConfig(
             production_url=production, log_dir=directory, host=host, port=int(port),
             sensitive_fields=tuple(sensitive or ()), salt=salt, candidate_timeout_s=timeout_s,
+            candidate_concurrency=threads,
         )
     except VigilError as exc:
         fail(str(exc))
     except ValueError as exc:  # pydantic's validation of the flags
         fail(f"vigil shadow mirror: {str(exc).splitlines()[-1].strip()}")
     err.print(f"[dim]mirror on http://{host}:{port} → {production}; shadowing to {predict.name}; log in {directory}[/]")
-    run_mirror(config, ThreadCandidate(predict, max_in_flight=2))
+    # uvicorn drains and flushes on SIGTERM, then re-raises it to the handler it found: make that a clean exit 0
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    run_mirror(config, ThreadCandidate(predict, max_in_flight=threads))
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def register(app: typer.Typer) -> None:
