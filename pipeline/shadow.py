@@ -16,6 +16,7 @@ dispatch included), given to every row of that batch. With ``batch_rows=1``
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,13 +131,11 @@ def prepare_replay(
     run_id = run_id or new_run_id(suite.name, now)
     staging = ResultStore(settings).staging_dir(run_id)
     log_path = Path(log_path).resolve()
-    parsed = read_request_log(log_path, labels_path=labels_path, quarantine_path=staging / _QUARANTINE)
-    missing = [f for f in features if f not in parsed.frame.columns]
-    if parsed.counts.rows_scored and missing:
-        raise DataError(f"request log {log_path}: expected the candidate's features {missing[:5]}…, got {list(parsed.feature_names)[:5]}…")
-    if parsed.counts.rows_scored == 0:
-        raise DataError(f"request log {log_path}: expected valid rows, got none ({parsed.counts.rows_quarantined} quarantined: {parsed.counts.by_reason})")
-    write_frame(staging / _LOG, parsed.frame)
+    try:
+        parsed = _stage_log(log_path, labels_path, features, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     sha = spec.sha256 or ""
     entry = ModelEntry(name=spec.name, sha256=sha, format=spec.format, role=spec.role, path=str(checkpoint or ""), version=spec.version)
     return ReplayPlan(
@@ -161,6 +160,17 @@ def prepare_replay(
                 "rows_quarantined": parsed.counts.rows_quarantined, "by_reason": parsed.counts.by_reason},
         staging=str(staging),
     )
+
+
+def _stage_log(log_path: Path, labels_path: str | Path | None, features: list[str], staging: Path) -> ParsedLog:
+    parsed = read_request_log(log_path, labels_path=labels_path, quarantine_path=staging / _QUARANTINE)
+    missing = [f for f in features if f not in parsed.frame.columns]
+    if parsed.counts.rows_scored and missing:
+        raise DataError(f"request log {log_path}: expected the candidate's features {missing[:5]}…, got {list(parsed.feature_names)[:5]}…")
+    if parsed.counts.rows_scored == 0:
+        raise DataError(f"request log {log_path}: expected valid rows, got none ({parsed.counts.rows_quarantined} quarantined: {parsed.counts.by_reason})")
+    write_frame(staging / _LOG, parsed.frame)
+    return parsed
 
 
 def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
