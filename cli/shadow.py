@@ -1,10 +1,124 @@
-"""`vigil` commands for shadow (registered on the main app by :func:`register`)."""
+"""`vigil shadow …`: compare a candidate with production on real traffic (registered by :func:`register`).
+
+* ``vigil shadow replay`` runs the ``shadow-replay`` flow over a request log and
+  records the comparison as a run of the suite.
+* ``vigil shadow mirror`` serves a reverse proxy in front of production that
+  answers with production and shadows every POST to the suite's candidate,
+  loaded in this process. Request bodies the candidate understands are JSON
+  ``{"features": {"<name>": value, …}}`` (the suite's feature names) or
+  ``{"features": [v0, v1, …]}`` (in the suite's feature order); only the
+  object form can be replayed later from the mirror's log.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+from typing import Annotated, Any
+
 import typer
+
+shadow_app = typer.Typer(name="shadow", help="Shadow traffic: replay request logs, or mirror live traffic to a candidate.", no_args_is_help=True)
+
+
+@shadow_app.command()
+def replay(
+    log: Annotated[str, typer.Option("--log", help="Request log: .jsonl, .parquet, or a mirror's folder of Parquet parts.")],
+    suite: Annotated[str, typer.Option("--suite", help="Suite YAML; its (first) candidate model is replayed.")],
+    labels: Annotated[str | None, typer.Option("--labels", help="Labels file (request_id, label): adds both models' accuracy and a paired comparison.")] = None,
+    window: Annotated[str | None, typer.Option("--window", help="Also store results per 'hour' or 'day' (variant shadow@hour / shadow@day).")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run).")] = None,
+    batch_rows: Annotated[int, typer.Option(help="Rows per candidate call; each row's latency is its batch's wall time.")] = 1,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")] = False,
+) -> None:
+    """Replay a request log through the suite's candidate and compare it with production's logged answers."""
+    from cli.main import _quiet_prefect, _show_document, emit_json, fail
+    from cli.render import err
+    from suite.errors import VigilError
+
+    _quiet_prefect(verbose)
+    if window not in (None, "hour", "day"):
+        fail(f"--window: expected hour or day, got {window!r}")
+    try:
+        from flows.shadow import shadow_replay
+
+        err.print(f"[dim]replaying {log} through {suite} …[/]")
+        outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id, ray_address=ray_address, batch_rows=batch_rows)
+    except VigilError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(_show_document(str(outcome["run_id"])))
+        return
+    _print_replay(outcome)
+
+
+def _print_replay(outcome: dict[str, Any]) -> None:
+    from cli.render import frame_table, out
+    from storage.store import ResultStore
+    from suite.settings import load_settings
+
+    results = ResultStore(load_settings()).run_results(str(outcome["run_id"]))
+    overall = results[(results["variant"] == "shadow") & (results["slice"] == "all")]
+    out.print(
+        f"\n[bold]run[/] {outcome['run_id']}  [bold]agreement[/] {outcome['agreement_rate']:.4f}  [bold]flip rate[/] {outcome['flip_rate']:.4f}"
+        f"  [dim]rows in {outcome['rows_in']} = scored {outcome['rows_scored']} + quarantined {outcome['rows_quarantined']}[/]"
+    )
+    out.print(frame_table(overall[["metric", "value", "ci_low", "ci_high", "n"]].reset_index(drop=True), title="Candidate vs production"))
+
+
+@shadow_app.command()
+def mirror(
+    production: Annotated[str, typer.Option("--production", help="Production's base URL, e.g. http://127.0.0.1:8000.")],
+    suite: Annotated[str, typer.Option("--suite", help="Suite YAML holding the candidate model.")],
+    candidate: Annotated[str | None, typer.Option("--candidate", help="Model name in the suite (default: its first candidate).")] = None,
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on.")] = "127.0.0.1:8787",
+    log_dir: Annotated[str | None, typer.Option("--log-dir", help="Folder for the request log (default: $VIGIL_HOME/shadow/<suite>).")] = None,
+    sensitive: Annotated[list[str] | None, typer.Option("--sensitive", help="A feature to log only as a salted sha256 (salt from $VIGIL_MIRROR_SALT); repeatable.")] = None,
+    timeout_s: Annotated[float, typer.Option(help="Seconds the candidate may take before a shadow copy is dropped.")] = 1.0,
+    threads: Annotated[int, typer.Option(help="Candidate threads (shadow copies scored at once); more copies wait in the queue.")] = 2,
+) -> None:
+    """Proxy to production, answer with production, and shadow each POST to the candidate (run in this process)."""
+    from cli.main import fail
+    from cli.render import err
+    from suite.errors import VigilError
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        fail(f"--listen: expected HOST:PORT, got {listen!r}")
+    salt = os.environ.get("VIGIL_MIRROR_SALT") or None
+    if sensitive and not salt:
+        fail("--sensitive: expected a per-deployment salt in $VIGIL_MIRROR_SALT, got none")
+    try:
+        from mirror import MirrorConfig, run_mirror
+        from mirror.candidate import ThreadCandidate
+        from pipeline.shadow import load_online_candidate
+        from suite.load import load_suite
+        from suite.settings import load_settings
+
+        spec = load_suite(suite)
+        predict = load_online_candidate(spec, candidate)
+        directory = log_dir or str(load_settings().home / "shadow" / spec.name)
+        config = MirrorConfig(
+            production_url=production, log_dir=directory, host=host, port=int(port),
+            sensitive_fields=tuple(sensitive or ()), salt=salt, candidate_timeout_s=timeout_s,
+            candidate_concurrency=threads,
+        )
+    except VigilError as exc:
+        fail(str(exc))
+    except ValueError as exc:  # pydantic's validation of the flags
+        fail(f"vigil shadow mirror: {str(exc).splitlines()[-1].strip()}")
+    err.print(f"[dim]mirror on http://{host}:{port} → {production}; shadowing to {predict.name}; log in {directory}[/]")
+    # uvicorn drains and flushes on SIGTERM, then re-raises it to the handler it found: make that a clean exit 0
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    run_mirror(config, ThreadCandidate(predict, max_in_flight=threads))
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
-    return None
+    """Add ``vigil shadow replay`` and ``vigil shadow mirror`` to app."""
+    app.add_typer(shadow_app, name="shadow")

@@ -1,0 +1,61 @@
+"""Write the breast-cancer example's shadow request log as Parquet (deterministic).
+
+Production's answers come from the suite's baseline (the torch MLP), so the
+boosting candidate disagrees with it on real rows. Requests arrive every five
+minutes over two days. Four malformed rows are added to show quarantine:
+``missing_field:latency_ms``, ``non_finite:mean_radius``, ``wrong_type:scores``
+and ``duplicate_request_id``.
+
+Usage: ``python examples/breast_cancer/make_request_log.py`` writes
+``shadow/requests.parquet``; then
+``vigil shadow replay --suite examples/breast_cancer/suite.yaml --log examples/breast_cancer/shadow/requests.parquet --window day``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parents[1])]
+
+from evaluators.shadow.sample_log import build_request_log  # noqa: E402
+from storage.datasets import DATASET_LOADERS  # noqa: E402
+from storage.request_log import write_request_log  # noqa: E402
+from suite.load import load_suite  # noqa: E402
+from workers.predictor import Predictor  # noqa: E402
+
+SEED = 11
+OUT = HERE / "shadow"
+EXPECTED_QUARANTINE = {
+    "duplicate_request_id": 1,
+    "missing_field:latency_ms": 1,
+    "non_finite:mean_radius": 1,
+    "wrong_type:scores": 1,
+}
+
+
+def main() -> None:
+    suite = load_suite(HERE / "suite.yaml")
+    frame = DATASET_LOADERS.get("sklearn.breast_cancer")("all")  # every row: a few hundred requests
+    production = Predictor(suite.baseline, suite.base_dir, task=suite.task, num_classes=2, num_threads=1)  # type: ignore[arg-type]
+    features = frame.drop(columns=["sample_id", "label"]).astype(float)
+    scores = np.round(production(features.to_numpy(np.float32)).astype(float), 6)
+    log = build_request_log(features, scores, seed=SEED, start="2026-03-02T00:00:00Z", interval_s=300, latency_median_ms=6.0)
+    good = log.iloc[[10, 11, 12, 13]].copy()
+    good["request_id"] = [f"req-bad-{i}" for i in range(1, 5)]
+    good.loc[good.index[0], "latency_ms"] = np.nan
+    good.loc[good.index[1], "mean_radius"] = np.inf
+    good.iat[3, good.columns.get_loc("request_id")] = log["request_id"].iloc[20]
+    log = pd.concat([log, good], ignore_index=True)
+    log["scores"] = [[float(v) for v in s] for s in log["scores"]]
+    log.at[len(log) - 2, "scores"] = [1.0]  # one probability for two classes
+    path = write_request_log(log, OUT / "requests.parquet")
+    print(f"wrote {len(log)} rows to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""Shadow replay stages: prepare → infer the candidate over a request log → compare → persist.
+
+Each stage takes the small :class:`ReplayPlan` and works from files in the
+run's staging folder (the parsed log, the candidate's outputs, the results), so
+the flow passes only the plan and paths between its tasks. Results are stored
+like every other run's: long-format rows of the suite's candidate with variant
+``shadow`` (whole log, per slice, per production class) and ``shadow@hour`` /
+``shadow@day`` (one block per time window, the window named in ``dataset`` as
+``<log>@<ISO start>``), committed by :meth:`storage.store.ResultStore.commit_run`.
+
+Candidate latency is measured on the driver: the wall time of each
+``InferencePool.predict`` call on one batch of ``batch_rows`` rows (Ray
+dispatch included), given to every row of that batch. With ``batch_rows=1``
+(the default) it is a per-request latency, comparable with production's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from evaluators.shadow import ShadowReport, replay_compare
+from pipeline.plan import ModelEntry
+from pipeline.prepare import new_run_id
+from storage.datasets import encode_labels, load_dataset, sha256_file
+from storage.frames import read_frame, write_frame
+from storage.provenance import collect_provenance
+from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
+from storage.request_log import LogCounts, ParsedLog, read_request_log
+from suite.errors import DataError, VigilError
+from suite.load import load_suite
+from suite.settings import Settings
+from suite.spec import ModelSpec, SuiteSpec
+from workers.checksum import verify_model
+from workers.predictor import Predictor
+
+Window = Literal["hour", "day"]
+VARIANT = "shadow"
+_LOG, _CANDIDATE, _RESULTS, _QUARANTINE, _REPORT = "log.parquet", "candidate.parquet", "results.parquet", "quarantine.parquet", "shadow.md"
+
+
+class ReplayPlan(BaseModel):
+    """What a replay works from, small enough to pass between Prefect tasks."""
+
+    run_id: str
+    suite_path: str
+    suite_name: str
+    suite_hash: str
+    seed: int
+    task: str
+    trigger: str
+    started_at: datetime
+    model: ModelEntry
+    features: list[str]
+    classes: list[int | str] | None
+    log_path: str
+    log_name: str
+    log_sha256: str
+    labels_path: str | None
+    window: Window | None
+    batch_rows: int
+    counts: dict[str, Any]
+    staging: str
+
+    def staged(self, name: str) -> Path:
+        """A file in this run's staging folder."""
+        return Path(self.staging) / name
+
+
+def candidate_context(suite: SuiteSpec, model: str | None = None) -> tuple[ModelSpec, list[str], list[int | str] | None]:
+    """The candidate's spec, the feature names in the order it takes them, and the suite's classes.
+
+    Features and classes come from the suite's first evaluation dataset.
+
+    Raises:
+        VigilError: no such model, or the suite has no candidate or no evaluation dataset.
+    """
+    names = [m.name for m in suite.models]
+    if model is not None:
+        spec = next((m for m in suite.models if m.name == model), None)
+        if spec is None:
+            raise VigilError(f"suite {suite.source}: --candidate: expected one of {names}, got {model!r}")
+    elif suite.candidates:
+        spec = suite.candidates[0]
+    else:
+        raise VigilError(f"suite {suite.source}: models: expected a model with role candidate, got {names}")
+    if not suite.evaluation_datasets:
+        raise VigilError(f"suite {suite.source}: datasets: expected an evaluation dataset to take feature names from, got none")
+    data = load_dataset(suite.evaluation_datasets[0], suite)
+    classes = suite.classes
+    if suite.task == "classification" and data.label:
+        _, classes = encode_labels(data.frame[data.label], classes, f"suite {suite.source}: datasets ({data.name})")
+    return spec, list(data.features), classes if suite.task == "classification" else None
+
+
+def prepare_replay(
+    suite_path: str | Path,
+    log_path: str | Path,
+    settings: Settings,
+    *,
+    labels_path: str | Path | None = None,
+    window: Window | None = None,
+    run_id: str | None = None,
+    trigger: str = "shadow-replay",
+    batch_rows: int = 1,
+    model: str | None = None,
+) -> ReplayPlan:
+    """Verify the suite's candidate (sha256), read and quarantine the log, and stage its valid rows.
+
+    Raises:
+        ChecksumError: the candidate's checkpoint does not match its pin.
+        DataError: the log is unreadable, lacks the candidate's features, or every row was quarantined.
+    """
+    from storage.store import ResultStore
+
+    if batch_rows < 1:
+        raise VigilError(f"shadow replay: --batch-rows: expected a positive integer, got {batch_rows}")
+    if window not in (None, "hour", "day"):
+        raise VigilError(f"shadow replay: --window: expected hour or day, got {window!r}")
+    suite = load_suite(suite_path)
+    spec, features, classes = candidate_context(suite, model)
+    checkpoint = verify_model(spec, suite.base_dir)
+    now = datetime.now(UTC)
+    run_id = run_id or new_run_id(suite.name, now)
+    staging = ResultStore(settings).staging_dir(run_id)
+    log_path = Path(log_path).resolve()
+    try:
+        parsed = _stage_log(log_path, labels_path, features, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    sha = spec.sha256 or ""
+    entry = ModelEntry(name=spec.name, sha256=sha, format=spec.format, role=spec.role, path=str(checkpoint or ""), version=spec.version)
+    return ReplayPlan(
+        run_id=run_id,
+        suite_path=str(Path(suite_path).resolve()),
+        suite_name=suite.name,
+        suite_hash=suite.fingerprint(),
+        seed=suite.seed,
+        task=suite.task,
+        trigger=trigger,
+        started_at=now,
+        model=entry,
+        features=features,
+        classes=classes,
+        log_path=str(log_path),
+        log_name=log_path.stem if log_path.is_file() else log_path.name,
+        log_sha256=_log_sha256(log_path),
+        labels_path=None if labels_path is None else str(Path(labels_path).resolve()),
+        window=window,
+        batch_rows=batch_rows,
+        counts={"rows_in": parsed.counts.rows_in, "rows_scored": parsed.counts.rows_scored,
+                "rows_quarantined": parsed.counts.rows_quarantined, "by_reason": parsed.counts.by_reason},
+        staging=str(staging),
+    )
+
+
+def _stage_log(log_path: Path, labels_path: str | Path | None, features: list[str], staging: Path) -> ParsedLog:
+    parsed = read_request_log(log_path, labels_path=labels_path, quarantine_path=staging / _QUARANTINE)
+    missing = [f for f in features if f not in parsed.frame.columns]
+    if parsed.counts.rows_scored and missing:
+        raise DataError(f"request log {log_path}: expected the candidate's features {missing[:5]}…, got {list(parsed.feature_names)[:5]}…")
+    if parsed.counts.rows_scored == 0:
+        raise DataError(f"request log {log_path}: expected valid rows, got none ({parsed.counts.rows_quarantined} quarantined: {parsed.counts.by_reason})")
+    write_frame(staging / _LOG, parsed.frame)
+    return parsed
+
+
+def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
+    """Score every staged row with the candidate on warm Ray actors, timing each batch; returns the outputs' path."""
+    from workers.cluster import ensure_ray
+    from workers.pool import close_pools, get_pool
+
+    suite = load_suite(plan.suite_path)
+    spec = next(m for m in suite.models if m.name == plan.model.name)
+    frame = read_frame(plan.staged(_LOG), columns=plan.features)
+    inputs: np.ndarray | pd.DataFrame = frame.to_numpy(np.float32) if spec.input == "array" else frame
+    ids = np.arange(len(frame), dtype=np.int64)
+    ensure_ray(settings.ray_address)
+    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=len(plan.classes) if plan.classes else None, workers=suite.workers)
+    parts, latency = [], np.empty(len(frame))
+    try:
+        pool.predict(_rows(inputs, 0, 1), ids[:1])  # warm-up: the first call pays lazy initialisation, not a request
+        for start in range(0, len(frame), plan.batch_rows):
+            stop = min(start + plan.batch_rows, len(frame))
+            began = time.perf_counter()
+            parts.append(pool.predict(_rows(inputs, start, stop), ids[start:stop]))
+            latency[start:stop] = (time.perf_counter() - began) * 1000
+    finally:
+        close_pools()
+    outputs = np.concatenate(parts)
+    table = pd.DataFrame(outputs.reshape(len(frame), -1), columns=[f"score_{k}" for k in range(outputs.reshape(len(frame), -1).shape[1])])
+    table["latency_ms"] = latency
+    write_frame(plan.staged(_CANDIDATE), table)
+    return str(plan.staged(_CANDIDATE))
+
+
+def compare_replay(plan: ReplayPlan, settings: Settings) -> str:
+    """Compare the candidate's staged outputs with production's; stage the long results rows; returns their path."""
+    suite = load_suite(plan.suite_path)
+    frame = read_frame(plan.staged(_LOG))
+    if "label" in frame and plan.classes and frame["label"].notna().any():
+        frame["label"] = _label_indices(frame["label"], plan.classes)
+    candidate = read_frame(plan.staged(_CANDIDATE))
+    outputs = candidate.filter(like="score_").to_numpy(float)
+    if plan.task == "regression":
+        outputs = outputs[:, 0]
+    counts = LogCounts(**{k: plan.counts[k] for k in ("rows_in", "rows_scored", "rows_quarantined", "by_reason")})
+    log = ParsedLog(frame, pd.DataFrame(), counts, tuple(plan.features))
+    slices = [s for s in suite.slices if s.column in frame.columns]
+    report = replay_compare(
+        log, outputs, candidate["latency_ms"].to_numpy(), task=plan.task, window=plan.window,  # type: ignore[arg-type]
+        slices=slices, bootstrap=suite.bootstrap, seed=plan.seed,
+    )
+    results = results_rows(plan, report)
+    write_frame(plan.staged(_RESULTS), results)
+    plan.staged(_REPORT).write_text(replay_markdown(plan, results))
+    return str(plan.staged(_RESULTS))
+
+
+def results_rows(plan: ReplayPlan, report: ShadowReport) -> pd.DataFrame:
+    """The report as long-format results rows of the candidate (variant ``shadow`` and ``shadow@<window>``)."""
+    rows = report.metrics.assign(dataset=plan.log_name, variant=VARIANT)
+    if not report.windows.empty:
+        windows = report.windows.assign(
+            dataset=[f"{plan.log_name}@{t.isoformat()}" for t in report.windows["window_start"]],
+            variant=f"{VARIANT}@{plan.window}",
+            slice="all",
+        ).drop(columns="window_start")
+        rows = pd.concat([rows, windows], ignore_index=True)
+    return rows.assign(
+        model=plan.model.name, model_sha=plan.model.sha256, role=plan.model.role, metric_version=f"shadow-{report.version}"
+    )
+
+
+def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
+    """Commit the replay as a run of the suite (quarantine counts and file in its provenance); returns the run id."""
+    from storage.store import ResultStore
+
+    store = ResultStore(settings)
+    final = settings.runs_dir / plan.run_id
+    provenance = collect_provenance(
+        suite_path=Path(plan.suite_path), suite_hash=plan.suite_hash, seed=plan.seed,
+        models={plan.model.name: plan.model.sha256}, datasets={plan.log_name: plan.log_sha256},
+    )
+    provenance["trigger"] = plan.trigger
+    provenance["ray_address"] = settings.ray_address or "local"
+    provenance["shadow"] = {
+        "log": plan.log_path, "labels": plan.labels_path, "window": plan.window, **plan.counts,
+        "quarantine_path": str(final / _QUARANTINE),
+        "candidate_latency": f"driver wall time per batch of {plan.batch_rows} row(s), Ray dispatch included",
+    }
+    artifacts = [
+        ArtifactRecord(kind="quarantine", uri=plan.staged(_QUARANTINE).as_uri(), description=f"{plan.counts['rows_quarantined']} quarantined rows with reasons"),
+        ArtifactRecord(kind="shadow_report", uri=plan.staged(_REPORT).as_uri(), description="shadow replay summary (markdown)"),
+        ArtifactRecord(kind="shadow_candidate", uri=plan.staged(_CANDIDATE).as_uri(), description="candidate scores and latency per scored row"),
+    ]
+    record = RunRecord(
+        run_id=plan.run_id, suite=plan.suite_name, suite_hash=plan.suite_hash, started_at=plan.started_at,
+        finished_at=datetime.now(UTC), status="completed", verdict="none", trigger=plan.trigger, provenance=provenance,
+        models=[ModelVersionRecord(name=plan.model.name, sha256=plan.model.sha256, format=plan.model.format,
+                                   path=plan.model.path, role=plan.model.role, version=plan.model.version)],
+        datasets=[DatasetVersionRecord(name=plan.log_name, sha256=plan.log_sha256, rows=plan.counts["rows_in"], source=plan.log_path)],
+        artifacts=artifacts,
+    )
+    store.commit_run(record, read_frame(plan.staged(_RESULTS)))
+    return plan.run_id
+
+
+def replay_markdown(plan: ReplayPlan, results: pd.DataFrame) -> str:
+    """A short markdown summary leading with agreement and flip rate."""
+    overall = results[(results["variant"] == VARIANT) & (results["slice"] == "all")].set_index("metric")
+
+    def cell(metric: str, fmt: str = "{:.4f}") -> str:
+        if metric not in overall.index or pd.isna(overall.loc[metric, "value"]):
+            return "–"
+        row = overall.loc[metric]
+        ci = "" if pd.isna(row["ci_low"]) else f" [{fmt.format(row['ci_low'])}, {fmt.format(row['ci_high'])}]"
+        return fmt.format(row["value"]) + ci
+
+    c = plan.counts
+    lines = [
+        f"# Shadow replay: {plan.model.name} vs production",
+        "",
+        f"**Agreement {cell('agreement_rate')}** · **flip rate {cell('flip_rate')}** (95% Wilson intervals)",
+        "",
+        f"Run `{plan.run_id}` · suite `{plan.suite_name}` · log `{plan.log_path}`",
+        f"Rows in {c['rows_in']} = scored {c['rows_scored']} + quarantined {c['rows_quarantined']} {c['by_reason'] or ''}",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for metric in overall.index:
+        if metric not in ("agreement_rate", "flip_rate"):
+            lines.append(f"| {metric} | {cell(metric)} |")
+    flips = results[(results["variant"] == VARIANT) & (results["slice"] != "all") & (results["metric"] == "flip_rate")]
+    if len(flips):
+        worst = flips.sort_values("value", ascending=False).head(5)
+        lines += ["", "Highest flip rates by slice:", ""]
+        lines += [f"- `{r.slice}`: {r.value:.4f} (n={r.n})" for r in worst.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
+class OnlineCandidate:
+    """The suite's candidate answering one request body at a time (the mirror runs it in threads).
+
+    A body is ``{"features": {"<name>": value, ...}}`` (every feature the model
+    takes, by name) or ``{"features": [v0, v1, ...]}`` (in the suite's feature
+    order). The answer is ``{"prediction": k, "scores": [p0, ...]}`` for
+    classification and ``{"prediction": y}`` for regression.
+    """
+
+    def __init__(self, spec: ModelSpec, base_dir: Path, features: list[str], classes: list[int | str] | None, task: str) -> None:
+        self.name = spec.name
+        self.features = features
+        self.task = task
+        self.as_frame = spec.input == "frame"
+        self.predictor = Predictor(spec, base_dir, task=task, num_classes=len(classes) if classes else None, num_threads=1)
+
+    def __call__(self, payload: Any) -> dict[str, Any]:
+        row = request_features(payload, self.features)
+        batch = pd.DataFrame([row], columns=self.features) if self.as_frame else np.asarray([row], np.float32)
+        out = self.predictor(batch)[0]
+        if self.task == "classification":
+            return {"prediction": int(np.argmax(out)), "scores": [float(v) for v in out]}
+        return {"prediction": float(out)}
+
+
+def request_features(payload: Any, names: list[str]) -> list[Any]:
+    """One row of features, in ``names`` order, from a request body.
+
+    Example:
+        >>> request_features({"features": {"b": 2, "a": 1}}, ["a", "b"])
+        [1, 2]
+
+    Raises:
+        DataError: the body is not ``{"features": {...}}`` or ``{"features": [...]}`` with every feature.
+    """
+    features = payload.get("features") if isinstance(payload, dict) else None
+    if isinstance(features, dict):
+        missing = [n for n in names if n not in features]
+        if missing:
+            raise DataError(f"request body: features: expected keys {missing[:3]}…, got {sorted(features)[:3]}…")
+        return [features[n] for n in names]
+    if isinstance(features, list) and len(features) == len(names):
+        return features
+    got = type(features).__name__ if not isinstance(features, list) else f"a list of {len(features)}"
+    raise DataError(f"request body: features: expected an object of {len(names)} named features or a list of {len(names)}, got {got}")
+
+
+def load_online_candidate(suite: SuiteSpec, model: str | None = None) -> OnlineCandidate:
+    """Verify (sha256) and load the suite's candidate for answering single requests in process."""
+    spec, features, classes = candidate_context(suite, model)
+    return OnlineCandidate(spec, suite.base_dir, features, classes, suite.task)
+
+
+def _label_indices(labels: pd.Series, classes: list[int | str]) -> pd.Series:
+    """Log labels as class indices (labels outside the classes become NaN)."""
+    index = {str(c): i for i, c in enumerate(classes)}
+    keys = labels.map(lambda v: None if pd.isna(v) else str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v))
+    return keys.map(index).astype(float)
+
+
+def _rows(batch: np.ndarray | pd.DataFrame, start: int, stop: int) -> np.ndarray | pd.DataFrame:
+    return batch.iloc[start:stop] if isinstance(batch, pd.DataFrame) else batch[start:stop]
+
+
+def _log_sha256(path: Path) -> str:
+    """The log's bytes' sha256 (a folder of parts: of their names and digests, in order)."""
+    if path.is_file():
+        return sha256_file(path)
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in sorted(p for p in path.glob("*.parquet") if not p.name.startswith(".")):
+        digest.update(f"{part.name}:{sha256_file(part)}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,73 @@
+"""The replay stages that need neither Prefect nor Ray: checks before inference, result naming, the summary."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluators.shadow import replay_compare
+from pipeline.shadow import load_online_candidate, prepare_replay, replay_markdown, request_features, results_rows
+from storage.request_log import read_request_log
+from suite.errors import ChecksumError, DataError
+from suite.load import load_suite
+from suite.settings import load_settings
+
+CANCER = Path(__file__).resolve().parents[2] / "examples" / "breast_cancer"
+
+
+def test_request_features_by_name_or_position() -> None:
+    assert request_features({"features": {"b": 2.0, "a": 1.0, "extra": 9}}, ["a", "b"]) == [1.0, 2.0]
+    assert request_features({"features": [1.0, 2.0]}, ["a", "b"]) == [1.0, 2.0]
+    with pytest.raises(DataError, match="expected keys"):
+        request_features({"features": {"a": 1.0}}, ["a", "b"])
+    with pytest.raises(DataError, match="a list of 3"):
+        request_features({"features": [1, 2, 3]}, ["a", "b"])
+
+
+def test_online_candidate_matches_the_batch_predictor() -> None:
+    suite = load_suite(CANCER / "suite.yaml")
+    online = load_online_candidate(suite)
+    frame = read_request_log(CANCER / "shadow" / "requests.parquet", write_quarantine=False).frame.head(5)
+    batch = online.predictor(frame[online.features].to_numpy(np.float32))
+    for i, row in enumerate(frame[online.features].to_dict("records")):
+        answer = online({"features": row})
+        assert answer["prediction"] == int(batch[i].argmax())
+        assert answer["scores"] == pytest.approx(batch[i].tolist(), abs=1e-6)
+
+
+def test_prepare_refuses_a_tampered_candidate_and_a_log_without_its_features(tmp_path: Path, vigil_home: Path) -> None:
+    copy = tmp_path / "cancer"
+    shutil.copytree(CANCER, copy)
+    log = copy / "shadow" / "requests.parquet"
+    narrow = tmp_path / "narrow.parquet"
+    pd.read_parquet(log).drop(columns=["worst_area"]).to_parquet(narrow)
+    with pytest.raises(DataError, match="worst_area"):
+        prepare_replay(copy / "suite.yaml", narrow, load_settings())
+    assert not list((vigil_home / "staging").glob("*"))  # nothing half-made is left behind
+    checkpoint = copy / "checkpoints" / "boosting.skops"
+    checkpoint.write_bytes(checkpoint.read_bytes() + b"x")
+    with pytest.raises(ChecksumError, match="sha256 mismatch"):
+        prepare_replay(copy / "suite.yaml", log, load_settings())
+
+
+def test_results_rows_name_windows_and_the_summary_leads_with_agreement(tmp_path: Path, vigil_home: Path) -> None:
+    plan = prepare_replay(CANCER / "suite.yaml", CANCER / "shadow" / "requests.parquet", load_settings(), window="day")
+    log = read_request_log(CANCER / "shadow" / "requests.parquet", write_quarantine=False)
+    scores = np.asarray(log.frame["scores"].tolist())
+    flipped = scores[:, ::-1]  # the candidate disagrees everywhere except on ties
+    report = replay_compare(log, flipped, np.ones(len(scores)), task="classification", window="day")
+    rows = results_rows(plan, report)
+    days = sorted(set(log.frame["timestamp"].dt.floor("D")))
+    windows = rows[rows.variant == "shadow@day"]
+    assert sorted(set(windows.dataset)) == [f"requests@{d.isoformat()}" for d in days]
+    assert (windows.slice == "all").all() and (rows.model == "boosting").all()
+    assert rows.duplicated(["dataset", "variant", "slice", "metric"]).sum() == 0  # one row per result key
+    text = replay_markdown(plan, rows)
+    first = text.splitlines()[2]
+    assert first.startswith("**Agreement") and "flip rate" in first
+    agree = (scores.argmax(1) == flipped.argmax(1)).mean()
+    assert f"{agree:.4f}" in first
