@@ -158,8 +158,12 @@ def _print_run(run_id: str, slices: bool = False) -> None:
     results = store.run_results(run_id)
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}.get(record.verdict, "white")
     out.print(f"\n[bold]run[/] {record.run_id}  [bold]suite[/] {record.suite}  [bold]verdict[/] [{colour}]{record.verdict.upper()}[/]")
-    if not results.empty:
+    if (results["variant"] == "clean").any():
         out.print(frame_table(headline_pivot(results), title="Clean data, all rows: value [95% CI]"))
+    elif not results.empty:  # shadow replays and drift watches have no clean variant
+        whole = results[(results["slice"] == "all") & ~results["variant"].str.contains("@")]
+        cols = ["model", "variant", "metric", "value", "ci_low", "ci_high", "n"]
+        out.print(frame_table(whole[cols].reset_index(drop=True), title="All rows: value [95% CI]"))
     if slices:
         table = results[(results["slice"] != "all") | (results["variant"] != "clean")]
         cols = ["model", "dataset", "variant", "slice", "metric", "value", "ci_low", "ci_high", "n"]
@@ -234,6 +238,8 @@ def history(
         out.print(f"no history for suite {suite!r}, metric {metric!r}, slice {slice_!r}, variant {variant!r}")
         return
     cols = [c for c in ["started_at", "run_id", "model", "value", "ci_low", "ci_high", "n"] if c in frame.columns]
+    if "dataset" in frame.columns and frame["dataset"].nunique() > 1:
+        cols.insert(2, "dataset")  # windows of one run (e.g. shadow@hour) are told apart by their dataset name
     out.print(frame_table(frame[cols].astype({"started_at": str}), title=f"{suite} · {metric} · {slice_} · {variant}"))
     for name, group in frame.groupby("model"):
         out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
