@@ -149,7 +149,7 @@ def test_checksum_is_checked_before_any_actor_starts(tmp_path: Path, torchscript
 def test_a_model_that_fails_to_load_on_the_actors_is_a_clear_error(tmp_path: Path, state_dict_spec: ModelSpec) -> None:
     wrong = state_dict_spec.model_copy(update={"init_args": {"inputs": 5, "classes": 3}})
     one = WorkersSpec(num_actors=1, cpus_per_actor=1)
-    with pytest.raises(VigilError, match=r"^model sd: an actor failed to load it: .*does not fit nets/tiny.py:TinyNet"):
+    with pytest.raises(VigilError, match=r"^model sd: checkpoint .* does not fit nets/tiny.py:TinyNet: TinyNet: size mismatch for"):
         InferencePool(wrong, tmp_path, task="classification", num_classes=3, workers=one, name_prefix="t")
 
 
