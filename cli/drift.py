@@ -1,10 +1,44 @@
-"""`vigil` commands for drift (registered on the main app by :func:`register`)."""
+"""`vigil drift`: data drift per time window of a suite's timestamped datasets (registered by :func:`register`)."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
-    return None
+    """Add the ``drift`` command to ``app``."""
+    app.command(name="drift")(drift)
+
+
+def drift(
+    suite: Annotated[str, typer.Option(help="Path to the suite YAML file (it needs a drift: section).")],
+    since: Annotated[datetime | None, typer.Option(help="Only windows starting at or after this date (UTC).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this timestamped dataset.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")] = False,
+) -> None:
+    """Compare each window of the suite's timestamped data with its reference and store one run per window.
+
+    Re-running the same windows replaces their runs. See the curve with
+    `vigil history --suite NAME --metric drift_share --dataset DATASET`.
+    """
+    import pandas as pd
+
+    from cli.main import emit_json, fail
+    from cli.render import frame_table, out
+    from pipeline.drift_windows import watch_windows
+    from suite.errors import VigilError
+    from suite.settings import load_settings
+
+    try:
+        outcomes = watch_windows(suite, load_settings(), since=since, dataset=dataset)
+    except VigilError as exc:
+        fail(str(exc))
+    rows = [o.model_dump(mode="json") for o in outcomes]
+    if as_json:
+        emit_json(rows)
+        return
+    frame = pd.DataFrame(rows, columns=["dataset", "window_start", "rows", "labelled", "share_drifted", "dataset_drifted", "run_id"])
+    out.print(frame_table(frame, title="Drift per window (share of drifted feature columns)"))
