@@ -30,6 +30,7 @@ def drift(
     from cli.render import frame_table, out
     from pipeline.drift_windows import watch_windows
     from suite.errors import VigilError
+    from suite.load import load_suite
     from suite.settings import load_settings
 
     try:
@@ -40,5 +41,11 @@ def drift(
     if as_json:
         emit_json(rows)
         return
-    frame = pd.DataFrame(rows, columns=["dataset", "window_start", "rows", "labelled", "share_drifted", "dataset_drifted", "run_id"])
-    out.print(frame_table(frame, title="Drift per window (share of drifted feature columns)"))
+    frame = pd.DataFrame([{
+        "drift": "DRIFT" if o.dataset_drifted else "ok", "dataset": o.dataset, "window": f"{o.window_start:%Y-%m-%d %H:%M}", "rows": o.rows, "labels": "yes" if o.labelled else "no",
+        "drifted share": round(o.share_drifted, 3),
+    } for o in outcomes], columns=["drift", "dataset", "window", "rows", "labels", "drifted share"])
+    out.print(frame_table(frame, title="Data drift per window vs the reference", styles={"DRIFT": "red", "ok": "green"}))
+    if outcomes:
+        out.print(f"[dim]{len(outcomes)} window runs stored; curve: vigil history --suite {load_suite(suite).name} "
+                  f"--metric drift_share --model data --dataset {outcomes[0].dataset}[/]")

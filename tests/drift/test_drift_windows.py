@@ -74,3 +74,19 @@ def test_estimated_accuracy_covers_realised_on_the_shifted_window(synth: Path) -
 def test_unknown_dataset_names_the_choices(synth: Path) -> None:
     with pytest.raises(VigilError, match=r"--dataset: expected a dataset with a timestamp column \['stream'\], got 'nope'"):
         watch_windows(str(synth), load_settings(), dataset="nope")
+
+
+def test_summaries_engine_on_ray_gives_the_same_verdicts(tmp_path: Path, vigil_home: Path) -> None:
+    import ray
+
+    ray.shutdown()  # a Ray left by an earlier module: start a small one of our own
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        suite = write_suite(tmp_path / "synth", mode="summaries")
+        outcomes = watch_windows(str(suite), load_settings())
+    finally:
+        ray.shutdown()
+    assert [o.dataset_drifted for o in outcomes] == [day >= CHANGE_DAY for day in range(1, DAYS + 1)]
+    table = drift_table(outcomes[CHANGE_DAY - 1].run_id, load_settings())
+    assert (table["engine"] == "summaries").all() and (~table["sampled"]).all()
+    assert not (load_settings().runs_dir / outcomes[0].run_id / "drift.html").exists()

@@ -90,7 +90,7 @@ def test_evaluate_hooks_on_a_committed_run(shifted_example: Path, vigil_home: Pa
     assert set(table["dataset"]) == {"cancer-test", "shifted"}
     assert set(table["kind"]) == {"data", "prediction", "target"}
     assert set(table.loc[table["kind"] == "prediction", "model"]) == {"boosting", "mlp"}
-    assert (table.groupby(["dataset", "kind", "model"])["column"].count().loc[("cancer-test", "data", "")]) == 30
+    assert (table.groupby(["dataset", "kind", "model"])["column"].count().loc[("cancer-test", "data", "")]) == 10
     assert {"drift-cancer-test.html", "drift-shifted.html"} <= {p.name for p in Path(path).parent.iterdir()}
     shares = table[table["kind"] == "data"].groupby("dataset")["dataset_drifted"].first()
     assert not shares["cancer-test"] and shares["shifted"]
