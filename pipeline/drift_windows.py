@@ -27,7 +27,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from drift.evidently_adapter import save_html
 from drift.performance_estimation import compare_with_labels, estimate_performance
+from drift.windows import split_windows
 from evaluators.scoring import score_predictions
 from pipeline.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of, model_predictions, reference_side
 from pipeline.prepare import code_sha256
@@ -35,8 +37,6 @@ from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_datas
 from storage.frames import write_frame
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
 from storage.store import ResultStore
-from drift.evidently_adapter import save_html
-from drift.windows import split_windows
 from suite.errors import VigilError
 from suite.load import load_suite
 from suite.settings import Settings
