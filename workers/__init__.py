@@ -5,7 +5,8 @@
 - :mod:`workers.predictor`: :class:`Predictor`, a plain class that loads once and scores batches.
 - :mod:`workers.cluster`: :func:`ensure_ray`, connect or start Ray once per process.
 - :mod:`workers.pool`: :class:`InferencePool` and :func:`get_pool`, warm actors over object-store shards.
+- :mod:`workers.summaries`: :func:`summarise_shards`, drift summaries of large frames on Ray tasks.
 
-Ray is imported only by ``workers.cluster`` and ``workers.pool``, so the predictor and
+Ray is imported only by ``workers.cluster``, ``workers.pool`` and ``workers.summaries``, so the predictor and
 formats can be used without it.
 """

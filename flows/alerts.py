@@ -1,0 +1,49 @@
+"""Prefect events for drift and metric changes, on the suite's resource ``vigil.suite.<name>``.
+
+Events: ``vigil.drift.detected`` (one per drifted dataset × kind × model group) and
+``vigil.metric.changed`` (one per changed metric series). Automations match on them
+(see ``deploy/automations/``).
+"""
+
+from __future__ import annotations
+
+from prefect.events import emit_event
+
+from pipeline.alerts import DriftAlert, alerts_markdown, drift_alerts, drift_payload, metric_payload
+from pipeline.drift import drift_table
+from pipeline.metric_watch import MetricAlert, metric_changes_for_run
+from suite.settings import Settings
+
+DRIFT_EVENT = "vigil.drift.detected"
+METRIC_EVENT = "vigil.metric.changed"
+
+
+def suite_resource(suite: str) -> dict[str, str]:
+    """The Prefect resource every Vigil event of ``suite`` is about."""
+    return {"prefect.resource.id": f"vigil.suite.{suite}", "prefect.resource.name": suite}
+
+
+def emit_drift_events(alerts: list[DriftAlert]) -> int:
+    """Emit one ``vigil.drift.detected`` per alert; returns how many were emitted."""
+    for alert in alerts:
+        emit_event(event=DRIFT_EVENT, resource=suite_resource(alert.suite), payload=drift_payload(alert))
+    return len(alerts)
+
+
+def emit_metric_events(alerts: list[MetricAlert]) -> int:
+    """Emit one ``vigil.metric.changed`` per alert; returns how many were emitted."""
+    for alert in alerts:
+        emit_event(event=METRIC_EVENT, resource=suite_resource(alert.suite), payload=metric_payload(alert))
+    return len(alerts)
+
+
+def alert_run(run_id: str, settings: Settings) -> str:
+    """Emit a committed run's drift and metric-change events; returns the markdown snippet for its verdict."""
+    drift = drift_alerts(drift_table(run_id, settings))
+    metrics = metric_changes_for_run(run_id, settings)
+    emit_drift_events(drift)
+    emit_metric_events(metrics)
+    return alerts_markdown(drift, metrics)
+
+
+__all__ = ["DRIFT_EVENT", "METRIC_EVENT", "alert_run", "alerts_markdown", "emit_drift_events", "emit_metric_events"]

@@ -1,0 +1,42 @@
+"""The ``drift-watch`` flow: each window of a suite's timestamped data against its reference, then alerts.
+
+Entrypoint ``flows/drift_watch.py:drift_watch``. Each window is committed as a run
+of the suite (trigger ``drift-watch``, see :mod:`pipeline.drift_windows`); then
+every window run's drift and the newest window's metric changes are emitted as
+``vigil.drift.detected`` / ``vigil.metric.changed`` events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow, task
+
+from flows.alerts import emit_drift_events, emit_metric_events
+from pipeline.alerts import drift_alerts
+from pipeline.drift import drift_table
+from pipeline.drift_windows import WindowOutcome, watch_windows
+from pipeline.metric_watch import metric_changes_for_run
+from suite.settings import Settings, load_settings
+
+
+@task(name="drift-windows", retries=1, retry_delay_seconds=5)
+def windows(suite_path: str, settings: Settings, since: datetime | None, dataset: str | None) -> list[WindowOutcome]:
+    return watch_windows(suite_path, settings, since=since, dataset=dataset)
+
+
+@task(name="alert")
+def alert(outcomes: list[WindowOutcome], settings: Settings) -> dict[str, int]:
+    drifted = sum(emit_drift_events(drift_alerts(drift_table(o.run_id, settings))) for o in outcomes)
+    newest = {o.dataset: o.run_id for o in outcomes}  # outcomes are oldest first per dataset
+    changed = sum(emit_metric_events(metric_changes_for_run(run_id, settings)) for run_id in newest.values())
+    return {"drift_events": drifted, "metric_events": changed}
+
+
+@flow(name="drift-watch", log_prints=True)
+def drift_watch(suite_path: str, since: datetime | None = None, dataset: str | None = None, ray_address: str | None = None) -> dict[str, object]:
+    """Store drift per window of the suite's timestamped datasets and emit alerts."""
+    settings = load_settings(ray_address)
+    outcomes = windows(suite_path, settings, since, dataset)
+    counts = alert(outcomes, settings)
+    return {"runs": [o.run_id for o in outcomes], "drifted": [o.run_id for o in outcomes if o.dataset_drifted], **counts}

@@ -1,0 +1,92 @@
+"""`pipeline.drift_windows` on a synthetic stream with a known change point: real Evidently, real storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+
+from pipeline.drift import drift_table
+from pipeline.drift_windows import TRIGGER, watch_windows
+from storage.store import ResultStore
+from suite.errors import VigilError
+from suite.settings import load_settings
+from tests.drift.wiring_data import CHANGE_DAY, DAYS, ROWS, window_day, write_suite
+
+
+@pytest.fixture()
+def synth(tmp_path: Path, vigil_home: Path) -> Path:
+    return write_suite(tmp_path / "synth")
+
+
+def test_windows_flag_the_change_point_and_not_before(synth: Path) -> None:
+    outcomes = watch_windows(str(synth), load_settings())
+    assert [window_day(o.run_id) for o in outcomes] == list(range(1, DAYS + 1))
+    assert [o.dataset_drifted for o in outcomes] == [day >= CHANGE_DAY for day in range(1, DAYS + 1)]
+    assert [o.labelled for o in outcomes] == [day < DAYS for day in range(1, DAYS + 1)]
+    table = drift_table(outcomes[CHANGE_DAY - 1].run_id, load_settings())
+    data = table[table["kind"] == "data"].set_index("column")
+    assert data.loc[["x0", "x1"], "drifted"].all() and not data.loc["x2", "drifted"]
+    assert set(table["kind"]) == {"data", "prediction", "target"}
+    assert (table["engine"] == "evidently").all() and (~table["sampled"]).all()
+    assert (table["n_current"] == ROWS).all()
+    unlabelled = drift_table(outcomes[-1].run_id, load_settings())
+    assert "target" not in set(unlabelled["kind"])
+
+
+def test_windows_are_runs_with_one_history_point_each_and_rerun_replaces(synth: Path) -> None:
+    settings = load_settings()
+    first = watch_windows(str(synth), settings)
+    again = watch_windows(str(synth), settings, since=pd.Timestamp("2026-05-03").to_pydatetime())
+    assert [o.run_id for o in again] == [o.run_id for o in first[2:]]
+    store = ResultStore(settings)
+    runs = store.list_runs(suite="synth")
+    assert sorted(r.run_id for r in runs) == sorted(o.run_id for o in first)
+    assert {r.trigger for r in runs} == {TRIGGER} and {r.verdict for r in runs} == {"none"}
+    curve = store.history(suite="synth", metric="drift_share", dataset="stream")
+    assert curve["run_id"].tolist() == [o.run_id for o in first]
+    assert curve["value"].tolist() == pytest.approx([o.share_drifted for o in first])
+    assert curve["started_at"].dt.tz_convert(None).tolist() == [pd.Timestamp(o.window_start) for o in first]
+
+
+def test_estimated_accuracy_covers_realised_on_the_shifted_window(synth: Path) -> None:
+    settings = load_settings()
+    outcomes = watch_windows(str(synth), settings)
+    store = ResultStore(settings)
+    shifted = store.run_results(outcomes[CHANGE_DAY - 1].run_id).set_index("metric")
+    est, realised = shifted.loc["accuracy_estimated"], shifted.loc["accuracy"]
+    assert est["ci_low"] <= realised["value"] <= est["ci_high"]
+    assert shifted.loc["accuracy_estimate_error", "value"] == pytest.approx(est["value"] - realised["value"])
+    # The realised accuracy, recomputed independently from the model and the window's rows.
+    stream = pd.read_parquet(synth.parent / "stream.parquet")
+    rows = stream[stream["ts"].dt.floor("1D") == pd.Timestamp(outcomes[CHANGE_DAY - 1].window_start)]
+    model = sio.load(synth.parent / "model.skops", trusted=sio.get_untrusted_types(file=synth.parent / "model.skops"))
+    proba = model.predict_proba(rows[["x0", "x1", "x2"]].to_numpy(np.float32))
+    assert realised["value"] == pytest.approx(float(np.mean(proba.argmax(axis=1) == rows["y"].astype(int))))
+    assert est["value"] == pytest.approx(float(proba.max(axis=1).mean()), abs=1e-6)
+    unlabelled = store.run_results(outcomes[-1].run_id)
+    assert "accuracy_estimated" in set(unlabelled["metric"]) and "accuracy" not in set(unlabelled["metric"])
+
+
+def test_unknown_dataset_names_the_choices(synth: Path) -> None:
+    with pytest.raises(VigilError, match=r"--dataset: expected a dataset with a timestamp column \['stream'\], got 'nope'"):
+        watch_windows(str(synth), load_settings(), dataset="nope")
+
+
+def test_summaries_engine_on_ray_gives_the_same_verdicts(tmp_path: Path, vigil_home: Path) -> None:
+    import ray
+
+    ray.shutdown()  # a Ray left by an earlier module: start a small one of our own
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        suite = write_suite(tmp_path / "synth", mode="summaries")
+        outcomes = watch_windows(str(suite), load_settings())
+    finally:
+        ray.shutdown()
+    assert [o.dataset_drifted for o in outcomes] == [day >= CHANGE_DAY for day in range(1, DAYS + 1)]
+    table = drift_table(outcomes[CHANGE_DAY - 1].run_id, load_settings())
+    assert (table["engine"] == "summaries").all() and (~table["sampled"]).all()
+    assert not (load_settings().runs_dir / outcomes[0].run_id / "drift.html").exists()
