@@ -171,6 +171,7 @@ def _print_run(run_id: str, slices: bool = False) -> None:
             out.print(frame_table(table[cols].reset_index(drop=True), title="Per variant and slice"))
     folder = settings.runs_dir / run_id
     _print_frame(folder / "robustness.parquet", "Robustness (primary metric)", ["model", "dataset", "perturbation", "clean", "worst", "breaking_severity", "relative_robustness"])
+    _print_drift(folder / "drift.parquet")
     _print_gates(folder / "gates.json")
     report = next((a for a in record.artifacts if a.kind == "report"), None)
     if report is not None:
@@ -186,6 +187,23 @@ def _print_frame(path: Any, title: str, columns: list[str]) -> None:
         if "breaking_severity" in frame.columns:
             frame["breaking_severity"] = [("never" if v != v else str(int(v))) for v in frame["breaking_severity"]]
         out.print(frame_table(frame[[c for c in columns if c in frame.columns]], title=title))
+
+
+def _print_drift(path: Any) -> None:
+    import pandas as pd
+
+    from cli.render import frame_table, out
+    from storage.frames import read_frame
+
+    if not path.is_file():
+        return
+    table = read_frame(path)
+    rows = []
+    for (dataset, kind, model), group in table.groupby(["dataset", "kind", "model"], dropna=False, sort=True):
+        drifted = sorted(group.loc[group["drifted"].astype(bool), "column"].astype(str))
+        rows.append({"dataset": dataset, "kind": kind, "model": model if isinstance(model, str) else "", "drifted": f"{len(drifted)}/{len(group)}",
+                     "columns": ", ".join(drifted[:6]) + (" …" if len(drifted) > 6 else "")})
+    out.print(frame_table(pd.DataFrame(rows), title="Drift vs the reference"))
 
 
 def _print_gates(path: Any) -> None:
@@ -240,7 +258,8 @@ def history(
     cols = [c for c in ["started_at", "run_id", "model", "value", "ci_low", "ci_high", "n"] if c in frame.columns]
     if "dataset" in frame.columns and frame["dataset"].nunique() > 1:
         cols.insert(2, "dataset")  # windows of one run (e.g. shadow@hour) are told apart by their dataset name
-    out.print(frame_table(frame[cols].astype({"started_at": str}), title=f"{suite} · {metric} · {slice_} · {variant}"))
+    shown = frame.assign(started_at=frame["started_at"].dt.strftime("%Y-%m-%d %H:%M"))
+    out.print(frame_table(shown[cols], title=f"{suite} · {metric} · {slice_} · {variant}"))
     for name, group in frame.groupby("model"):
         out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
 

@@ -1,4 +1,4 @@
-"""The ``evaluate-suite`` flow: prepare → infer (per model × dataset × variant) → score → decide → analyse → report → persist → publish.
+"""The ``evaluate-suite`` flow: prepare → infer (per model × dataset × variant) → score → drift → decide → analyse → report → persist → alert → publish.
 
 Each task is a coarse stage calling one function of :mod:`pipeline`; tasks pass
 the small run plan and URIs, never data frames. Inference runs on warm Ray
@@ -16,10 +16,12 @@ from prefect import flow, task
 from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
 
+from flows.alerts import alert_run
 from flows.progress import PrefectProgress
 from flows.publish import publish_run
 from pipeline.analysis import analyse_run
 from pipeline.decide import Decision, decide_run
+from pipeline.drift import drift_stage
 from pipeline.infer import infer_item, prediction_cache_key, release_model
 from pipeline.persist import discard_run, persist_run
 from pipeline.plan import RunPlan, WorkItem
@@ -59,6 +61,16 @@ def analyse(plan: RunPlan, settings: Settings) -> list[str]:
     return analyse_run(plan, settings)
 
 
+@task(name="drift")
+def drift(plan: RunPlan, settings: Settings) -> str | None:
+    return drift_stage(plan, settings)
+
+
+@task(name="alert")
+def alert(plan: RunPlan, settings: Settings) -> str:
+    return alert_run(plan.run_id, settings)
+
+
 @task(name="report")
 def report(plan: RunPlan, decision: Decision, settings: Settings) -> str:
     return stage_report(plan, decision, settings)
@@ -70,8 +82,8 @@ def persist(plan: RunPlan, decision: Decision, settings: Settings) -> str:
 
 
 @task(name="publish")
-def publish(plan: RunPlan, decision: Decision, settings: Settings) -> None:
-    publish_run(plan, decision, settings)
+def publish(plan: RunPlan, decision: Decision, settings: Settings, alerts: str) -> None:
+    publish_run(plan, decision, settings, alerts)
 
 
 def _run_name() -> str:
@@ -92,6 +104,7 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
                     infer(plan, item, settings)
                 release_model(plan, model.name)
             score(plan, settings)
+        drift(plan, settings)
         decision = decide(plan, settings)
         analyse(plan, settings)
         report(plan, decision, settings)
@@ -99,5 +112,6 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
     except BaseException:
         discard_run(plan.run_id, settings)
         raise
-    publish(plan, decision, settings)
+    alerts = alert(plan, settings)  # after the commit: metric drift compares against committed history
+    publish(plan, decision, settings, alerts)
     return {"run_id": plan.run_id, "verdict": decision.verdict}

@@ -23,7 +23,7 @@ def artifact_key(suite: str, what: str) -> str:
     return f"vigil-{slug}-{what}"
 
 
-def publish_run(plan: RunPlan, decision: Decision, settings: Settings) -> None:
+def publish_run(plan: RunPlan, decision: Decision, settings: Settings, alerts: str = "") -> None:
     """Create the run's artifacts and emit its events."""
     store = ResultStore(settings)
     run = store.get_run(plan.run_id)
@@ -32,7 +32,7 @@ def publish_run(plan: RunPlan, decision: Decision, settings: Settings) -> None:
     robustness = read_frame(settings.runs_dir / plan.run_id / ROBUSTNESS_FILE) if (settings.runs_dir / plan.run_id / ROBUSTNESS_FILE).is_file() else None
     create_markdown_artifact(
         key=artifact_key(plan.suite_name, "verdict"),
-        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table, robustness),
+        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table, robustness, [alerts, ""] if alerts else None),
         description=f"Vigil verdict for {plan.suite_name}: {decision.verdict}",
     )
     create_table_artifact(

@@ -17,6 +17,7 @@ from evaluators.gates import GateInputs, GateOutcome, MetricLookup, PairedSource
 from evaluators.metrics import METRICS
 from evaluators.slices import slice_masks
 from evaluators.statistics import MetricFn
+from pipeline.drift import drift_table
 from pipeline.plan import RunPlan
 from pipeline.score import prediction_arrays, staged_results_path, suite_metrics
 from storage.cache import PredictionCache
@@ -88,8 +89,10 @@ def decide_run(plan: RunPlan, settings: Settings) -> Decision:
     if any(getattr(g, "max_drop_vs", None) == "last_pass" for g in gates):
         previous = store.last_run(plan.suite_name, verdict="pass", before=plan.started_at)
         last_pass = store.run_results(previous.run_id) if previous else None
+    drift = drift_table(plan.run_id, settings)
+    drift = drift[drift["kind"] == "data"] if not drift.empty else None
     inputs = GateInputs(
-        results=results, paired=paired_source(plan, suite, settings), metric=metric_lookup(suite, plan.classes), last_pass=last_pass,
+        results=results, paired=paired_source(plan, suite, settings), metric=metric_lookup(suite, plan.classes), last_pass=last_pass, drift=drift,
         resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=suite.seed,
         bound_policy=suite.gate_bound_policy,
     )

@@ -47,6 +47,8 @@ def persist_run(plan: RunPlan, decision: Decision, settings: Settings) -> str:
     final = settings.runs_dir / plan.run_id
     artifacts = [ArtifactRecord(kind="gates", uri=(final / "gates.json").as_uri(), description="gate outcomes with evidence")]
     artifacts += [ArtifactRecord(kind=p.stem, uri=(final / p.name).as_uri(), description=p.name) for p in sorted(staging.glob("*.html"))]
+    if (staging / "drift.parquet").is_file():
+        artifacts.append(ArtifactRecord(kind="drift_table", uri=(final / "drift.parquet").as_uri(), description="drift per dataset × column"))
     results = read_frame(staged_results_path(store, plan.run_id))
     store.commit_run(run_record(plan, decision, settings, artifacts), results)
     return plan.run_id
