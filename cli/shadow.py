@@ -93,7 +93,7 @@ def mirror(
     try:
         from mirror import MirrorConfig, run_mirror
         from mirror.candidate import ThreadCandidate
-        from pipeline.shadow import load_online_candidate
+        from pipeline.shadow_online import load_online_candidate
         from suite.load import load_suite
         from suite.settings import load_settings
 

@@ -20,10 +20,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from suite.errors import DataError
-from suite.sections import ColumnCheck, DataChecksSpec, DtypeFamily
+from suite.sections import ColumnCheck, DataChecksSpec
+
+__all__ = ["ColumnCheck", "DataChecksSpec", "check_dataset"]
 
 VERSION = "1"
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from evaluators.shadow import replay_compare
-from pipeline.shadow import load_online_candidate, prepare_replay, replay_markdown, request_features, results_rows
+from pipeline.shadow import prepare_replay, replay_markdown, results_rows
+from pipeline.shadow_online import load_online_candidate, request_features
 from storage.request_log import read_request_log
 from suite.errors import ChecksumError, DataError
 from suite.load import load_suite
