@@ -77,3 +77,15 @@ def test_cost_gate_and_report(digits_suite: Path, vigil_home: Path) -> None:
     assert {"family", "region", "z", "model", "baseline"} <= set(regions.columns)
     assert isinstance(run.provenance["model_metadata"], dict) and run.provenance["primary_metric"] == "macro_f1"
     assert pd.notna(cost["ci_low"].iloc[0])
+
+
+def test_tabular_noise_curve_falls_on_the_breast_cancer_example(cancer_suite: Path, vigil_home: Path) -> None:
+    _suite(cancer_suite, perturbations=[{"kind": "gaussian_noise"}], robustness_gates=[], drift=None, drift_gate=None,
+           gates=[{"metric": "roc_auc", "min": 0.9}])
+    evaluate_suite(suite_path=str(cancer_suite), run_id="tabular")
+    results = ResultStore(load_settings()).run_results("tabular")
+    for model in ("boosting", "mlp"):
+        curve = results[(results.slice == "all") & (results.metric == "accuracy") & (results.model == model)].set_index("variant")["value"]
+        assert curve["gaussian_noise:5"] < curve["gaussian_noise:3"] < curve["clean"] + 1e-9
+    summary = read_frame(vigil_home / "runs" / "tabular" / "robustness.parquet")
+    assert set(summary["perturbation"]) == {"gaussian_noise"} and set(summary["model"]) == {"boosting", "mlp"}
