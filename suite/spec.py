@@ -205,6 +205,21 @@ class CostSpec(Frozen):
         return out
 
 
+class ScheduleSpec(Frozen):
+    """When the ``nightly`` deployment evaluates the suite, and how many of its runs may overlap.
+
+    Not part of the suite's fingerprint: it changes when a suite runs, not what it measures.
+
+    Example (suite YAML)::
+
+        schedule: {cron: "30 1 * * *", timezone: Europe/Paris}
+    """
+
+    cron: str = Field(default="0 2 * * *", pattern=r"^\S+( \S+){4,5}$")
+    timezone: str = "UTC"
+    concurrency: PositiveInt = 1
+
+
 class SuiteSpec(Frozen):
     """A whole evaluation suite, as validated from YAML."""
 
@@ -230,6 +245,7 @@ class SuiteSpec(Frozen):
     metric_drift: MetricDriftSpec = Field(default_factory=lambda: MetricDriftSpec())
     gate_bound_policy: Literal["ci", "point"] = "ci"
     inconclusive_as: Literal["fail", "pass", "inconclusive"] = "fail"
+    schedule: ScheduleSpec | None = Field(default=None, exclude=True)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="<suite>")
