@@ -1,0 +1,94 @@
+"""End to end on a real Prefect server: serve the deployments, emit vigil.model.updated, see the gated run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipeline.triggers import file_sha256
+from storage.store import ResultStore
+from suite.settings import load_settings
+from tests.orchestration.conftest import ROOT, api, child_env, vigil, wait_for
+
+
+def _flow_runs(url: str, flow: str) -> list[dict[str, Any]]:
+    runs = api(url, "/flow_runs/filter", {"flows": {"name": {"any_": [flow]}}, "sort": "EXPECTED_START_TIME_ASC"})
+    return [r for r in runs if r["state_type"] != "SCHEDULED"]
+
+
+def _completed(url: str, flow: str, count: int) -> list[dict[str, Any]] | None:
+    runs = _flow_runs(url, flow)
+    failed = [r for r in runs if r["state_type"] in ("FAILED", "CRASHED")]
+    assert not failed, f"{flow} run {failed[0]['name']} ended {failed[0]['state_type']}"
+    done = [r for r in runs if r["state_type"] == "COMPLETED"]
+    return done if len(done) >= count else None
+
+
+@pytest.fixture(scope="module")
+def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory, digits_checkpoints: Path) -> Iterator[dict[str, Any]]:
+    """`vigil serve --api-url` on a copy of the digits suite with a Paris nightly schedule."""
+    import shutil
+
+    work = tmp_path_factory.mktemp("served")
+    suite_dir = work / "digits"
+    shutil.copytree(ROOT / "examples" / "digits", suite_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    suite = suite_dir / "suite.yaml"
+    doc = yaml.safe_load(suite.read_text())
+    doc.update(bootstrap={"resamples": 100}, schedule={"cron": "15 3 * * 1-5", "timezone": "Europe/Paris"})
+    suite.write_text(yaml.safe_dump(doc, sort_keys=False))
+    env = child_env(prefect_api, work / "vigil-home")
+    log = (work / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(suite), "--api-url", prefect_api],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deployments = wait_for(lambda: len(api(prefect_api, "/deployments/filter", {})) >= 3 and api(prefect_api, "/deployments/filter", {}), 60, "deployments")
+        yield {"url": prefect_api, "suite": suite, "env": env, "home": work / "vigil-home", "deployments": deployments, "log": work / "serve.log"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_serve_registers_nightly_with_suite_cron(served: dict[str, Any]) -> None:
+    by_name = {(d["name"], d["entrypoint"]): d for d in served["deployments"]}
+    nightly = by_name[("digits", "flows/nightly.py:nightly")]
+    [schedule] = nightly["schedules"]
+    assert schedule["schedule"]["cron"] == "15 3 * * 1-5"
+    assert schedule["schedule"]["timezone"] == "Europe/Paris"
+    assert "trigger:nightly" in nightly["tags"] and "suite:digits" in nightly["tags"]
+    assert ("digits", "flows/on_model_change.py:on_model_change") in by_name
+    assert ("digits", "flows/backfill.py:backfill") in by_name
+
+
+def test_model_updated_event_runs_gated_evaluation_once(served: dict[str, Any]) -> None:
+    url, env = served["url"], served["env"]
+    checkpoint = served["suite"].parent / "checkpoints" / "candidate.pt"
+    notify = ["notify", "model-updated", "--model", "cnn", "--version", "v2", "--path", str(checkpoint)]
+    done = vigil(notify, env)
+    assert done.returncode == 0, done.stderr
+    [first] = wait_for(lambda: _completed(url, "on-model-change", 1), 150, "the triggered on-model-change run")
+    assert first["parameters"]["version"] == "v2" and first["parameters"]["model"] == "cnn"
+    assert first["parameters"]["sha256"] == file_sha256(checkpoint)
+    served["first_run"] = first
+
+    store = ResultStore(load_settings(home=served["home"]))
+    expected_id = f"digits-cnn-{file_sha256(checkpoint)[:12]}"
+    run = store.get_run(expected_id)
+    assert run is not None and run.verdict == "pass" and run.trigger == "model-change:cnn@v2"
+    assert {m.name: m.version for m in run.models}["cnn"] == "v2"
+
+    again = vigil(notify, env)  # the same change again: a second flow run, no second evaluation
+    assert again.returncode == 0, again.stderr
+    wait_for(lambda: _completed(url, "on-model-change", 2), 90, "the duplicate on-model-change run")
+    assert [r.run_id for r in store.list_runs()] == [expected_id]
+    assert len(_flow_runs(url, "evaluate-suite")) == 1
