@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import yaml
 from pipeline.triggers import file_sha256
 from storage.store import ResultStore
 from suite.settings import load_settings
+from tests.conftest import require
 from tests.orchestration.conftest import ROOT, api, child_env, vigil, wait_for
 
 
@@ -34,8 +37,6 @@ def _completed(url: str, flow: str, count: int) -> list[dict[str, Any]] | None:
 @pytest.fixture(scope="module")
 def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory, digits_checkpoints: Path) -> Iterator[dict[str, Any]]:
     """`vigil serve --api-url` on a copy of the digits suite with a Paris nightly schedule."""
-    import shutil
-
     work = tmp_path_factory.mktemp("served")
     suite_dir = work / "digits"
     shutil.copytree(ROOT / "examples" / "digits", suite_dir, ignore=shutil.ignore_patterns("__pycache__"))
@@ -92,3 +93,39 @@ def test_model_updated_event_runs_gated_evaluation_once(served: dict[str, Any]) 
     wait_for(lambda: _completed(url, "on-model-change", 2), 90, "the duplicate on-model-change run")
     assert [r.run_id for r in store.list_runs()] == [expected_id]
     assert len(_flow_runs(url, "evaluate-suite")) == 1
+
+
+def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--window-size=1400,1000", "--virtual-time-budget=15000"]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=90)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def test_prefect_ui_shows_vigil_verdict_of_finished_run(served: dict[str, Any], tmp_path: Path) -> None:
+    require(Path(CHROMIUM).is_file(), "Debian's chromium is not installed (apt-get install -y chromium)")
+    url = served["url"]
+    runs = wait_for(lambda: _completed(url, "evaluate-suite", 1), 150, "a finished evaluate-suite run")
+    [artifact] = api(url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["vigil-digits-verdict"]}}, "flow_runs": {"id": {"any_": [runs[0]["id"]]}}})
+    assert artifact["data"].startswith("# ✅ Vigil verdict: **PASS**")
+    ui = url.removesuffix("/api")
+    page = f"{ui}/runs/flow-run/{runs[0]['id']}?tab=Artifacts"
+    out = ROOT / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    dom = _chromium(["--dump-dom", page], tmp_path / "profile-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    (out / "prefect-flow-run-artifacts.html").write_text(dom.stdout)
+    assert runs[0]["name"] in dom.stdout and ">Artifacts<" in dom.stdout, "the flow-run page did not render"
+    # The run page opens on its logs (the tab query is dropped while the run loads); its
+    # Artifacts tab links each artifact's page, which renders the verdict markdown.
+    detail = f"{ui}/artifacts/artifact/{artifact['id']}"
+    rendered = _chromium(["--dump-dom", detail], tmp_path / "profile-artifact")
+    (out / "prefect-vigil-verdict.html").write_text(rendered.stdout)
+    text = re.sub(r"<[^>]+>", " ", rendered.stdout)
+    assert "Vigil verdict:" in text and "PASS" in text and "Headline metrics" in text and "macro_f1" in text
+    assert runs[0]["name"] in text, "the artifact page should name the run it belongs to"
+    for name, target in (("prefect-flow-run-artifacts.png", page), ("prefect-vigil-verdict.png", detail)):
+        shot = _chromium([f"--screenshot={out / name}", target], tmp_path / f"profile-{name}")
+        assert shot.returncode == 0 and (out / name).stat().st_size > 10_000, shot.stderr[-2000:]
