@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
+from prefect.tasks import exponential_backoff
 
 from flows.progress import PrefectProgress
 from flows.publish import publish_run
@@ -37,7 +38,7 @@ def prepare(suite_path: str, run_id: str | None, trigger: str) -> RunPlan:
     return prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
 
 
-@task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, retries=2, retry_delay_seconds=[2, 10])
+@task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5)
 def infer(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     return infer_item(plan, item, settings)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import signal
@@ -129,3 +130,40 @@ def test_prefect_ui_shows_vigil_verdict_of_finished_run(served: dict[str, Any], 
     for name, target in (("prefect-flow-run-artifacts.png", page), ("prefect-vigil-verdict.png", detail)):
         shot = _chromium([f"--screenshot={out / name}", target], tmp_path / f"profile-{name}")
         assert shot.returncode == 0 and (out / name).stat().st_size > 10_000, shot.stderr[-2000:]
+
+
+def test_watch_emits_model_updated_for_new_checkpoint(served: dict[str, Any], tmp_path: Path) -> None:
+    watched = tmp_path / "registry" / "ranker"
+    watched.mkdir(parents=True)
+    (watched / "v7.onnx").write_bytes(b"not a real model, only bytes to hash")
+    done = vigil(["watch", str(tmp_path / "registry"), "--once"], served["env"])
+    assert done.returncode == 0, done.stderr
+    expected = hashlib.sha256(b"not a real model, only bytes to hash").hexdigest()
+
+    def arrived() -> list[dict[str, Any]]:
+        page = api(served["url"], "/events/filter", {"filter": {"event": {"name": ["vigil.model.updated"]}, "resource": {"id": ["vigil.model.ranker"]}}, "limit": 10})
+        return page["events"]
+
+    [event] = wait_for(arrived, 30, "the watched checkpoint's event")
+    assert event["payload"] == {"model": "ranker", "version": "v7", "path": str(watched / "v7.onnx"), "sha256": expected}
+
+
+def test_deploy_registers_on_a_process_work_pool(served: dict[str, Any], tmp_path: Path) -> None:
+    suite = tmp_path / "ops" / "suite.yaml"
+    suite.parent.mkdir()
+    doc = yaml.safe_load(served["suite"].read_text())
+    doc.update(name="digits-ops", schedule={"cron": "0 4 * * *", "timezone": "UTC"})
+    for model in doc["models"]:
+        model["path"] = str(served["suite"].parent / model["path"])
+        model["module"] = str(served["suite"].parent / model["module"]) if model.get("module") else None
+    suite.write_text(yaml.safe_dump(doc, sort_keys=False))
+    done = vigil(["deploy", str(suite), "--work-pool", "vigil-test", "--cron", "45 23 * * *", "--timezone", "America/New_York"], served["env"])
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert api(served["url"], "/work_pools/vigil-test")["type"] == "process"
+    deployments = api(served["url"], "/deployments/filter", {"deployments": {"name": {"any_": ["digits-ops"]}}})
+    assert {d["entrypoint"] for d in deployments} >= {"flows/nightly.py:nightly", "flows/on_model_change.py:on_model_change", "flows/backfill.py:backfill"}
+    assert {d["work_pool_name"] for d in deployments} == {"vigil-test"}
+    nightly = next(d for d in deployments if d["entrypoint"] == "flows/nightly.py:nightly")
+    assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in nightly["schedules"]] == [("45 23 * * *", "America/New_York")]
+    assert nightly["job_variables"]["env"]["VIGIL_HOME"] == str(served["home"])
+    assert nightly["pull_steps"], "the code must come from this checkout"
