@@ -17,8 +17,10 @@ from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
+from prefect.artifacts import create_table_artifact
+
 from flows.progress import PrefectProgress
-from flows.publish import publish_run
+from flows.publish import artifact_key, publish_run
 from pipeline.decide import Decision, decide_run
 from pipeline.infer import infer_item, prediction_cache_key, release_model
 from pipeline.persist import discard_run, persist_run
@@ -26,6 +28,8 @@ from pipeline.plan import RunPlan, WorkItem
 from pipeline.prepare import prepare_run
 from pipeline.progress import reporting
 from pipeline.score import score_run
+from pipeline.upstream import ABLATION, attribution
+from suite.load import load_suite
 from suite.settings import Settings, load_settings
 
 
@@ -63,6 +67,13 @@ def publish(plan: RunPlan, decision: Decision, settings: Settings) -> None:
     publish_run(plan, decision, settings)
 
 
+@task(name="attribute-upstream")
+def attribute_upstream(plan: RunPlan, settings: Settings) -> None:
+    table = attribution(plan, load_suite(plan.suite_path), settings)
+    create_table_artifact(key=artifact_key(plan.suite_name, "upstream"), table=table.to_dict("records"),
+                          description=f"Change attributed to each upstream module (current − rolled back), run {plan.run_id}")
+
+
 def _run_name() -> str:
     params = flow_run.parameters
     path = Path(str(params["suite_path"]))
@@ -87,4 +98,6 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
         discard_run(plan.run_id, settings)
         raise
     publish(plan, decision, settings)
+    if any(v.startswith(ABLATION) for v in plan.variants):
+        attribute_upstream(plan, settings)
     return {"run_id": plan.run_id, "verdict": decision.verdict}
