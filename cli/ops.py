@@ -18,6 +18,7 @@ from suite.errors import VigilError
 Suites = Annotated[list[str], typer.Argument(help="Suite YAML files to schedule and trigger.")]
 Cron = Annotated[str | None, typer.Option(help="Nightly cron, overriding each suite's schedule.cron (default 0 2 * * *).")]
 Tz = Annotated[str | None, typer.Option(help="Time zone of the cron, e.g. Europe/Paris (default the suite's, else UTC).")]
+Slots = Annotated[int, typer.Option(min=1, help="Inference tasks allowed at once across all suites (tag limit vigil-cluster).")]
 
 notify_app = typer.Typer(help="Emit Vigil events to the Prefect server (from CI pipelines).", no_args_is_help=True)
 
@@ -61,6 +62,7 @@ def serve(
     api_url: Annotated[str | None, typer.Option(help="Use this running Prefect server instead of starting one (default $PREFECT_API_URL).")] = None,
     cron: Cron = None,
     timezone: Tz = None,
+    cluster_slots: Slots = 2,
 ) -> None:
     """Run a Prefect server, a runner and every suite's deployments on this machine, until Ctrl-C."""
     from flows.server import PrefectServer
@@ -77,8 +79,9 @@ def serve(
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "5")
         from prefect import serve as prefect_serve
 
-        from flows.deployments import suite_deployments
+        from flows.deployments import ensure_cluster_limit, suite_deployments
 
+        ensure_cluster_limit(cluster_slots)
         deployments = [d for s in suites for d in suite_deployments(s, cron=cron, timezone=timezone)]
         prefect_serve(*deployments, limit=int(os.environ.get("VIGIL_SERVE_LIMIT", "2")))
     except VigilError as exc:
@@ -93,17 +96,19 @@ def deploy(
     work_pool: Annotated[str, typer.Option(help="Process work pool to deploy to (created when missing).")] = "vigil",
     cron: Cron = None,
     timezone: Tz = None,
+    cluster_slots: Slots = 2,
 ) -> None:
     """Register every suite's deployments on the Prefect server at $PREFECT_API_URL; run `prefect worker start --pool vigil` to execute them."""
     if not os.environ.get("PREFECT_API_URL"):
         _fail("deploy: expected PREFECT_API_URL to name the Prefect server, got nothing (or use `vigil serve`)")
     from prefect import deploy as prefect_deploy
 
-    from flows.deployments import ensure_work_pool, suite_deployments
+    from flows.deployments import ensure_cluster_limit, ensure_work_pool, suite_deployments
 
     env = {k: v for k, v in os.environ.items() if k.startswith("VIGIL_")}
     try:
         ensure_work_pool(work_pool)
+        ensure_cluster_limit(cluster_slots)
         deployments = [d for s in suites for d in suite_deployments(s, cron=cron, timezone=timezone, work_pool=work_pool, env=env)]
     except VigilError as exc:
         _fail(str(exc))

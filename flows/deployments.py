@@ -57,6 +57,8 @@ def model_change_trigger(suite_path: str, models: list[str]) -> DeploymentEventT
 def load_flow(kind: str, *, from_checkout: bool = False) -> Flow[..., Any] | None:
     """The flow of deployment ``kind``; None when its module is not installed (yet)."""
     file, name = ENTRYPOINTS[kind].split(":")
+    if not (ROOT / file).is_file():
+        return None  # only flows of this checkout: an installed copy elsewhere would not match the entrypoint
     try:
         loaded = getattr(importlib.import_module(file.removesuffix(".py").replace("/", ".")), name)
     except (ImportError, AttributeError):
@@ -108,3 +110,13 @@ def ensure_work_pool(name: str) -> None:
             client.read_work_pool(name)
         except ObjectNotFound:
             client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+
+
+def ensure_cluster_limit(slots: int) -> None:
+    """Cap concurrent inference tasks across all suites (tag ``vigil-cluster``) at ``slots``."""
+    from prefect.client.orchestration import get_client
+
+    from flows.evaluate import CLUSTER_TAG
+
+    with get_client(sync_client=True) as client:
+        client.create_concurrency_limit(tag=CLUSTER_TAG, concurrency_limit=slots)

@@ -42,7 +42,12 @@ def prepare(suite_path: str, run_id: str | None, trigger: str) -> RunPlan:
     return prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
 
 
-@task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5)
+CLUSTER_TAG = "vigil-cluster"
+"""Inference tasks carry this tag; a tag concurrency limit on it (``vigil serve``/``deploy`` set one) caps runs sharing the cluster."""
+
+
+@task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, tags=[CLUSTER_TAG],
+      retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5)
 def infer(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     return infer_item(plan, item, settings)
 

@@ -68,6 +68,8 @@ def test_serve_registers_nightly_with_suite_cron(served: dict[str, Any]) -> None
     assert schedule["schedule"]["cron"] == "15 3 * * 1-5"
     assert schedule["schedule"]["timezone"] == "Europe/Paris"
     assert "trigger:nightly" in nightly["tags"] and "suite:digits" in nightly["tags"]
+    assert nightly["global_concurrency_limit"]["limit"] == 1  # one nightly run of a suite at a time
+    assert api(served["url"], "/concurrency_limits/tag/vigil-cluster")["concurrency_limit"] == 2
     assert ("digits", "flows/on_model_change.py:on_model_change") in by_name
     assert ("digits", "flows/backfill.py:backfill") in by_name
 
