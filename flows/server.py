@@ -16,10 +16,9 @@ from suite.errors import VigilError
 class PrefectServer:
     """``prefect server start`` on ``host:port`` (SQLite under ``home``, or Postgres by URL).
 
-    Example:
-        >>> server = PrefectServer(Path("/tmp/p"), port=4200)  # doctest: +SKIP
-        >>> with server: print(server.api_url)  # doctest: +SKIP
-        http://127.0.0.1:4200/api
+    Used as a context manager (``with PrefectServer(home, port=4200) as server:``), it
+    is healthy inside the block and stopped after it; ``server.api_url`` is
+    ``http://127.0.0.1:4200/api``.
     """
 
     def __init__(self, home: Path, port: int, host: str = "127.0.0.1", database_url: str | None = None) -> None:

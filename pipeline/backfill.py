@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -71,7 +72,7 @@ def split_windows(suite: SuiteSpec, dataset: str, freq: str, target: Path) -> di
     return out
 
 
-def plan_backfill(suite: SuiteSpec, *, versions: list[ModelUpdate] = (), windows: dict[str, str] | None = None) -> list[BackfillPiece]:  # type: ignore[assignment]
+def plan_backfill(suite: SuiteSpec, *, versions: Sequence[ModelUpdate] = (), windows: dict[str, str] | None = None) -> list[BackfillPiece]:
     """Every (version × window) piece; no versions means the suite's own models, no windows all data."""
     known = [m.name for m in suite.models]
     for update in versions:
