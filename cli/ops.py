@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -23,7 +23,7 @@ Slots = Annotated[int, typer.Option(min=1, help="Inference tasks allowed at once
 notify_app = typer.Typer(help="Emit Vigil events to the Prefect server (from CI pipelines).", no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     from cli.main import fail
 
     fail(message)
@@ -37,14 +37,19 @@ def notify_model_updated(
     sha256: Annotated[str | None, typer.Option(help="Its sha256 (computed from --path when omitted).")] = None,
 ) -> None:
     """Emit vigil.model.updated (resource vigil.model.<model>) so on-model-change evaluates it."""
+    from pydantic import ValidationError
+
     from pipeline.triggers import ModelUpdate, file_sha256
 
     try:
         if path and not sha256:
             sha256 = file_sha256(Path(path))
         update = ModelUpdate(model=model, version=version, path=str(Path(path).resolve()) if path else None, sha256=sha256)
-    except (ValueError, OSError) as exc:
-        _fail(f"notify model-updated: {str(exc).splitlines()[0]}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"notify model-updated: --{first['loc'][0]}: expected letters, digits, '_', '.' or '-' (sha256: 64 hex digits), got {first['input']!r}")
+    except OSError as exc:
+        _fail(f"notify model-updated: --path: cannot read {path} ({exc.strerror})")
     from prefect.events.worker import EventsWorker
 
     from flows.watch import emit_model_updated

@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate_suite
 from flows.publish import artifact_key
@@ -22,7 +23,12 @@ from suite.load import load_suite
 from suite.settings import load_settings
 
 
-@flow(name="backfill", flow_run_name=lambda: "backfill", log_prints=True)
+def _run_name() -> str:
+    path = Path(str(flow_run.parameters["suite_path"]))
+    return f"{path.parent.name}/{path.stem} · backfill"
+
+
+@flow(name="backfill", flow_run_name=_run_name, log_prints=True)
 def backfill(
     suite_path: str, versions: list[dict[str, Any]] | None = None, dataset: str | None = None,
     freq: str | None = None, metric: str | None = None, ray_address: str | None = None,

@@ -7,6 +7,7 @@ re-triggered nightly run replaces that night's results instead of adding a copy.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -20,7 +21,12 @@ def nightly_run_id(suite_name: str, scheduled: datetime) -> str:
     return f"{suite_name}-nightly-{scheduled.astimezone(UTC):%Y%m%d}"
 
 
-@flow(name="nightly", flow_run_name=lambda: f"{flow_run.parameters['suite_path']} · nightly", log_prints=True)
+def _run_name() -> str:
+    path = Path(str(flow_run.parameters["suite_path"]))
+    return f"{path.parent.name}/{path.stem} · nightly"
+
+
+@flow(name="nightly", flow_run_name=_run_name, log_prints=True)
 def nightly(suite_path: str, ray_address: str | None = None) -> dict[str, str]:
     """Evaluate the suite at ``suite_path`` as tonight's run."""
     scheduled = flow_run.scheduled_start_time or datetime.now(UTC)
