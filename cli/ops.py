@@ -1,10 +1,181 @@
-"""`vigil` commands for ops (registered on the main app by :func:`register`)."""
+"""`vigil` commands for operating Vigil: serve, deploy, watch, notify, backfill.
+
+Prefect is imported only inside commands, after PREFECT_API_URL is settled, so
+the rest of the CLI stays fast and ``serve`` can point Prefect at the server it
+starts.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
 import typer
+
+from suite.errors import VigilError
+
+Suites = Annotated[list[str], typer.Argument(help="Suite YAML files to schedule and trigger.")]
+Cron = Annotated[str | None, typer.Option(help="Nightly cron, overriding each suite's schedule.cron (default 0 2 * * *).")]
+Tz = Annotated[str | None, typer.Option(help="Time zone of the cron, e.g. Europe/Paris (default the suite's, else UTC).")]
+Slots = Annotated[int, typer.Option(min=1, help="Inference tasks allowed at once across all suites (tag limit vigil-cluster).")]
+
+notify_app = typer.Typer(help="Emit Vigil events to the Prefect server (from CI pipelines).", no_args_is_help=True)
+
+
+def _fail(message: str) -> NoReturn:
+    from cli.main import fail
+
+    fail(message)
+
+
+@notify_app.command("model-updated")
+def notify_model_updated(
+    model: Annotated[str, typer.Option(help="Model name as in the suite.")],
+    version: Annotated[str, typer.Option(help="The new version's label.")],
+    path: Annotated[str | None, typer.Option(help="The new checkpoint file.")] = None,
+    sha256: Annotated[str | None, typer.Option(help="Its sha256 (computed from --path when omitted).")] = None,
+) -> None:
+    """Emit vigil.model.updated (resource vigil.model.<model>) so on-model-change evaluates it."""
+    from pydantic import ValidationError
+
+    from pipeline.triggers import ModelUpdate, file_sha256
+
+    try:
+        if path and not sha256:
+            sha256 = file_sha256(Path(path))
+        update = ModelUpdate(model=model, version=version, path=str(Path(path).resolve()) if path else None, sha256=sha256)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"notify model-updated: --{first['loc'][0]}: expected letters, digits, '_', '.' or '-' (sha256: 64 hex digits), got {first['input']!r}")
+    except OSError as exc:
+        _fail(f"notify model-updated: --path: cannot read {path} ({exc.strerror})")
+    from prefect.events.worker import EventsWorker
+
+    from flows.watch import emit_model_updated
+
+    event_id = emit_model_updated(update)
+    EventsWorker.drain_all(timeout=30)
+    typer.echo(f"emitted vigil.model.updated for {model}@{version} (event {event_id})")
+
+
+def serve(
+    suites: Suites,
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server (UI and API).")] = 4200,
+    host: Annotated[str, typer.Option(help="Interface the local server listens on.")] = "127.0.0.1",
+    database_url: Annotated[str | None, typer.Option(help="Postgres URL for the Prefect server (default SQLite in $VIGIL_HOME/prefect).")] = None,
+    api_url: Annotated[str | None, typer.Option(help="Use this running Prefect server instead of starting one (default $PREFECT_API_URL).")] = None,
+    cron: Cron = None,
+    timezone: Tz = None,
+    cluster_slots: Slots = 2,
+) -> None:
+    """Run a Prefect server, a runner and every suite's deployments on this machine, until Ctrl-C."""
+    from flows.server import PrefectServer
+    from suite.settings import load_settings
+
+    api_url = api_url or os.environ.get("PREFECT_API_URL")
+    server = None if api_url else PrefectServer(load_settings().home / "prefect", port=port, host=host, database_url=database_url)
+    try:
+        if server is not None:
+            server.start()
+            api_url = server.api_url
+            typer.echo(f"Prefect UI: http://{host}:{port}")
+        os.environ["PREFECT_API_URL"] = str(api_url)
+        os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "5")
+        from prefect import serve as prefect_serve
+
+        from flows.deployments import ensure_cluster_limit, suite_deployments
+
+        ensure_cluster_limit(cluster_slots)
+        deployments = [d for s in suites for d in suite_deployments(s, cron=cron, timezone=timezone)]
+        prefect_serve(*deployments, limit=int(os.environ.get("VIGIL_SERVE_LIMIT", "2")))
+    except VigilError as exc:
+        _fail(str(exc))
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def deploy(
+    suites: Suites,
+    work_pool: Annotated[str, typer.Option(help="Process work pool to deploy to (created when missing).")] = "vigil",
+    cron: Cron = None,
+    timezone: Tz = None,
+    cluster_slots: Slots = 2,
+) -> None:
+    """Register every suite's deployments on the Prefect server at $PREFECT_API_URL; run `prefect worker start --pool vigil` to execute them."""
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("deploy: expected PREFECT_API_URL to name the Prefect server, got nothing (or use `vigil serve`)")
+    from prefect import deploy as prefect_deploy
+
+    from flows.deployments import ensure_cluster_limit, ensure_work_pool, suite_deployments
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("VIGIL_")}
+    try:
+        ensure_work_pool(work_pool)
+        ensure_cluster_limit(cluster_slots)
+        deployments = [d for s in suites for d in suite_deployments(s, cron=cron, timezone=timezone, work_pool=work_pool, env=env)]
+    except VigilError as exc:
+        _fail(str(exc))
+    ids = prefect_deploy(*deployments, work_pool_name=work_pool, build=False, push=False, print_next_steps_message=False)
+    for d, i in zip(deployments, ids, strict=True):
+        typer.echo(f"deployed {d.flow_name}/{d.name} ({i})")
+
+
+def watch(
+    directory: Annotated[str, typer.Argument(help="Checkpoint folder: <model>.pt files, or <model>/<version>.pt.")],
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10.0,
+    once: Annotated[bool, typer.Option("--once", help="Emit for every checkpoint present now, then exit.")] = False,
+) -> None:
+    """Emit vigil.model.updated whenever a checkpoint in DIRECTORY is added or changed."""
+    import time
+
+    from prefect.events.worker import EventsWorker
+
+    from flows.watch import watch_once
+    from pipeline.triggers import scan_checkpoints
+
+    try:
+        seen = {} if once else scan_checkpoints(Path(directory))
+        while True:
+            seen, updates = watch_once(Path(directory), seen)
+            for u in updates:
+                typer.echo(f"{u.model}@{u.version}: vigil.model.updated")
+            EventsWorker.drain_all(timeout=30)
+            if once:
+                return
+            time.sleep(interval)
+    except VigilError as exc:
+        _fail(str(exc))
+
+
+def backfill(
+    suite: Annotated[str, typer.Argument(help="Suite YAML file.")],
+    version: Annotated[list[str] | None, typer.Option(help="A past version MODEL:VERSION:PATH (repeatable).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Dataset to cut into time windows (needs its timestamp column).")] = None,
+    freq: Annotated[str | None, typer.Option(help="Window length as a pandas period: D, W, M, Q.")] = None,
+    metric: Annotated[str | None, typer.Option(help="Metric of the aging curve (default the suite's primary).")] = None,
+) -> None:
+    """Re-run a suite over past model versions and/or time windows; finished pieces are skipped."""
+    from flows.backfill import backfill as backfill_flow
+
+    versions = []
+    for item in version or []:
+        parts = item.split(":", 2)
+        if len(parts) != 3:
+            _fail(f"--version: expected MODEL:VERSION:PATH, got {item!r}")
+        versions.append({"model": parts[0], "version": parts[1], "path": str(Path(parts[2]).resolve())})
+    try:
+        out = backfill_flow(suite_path=suite, versions=versions, dataset=dataset, freq=freq, metric=metric)
+    except VigilError as exc:
+        _fail(str(exc))
+    typer.echo(f"{len(out['ran'])} pieces run, {len(out['skipped'])} already recorded")
+    for row in out["curve"]:
+        typer.echo(f"  {row['model']:<12} {row['version']:<12} {row['window']:<12} {row['metric']} {row['value']:.4f} [{row['ci_low']:.4f}, {row['ci_high']:.4f}]")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to app."""
-    return None
+    for command in (serve, deploy, watch, backfill):
+        app.command()(command)
+    app.add_typer(notify_app, name="notify")

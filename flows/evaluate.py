@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_table_artifact
 from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
+from prefect.tasks import exponential_backoff
 
 from flows.alerts import alert_run
 from flows.progress import PrefectProgress
-from flows.publish import publish_run
+from flows.publish import artifact_key, publish_run
 from pipeline.analysis import analyse_run
 from pipeline.decide import Decision, decide_run
 from pipeline.drift import drift_stage
@@ -26,9 +28,11 @@ from pipeline.infer import infer_item, prediction_cache_key, release_model
 from pipeline.persist import discard_run, persist_run
 from pipeline.plan import RunPlan, WorkItem
 from pipeline.prepare import prepare_run
-from pipeline.report import stage_report
 from pipeline.progress import reporting
+from pipeline.report import stage_report
 from pipeline.score import score_run
+from pipeline.upstream import ABLATION, attribution
+from suite.load import load_suite
 from suite.settings import Settings, load_settings
 
 
@@ -41,7 +45,12 @@ def prepare(suite_path: str, run_id: str | None, trigger: str) -> RunPlan:
     return prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
 
 
-@task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, retries=2, retry_delay_seconds=[2, 10])
+CLUSTER_TAG = "vigil-cluster"
+"""Inference tasks carry this tag; a tag concurrency limit on it (``vigil serve``/``deploy`` set one) caps runs sharing the cluster."""
+
+
+@task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, tags=[CLUSTER_TAG],
+      retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5)
 def infer(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     return infer_item(plan, item, settings)
 
@@ -86,6 +95,13 @@ def publish(plan: RunPlan, decision: Decision, settings: Settings, alerts: str) 
     publish_run(plan, decision, settings, alerts)
 
 
+@task(name="attribute-upstream")
+def attribute_upstream(plan: RunPlan, settings: Settings) -> None:
+    table = attribution(plan, load_suite(plan.suite_path), settings)
+    create_table_artifact(key=artifact_key(plan.suite_name, "upstream"), table=table.to_dict("records"),
+                          description=f"Change attributed to each upstream module (current − rolled back), run {plan.run_id}")
+
+
 def _run_name() -> str:
     params = flow_run.parameters
     path = Path(str(params["suite_path"]))
@@ -114,4 +130,6 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
         raise
     alerts = alert(plan, settings)  # after the commit: metric drift compares against committed history
     publish(plan, decision, settings, alerts)
+    if any(v.startswith(ABLATION) for v in plan.variants):
+        attribute_upstream(plan, settings)
     return {"run_id": plan.run_id, "verdict": decision.verdict}

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.plan import RunPlan, WorkItem
 from pipeline.progress import report
+from pipeline.upstream import with_upstream
 from pipeline.variants import bound_perturbation, is_label_variant
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
@@ -59,6 +60,7 @@ def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDatase
     pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
     label_variant = is_label_variant(item.variant)
     transform = None if label_variant else bound_perturbation(suite, data, item.variant, plan.seed, num_classes)
+    transform = with_upstream(suite, item.variant, transform)
     outputs = pool.predict(model_inputs(data, spec), data.sample_ids, transform, data_key=f"{data.sha256}:{spec.input}")
     frame = predictions_frame(data, outputs, suite, plan.classes)
     if label_variant:

@@ -17,6 +17,7 @@ from typing import Any
 from evaluators.metrics import METRICS
 from evaluators.data_checks import check_dataset
 from pipeline.plan import DatasetEntry, ModelEntry, RunPlan
+from pipeline.upstream import upstream_digest
 from pipeline.variants import check_perturbations, variant_versions, variants_of
 from storage.datasets import encode_labels, load_dataset
 from storage.provenance import collect_provenance
@@ -69,10 +70,12 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         raise VigilError(f"run id: expected letters, digits, '_', '.' or '-', got {run_id!r}")
     suite = load_suite(suite_path)
     check_names(suite)
-    models = []
+    models, upstream = [], upstream_digest(suite)
     for model in suite.models:
         path = verify_model(model, suite.base_dir)
         sha = model.sha256 or code_sha256(model, suite)
+        if upstream is not None:  # the evaluated artifact is the pipeline: upstream modules + model
+            sha = hashlib.sha256(f"{sha}+{upstream}".encode()).hexdigest()
         models.append(ModelEntry(name=model.name, sha256=sha, format=model.format, role=model.role, path=str(path or ""), version=model.version))
     datasets, classes, features = [], suite.classes, {}
     for spec in suite.evaluation_datasets:

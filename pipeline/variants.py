@@ -12,17 +12,18 @@ from __future__ import annotations
 from evaluators.perturbations import PERTURBATIONS, BoundPerturbation
 from evaluators.perturbations.base import context_from_frame
 from evaluators.perturbations.spec import CLEAN, PerturbationSpec, parse_variant
+from pipeline.upstream import ablated_module, ablation_variants
 from storage.datasets import LoadedDataset
 from suite.errors import SpecError
 from suite.spec import SuiteSpec
 
 
 def variants_of(suite: SuiteSpec) -> list[str]:
-    """Every variant the suite evaluates, clean first, in suite order."""
+    """Every variant the suite evaluates, clean first, in suite order, then upstream ablations."""
     names = [CLEAN]
     for spec in suite.perturbations:
         names += [v for v in spec.variants() if v not in names]
-    return names
+    return names + ablation_variants(suite)
 
 
 def variant_versions(suite: SuiteSpec) -> dict[str, str]:
@@ -55,6 +56,8 @@ def _spec_for(suite: SuiteSpec, kind: str) -> PerturbationSpec:
 
 def bound_perturbation(suite: SuiteSpec, data: LoadedDataset, variant: str, seed: int, num_classes: int | None) -> BoundPerturbation | None:
     """The perturbation of ``variant`` bound to its severity, seed and the data's statistics."""
+    if ablated_module(variant) is not None:
+        return None
     parsed = parse_variant(variant)
     if parsed is None:
         return None
@@ -67,5 +70,7 @@ def bound_perturbation(suite: SuiteSpec, data: LoadedDataset, variant: str, seed
 
 def is_label_variant(variant: str) -> bool:
     """Whether ``variant`` perturbs labels (applied after inference) rather than features."""
+    if ablated_module(variant) is not None:
+        return False
     parsed = parse_variant(variant)
     return parsed is not None and PERTURBATIONS.get(parsed[0]).family == "label"

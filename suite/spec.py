@@ -205,6 +205,50 @@ class CostSpec(Frozen):
         return out
 
 
+class ScheduleSpec(Frozen):
+    """When the ``nightly`` deployment evaluates the suite, and how many of its runs may overlap.
+
+    Not part of the suite's fingerprint: it changes when a suite runs, not what it measures.
+
+    Example (suite YAML)::
+
+        schedule: {cron: "30 1 * * *", timezone: Europe/Paris}
+    """
+
+    cron: str = Field(default="0 2 * * *", pattern=r"^\S+( \S+){4,5}$")
+    timezone: str = "UTC"
+    concurrency: PositiveInt = 1
+
+
+class UpstreamVersion(Frozen):
+    """One version of an upstream module: a ``file.py:function`` transform, optionally pinned."""
+
+    module: str = Field(pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")
+    sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    version: str | None = None
+
+
+class UpstreamSpec(UpstreamVersion):
+    """A module upstream of every model (e.g. a feature transformer), at its current version.
+
+    The transform maps a batch of features to a batch of features on the workers,
+    after any perturbation. With ``previous`` given, each run also evaluates the
+    variant ``ablation@<name>`` (that module rolled back) to attribute metric
+    changes to it.
+
+    Example (suite YAML)::
+
+        upstream:
+          - name: scaler
+            module: features_v2.py:transform
+            previous: {module: features_v1.py:transform}
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["transform"] = "transform"
+    previous: UpstreamVersion | None = None
+
+
 class SuiteSpec(Frozen):
     """A whole evaluation suite, as validated from YAML."""
 
@@ -230,13 +274,15 @@ class SuiteSpec(Frozen):
     metric_drift: MetricDriftSpec = Field(default_factory=lambda: MetricDriftSpec())
     gate_bound_policy: Literal["ci", "point"] = "ci"
     inconclusive_as: Literal["fail", "pass", "inconclusive"] = "fail"
+    schedule: ScheduleSpec | None = Field(default=None, exclude=True)
+    upstream: list[UpstreamSpec] = Field(default_factory=list, exclude_if=lambda modules: not modules)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="<suite>")
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> SuiteSpec:
-        for field in ("models", "datasets"):
+        for field in ("models", "datasets", "upstream"):
             names = [item.name for item in getattr(self, field)]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:

@@ -1,0 +1,46 @@
+"""`vigil serve` in one command: its own Prefect server (SQLite in VIGIL_HOME), the deployments, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.orchestration.conftest import ROOT, api, child_env, free_port, wait_for
+
+
+def test_serve_starts_and_stops_its_own_server(tmp_path: Path) -> None:
+    port = free_port()
+    env = child_env("", tmp_path / "home")
+    env.pop("PREFECT_API_URL")
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(ROOT / "examples" / "digits" / "suite.yaml"), "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        def deployed() -> list[dict[str, object]]:
+            try:
+                return [d for d in api(url, "/deployments/filter", {}) if d["name"] == "digits"]
+            except httpx.HTTPError:
+                return []
+
+        deployments = wait_for(lambda: len(deployed()) >= 3 and deployed(), 90, "vigil serve's deployments")
+        assert {d["entrypoint"].split(":")[1] for d in deployments} >= {"nightly", "on_model_change", "backfill"}
+        assert (tmp_path / "home" / "prefect" / "prefect.db").is_file()  # the server's SQLite lives in VIGIL_HOME
+        ui = httpx.get(f"http://127.0.0.1:{port}/dashboard", headers={"accept": "text/html"})
+        assert ui.status_code == 200 and "<html" in ui.text.lower()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        with httpx.Client() as client:
+            try:
+                client.get(f"{url}/health", timeout=2)
+                raise AssertionError("the Prefect server outlived vigil serve")
+            except httpx.ConnectError:
+                pass
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
