@@ -8,6 +8,8 @@ starts.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -73,6 +75,8 @@ def serve(
     from flows.server import PrefectServer
     from suite.settings import load_settings
 
+    # Until Prefect's runner installs its own handler, a SIGTERM still stops everything cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     api_url = api_url or os.environ.get("PREFECT_API_URL")
     server = None if api_url else PrefectServer(load_settings().home / "prefect", port=port, host=host, database_url=database_url)
     try:
