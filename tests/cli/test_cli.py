@@ -26,7 +26,7 @@ def _vigil(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 def _fast(suite: Path, **changes: object) -> None:
     doc = yaml.safe_load(suite.read_text())
-    doc.update({"bootstrap": {"resamples": 100}, "perturbations": [], "robustness_gates": [], **changes})
+    doc.update({"bootstrap": {"resamples": 100}, "perturbations": [], "robustness_gates": [], "drift": None, **changes})
     suite.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 

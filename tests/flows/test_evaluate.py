@@ -19,7 +19,7 @@ from suite.settings import load_settings
 def _edit(suite_path: Path, **changes: object) -> None:
     """Edit a copied suite; perturbations are dropped unless a test asks for them (speed)."""
     doc = yaml.safe_load(suite_path.read_text())
-    doc.update({"perturbations": [], "robustness_gates": [], **changes})
+    doc.update({"perturbations": [], "robustness_gates": [], "drift": None, **changes})
     suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 

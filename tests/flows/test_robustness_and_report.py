@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 def _suite(path: Path, **changes: object) -> None:
     doc = yaml.safe_load(path.read_text())
-    doc.update({"bootstrap": {"resamples": 200}, **changes})
+    doc.update({"bootstrap": {"resamples": 200}, "drift": None, "drift_gate": None, **changes})
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 

@@ -28,7 +28,7 @@ def _timestamped_digits(suite_path: Path) -> pd.DataFrame:
     doc = yaml.safe_load(suite_path.read_text())
     doc["datasets"] = [{"name": "stream", "path": "stream.parquet", "label": "label", "timestamp": "ts", "id_column": "sample_id", "image_shape": [8, 8]}]
     doc["bootstrap"] = {"resamples": 100}
-    doc.update(gates=[], perturbations=[], robustness_gates=[], metrics=["accuracy"], primary_metric="accuracy", slices=[], workers={"num_actors": 1, "cpus_per_actor": 1})
+    doc.update(gates=[], perturbations=[], robustness_gates=[], drift=None, metrics=["accuracy"], primary_metric="accuracy", slices=[], workers={"num_actors": 1, "cpus_per_actor": 1})
     suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return frame
 

@@ -43,7 +43,7 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory, digits_ch
     shutil.copytree(ROOT / "examples" / "digits", suite_dir, ignore=shutil.ignore_patterns("__pycache__"))
     suite = suite_dir / "suite.yaml"
     doc = yaml.safe_load(suite.read_text())
-    doc.update(bootstrap={"resamples": 100}, perturbations=[], robustness_gates=[], schedule={"cron": "15 3 * * 1-5", "timezone": "Europe/Paris"})
+    doc.update(bootstrap={"resamples": 100}, perturbations=[], robustness_gates=[], drift=None, schedule={"cron": "15 3 * * 1-5", "timezone": "Europe/Paris"})
     suite.write_text(yaml.safe_dump(doc, sort_keys=False))
     env = child_env(prefect_api, work / "vigil-home")
     log = (work / "serve.log").open("w")

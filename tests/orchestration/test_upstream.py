@@ -25,7 +25,7 @@ def _with_upstream(suite_path: Path, **pins: str) -> None:
     (suite_path.parent / "features_v2.py").write_text("def transform(x):\n    return x\n")
     (suite_path.parent / "features_v1.py").write_text("def transform(x):\n    return x[:, ::-1].copy()\n")  # mirrored pixels
     doc = yaml.safe_load(suite_path.read_text())
-    doc.update(bootstrap={"resamples": 200}, metrics=["accuracy"], primary_metric="accuracy", slices=[], gates=[], perturbations=[], robustness_gates=[],
+    doc.update(bootstrap={"resamples": 200}, metrics=["accuracy"], primary_metric="accuracy", slices=[], gates=[], perturbations=[], robustness_gates=[], drift=None,
                upstream=[{"name": "featurizer", "module": "features_v2.py:transform", "previous": {"module": "features_v1.py:transform"}, **pins}])
     suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
 

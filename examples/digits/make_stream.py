@@ -1,0 +1,58 @@
+"""Write the digits example's drift data, deterministically.
+
+* ``data/reference.parquet`` — the fixed training split the models were fit on: the drift reference.
+* ``data/stream.parquet`` — 7 daily windows of 150 images (1,050 rows, 2026-03-01 to
+  2026-03-07) with a ``timestamp`` column, drawn with replacement from the held-out test
+  split. From day 5 (``SHIFT_DAY``) a scanner fault dims every image to 55% of its ink
+  (pixel values × 0.55, rounded): a pure covariate shift — P(x) changes, the digits do
+  not. Labels are present for days 1–5 and missing for the last two.
+
+Usage: ``python examples/digits/make_stream.py``
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parents[1])]
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from storage.datasets import DATASET_LOADERS  # noqa: E402
+
+DATA = HERE / "data"
+START = pd.Timestamp("2026-03-01")
+DAYS, ROWS_PER_DAY, SHIFT_DAY, LABELLED_DAYS, DIMMING, SEED = 7, 150, 5, 5, 0.55, 2026
+
+
+def stream() -> pd.DataFrame:
+    """Seven daily windows drawn from the test split, dimmed from ``SHIFT_DAY`` on."""
+    pool = DATASET_LOADERS.get("sklearn.digits")("test")
+    pixels = [c for c in pool.columns if c.startswith("pixel_")]
+    rng = np.random.default_rng(SEED)
+    days = []
+    for day in range(DAYS):
+        rows = pool.iloc[rng.choice(len(pool), ROWS_PER_DAY)].reset_index(drop=True)
+        if day + 1 >= SHIFT_DAY:
+            rows[pixels] = np.round(rows[pixels].to_numpy() * DIMMING).astype(np.float32)
+        seconds = np.sort(rng.integers(0, 86_400, ROWS_PER_DAY))
+        rows["timestamp"] = START + pd.Timedelta(days=day) + pd.to_timedelta(seconds, unit="s")
+        rows["label"] = rows["label"].astype("Float64") if day < LABELLED_DAYS else pd.array([pd.NA] * ROWS_PER_DAY, dtype="Float64")
+        days.append(rows.drop(columns="sample_id"))
+    frame = pd.concat(days, ignore_index=True)
+    frame.insert(0, "sample_id", np.arange(len(frame), dtype=np.int64))
+    return frame
+
+
+def main() -> None:
+    DATA.mkdir(exist_ok=True)
+    DATASET_LOADERS.get("sklearn.digits")("train").to_parquet(DATA / "reference.parquet", index=False)
+    stream().to_parquet(DATA / "stream.parquet", index=False)
+    print(f"wrote {DATA / 'reference.parquet'} and {DATA / 'stream.parquet'}")
+
+
+if __name__ == "__main__":
+    main()
