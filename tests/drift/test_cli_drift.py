@@ -1,4 +1,4 @@
-"""`vigil drift` on the breast-cancer example as shipped: the covariate shift of 2026-03-05 and nothing before."""
+"""`vigil drift` on the examples as shipped: the shifts of 2026-03-05 and nothing before."""
 
 from __future__ import annotations
 
@@ -54,3 +54,14 @@ def test_vigil_drift_without_a_drift_section_exits_2(example: Path, vigil_home: 
     result = CliRunner().invoke(app, ["drift", "--suite", str(example)])
     assert result.exit_code == 2
     assert "drift: expected a drift section" in result.output
+
+
+def test_vigil_drift_on_the_digits_example_finds_the_dimming(tmp_path: Path, vigil_home: Path) -> None:
+    target = tmp_path / "digits"
+    shutil.copytree(ROOT / "examples" / "digits", target, ignore=shutil.ignore_patterns("__pycache__"))
+    result = CliRunner().invoke(app, ["drift", "--suite", str(target / "suite.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    windows = json.loads(result.stdout)
+    assert [w["dataset_drifted"] for w in windows] == [pd.Timestamp(w["window_start"]) >= SHIFT for w in windows]
+    history = ResultStore(load_settings()).history(suite="digits", metric="drift_share", model="data", dataset="digits-stream")
+    assert len(history) == 7 and history["value"].iloc[-1] == 1.0
