@@ -16,16 +16,17 @@ class: Ray Data starts its actor pool for every dataset execution and tears it
 down after, so models cannot stay warm across calls, and each execution pays
 the streaming executor's start-up. ``bench/inference.py`` (200k rows, MLP
 64→512→512→10, 2 actors × 1 CPU against torch with 2 threads, medians of 5
-with the two timed alternately, on 2 cores shared with other jobs) measured:
+with the two timed alternately) measured on an otherwise idle 2-core machine:
 
-    quietest run (load 3.4)   plain 207k rows/s, pool 218k rows/s   ratio 1.05
-    busier runs (load 3.6–7)  plain 61k–125k,   pool 119k–194k     ratio 1.45–1.94
-    Ray Data map_batches      16k–21k rows/s, 10–12 s a call        ratio 0.21–0.26
-                              (actor start included: Ray Data pays it every call)
+    shards of 2 batches (16,384 rows, the default)   plain ~300k rows/s, pool ~275k   ratio 0.90–0.93
+    shards of 1 batch (8,192 rows)                   ratio 0.86–0.89
+    1 actor × 2 CPUs                                 ratio 0.80–0.83
+    Ray Data map_batches                             16k–21k rows/s, 10–12 s a call, ratio 0.21–0.26
+                                                     (its actors start and stop on every call)
 
-Actor start (2 actors, model loaded) took 1.7–5 s, paid once per pool. Under
-load two single-threaded processes beat one two-threaded torch, so a ratio
-above 1 says "no measurable overhead" rather than "faster".
+Actor start (2 actors, model loaded) took 1.4–5 s, paid once per pool. On a
+busy machine two single-threaded actors beat one two-threaded torch (ratios
+of 1.05–1.9 were seen under load), so only quiet-machine ratios are comparable.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ class InferencePool:
         num_classes: number of classes (classification).
         workers: actor count, CPU/GPU share and retry budget.
         name_prefix: prefix for the actors' names (shown in Ray's state API).
-        shard_rows: rows per shard; defaults to ``spec.batch_size``.
+        shard_rows: rows per shard; defaults to two of the model's batches (``2 * spec.batch_size``):
+            measured on the bench MLP, shards of one batch lost ~10% to per-call overhead, of
+            two ~5%, while larger ones balance worse across actors.
         start_timeout_s: how long to wait for the actors to be placed and load the model.
 
     Raises:
@@ -107,7 +110,7 @@ class InferencePool:
         verify_model(spec, Path(base_dir))
         self.spec = spec
         self.workers = workers
-        self.shard_rows = shard_rows or spec.batch_size
+        self.shard_rows = shard_rows or 2 * spec.batch_size
         self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)))
         self._options: dict[str, Any] = {"num_cpus": workers.cpus_per_actor, "max_restarts": 0}
         if spec.device == "cuda":
