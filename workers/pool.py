@@ -62,8 +62,9 @@ class _PredictorHost:
         self.predictor = Predictor(spec, base_dir, task=task, num_classes=num_classes, num_threads=num_threads)
 
     def placement(self) -> dict[str, Any]:
-        """Where this actor runs: pid, GPU ids Ray assigned, and the device the model uses."""
-        return {"pid": os.getpid(), "gpu_ids": list(ray.get_gpu_ids()), "device": self.predictor.device}
+        """Where this actor runs: node, pid, GPU ids Ray assigned, and the device the model uses."""
+        return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                "gpu_ids": list(ray.get_gpu_ids()), "device": self.predictor.device}
 
     def predict(self, shard: tuple[Batch, np.ndarray], transform: Transform | None) -> np.ndarray:
         features, sample_ids = shard
