@@ -46,18 +46,6 @@ def _quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def _mute_prefect_console() -> None:
-    """Keep Prefect's console logs (task tracebacks) off the terminal; they still reach the Prefect API."""
-    import logging
-
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    for logger in [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, PrefectConsoleHandler):
-                handler.setLevel(logging.CRITICAL + 1)
-
-
 @app.command()
 def run(
     suite: Annotated[str, typer.Argument(help="Path to the suite YAML file.")],
@@ -78,7 +66,9 @@ def run(
         from flows.evaluate import evaluate_suite
 
         if not verbose:
-            _mute_prefect_console()
+            from flows.progress import mute_console_logs
+
+            mute_console_logs()
         err.print(f"[dim]running {suite} …[/]")
         with RichProgress() as progress, reporting(progress):
             outcome = evaluate_suite(suite_path=suite, run_id=run_id, ray_address=ray_address, trigger=trigger)

@@ -52,12 +52,10 @@ def notify_model_updated(
         _fail(f"notify model-updated: --{first['loc'][0]}: expected letters, digits, '_', '.' or '-' (sha256: 64 hex digits), got {first['input']!r}")
     except OSError as exc:
         _fail(f"notify model-updated: --path: cannot read {path} ({exc.strerror})")
-    from prefect.events.worker import EventsWorker
-
-    from flows.watch import emit_model_updated
+    from flows.watch import emit_model_updated, flush_events
 
     event_id = emit_model_updated(update)
-    EventsWorker.drain_all(timeout=30)
+    flush_events()
     typer.echo(f"emitted vigil.model.updated for {model}@{version} (event {event_id})")
 
 
@@ -86,13 +84,11 @@ def serve(
             typer.echo(f"Prefect UI: http://{host}:{port}")
         os.environ["PREFECT_API_URL"] = str(api_url)
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "5")
-        from prefect import serve as prefect_serve
-
-        from flows.deployments import ensure_cluster_limit, suite_deployments
+        from flows.deployments import ensure_cluster_limit, serve_deployments, suite_deployments
 
         ensure_cluster_limit(cluster_slots)
         deployments = [d for s in suites for d in suite_deployments(s, cron=cron, timezone=timezone)]
-        prefect_serve(*deployments, limit=int(os.environ.get("VIGIL_SERVE_LIMIT", "2")))
+        serve_deployments(deployments, limit=int(os.environ.get("VIGIL_SERVE_LIMIT", "2")))
     except VigilError as exc:
         _fail(str(exc))
     finally:
@@ -110,9 +106,7 @@ def deploy(
     """Register every suite's deployments on the Prefect server at $PREFECT_API_URL; run `prefect worker start --pool vigil` to execute them."""
     if not os.environ.get("PREFECT_API_URL"):
         _fail("deploy: expected PREFECT_API_URL to name the Prefect server, got nothing (or use `vigil serve`)")
-    from prefect import deploy as prefect_deploy
-
-    from flows.deployments import ensure_cluster_limit, ensure_work_pool, suite_deployments
+    from flows.deployments import deploy_deployments, ensure_cluster_limit, ensure_work_pool, suite_deployments
 
     env = {k: v for k, v in os.environ.items() if k.startswith("VIGIL_")}
     try:
@@ -121,7 +115,7 @@ def deploy(
         deployments = [d for s in suites for d in suite_deployments(s, cron=cron, timezone=timezone, work_pool=work_pool, env=env)]
     except VigilError as exc:
         _fail(str(exc))
-    ids = prefect_deploy(*deployments, work_pool_name=work_pool, build=False, push=False, print_next_steps_message=False)
+    ids = deploy_deployments(deployments, work_pool)
     for d, i in zip(deployments, ids, strict=True):
         typer.echo(f"deployed {d.flow_name}/{d.name} ({i})")
 
@@ -134,9 +128,7 @@ def watch(
     """Emit vigil.model.updated whenever a checkpoint in DIRECTORY is added or changed."""
     import time
 
-    from prefect.events.worker import EventsWorker
-
-    from flows.watch import watch_once
+    from flows.watch import flush_events, watch_once
     from pipeline.triggers import scan_checkpoints
 
     try:
@@ -145,7 +137,7 @@ def watch(
             seen, updates = watch_once(Path(directory), seen)
             for u in updates:
                 typer.echo(f"{u.model}@{u.version}: vigil.model.updated")
-            EventsWorker.drain_all(timeout=30)
+            flush_events()
             if once:
                 return
             time.sleep(interval)

@@ -120,3 +120,17 @@ def ensure_cluster_limit(slots: int) -> None:
 
     with get_client(sync_client=True) as client:
         client.create_concurrency_limit(tag=CLUSTER_TAG, concurrency_limit=slots)
+
+
+def serve_deployments(deployments: list[RunnerDeployment], limit: int) -> None:
+    """Serve ``deployments`` in this process (a Prefect runner) until stopped."""
+    from prefect import serve
+
+    serve(*deployments, limit=limit)
+
+
+def deploy_deployments(deployments: list[RunnerDeployment], work_pool: str) -> list[Any]:
+    """Register ``deployments`` on ``work_pool`` of the configured server; returns their ids."""
+    from prefect import deploy
+
+    return list(deploy(*deployments, work_pool_name=work_pool, build=False, push=False, print_next_steps_message=False))

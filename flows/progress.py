@@ -27,3 +27,15 @@ class PrefectProgress:
         if now - self._sent >= 0.5 or done >= total:
             update_progress_artifact(self._id, progress=min(value, 100.0))
             self._sent = now
+
+
+def mute_console_logs() -> None:
+    """Keep Prefect's console logs (task tracebacks) off the terminal; they still reach the Prefect API."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for logger in [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL + 1)

@@ -21,6 +21,13 @@ def emit_model_updated(update: ModelUpdate) -> str | None:
     return str(event.id) if event is not None else None
 
 
+def flush_events(timeout_s: float = 30) -> None:
+    """Wait until every event emitted by this process has reached the Prefect server."""
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=timeout_s)
+
+
 def watch_once(directory: Path, seen: dict[str, str]) -> tuple[dict[str, str], list[ModelUpdate]]:
     """One poll: emit for what changed since ``seen``; returns the new state and the updates."""
     now = scan_checkpoints(directory)
