@@ -46,6 +46,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    """Block until the head's GCS accepts connections (or fail if it died or never did)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"ray head exited with {proc.returncode}"
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                time.sleep(1)  # the GCS listens a moment before it serves
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"ray head on port {port}: expected it to listen within {timeout_s:.0f} s")
+
+
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
     """A head (1 CPU) and a second node (1 CPU, resource ``worker_b``) as child process groups."""
@@ -62,7 +75,7 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
     )
     procs = [head]
     try:
-        time.sleep(8)
+        _wait_for_port(port, head)
         node = subprocess.Popen(
             [RAY, "start", f"--address={address}", '--resources={"worker_b": 1}', f"--dashboard-agent-listen-port={_free_port()}", *common],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
