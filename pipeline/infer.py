@@ -9,6 +9,7 @@ there and skips inference. Perturbed variants are made on the workers from
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -70,16 +71,22 @@ def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDatase
     return frame
 
 
+@lru_cache(maxsize=2)
+def _planned_data(suite_path: str, suite_hash: str, name: str, sha256: str) -> tuple[SuiteSpec, LoadedDataset]:
+    """The suite and one dataset as the plan pinned them, loaded once per process, not once per variant."""
+    suite = load_suite(suite_path)
+    data = load_dataset(next(d for d in suite.datasets if d.name == name), suite)
+    if data.sha256 != sha256 or suite.fingerprint() != suite_hash:
+        raise ChecksumError(f"dataset {name} or suite {suite_path}: changed during the run (data {sha256[:12]}… → {data.sha256[:12]}…)")
+    return suite, data
+
+
 def infer_item(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     """Predict ``item`` (cached by content); returns the prediction cache key."""
     key = plan.cache_key(item.model, item.dataset, item.variant)
     cache = PredictionCache(settings.cache_dir)
     if not cache.has(key):
-        suite = load_suite(plan.suite_path)
-        data = load_dataset(next(d for d in suite.datasets if d.name == item.dataset), suite)
-        expected = plan.dataset(item.dataset).sha256
-        if data.sha256 != expected:
-            raise ChecksumError(f"dataset {data.name}: changed during run {plan.run_id} (was {expected[:12]}…, now {data.sha256[:12]}…)")
+        suite, data = _planned_data(plan.suite_path, plan.suite_hash, item.dataset, plan.dataset(item.dataset).sha256)
         cache.put(key, _predict(plan, item, suite, data, settings))
     items = plan.work_items()
     report("infer", items.index(item) + 1, len(items), f"{item.model} · {item.variant}")

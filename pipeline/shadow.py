@@ -29,7 +29,8 @@ from pydantic import BaseModel
 from evaluators.shadow import ShadowReport, replay_compare
 from pipeline.plan import ModelEntry
 from pipeline.prepare import new_run_id
-from storage.datasets import encode_labels, load_dataset, sha256_file
+from storage.checksums import sha256_file
+from storage.datasets import encode_labels, load_dataset
 from storage.frames import read_frame, write_frame
 from storage.provenance import collect_provenance
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
@@ -176,6 +177,7 @@ def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
     """Score every staged row with the candidate on warm Ray actors, timing each batch; returns the outputs' path."""
     from workers.cluster import ensure_ray
     from workers.pool import close_pools, get_pool
+    from workers.predictor import rows_of
 
     suite = load_suite(plan.suite_path)
     spec = next(m for m in suite.models if m.name == plan.model.name)
@@ -186,11 +188,11 @@ def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
     pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=len(plan.classes) if plan.classes else None, workers=suite.workers)
     parts, latency = [], np.empty(len(frame))
     try:
-        pool.predict(_rows(inputs, 0, 1), ids[:1])  # warm-up: the first call pays lazy initialisation, not a request
+        pool.predict(rows_of(inputs, 0, 1), ids[:1])  # warm-up: the first call pays lazy initialisation, not a request
         for start in range(0, len(frame), plan.batch_rows):
             stop = min(start + plan.batch_rows, len(frame))
             began = time.perf_counter()
-            parts.append(pool.predict(_rows(inputs, start, stop), ids[start:stop]))
+            parts.append(pool.predict(rows_of(inputs, start, stop), ids[start:stop]))
             latency[start:stop] = (time.perf_counter() - began) * 1000
     finally:
         close_pools()
@@ -312,10 +314,6 @@ def _label_indices(labels: pd.Series, classes: list[int | str]) -> pd.Series:
     index = {str(c): i for i, c in enumerate(classes)}
     keys = labels.map(lambda v: None if pd.isna(v) else str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v))
     return keys.map(index).astype(float)
-
-
-def _rows(batch: np.ndarray | pd.DataFrame, start: int, stop: int) -> np.ndarray | pd.DataFrame:
-    return batch.iloc[start:stop] if isinstance(batch, pd.DataFrame) else batch[start:stop]
 
 
 def _log_sha256(path: Path) -> str:

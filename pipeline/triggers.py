@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from storage.checksums import sha256_file as file_sha256
 from suite.errors import VigilError
 
 MODEL_UPDATED = "vigil.model.updated"
@@ -47,15 +47,6 @@ class ModelUpdate(BaseModel):
             "resource": {"prefect.resource.id": f"vigil.model.{self.model}", "prefect.resource.name": self.model},
             "payload": {"model": self.model, "version": self.version, "path": self.path, "sha256": self.sha256},
         }
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _slug(text: str) -> str:

@@ -30,7 +30,8 @@ from evaluators.statistics import paired_bootstrap_diff
 from pipeline.plan import RunPlan
 from pipeline.score import prediction_arrays
 from storage.cache import PredictionCache
-from storage.datasets import SAMPLE_ID, sha256_file
+from storage.checksums import sha256_file
+from storage.datasets import SAMPLE_ID
 from suite.errors import ChecksumError, SpecError
 from suite.settings import Settings
 from suite.spec import SuiteSpec, UpstreamVersion

@@ -81,7 +81,7 @@ def robustness_curves(data: ReportData) -> go.Figure | None:
     """The primary metric against severity (0 = clean) for each perturbation and model."""
     metric = data.primary()
     rows = data.results[(data.results["slice"] == "all") & (data.results["metric"] == metric)]
-    perturbed = rows[rows["variant"].str.contains(":", regex=False)]
+    perturbed = rows[rows["variant"].str.fullmatch(r"[^:@]+:\d+")]  # "<perturbation>:<severity>" only
     if perturbed.empty:
         return None
     fig = go.Figure()

@@ -9,7 +9,6 @@ on a suite's seed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from storage.checksums import frame_sha256, sha256_file
 from suite.errors import ChecksumError, DataError
 from suite.registry import Registry
 from suite.spec import DatasetSpec, SuiteSpec
 
 SAMPLE_ID = "sample_id"
+__all__ = ["DATASET_LOADERS", "SAMPLE_ID", "LoadedDataset", "encode_labels", "frame_sha256", "load_dataset", "sha256_file"]
+
 Loader = Callable[[str], pd.DataFrame]
 DATASET_LOADERS: Registry[Loader] = Registry("dataset loader")
 
@@ -80,23 +82,6 @@ def _sklearn_loader(name: str) -> Loader:
 
 DATASET_LOADERS.register("sklearn.digits", _sklearn_loader("digits"))
 DATASET_LOADERS.register("sklearn.breast_cancer", _sklearn_loader("breast_cancer"))
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """sha256 of a table's content: column names, dtypes and row hashes."""
-    digest = hashlib.sha256()
-    digest.update(repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _read_file(spec: DatasetSpec, path: Path, where: str) -> pd.DataFrame:

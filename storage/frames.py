@@ -10,22 +10,18 @@ Example:
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
 
+from storage.parquet import write_parquet_atomic
+
 
 def write_frame(path: Path, frame: pd.DataFrame) -> None:
-    """Write ``frame`` to ``path`` as Parquet: a temp file beside it, then an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write ``frame`` to ``path`` as Parquet atomically (temp file beside it, then a rename)."""
+    backup = write_parquet_atomic(frame, path)
+    if backup is not None:
+        backup.unlink(missing_ok=True)  # nothing to roll back to: the new file stands
 
 
 def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from storage.checksums import sha256_file
 from suite.errors import ChecksumError
 from suite.spec import ModelSpec
 
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+__all__ = ["checkpoint_path", "sha256_file", "verify_model"]
 
 
 def checkpoint_path(spec: ModelSpec, base_dir: Path) -> Path | None:

@@ -47,7 +47,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import verify_model
-from workers.predictor import Predictor
+from workers.predictor import Predictor, rows_of
 
 Batch = np.ndarray | pd.DataFrame
 Transform = Callable[[Batch, np.ndarray], Batch]
@@ -169,7 +169,7 @@ class InferencePool:
         def shard(index: int) -> Any:
             if shards[index] is None:
                 start, stop = bounds[index]
-                shards[index] = ray.put((_rows(features, start, stop), np.asarray(sample_ids[start:stop])))
+                shards[index] = ray.put((rows_of(features, start, stop), np.asarray(sample_ids[start:stop])))
             return shards[index]
 
         results: dict[int, np.ndarray] = {}
@@ -272,10 +272,6 @@ def close_pools() -> None:
     for pool in _POOLS.values():
         pool.close()
     _POOLS.clear()
-
-
-def _rows(batch: Batch, start: int, stop: int) -> Batch:
-    return batch.iloc[start:stop] if isinstance(batch, pd.DataFrame) else batch[start:stop]
 
 
 def _last_line(exc: BaseException) -> str:

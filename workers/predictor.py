@@ -78,7 +78,7 @@ class Predictor:
             batch = batch.to_numpy()
         size = self.spec.batch_size
         with self._mode():
-            parts = [self._convert(self.model.predict(_rows(batch, i, i + size))) for i in range(0, len(batch), size)]
+            parts = [self._convert(self.model.predict(rows_of(batch, i, i + size))) for i in range(0, len(batch), size)]
         if not parts:
             k = self.num_classes or 0
             return np.zeros((0, k) if self.task == "classification" else (0,), dtype=np.float32)
@@ -112,5 +112,6 @@ class Predictor:
         return scores
 
 
-def _rows(batch: np.ndarray | pd.DataFrame, start: int, stop: int) -> np.ndarray | pd.DataFrame:
+def rows_of(batch: np.ndarray | pd.DataFrame, start: int, stop: int) -> np.ndarray | pd.DataFrame:
+    """Rows ``start:stop`` of an array or a frame (by position)."""
     return batch.iloc[start:stop] if isinstance(batch, pd.DataFrame) else batch[start:stop]
