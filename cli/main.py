@@ -161,6 +161,7 @@ def _print_run(run_id: str, slices: bool = False) -> None:
             out.print(frame_table(table[cols].reset_index(drop=True), title="Per variant and slice"))
     folder = settings.runs_dir / run_id
     _print_frame(folder / "robustness.parquet", "Robustness (primary metric)", ["model", "dataset", "perturbation", "clean", "worst", "breaking_severity", "relative_robustness"])
+    _print_frame(folder / "upstream.parquet", "Upstream modules: current − rolled back", ["module", "kind", "previous_version", "version", "model", "dataset", "metric", "delta", "ci_low", "ci_high", "p_value"])
     _print_drift(folder / "drift.parquet")
     _print_gates(folder / "gates.json")
     report = next((a for a in record.artifacts if a.kind == "report"), None)

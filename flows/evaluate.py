@@ -16,12 +16,11 @@ from prefect.runtime import flow_run
 
 from flows.progress import PrefectProgress
 from flows.tasks import (
-    CLUSTER_TAG, alert, analyse, attribute_upstream, decide, drift, infer, persist, prepare, publish, report, score,
+    CLUSTER_TAG, alert, analyse, decide, drift, infer, persist, prepare, publish, report, score,
 )
 from pipeline.infer import release_model
 from pipeline.persist import discard_run
 from pipeline.progress import reporting
-from pipeline.upstream import ABLATION
 from suite.settings import load_settings
 
 __all__ = ["CLUSTER_TAG", "evaluate_suite"]
@@ -55,6 +54,4 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
         raise
     alerts = alert(plan, settings)  # after the commit: metric drift compares against committed history
     publish(plan, decision, settings, alerts)
-    if any(v.startswith(ABLATION) for v in plan.variants):
-        attribute_upstream(plan, settings)
     return {"run_id": plan.run_id, "verdict": decision.verdict}

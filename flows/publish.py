@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from pipeline.analysis import ROBUSTNESS_FILE
+from pipeline.attribution import UPSTREAM_FILE
 from pipeline.decide import Decision
 from pipeline.plan import RunPlan
 from pipeline.summary import headline_table, verdict_markdown
@@ -29,12 +30,17 @@ def publish_run(plan: RunPlan, decision: Decision, settings: Settings, alerts: s
     run = store.get_run(plan.run_id)
     results = store.run_results(plan.run_id)
     table = headline_table(results)
-    robustness = read_frame(settings.runs_dir / plan.run_id / ROBUSTNESS_FILE) if (settings.runs_dir / plan.run_id / ROBUSTNESS_FILE).is_file() else None
+    folder = settings.runs_dir / plan.run_id
+    robustness = read_frame(folder / ROBUSTNESS_FILE) if (folder / ROBUSTNESS_FILE).is_file() else None
+    upstream = read_frame(folder / UPSTREAM_FILE) if (folder / UPSTREAM_FILE).is_file() else None
     create_markdown_artifact(
         key=artifact_key(plan.suite_name, "verdict"),
-        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table, robustness, [alerts, ""] if alerts else None),
+        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table, robustness, [alerts, ""] if alerts else None, upstream),
         description=f"Vigil verdict for {plan.suite_name}: {decision.verdict}",
     )
+    if upstream is not None:
+        create_table_artifact(key=artifact_key(plan.suite_name, "upstream"), table=_records(upstream),
+                              description=f"Change attributed to each upstream module (current − rolled back), run {plan.run_id}")
     create_table_artifact(
         key=artifact_key(plan.suite_name, "metrics"),
         table=_records(table),

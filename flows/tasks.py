@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_table_artifact
 from prefect.context import TaskRunContext
 from prefect.tasks import exponential_backoff
 
 from flows.alerts import alert_run
-from flows.publish import artifact_key, publish_run
+from flows.publish import publish_run
 from pipeline.analysis import analyse_run
 from pipeline.decide import Decision, decide_run
 from pipeline.drift import drift_stage
@@ -25,8 +24,6 @@ from pipeline.plan import RunPlan, WorkItem
 from pipeline.prepare import prepare_run
 from pipeline.report import stage_report
 from pipeline.score import score_run
-from pipeline.upstream import attribution
-from suite.load import load_suite
 from suite.settings import Settings
 
 
@@ -87,10 +84,3 @@ def persist(plan: RunPlan, decision: Decision, settings: Settings) -> str:
 @task(name="publish")
 def publish(plan: RunPlan, decision: Decision, settings: Settings, alerts: str) -> None:
     publish_run(plan, decision, settings, alerts)
-
-
-@task(name="attribute-upstream")
-def attribute_upstream(plan: RunPlan, settings: Settings) -> None:
-    table = attribution(plan, load_suite(plan.suite_path), settings)
-    create_table_artifact(key=artifact_key(plan.suite_name, "upstream"), table=table.to_dict("records"),
-                          description=f"Change attributed to each upstream module (current − rolled back), run {plan.run_id}")

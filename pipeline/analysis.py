@@ -8,7 +8,9 @@ Writes beside the staged results (and so into the run's folder on commit):
   (area under value/clean over the severities);
 - ``worst_regions.parquet`` and ``newly_wrong.parquet``: per candidate, the
   slices and feature ranges where it is worst relative to the baseline (ranked
-  by a significance-aware score) and the examples it newly gets wrong.
+  by a significance-aware score) and the examples it newly gets wrong;
+- ``upstream.parquet``: the change attributed to each upstream module
+  (:mod:`pipeline.attribution`), when the suite rolls one back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from evaluators.error_analysis import newly_wrong, worst_regions
 from evaluators.metrics import METRICS
 from evaluators.robustness import breaking_severity, relative_robustness, severity_points
+from pipeline.attribution import UPSTREAM_FILE, attribution
 from pipeline.plan import RunPlan
 from pipeline.score import prediction_arrays, staged_results_path
 from storage.cache import PredictionCache
@@ -94,4 +97,7 @@ def analyse_run(plan: RunPlan, settings: Settings) -> list[str]:
     if not wrong.empty:
         write_frame(staging / NEWLY_WRONG_FILE, wrong)
         written.append(NEWLY_WRONG_FILE)
+    if any(m.previous is not None for m in suite.upstream):
+        write_frame(staging / UPSTREAM_FILE, attribution(plan, suite, settings))
+        written.append(UPSTREAM_FILE)
     return written

@@ -61,7 +61,7 @@ def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDatase
     pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
     label_variant = is_label_variant(item.variant)
     transform = None if label_variant else bound_perturbation(suite, data, item.variant, plan.seed, num_classes)
-    transform = with_upstream(suite, item.variant, transform)
+    transform = with_upstream(suite, item.variant, transform, data)
     outputs = pool.predict(model_inputs(data, spec), data.sample_ids, transform, data_key=f"{data.sha256}:{spec.input}")
     frame = predictions_frame(data, outputs, suite, plan.classes)
     if label_variant:

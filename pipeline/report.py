@@ -21,6 +21,7 @@ import pandas as pd
 from evaluators.alignment import proxy_alignment
 from evaluators.metrics import METRICS
 from pipeline.analysis import NEWLY_WRONG_FILE, REGIONS_FILE, ROBUSTNESS_FILE
+from pipeline.attribution import UPSTREAM_FILE
 from reports import ReportData, render_report
 from storage.frames import read_frame
 from storage.store import ResultStore
@@ -80,6 +81,7 @@ def build_report_data(store: ResultStore, *, folder: Path, title: str, suite: st
         drift=drift, history=metric_history(store, suite, results),
         worst_regions=_optional(folder, REGIONS_FILE), newly_wrong=_optional(folder, NEWLY_WRONG_FILE),
         robustness=_optional(folder, ROBUSTNESS_FILE), alignment=alignment_table(store, suite, primary, current),
+        upstream=_optional(folder, UPSTREAM_FILE),
     )
 
 

@@ -53,8 +53,18 @@ def robustness_lines(robustness: pd.DataFrame | None) -> list[str]:
     return [*lines, ""]
 
 
+def upstream_lines(upstream: pd.DataFrame | None) -> list[str]:
+    """Markdown lines: the change in the primary metric attributed to each upstream module."""
+    if upstream is None or upstream.empty:
+        return []
+    lines = ["## Upstream modules (current − rolled back)", "", "| module | kind | version | model | dataset | metric | delta | 95% CI | p |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in upstream.itertuples():
+        lines.append(f"| {r.module} | {r.kind} | {r.previous_version} → {r.version} | {r.model} | {r.dataset} | {r.metric} | {_fmt(r.delta)} | [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | {_fmt(r.p_value)} |")
+    return [*lines, ""]
+
+
 def verdict_markdown(plan: RunPlan, decision: Decision, artifacts: list[ArtifactRecord], table: pd.DataFrame,
-                     robustness: pd.DataFrame | None = None, alerts: list[str] | None = None) -> str:
+                     robustness: pd.DataFrame | None = None, alerts: list[str] | None = None, upstream: pd.DataFrame | None = None) -> str:
     """Markdown for the Prefect dashboard: verdict first, then gates, metrics and links."""
     icon = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}.get(decision.verdict, "•")
     lines = [f"# {icon} Vigil verdict: **{decision.verdict.upper()}** — {plan.suite_name}", ""]
@@ -73,7 +83,7 @@ def verdict_markdown(plan: RunPlan, decision: Decision, artifacts: list[Artifact
     lines += ["## Headline metrics (clean data, all rows)", "", "| model | role | dataset | metric | value | 95% CI | n | vs baseline |", "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         lines.append(f"| {r.model} | {r.role} | {r.dataset} | {r.metric} | {_fmt(r.value)} | [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | {r.n} | {_fmt(r.vs_baseline)} |")
-    lines += ["", *robustness_lines(robustness)]
+    lines += ["", *robustness_lines(robustness), *upstream_lines(upstream)]
     if artifacts:
         lines += ["", "## Links", ""] + [f"- [{a.kind}]({a.uri}) — {a.description}" for a in artifacts]
     return "\n".join(lines)

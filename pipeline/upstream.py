@@ -1,12 +1,10 @@
-"""Upstream modules of a suite: feature transforms applied before the models, and their ablations.
+"""Upstream modules of a suite (transforms, retrievers, data snapshots) and their ablations.
 
-Each module is a ``file.py:function`` mapping a batch of features to a batch of
-features. It runs on the workers (after any perturbation), so the driver ships
-only file paths. A module with a ``previous`` version adds the variant
-``ablation@<name>``: clean data through the pipeline with only that module
-rolled back. The change attributed to the module is then
-``metric(clean) − metric(ablation@<name>)`` on the same rows, with a paired
-bootstrap CI.
+Each module turns a batch of features into the batch the models see. It runs on
+the workers (after any perturbation), so the driver ships only file paths (see
+:mod:`pipeline.upstream_stages`). A module with a ``previous`` version adds the
+variant ``ablation@<name>``: clean data through the pipeline with only that
+module rolled back; :mod:`pipeline.attribution` turns the pair into a delta.
 
 Example:
     >>> ablation_variant("scaler"), ablated_module("ablation@scaler"), ablated_module("clean")
@@ -16,25 +14,16 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from evaluators.metrics import METRICS
-from evaluators.statistics import paired_bootstrap_diff
-from pipeline.plan import RunPlan
-from pipeline.score import prediction_arrays
-from storage.cache import PredictionCache
+from pipeline.upstream_stages import CodeStage, SnapshotStage, check_snapshot, load_snapshot
 from storage.checksums import sha256_file
-from storage.datasets import SAMPLE_ID
-from suite.errors import ChecksumError, SpecError
-from suite.settings import Settings
-from suite.spec import SuiteSpec, UpstreamVersion
+from storage.datasets import SAMPLE_ID, LoadedDataset
+from suite.errors import ChecksumError, DataError, SpecError
+from suite.spec import SuiteSpec, UpstreamSpec, UpstreamVersion
 
 ABLATION = "ablation@"
 
@@ -56,17 +45,42 @@ def ablation_variants(suite: SuiteSpec) -> list[str]:
     return [ablation_variant(m.name) for m in suite.upstream if m.previous is not None]
 
 
-def _file(suite: SuiteSpec, version: UpstreamVersion, where: str) -> Path:
-    path = suite.resolve(version.module.split(":")[0])
+@dataclass(frozen=True)
+class VersionFiles:
+    """The files of one version of a module, checked against its pins."""
+
+    module: Path | None
+    function: str | None
+    data: Path | None
+
+
+def version_files(suite: SuiteSpec, version: UpstreamVersion, where: str) -> VersionFiles:
+    """Resolve ``version``'s code and data files and check their sha256 pins.
+
+    Raises:
+        SpecError: A file named by the suite does not exist.
+        ChecksumError: A file's sha256 is not the one the suite pins.
+    """
+    module = function = data = None
+    if version.module is not None:
+        name, function = version.module.split(":")
+        module = _checked(suite, name, version.sha256, f"{where}.module", "sha256")
+    if version.data is not None:
+        data = _checked(suite, version.data, version.data_sha256, f"{where}.data", "data_sha256")
+    return VersionFiles(module, function, data)
+
+
+def _checked(suite: SuiteSpec, written: str, pin: str | None, field: str, pin_field: str) -> Path:
+    path = suite.resolve(written)
     if not path.is_file():
-        raise SpecError(suite.source, f"{where}.module", f"expected a Python file, got {path} (not found)")
-    if version.sha256 and sha256_file(path) != version.sha256:
-        raise ChecksumError(f"suite {suite.source}: {where}.sha256: expected {version.sha256[:12]}…, file has {sha256_file(path)[:12]}…")
+        raise SpecError(suite.source, field, f"expected a file, got {path} (not found)")
+    if pin and sha256_file(path) != pin:
+        raise ChecksumError(f"suite {suite.source}: {field.rsplit('.', 1)[0]}.{pin_field}: expected {pin[:12]}…, file has {sha256_file(path)[:12]}…")
     return path
 
 
 def upstream_digest(suite: SuiteSpec) -> str | None:
-    """sha256 over every upstream module's current and previous file (None when there are none).
+    """sha256 over every upstream module's current and previous files (None when there are none).
 
     Folded into each model's sha in the plan, so a changed module misses the prediction cache.
     """
@@ -75,62 +89,64 @@ def upstream_digest(suite: SuiteSpec) -> str | None:
     digest = hashlib.sha256()
     for i, module in enumerate(suite.upstream):
         for version, where in ((module, f"upstream[{i}]"), (module.previous, f"upstream[{i}].previous")):
-            if version is not None:
-                digest.update(f"{module.name}:{version.module}:{sha256_file(_file(suite, version, where))}".encode())
+            if version is None:
+                continue
+            files = version_files(suite, version, where)
+            for label, path in (("module", files.module), ("data", files.data)):
+                if path is not None:
+                    digest.update(f"{module.name}:{module.kind}:{label}:{files.function}:{sha256_file(path)}".encode())
     return digest.hexdigest()
-
-
-@lru_cache(maxsize=32)
-def _load(path: str, name: str) -> Callable[[Any], Any]:
-    spec = importlib.util.spec_from_file_location(f"vigil_upstream_{hashlib.sha1(path.encode()).hexdigest()[:10]}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
 
 
 @dataclass(frozen=True)
 class UpstreamTransform:
-    """Picklable: ``then`` (a perturbation, if any) first, then each module's function in order."""
+    """Picklable: ``then`` (a perturbation, if any) first, then each module's stage in order."""
 
-    stages: tuple[tuple[str, str], ...]
+    stages: tuple[CodeStage | SnapshotStage, ...]
     then: Transform | None = None
 
     def __call__(self, features: Any, sample_ids: Any) -> Any:
         """Transform one shard on a worker; rows keep their order."""
         if self.then is not None:
             features = self.then(features, sample_ids)
-        for path, name in self.stages:
-            features = _load(path, name)(features)
+        for stage in self.stages:
+            features = stage(features, sample_ids)
         return features
 
 
-def with_upstream(suite: SuiteSpec, variant: str, perturbation: Transform | None) -> Transform | None:
-    """The worker transform of ``variant``: the upstream modules (one rolled back for an ablation)."""
+def _stage(suite: SuiteSpec, module: UpstreamSpec, version: UpstreamVersion, where: str, data: LoadedDataset) -> CodeStage | SnapshotStage:
+    files = version_files(suite, version, where)
+    if module.kind != "data_snapshot":
+        assert files.module is not None and files.function is not None
+        return CodeStage(str(files.module), files.function, None if files.data is None else str(files.data))
+    assert files.data is not None
+    dataset = next(d for d in suite.datasets if d.name == data.name)
+    key = dataset.id_column or SAMPLE_ID
+    columns = load_snapshot_columns(files.data, key, where)
+    shared = tuple((name, data.features.index(name)) for name in data.features if name in columns)
+    if not shared:
+        raise SpecError(suite.source, f"{where}.data", f"expected columns of dataset {data.name!r}'s features, got {sorted(columns)[:8]}")
+    stage = SnapshotStage(str(files.data), key, shared)
+    check_snapshot(stage, data.sample_ids, f"suite {suite.source}: {where}.data")
+    return stage
+
+
+def load_snapshot_columns(path: Path, key: str, where: str) -> set[str]:
+    """The value columns of a snapshot file (its key column excluded)."""
+    try:
+        return set(load_snapshot(str(path), key).columns)
+    except DataError as exc:
+        raise DataError(f"{where}.data: {exc}") from None
+
+
+def with_upstream(suite: SuiteSpec, variant: str, perturbation: Transform | None, data: LoadedDataset) -> Transform | None:
+    """The worker transform of ``variant`` on ``data``: the upstream modules (one rolled back for an ablation)."""
     if not suite.upstream:
         return perturbation
     rolled_back = ablated_module(variant)
     stages = []
     for i, module in enumerate(suite.upstream):
-        version = module.previous if module.name == rolled_back and module.previous else module
-        stages.append((str(_file(suite, version, f"upstream[{i}]")), version.module.split(":")[1]))
+        use_previous = module.name == rolled_back and module.previous is not None
+        version = module.previous if use_previous and module.previous is not None else module
+        stages.append(_stage(suite, module, version, f"upstream[{i}]" + (".previous" if use_previous else ""), data))
     return UpstreamTransform(tuple(stages), perturbation)
-
-
-def attribution(plan: RunPlan, suite: SuiteSpec, settings: Settings, metric: str | None = None) -> pd.DataFrame:
-    """Per model × dataset × module: ``metric(current) − metric(module rolled back)``, paired bootstrap CI."""
-    name = metric or suite.primary()
-    fn = METRICS.get(name)
-    cache = PredictionCache(settings.cache_dir)
-    rows = []
-    for module in (m for m in suite.upstream if m.previous is not None):
-        for model in plan.models:
-            for dataset in plan.datasets:
-                current = cache.get(plan.cache_key(model.name, dataset.name, "clean")).sort_values(SAMPLE_ID)
-                ablated = cache.get(plan.cache_key(model.name, dataset.name, ablation_variant(module.name))).sort_values(SAMPLE_ID)
-                y, s_cur = prediction_arrays(current, suite.task)
-                _, s_abl = prediction_arrays(ablated, suite.task)
-                diff = paired_bootstrap_diff(fn, y, s_cur, s_abl, resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=plan.seed)
-                rows.append({"module": module.name, "model": model.name, "dataset": dataset.name, "metric": name,
-                             "delta": diff.diff, "ci_low": diff.ci_low, "ci_high": diff.ci_high, "p_value": diff.p_value, "n": len(y)})
-    return pd.DataFrame(rows, columns=["module", "model", "dataset", "metric", "delta", "ci_low", "ci_high", "p_value", "n"])

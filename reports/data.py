@@ -29,6 +29,7 @@ class ReportData:
         newly_wrong: ``evaluators.error_analysis.newly_wrong`` output, if computed.
         robustness: Per model × perturbation: clean value, breaking severity, relative robustness.
         alignment: Per model version: proxy metric, downstream metric, and a misalignment flag.
+        upstream: Per upstream module × model × dataset: the metric delta it caused, with its CI.
         generated_at: When the report was rendered (UTC).
     """
 
@@ -45,6 +46,7 @@ class ReportData:
     newly_wrong: pd.DataFrame | None = None
     robustness: pd.DataFrame | None = None
     alignment: pd.DataFrame | None = None
+    upstream: pd.DataFrame | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def primary(self) -> str | None:

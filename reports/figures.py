@@ -131,3 +131,24 @@ def history_chart(data: ReportData) -> go.Figure | None:
 def _tint(hex_color: str) -> str:
     r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},0.18)"
+
+
+def upstream_deltas(data: ReportData) -> go.Figure | None:
+    """Per upstream module and model: the metric change it caused (current − rolled back) with its CI."""
+    table = data.upstream
+    if table is None or table.empty:
+        return None
+    fig = go.Figure()
+    for i, (model, rows) in enumerate(table.groupby("model", sort=True)):
+        delta = rows["delta"].to_numpy(float)
+        labels = rows["module"] + " · " + rows["dataset"] + " (" + rows["previous_version"].astype(str) + " → " + rows["version"].astype(str) + ")"
+        fig.add_scatter(
+            x=delta, y=labels, mode="markers", name=model, marker=dict(size=10, color=PALETTE[i % len(PALETTE)]),
+            error_x=dict(type="data", symmetric=False, array=rows["ci_high"].to_numpy(float) - delta, arrayminus=delta - rows["ci_low"].to_numpy(float)),
+            hovertemplate=f"{model}<br>%{{y}}<br>Δ=%{{x:.4f}}<extra></extra>",
+        )
+    fig.add_vline(x=0, line_dash="dot", line_color="#6b7280")
+    metric = str(table["metric"].iloc[0])
+    fig.update_layout(title=f"Change in {metric} attributed to each module (95% CI)", height=max(260, 40 * len(table) + 140),
+                      template="plotly_white", margin=dict(t=50, b=30, l=40, r=20))
+    return fig

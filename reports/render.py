@@ -55,6 +55,7 @@ def render_report(data: ReportData) -> str:
         ("metrics", "Metrics vs baseline", charts.add("metrics", figures.metrics_vs_baseline(data)) + _metrics_table(data)),
         ("slices", "Per-slice results", charts.add("slices", figures.slice_heatmap(data))),
         ("robustness", f"Robustness ({html.escape(data.primary() or '')})", charts.add("robustness", figures.robustness_curves(data)) + _frame(data.robustness, "Breaking severity: first severity whose drop exceeds the tolerance with its CI excluding no drop (— : never). Relative robustness: area under value/clean over the severities.")),
+        ("upstream", "Upstream modules", charts.add("upstream", figures.upstream_deltas(data)) + _frame(data.upstream, "Delta: the primary metric with the module at its current version minus with only that module rolled back, same rows (paired bootstrap CI).")),
         ("drift", "Drift", _drift(data.drift)),
         ("history", "Metric history", charts.add("history", figures.history_chart(data))),
         ("errors", "Where the candidate got worse", _errors(data)),

@@ -221,20 +221,36 @@ class ScheduleSpec(Frozen):
 
 
 class UpstreamVersion(Frozen):
-    """One version of an upstream module: a ``file.py:function`` transform, optionally pinned."""
+    """One version of an upstream module: its code (``file.py:function``) and/or its data file, each optionally pinned."""
 
-    module: str = Field(pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")
+    module: str | None = Field(default=None, pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")
     sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    data: str | None = None
+    data_sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     version: str | None = None
 
 
-class UpstreamSpec(UpstreamVersion):
-    """A module upstream of every model (e.g. a feature transformer), at its current version.
+UPSTREAM_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "transform": (("module",), ("module", "data")),
+    "retriever": (("module", "data"), ("module", "data")),
+    "data_snapshot": (("data",), ("data",)),
+}
+"""Upstream kind → (fields each version needs, fields it may have)."""
 
-    The transform maps a batch of features to a batch of features on the workers,
-    after any perturbation. With ``previous`` given, each run also evaluates the
-    variant ``ablation@<name>`` (that module rolled back) to attribute metric
-    changes to it.
+
+class UpstreamSpec(UpstreamVersion):
+    """A stage upstream of every model, at its current version; it runs on the workers after any perturbation.
+
+    Kinds:
+        transform: ``module: file.py:fn`` maps a batch of features to features; with
+            ``data:`` (e.g. fitted scaler parameters) it is called ``fn(features, data_path)``.
+        retriever: ``module: file.py:fn`` called ``fn(features, data_path)`` with ``data:``
+            its index or corpus, returning the features the models see.
+        data_snapshot: ``data:`` a Parquet/CSV file keyed by ``sample_id`` holding the
+            dataset's feature columns at one snapshot; rows take their features from it.
+
+    With ``previous`` given, each run also evaluates the variant ``ablation@<name>``
+    (that module rolled back) to attribute metric changes to it.
 
     Example (suite YAML)::
 
@@ -242,11 +258,29 @@ class UpstreamSpec(UpstreamVersion):
           - name: scaler
             module: features_v2.py:transform
             previous: {module: features_v1.py:transform}
+          - name: features
+            kind: data_snapshot
+            data: snapshots/2024-05.parquet
+            previous: {data: snapshots/2024-04.parquet}
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["transform"] = "transform"
+    kind: Literal["transform", "retriever", "data_snapshot"] = "transform"
     previous: UpstreamVersion | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> UpstreamSpec:
+        needs, allowed = UPSTREAM_FIELDS[self.kind]
+        for where, version in (("", self), ("previous.", self.previous)):
+            if version is None:
+                continue
+            for field in needs:
+                if getattr(version, field) is None:
+                    raise ValueError(f"{where}{field}: a {self.kind} module needs {field}")
+            for field in ("module", "data"):
+                if field not in allowed and getattr(version, field) is not None:
+                    raise ValueError(f"{where}{field}: a {self.kind} module has no {field}")
+        return self
 
 
 class SuiteSpec(Frozen):

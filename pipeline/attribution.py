@@ -1,0 +1,57 @@
+"""Attribute a run's metric change to each upstream module: ``metric(current) − metric(module rolled back)``.
+
+Both sides are the same models on the same rows (the clean variant and
+``ablation@<module>``), so the difference gets a paired bootstrap CI and p-value.
+Written with the run as ``upstream.parquet``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluators.metrics import METRICS
+from evaluators.statistics import paired_bootstrap_diff
+from pipeline.plan import RunPlan
+from pipeline.score import prediction_arrays
+from pipeline.upstream import ablation_variant, version_files
+from storage.cache import PredictionCache
+from storage.checksums import sha256_file
+from storage.datasets import SAMPLE_ID
+from suite.settings import Settings
+from suite.spec import SuiteSpec, UpstreamVersion
+
+UPSTREAM_FILE = "upstream.parquet"
+COLUMNS = ["module", "kind", "version", "previous_version", "model", "dataset", "metric", "delta", "ci_low", "ci_high", "p_value", "n"]
+
+
+def version_label(suite: SuiteSpec, version: UpstreamVersion, where: str) -> str:
+    """A version's ``version:`` label, else the first 12 hex of its data (or code) file's sha256."""
+    if version.version:
+        return version.version
+    files = version_files(suite, version, where)
+    path = files.data or files.module
+    assert path is not None
+    return sha256_file(path)[:12]
+
+
+def attribution(plan: RunPlan, suite: SuiteSpec, settings: Settings, metric: str | None = None) -> pd.DataFrame:
+    """Per module × model × dataset: ``metric(current) − metric(module rolled back)``, paired bootstrap CI."""
+    name = metric or suite.primary()
+    fn = METRICS.get(name)
+    cache = PredictionCache(settings.cache_dir)
+    rows = []
+    for i, module in enumerate(suite.upstream):
+        if module.previous is None:
+            continue
+        labels = {"version": version_label(suite, module, f"upstream[{i}]"),
+                  "previous_version": version_label(suite, module.previous, f"upstream[{i}].previous")}
+        for model in plan.models:
+            for dataset in plan.datasets:
+                current = cache.get(plan.cache_key(model.name, dataset.name, "clean")).sort_values(SAMPLE_ID)
+                ablated = cache.get(plan.cache_key(model.name, dataset.name, ablation_variant(module.name))).sort_values(SAMPLE_ID)
+                y, s_cur = prediction_arrays(current, suite.task)
+                _, s_abl = prediction_arrays(ablated, suite.task)
+                diff = paired_bootstrap_diff(fn, y, s_cur, s_abl, resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=plan.seed)
+                rows.append({"module": module.name, "kind": module.kind, **labels, "model": model.name, "dataset": dataset.name, "metric": name,
+                             "delta": diff.diff, "ci_low": diff.ci_low, "ci_high": diff.ci_high, "p_value": diff.p_value, "n": len(y)})
+    return pd.DataFrame(rows, columns=COLUMNS)
