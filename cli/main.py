@@ -161,7 +161,7 @@ def _print_run(run_id: str, slices: bool = False) -> None:
             out.print(frame_table(table[cols].reset_index(drop=True), title="Per variant and slice"))
     folder = settings.runs_dir / run_id
     _print_frame(folder / "robustness.parquet", "Robustness (primary metric)", ["model", "dataset", "perturbation", "clean", "worst", "breaking_severity", "relative_robustness"])
-    _print_frame(folder / "upstream.parquet", "Upstream modules: current − rolled back", ["module", "kind", "previous_version", "version", "model", "dataset", "metric", "delta", "ci_low", "ci_high", "p_value"])
+    _print_upstream(folder / "upstream.parquet")
     _print_drift(folder / "drift.parquet")
     _print_gates(folder / "gates.json")
     report = next((a for a in record.artifacts if a.kind == "report"), None)
@@ -178,6 +178,20 @@ def _print_frame(path: Any, title: str, columns: list[str]) -> None:
         if "breaking_severity" in frame.columns:
             frame["breaking_severity"] = [("never" if v != v else str(int(v))) for v in frame["breaking_severity"]]
         out.print(frame_table(frame[[c for c in columns if c in frame.columns]], title=title))
+
+
+def _print_upstream(path: Any) -> None:
+    import pandas as pd
+
+    from cli.render import frame_table, out
+    from storage.frames import read_frame
+
+    if not path.is_file():
+        return
+    rows = [{"module": r.module, "versions": f"{r.previous_version} → {r.version}", "model": r.model, "dataset": r.dataset,
+             "delta": f"{r.delta:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}]", "p": f"{r.p_value:.3g}"} for r in read_frame(path).itertuples()]
+    metric = read_frame(path)["metric"].iloc[0] if rows else ""
+    out.print(frame_table(pd.DataFrame(rows), title=f"Upstream modules: change in {metric} attributed to each (current − rolled back, 95% CI)"))
 
 
 def _print_drift(path: Any) -> None:

@@ -1,4 +1,4 @@
-"""`vigil` commands for operating Vigil: serve, deploy, watch, notify, backfill.
+"""`vigil` commands for operating Vigil: serve, deploy, watch, watch-upstream, notify, backfill.
 
 Prefect is imported only inside commands, after PREFECT_API_URL is settled, so
 the rest of the CLI stays fast and ``serve`` can point Prefect at the server it
@@ -57,6 +57,40 @@ def notify_model_updated(
     event_id = emit_model_updated(update)
     flush_events()
     typer.echo(f"emitted vigil.model.updated for {model}@{version} (event {event_id})")
+
+
+@notify_app.command("upstream-updated")
+def notify_upstream_updated(
+    module: Annotated[str, typer.Option(help="Upstream module name as in the suite's upstream: list.")],
+    version: Annotated[str, typer.Option(help="The new version's label.")],
+    path: Annotated[str | None, typer.Option(help="The new file (default: the suite's own file, changed in place).")] = None,
+    field: Annotated[str | None, typer.Option(help="Which file changed: module (code) or data (default data for snapshots and retrievers, else module).")] = None,
+    sha256: Annotated[str | None, typer.Option(help="Its sha256 (computed from --path when omitted).")] = None,
+    previous_sha256: Annotated[str | None, typer.Option(help="sha256 of the version it replaces (default: the last one Vigil saw).")] = None,
+) -> None:
+    """Emit vigil.upstream.updated (resource vigil.upstream.<module>) so on-upstream-change re-validates and attributes it."""
+    from pydantic import ValidationError
+
+    from pipeline.upstream_changes import UpstreamUpdate
+    from storage.checksums import sha256_file
+
+    try:
+        if path and not sha256:
+            sha256 = sha256_file(Path(path))
+        update = UpstreamUpdate(module=module, version=version, field=field, path=str(Path(path).resolve()) if path else None,  # type: ignore[arg-type]
+                                sha256=sha256, previous_sha256=previous_sha256)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0])
+        expected = {"module": "letters, digits, '_', '.' or '-'", "field": "module or data"}.get(name, "64 hex digits")
+        _fail(f"notify upstream-updated: --{name.replace('_', '-')}: expected {expected}, got {first['input']!r}")
+    except OSError as exc:
+        _fail(f"notify upstream-updated: --path: cannot read {path} ({exc.strerror})")
+    from flows.watch import emit_upstream_updated, flush_events
+
+    event_id = emit_upstream_updated(update)
+    flush_events()
+    typer.echo(f"emitted vigil.upstream.updated for {module}@{version} (event {event_id})")
 
 
 def serve(
@@ -145,6 +179,35 @@ def watch(
         _fail(str(exc))
 
 
+def watch_upstream(
+    suite: Annotated[str, typer.Argument(help="Suite YAML whose upstream modules' code and data files to watch.")],
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10.0,
+    once: Annotated[bool, typer.Option("--once", help="Poll once, then exit (first sight of a file only records it).")] = False,
+) -> None:
+    """Emit vigil.upstream.updated whenever an upstream module's file changes (even in place: each version is archived)."""
+    import time
+
+    from flows.watch import flush_events, watch_upstream_once
+    from storage.archive import ModuleArchive
+    from suite.load import load_suite
+    from suite.settings import load_settings
+
+    try:
+        spec = load_suite(suite)
+        if not spec.upstream:
+            _fail(f"watch-upstream: suite {suite}: upstream: expected at least one module, got none")
+        archive = ModuleArchive(load_settings().home / "upstream")
+        while True:
+            for u in watch_upstream_once(spec, archive):
+                typer.echo(f"{u.module} {u.field} {(u.previous_sha256 or '?')[:12]} → {(u.sha256 or '?')[:12]}: vigil.upstream.updated")
+            flush_events()
+            if once:
+                return
+            time.sleep(interval)
+    except VigilError as exc:
+        _fail(str(exc))
+
+
 def backfill(
     suite: Annotated[str, typer.Argument(help="Suite YAML file.")],
     version: Annotated[list[str] | None, typer.Option(help="A past version MODEL:VERSION:PATH (repeatable).")] = None,
@@ -174,4 +237,5 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to app."""
     for command in (serve, deploy, watch, backfill):
         app.command()(command)
+    app.command("watch-upstream")(watch_upstream)
     app.add_typer(notify_app, name="notify")

@@ -1,4 +1,4 @@
-"""Vigil's Prefect deployments, per suite: nightly, on-model-change, backfill, shadow-replay, drift-watch.
+"""Vigil's Prefect deployments, per suite: nightly, on-model-change, on-upstream-change, backfill, shadow-replay, drift-watch.
 
 ``vigil serve`` serves them from one process (the runner executes each flow run
 in a child process that inherits ``VIGIL_*``); ``vigil deploy`` registers them on
@@ -20,6 +20,7 @@ from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
 from pipeline.triggers import MODEL_UPDATED
+from pipeline.upstream_changes import UPSTREAM_UPDATED
 from suite.load import load_suite
 from suite.spec import ScheduleSpec
 
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINTS = {
     "nightly": "flows/nightly.py:nightly",
     "on-model-change": "flows/on_model_change.py:on_model_change",
+    "on-upstream-change": "flows/on_upstream_change.py:on_upstream_change",
     "backfill": "flows/backfill.py:backfill",
     "shadow-replay": "flows/shadow.py:shadow_replay",
     "drift-watch": "flows/drift_watch.py:drift_watch",
@@ -51,6 +53,22 @@ def model_change_trigger(suite_path: str, models: list[str]) -> DeploymentEventT
         expect={MODEL_UPDATED},
         match={"prefect.resource.id": [f"vigil.model.{m}" for m in models]},
         parameters={"suite_path": suite_path, **MODEL_CHANGE_PARAMETERS},
+    )
+
+
+UPSTREAM_CHANGE_PARAMETERS = {
+    name: f"{{{{ event.payload.{name} }}}}" for name in ("module", "version", "field", "path", "sha256", "previous_sha256")
+} | {"event_id": "{{ event.id | string }}"}
+"""How the trigger maps a ``vigil.upstream.updated`` event onto ``on_upstream_change``'s parameters."""
+
+
+def upstream_change_trigger(suite_path: str, modules: list[str]) -> DeploymentEventTrigger:
+    """Run on ``vigil.upstream.updated`` for any of ``modules`` (the suite's upstream modules)."""
+    return DeploymentEventTrigger(
+        name="vigil.upstream.updated",
+        expect={UPSTREAM_UPDATED},
+        match={"prefect.resource.id": [f"vigil.upstream.{m}" for m in modules]},
+        parameters={"suite_path": suite_path, **UPSTREAM_CHANGE_PARAMETERS},
     )
 
 
@@ -81,6 +99,7 @@ def suite_deployments(suite_path: str | Path, *, cron: str | None = None, timezo
     options: dict[str, dict[str, Any]] = {
         "nightly": {"schedules": [Cron(cron or when.cron, timezone=timezone or when.timezone)], "concurrency_limit": limit},
         "on-model-change": {"triggers": [model_change_trigger(path, candidates)], "concurrency_limit": limit},
+        "on-upstream-change": {"triggers": [upstream_change_trigger(path, [m.name for m in suite.upstream])], "concurrency_limit": limit},
         "backfill": {"concurrency_limit": limit},
         "shadow-replay": {},
         "drift-watch": {},
@@ -88,8 +107,8 @@ def suite_deployments(suite_path: str | Path, *, cron: str | None = None, timezo
     deployments = []
     for kind, extra in options.items():
         local = load_flow(kind)
-        if local is None or not _takes_suite(local):
-            continue  # a flow not in this checkout, or one not run per suite
+        if local is None or not _takes_suite(local) or (kind == "on-upstream-change" and not suite.upstream):
+            continue  # a flow not in this checkout, one not run per suite, or a suite with no upstream modules
         flow = load_flow(kind, from_checkout=True) if work_pool else local
         deployments.append(flow.to_deployment(
             name=suite.name, parameters={"suite_path": path}, tags=["vigil", f"suite:{suite.name}", f"trigger:{kind}"],

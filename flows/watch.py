@@ -1,7 +1,7 @@
-"""Watch a checkpoint folder and emit ``vigil.model.updated`` for each new or changed checkpoint.
+"""Watch checkpoints and upstream module files; emit ``vigil.model.updated`` / ``vigil.upstream.updated`` on a change.
 
-The folder is polled (checksums, not modification times), so a checkpoint copied
-over with the same bytes emits nothing, and it works on network file systems.
+Files are polled (checksums, not modification times), so a file copied over with
+the same bytes emits nothing, and it works on network file systems.
 """
 
 from __future__ import annotations
@@ -13,12 +13,29 @@ from prefect import flow
 from prefect.events import emit_event
 
 from pipeline.triggers import ModelUpdate, changed_checkpoints, scan_checkpoints
+from pipeline.upstream_changes import UpstreamUpdate, changed_files
+from storage.archive import ModuleArchive
+from suite.spec import SuiteSpec
 
 
 def emit_model_updated(update: ModelUpdate) -> str | None:
     """Emit the event for ``update``; returns the event id (None when events are off)."""
     event = emit_event(**update.event())
     return str(event.id) if event is not None else None
+
+
+def emit_upstream_updated(update: UpstreamUpdate) -> str | None:
+    """Emit the event for ``update``; returns the event id (None when events are off)."""
+    event = emit_event(**update.event())
+    return str(event.id) if event is not None else None
+
+
+def watch_upstream_once(suite: SuiteSpec, archive: ModuleArchive) -> list[UpstreamUpdate]:
+    """One poll of ``suite``'s upstream files: emit for each file changed since last seen."""
+    updates = changed_files(suite, archive)
+    for update in updates:
+        emit_upstream_updated(update)
+    return updates
 
 
 def flush_events(timeout_s: float = 30) -> None:

@@ -46,7 +46,7 @@ def attribution(plan: RunPlan, suite: SuiteSpec, settings: Settings, metric: str
         labels = {"version": version_label(suite, module, f"upstream[{i}]"),
                   "previous_version": version_label(suite, module.previous, f"upstream[{i}].previous")}
         for model in plan.models:
-            for dataset in plan.datasets:
+            for dataset in (d for d in plan.datasets if module.applies_to(d.name)):
                 current = cache.get(plan.cache_key(model.name, dataset.name, "clean")).sort_values(SAMPLE_ID)
                 ablated = cache.get(plan.cache_key(model.name, dataset.name, ablation_variant(module.name))).sort_values(SAMPLE_ID)
                 y, s_cur = prediction_arrays(current, suite.task)

@@ -98,13 +98,14 @@ def _absolute(value: str, base: Path) -> str:
 
 def _absolutise(node: Any, base: Path) -> Any:
     if isinstance(node, dict):
-        return {k: (_absolute(v, base) if k in ("path", "module") and isinstance(v, str) else _absolutise(v, base)) for k, v in node.items()}
+        return {k: (_absolute(v, base) if k in ("path", "module", "data") and isinstance(v, str) else _absolutise(v, base)) for k, v in node.items()}
     if isinstance(node, list):
         return [_absolutise(v, base) for v in node]
     return node
 
 
-def derive_suite(suite_path: str | Path, target: Path, *, models: dict[str, dict[str, Any]] | None = None, datasets: dict[str, dict[str, Any]] | None = None) -> Path:
+def derive_suite(suite_path: str | Path, target: Path, *, models: dict[str, dict[str, Any]] | None = None,
+                 datasets: dict[str, dict[str, Any]] | None = None, upstream: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write a copy of a suite to ``target`` with some models' or datasets' fields replaced.
 
     Args:
@@ -112,6 +113,7 @@ def derive_suite(suite_path: str | Path, target: Path, *, models: dict[str, dict
         target: Where to write the derived suite (any folder: paths are made absolute).
         models: ``{model name: {field: value}}``, e.g. a new ``path``/``sha256``/``version``.
         datasets: ``{dataset name: {field: value}}``, e.g. a window's ``path``; a None value removes the field.
+        upstream: ``{module name: {field: value}}``, e.g. a new ``data`` file and its ``previous``.
 
     Raises:
         VigilError: A named model or dataset is not in the suite.
@@ -119,7 +121,7 @@ def derive_suite(suite_path: str | Path, target: Path, *, models: dict[str, dict
     source = Path(suite_path)
     raw = yaml.safe_load(source.read_text())
     doc = _absolutise(raw, source.parent.resolve())
-    for section, changes in (("models", models or {}), ("datasets", datasets or {})):
+    for section, changes in (("models", models or {}), ("datasets", datasets or {}), ("upstream", upstream or {})):
         names = [item.get("name") for item in doc.get(section, [])]
         for name, fields in changes.items():
             if name not in names:

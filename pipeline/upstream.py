@@ -146,7 +146,9 @@ def with_upstream(suite: SuiteSpec, variant: str, perturbation: Transform | None
     rolled_back = ablated_module(variant)
     stages = []
     for i, module in enumerate(suite.upstream):
+        if not module.applies_to(data.name):
+            continue
         use_previous = module.name == rolled_back and module.previous is not None
         version = module.previous if use_previous and module.previous is not None else module
         stages.append(_stage(suite, module, version, f"upstream[{i}]" + (".previous" if use_previous else ""), data))
-    return UpstreamTransform(tuple(stages), perturbation)
+    return UpstreamTransform(tuple(stages), perturbation) if stages else perturbation

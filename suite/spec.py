@@ -250,7 +250,8 @@ class UpstreamSpec(UpstreamVersion):
             dataset's feature columns at one snapshot; rows take their features from it.
 
     With ``previous`` given, each run also evaluates the variant ``ablation@<name>``
-    (that module rolled back) to attribute metric changes to it.
+    (that module rolled back) to attribute metric changes to it. ``datasets:``
+    limits a module to some datasets (e.g. a snapshot of one dataset's rows).
 
     Example (suite YAML)::
 
@@ -267,6 +268,11 @@ class UpstreamSpec(UpstreamVersion):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["transform", "retriever", "data_snapshot"] = "transform"
     previous: UpstreamVersion | None = None
+    datasets: list[str] | None = None
+
+    def applies_to(self, dataset: str) -> bool:
+        """Whether this module sits before the models on ``dataset`` (all datasets unless ``datasets:`` lists some)."""
+        return self.datasets is None or dataset in self.datasets
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> UpstreamSpec:
@@ -321,6 +327,11 @@ class SuiteSpec(Frozen):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{field}: duplicate name {dupes[0]!r}")
+        names = {d.name for d in self.datasets}
+        for i, module in enumerate(self.upstream):
+            unknown = [d for d in module.datasets or [] if d not in names]
+            if unknown:
+                raise ValueError(f"upstream[{i}].datasets: expected dataset names {sorted(names)}, got {unknown[0]!r}")
         if not any(d.use == "evaluation" for d in self.datasets):
             raise ValueError("datasets: at least one dataset needs use: evaluation")
         if self.drift is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,11 @@ def test_rerun_same_id_replaces_and_reuses_predictions(digits_suite: Path, vigil
     assert len(stamps) == 2
     evaluate_suite(suite_path=str(digits_suite), run_id="same-id")
     assert {p: p.stat().st_mtime_ns for p in cache.root.rglob("*.parquet")} == stamps  # inference skipped
-    assert _cached_infer_task_runs() >= 2  # and Prefect's task cache said so
+    # and Prefect's task cache said so (task-run states reach the server asynchronously, as events)
+    deadline = time.monotonic() + 20
+    while _cached_infer_task_runs() < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _cached_infer_task_runs() >= 2
     store = ResultStore(load_settings())
     assert [r.run_id for r in store.list_runs()] == ["same-id"]
     assert len(store.run_results("same-id")) == 2 * 5 * 11

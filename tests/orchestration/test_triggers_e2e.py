@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -45,13 +46,18 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory, digits_ch
     doc = yaml.safe_load(suite.read_text())
     doc.update(bootstrap={"resamples": 100}, perturbations=[], robustness_gates=[], drift=None, schedule={"cron": "15 3 * * 1-5", "timezone": "Europe/Paris"})
     suite.write_text(yaml.safe_dump(doc, sort_keys=False))
+    cancer = work / "breast_cancer" / "suite.yaml"  # it declares an upstream data snapshot
+    shutil.copytree(ROOT / "examples" / "breast_cancer", cancer.parent, ignore=shutil.ignore_patterns("__pycache__"))
+    doc = yaml.safe_load(cancer.read_text())
+    doc.update(bootstrap={"resamples": 100}, perturbations=[], robustness_gates=[], drift=None, drift_gate=None)
+    cancer.write_text(yaml.safe_dump(doc, sort_keys=False))
     env = child_env(prefect_api, work / "vigil-home")
     log = (work / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(suite), "--api-url", prefect_api],
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(suite), str(cancer), "--api-url", prefect_api],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deployments = wait_for(lambda: len(api(prefect_api, "/deployments/filter", {})) >= 3 and api(prefect_api, "/deployments/filter", {}), 60, "deployments")
-        yield {"url": prefect_api, "suite": suite, "env": env, "home": work / "vigil-home", "deployments": deployments, "log": work / "serve.log"}
+        yield {"url": prefect_api, "suite": suite, "cancer": cancer, "env": env, "home": work / "vigil-home", "deployments": deployments, "log": work / "serve.log"}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -169,3 +175,54 @@ def test_deploy_registers_on_a_process_work_pool(served: dict[str, Any], tmp_pat
     assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in nightly["schedules"]] == [("45 23 * * *", "America/New_York")]
     assert nightly["job_variables"]["env"]["VIGIL_HOME"] == str(served["home"])
     assert nightly["pull_steps"], "the code must come from this checkout"
+
+
+def test_upstream_change_in_place_is_revalidated_and_attributed(served: dict[str, Any]) -> None:
+    url, env, suite = served["url"], served["env"], served["cancer"]
+    by_name = {(d["name"], d["entrypoint"]): d for d in served["deployments"]}
+    assert ("breast-cancer", "flows/on_upstream_change.py:on_upstream_change") in by_name
+    assert ("digits", "flows/on_upstream_change.py:on_upstream_change") not in by_name  # digits has no upstream modules
+    snapshot = suite.parent / "upstream" / "worst-features-2026-03.parquet"
+    original = file_sha256(snapshot)
+    first = vigil(["watch-upstream", str(suite), "--once"], env)  # first sight: archived and recorded, nothing emitted
+    assert first.returncode == 0 and "vigil.upstream.updated" not in first.stdout, first.stderr
+
+    # The feature job rewrites the snapshot in place, with a bug: worst_radius comes out as 0.
+    broken = pd.read_parquet(snapshot).assign(worst_radius=0.0)
+    broken.to_parquet(snapshot)
+    new = file_sha256(snapshot)
+    second = vigil(["watch-upstream", str(suite), "--once"], env)
+    assert second.returncode == 0 and f"{original[:12]} → {new[:12]}" in second.stdout, second.stderr + second.stdout
+    [run] = wait_for(lambda: _completed(url, "on-upstream-change", 1), 150, "the triggered on-upstream-change run")
+    assert (run["parameters"]["module"], run["parameters"]["sha256"], run["parameters"]["previous_sha256"]) == ("worst-features", new, original)
+
+    settings = load_settings(home=served["home"])
+    store = ResultStore(settings)
+    run_id = f"breast-cancer-upstream-worst-features-{new[:12]}"
+    record = store.get_run(run_id)
+    assert record is not None and record.trigger == f"upstream-change:worst-features@{new[:12]}"
+    derived = yaml.safe_load((served["home"] / "triggered" / run_id / "suite.yaml").read_text())
+    [module] = derived["upstream"]
+    assert file_sha256(Path(module["data"])) == new and file_sha256(Path(module["previous"]["data"])) == original  # rolled back to the archived copy
+    table = pd.read_parquet(settings.runs_dir / run_id / "upstream.parquet").set_index("model")
+    assert set(table["version"]) == {new[:12]} and set(table["previous_version"]) == {original[:12]}
+    results = store.run_results(run_id).query("slice == 'all' and metric == 'roc_auc' and dataset == 'cancer-test'")
+    value = results.set_index(["model", "variant"])["value"]
+    for model in ("boosting", "mlp"):
+        assert table.loc[model, "delta"] == pytest.approx(value[(model, "clean")] - value[(model, "ablation@worst-features")])
+
+    # CI ships the fixed snapshot as a new file; the version it replaces is the broken one Vigil saw last.
+    fixed = suite.parent / "worst-features-fixed.parquet"
+    shutil.copyfile(ROOT / "examples" / "breast_cancer" / "upstream" / "worst-features-2026-03.parquet", fixed)
+    notify = ["notify", "upstream-updated", "--module", "worst-features", "--version", "2026-03-fix", "--path", str(fixed)]
+    assert vigil(notify, env).returncode == 0
+    wait_for(lambda: _completed(url, "on-upstream-change", 2), 150, "the second on-upstream-change run")
+    fix_id = f"breast-cancer-upstream-worst-features-{original[:12]}"
+    fix = pd.read_parquet(settings.runs_dir / fix_id / "upstream.parquet").set_index("model")
+    assert set(fix["previous_version"]) == {new[:12]} and set(fix["version"]) == {"2026-03-fix"}
+    for model in ("boosting", "mlp"):  # the same two snapshots swapped: the attributed change flips sign
+        assert fix.loc[model, "delta"] == pytest.approx(-table.loc[model, "delta"])
+
+    assert vigil(notify, env).returncode == 0  # the same change again: no second evaluation
+    wait_for(lambda: _completed(url, "on-upstream-change", 3), 90, "the duplicate on-upstream-change run")
+    assert sorted(r.run_id for r in store.list_runs() if r.suite == "breast-cancer") == sorted([run_id, fix_id])
