@@ -19,12 +19,12 @@ from pipeline.analysis import analyse_run
 from pipeline.decide import Decision, decide_run
 from pipeline.drift import drift_stage
 from pipeline.infer import infer_item, prediction_cache_key
-from pipeline.persist import persist_run
+from pipeline.persist import discard_run, persist_run
 from pipeline.plan import RunPlan, WorkItem
 from pipeline.prepare import prepare_run
 from pipeline.report import stage_report
 from pipeline.score import score_run
-from suite.settings import Settings
+from suite.settings import Settings, load_settings
 
 
 def _infer_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -33,7 +33,9 @@ def _infer_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
 
 @task(name="prepare")
 def prepare(suite_path: str, run_id: str | None, trigger: str) -> RunPlan:
-    return prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
+    plan = prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
+    discard_run(plan.run_id, settings=load_settings())  # whatever a crashed attempt at this run id left in staging
+    return plan
 
 
 CLUSTER_TAG = "vigil-cluster"

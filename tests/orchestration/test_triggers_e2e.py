@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import yaml
@@ -21,6 +25,8 @@ from storage.store import ResultStore
 from suite.settings import load_settings
 from tests.conftest import require
 from tests.orchestration.conftest import ROOT, api, child_env, vigil, wait_for
+
+AUTOMATIONS = ROOT / "deploy" / "automations.yaml"
 
 
 def _flow_runs(url: str, flow: str) -> list[dict[str, Any]]:
@@ -57,7 +63,7 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory, digits_ch
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deployments = wait_for(lambda: len(api(prefect_api, "/deployments/filter", {})) >= 3 and api(prefect_api, "/deployments/filter", {}), 60, "deployments")
-        yield {"url": prefect_api, "suite": suite, "cancer": cancer, "env": env, "home": work / "vigil-home", "deployments": deployments, "log": work / "serve.log"}
+        yield {"url": prefect_api, "suite": suite, "cancer": cancer, "env": env, "pid": proc.pid, "home": work / "vigil-home", "deployments": deployments, "log": work / "serve.log"}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -226,3 +232,61 @@ def test_upstream_change_in_place_is_revalidated_and_attributed(served: dict[str
     assert vigil(notify, env).returncode == 0  # the same change again: no second evaluation
     wait_for(lambda: _completed(url, "on-upstream-change", 3), 90, "the duplicate on-upstream-change run")
     assert sorted(r.run_id for r in store.list_runs() if r.suite == "breast-cancer") == sorted([run_id, fix_id])
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid → child pids, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(ppid, []).append(int(stat.parent.name))
+    return tree
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _flow_run_process(serve_pid: int) -> int | None:
+    """The runner's child that executes a flow run (``python -m prefect.engine``, or a spawned process that is not multiprocessing's resource tracker)."""
+    found = [p for p in _children().get(serve_pid, []) if ("spawn_main" in _cmdline(p) or "prefect.engine" in _cmdline(p)) and "resource_tracker" not in _cmdline(p)]
+    return found[0] if len(found) == 1 else None
+
+
+def test_crashed_run_is_rescheduled_by_the_example_automation(served: dict[str, Any]) -> None:
+    url = served["url"]
+    [crash] = [a for a in yaml.safe_load(AUTOMATIONS.read_text())["automations"] if "prefect.flow-run.Crashed" in a["trigger"]["expect"]]
+    api(url, "/automations/", crash)
+    nightly = next(d for d in served["deployments"] if d["entrypoint"] == "flows/nightly.py:nightly" and d["name"] == "digits")
+    run = api(url, f"/deployments/{nightly['id']}/create_flow_run", {})
+    wait_for(lambda: api(url, f"/flow_runs/{run['id']}")["state_type"] == "RUNNING" and _flow_run_process(served["pid"]), 90, "the nightly run to start")
+    time.sleep(5)  # into its evaluation: Ray started, inference under way
+    victim = _flow_run_process(served["pid"])
+    assert victim is not None
+    tree, doomed, stack = _children(), [], [victim]
+    while stack:  # the flow-run process and everything it started (its local Ray): a lost worker machine
+        pid = stack.pop()
+        doomed.append(pid)
+        stack += tree.get(pid, [])
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+    def states() -> list[dict[str, Any]]:
+        with httpx.Client(timeout=30) as client:
+            return client.get(f"{url}/flow_run_states/", params={"flow_run_id": run["id"]}).raise_for_status().json()
+
+    wait_for(lambda: api(url, f"/flow_runs/{run['id']}")["state_type"] == "COMPLETED", 240, "the crashed nightly run to be rescheduled and complete")
+    history = [(s["type"], s.get("message") or "") for s in sorted(states(), key=lambda s: s["timestamp"])]
+    types = [t for t, _ in history]
+    assert "CRASHED" in types and types[-1] == "COMPLETED", history
+    assert any(t == "SCHEDULED" and "Rescheduled by Vigil" in m for t, m in history[types.index("CRASHED"):]), history
+    runs = [r for r in ResultStore(load_settings(home=served["home"])).list_runs() if r.run_id.startswith("digits-nightly-")]
+    assert [(r.status, r.verdict) for r in runs] == [("completed", "pass")]  # recorded once, nothing half-written left behind
+    assert not (served["home"] / "staging" / runs[0].run_id).exists()
