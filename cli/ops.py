@@ -11,7 +11,8 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -31,6 +32,31 @@ def _fail(message: str) -> NoReturn:
     fail(message)
 
 
+def _notify(command: str, build: Callable[[str | None, str | None], Any], path: str | None, sha256: str | None,
+            expected: dict[str, str]) -> None:
+    """Build an update (sha256 from ``path`` when not given), emit its event, wait until the server has it."""
+    from pydantic import ValidationError
+
+    from flows.watch import emit_update, flush_events
+    from storage.checksums import sha256_file
+
+    try:
+        if path and not sha256:
+            sha256 = sha256_file(Path(path))
+        update = build(str(Path(path).resolve()) if path else None, sha256)
+    except ValidationError as exc:
+        name = str(exc.errors()[0]["loc"][0])
+        _fail(f"notify {command}: --{name.replace('_', '-')}: expected {expected.get(name, '64 hex digits')}, got {exc.errors()[0]['input']!r}")
+    except OSError as exc:
+        _fail(f"notify {command}: --path: cannot read {path} ({exc.strerror})")
+    event_id = emit_update(update)
+    flush_events()
+    typer.echo(f"emitted {update.event()['event']} for {getattr(update, 'model', None) or update.module}@{update.version} (event {event_id})")
+
+
+NAME = "letters, digits, '_', '.' or '-'"
+
+
 @notify_app.command("model-updated")
 def notify_model_updated(
     model: Annotated[str, typer.Option(help="Model name as in the suite.")],
@@ -39,24 +65,9 @@ def notify_model_updated(
     sha256: Annotated[str | None, typer.Option(help="Its sha256 (computed from --path when omitted).")] = None,
 ) -> None:
     """Emit vigil.model.updated (resource vigil.model.<model>) so on-model-change evaluates it."""
-    from pydantic import ValidationError
+    from pipeline.triggers import ModelUpdate
 
-    from pipeline.triggers import ModelUpdate, file_sha256
-
-    try:
-        if path and not sha256:
-            sha256 = file_sha256(Path(path))
-        update = ModelUpdate(model=model, version=version, path=str(Path(path).resolve()) if path else None, sha256=sha256)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        _fail(f"notify model-updated: --{first['loc'][0]}: expected letters, digits, '_', '.' or '-' (sha256: 64 hex digits), got {first['input']!r}")
-    except OSError as exc:
-        _fail(f"notify model-updated: --path: cannot read {path} ({exc.strerror})")
-    from flows.watch import emit_model_updated, flush_events
-
-    event_id = emit_model_updated(update)
-    flush_events()
-    typer.echo(f"emitted vigil.model.updated for {model}@{version} (event {event_id})")
+    _notify("model-updated", lambda p, sha: ModelUpdate(model=model, version=version, path=p, sha256=sha), path, sha256, {"model": NAME})
 
 
 @notify_app.command("upstream-updated")
@@ -69,28 +80,12 @@ def notify_upstream_updated(
     previous_sha256: Annotated[str | None, typer.Option(help="sha256 of the version it replaces (default: the last one Vigil saw).")] = None,
 ) -> None:
     """Emit vigil.upstream.updated (resource vigil.upstream.<module>) so on-upstream-change re-validates and attributes it."""
-    from pydantic import ValidationError
-
     from pipeline.upstream_changes import UpstreamUpdate
-    from storage.checksums import sha256_file
 
-    try:
-        if path and not sha256:
-            sha256 = sha256_file(Path(path))
-        update = UpstreamUpdate(module=module, version=version, field=field, path=str(Path(path).resolve()) if path else None,  # type: ignore[arg-type]
-                                sha256=sha256, previous_sha256=previous_sha256)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0])
-        expected = {"module": "letters, digits, '_', '.' or '-'", "field": "module or data"}.get(name, "64 hex digits")
-        _fail(f"notify upstream-updated: --{name.replace('_', '-')}: expected {expected}, got {first['input']!r}")
-    except OSError as exc:
-        _fail(f"notify upstream-updated: --path: cannot read {path} ({exc.strerror})")
-    from flows.watch import emit_upstream_updated, flush_events
+    def build(p: str | None, sha: str | None) -> UpstreamUpdate:
+        return UpstreamUpdate(module=module, version=version, field=field, path=p, sha256=sha, previous_sha256=previous_sha256)  # type: ignore[arg-type]
 
-    event_id = emit_upstream_updated(update)
-    flush_events()
-    typer.echo(f"emitted vigil.upstream.updated for {module}@{version} (event {event_id})")
+    _notify("upstream-updated", build, path, sha256, {"module": NAME, "field": "module or data"})
 
 
 def serve(
@@ -155,18 +150,17 @@ def deploy(
 
 
 def watch(
-    directory: Annotated[str, typer.Argument(help="Checkpoint folder: <model>.pt files, or <model>/<version>.pt.")],
+    directory: Annotated[str, typer.Argument(help="Checkpoint folder (<model>.pt files, or <model>/<version>.pt), or a registry manifest (YAML/JSON: models: [{name, version, path, sha256}]).")],
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10.0,
     once: Annotated[bool, typer.Option("--once", help="Emit for every checkpoint present now, then exit.")] = False,
 ) -> None:
-    """Emit vigil.model.updated whenever a checkpoint in DIRECTORY is added or changed."""
+    """Emit vigil.model.updated whenever a checkpoint in DIRECTORY (or an entry of a registry manifest) is added or changed."""
     import time
 
-    from flows.watch import flush_events, watch_once
-    from pipeline.triggers import scan_checkpoints
+    from flows.watch import flush_events, scan, watch_once
 
     try:
-        seen = {} if once else scan_checkpoints(Path(directory))
+        seen = {} if once else scan(Path(directory))
         while True:
             seen, updates = watch_once(Path(directory), seen)
             for u in updates:

@@ -18,7 +18,7 @@ from flows.progress import PrefectProgress
 from flows.tasks import (
     CLUSTER_TAG, alert, analyse, decide, drift, infer, persist, prepare, publish, report, score,
 )
-from pipeline.infer import release_model
+from pipeline.infer import release_workers
 from pipeline.persist import discard_run
 from pipeline.progress import reporting
 from suite.settings import load_settings
@@ -42,7 +42,7 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
             for model in plan.models:
                 for item in (i for i in plan.work_items() if i.model == model.name):
                     infer(plan, item, settings)
-                release_model(plan, model.name)
+                release_workers()
             score(plan, settings)
         drift(plan, settings)
         decision = decide(plan, settings)
@@ -50,6 +50,7 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
         report(plan, decision, settings)
         persist(plan, decision, settings)
     except BaseException:
+        release_workers()  # a long-lived process (a runner, a test session) must not keep a failed run's actors
         discard_run(plan.run_id, settings)
         raise
     alerts = alert(plan, settings)  # after the commit: metric drift compares against committed history

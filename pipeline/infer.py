@@ -56,12 +56,12 @@ def model_inputs(data: LoadedDataset, spec: ModelSpec) -> np.ndarray | pd.DataFr
 
 def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDataset, settings: Settings) -> pd.DataFrame:
     spec = next(m for m in suite.models if m.name == item.model)
-    ensure_ray(settings.ray_address)
     num_classes = len(plan.classes) if plan.classes else None
-    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
     label_variant = is_label_variant(item.variant)
     transform = None if label_variant else bound_perturbation(suite, data, item.variant, plan.seed, num_classes)
-    transform = with_upstream(suite, item.variant, transform, data)
+    transform = with_upstream(suite, item.variant, transform, data)  # checked before any actor starts
+    ensure_ray(settings.ray_address)
+    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
     outputs = pool.predict(model_inputs(data, spec), data.sample_ids, transform, data_key=f"{data.sha256}:{spec.input}")
     frame = predictions_frame(data, outputs, suite, plan.classes)
     if label_variant:
@@ -93,6 +93,6 @@ def infer_item(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     return key
 
 
-def release_model(plan: RunPlan, model: str) -> None:
-    """Stop the warm actors once a model's work is done, freeing their CPUs/GPUs for the next."""
+def release_workers() -> None:
+    """Stop the warm actors (once a model's work is done, or the run failed), freeing their CPUs/GPUs."""
     close_pools()

@@ -75,3 +75,29 @@ def test_backfill_plan_is_versions_times_windows(digits_suite: Path) -> None:
     assert [p.run_id for p in plan_backfill(suite)] == ["digits-bf-suite-current-all"]
     with pytest.raises(VigilError, match="got 'resnet'"):
         plan_backfill(suite, versions=[ModelUpdate(model="resnet", version="1")])
+
+
+def test_registry_manifest_entries_are_updates(tmp_path: Path) -> None:
+    from pipeline.manifest import changed_entries, read_manifest
+
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "cnn-v1.pt").write_bytes(b"w1")
+    manifest = tmp_path / "registry.yaml"
+    manifest.write_text("models:\n  - {name: cnn, version: 1, path: ckpt/cnn-v1.pt}\n  - {name: ranker, version: v7, sha256: '" + "a" * 64 + "'}\n")
+    first = read_manifest(manifest)
+    assert first["cnn"] == ModelUpdate(model="cnn", version="1", path=str(tmp_path / "ckpt" / "cnn-v1.pt"), sha256=hashlib.sha256(b"w1").hexdigest())
+    assert [u.model for u in changed_entries({}, first)] == ["cnn", "ranker"]
+    (tmp_path / "ckpt" / "cnn-v2.pt").write_bytes(b"w2")
+    manifest.write_text(manifest.read_text().replace("version: 1, path: ckpt/cnn-v1.pt", "version: 2, path: ckpt/cnn-v2.pt"))
+    assert [(u.model, u.version) for u in changed_entries(first, read_manifest(manifest))] == [("cnn", "2")]
+    assert changed_entries(read_manifest(manifest), read_manifest(manifest)) == []
+
+    manifest.write_text("models:\n  - {name: cnn, version: 3, path: ckpt/missing.pt}\n")
+    with pytest.raises(VigilError, match=r"registry\.yaml: models\[0\]\.path: file .*missing\.pt not found"):
+        read_manifest(manifest)
+    manifest.write_text("models: {cnn: v1}\n")
+    with pytest.raises(VigilError, match=r"registry\.yaml: models: expected a list"):
+        read_manifest(manifest)
+    manifest.write_text("models:\n  - {name: 'c n n', version: 1, sha256: '" + "a" * 64 + "'}\n")
+    with pytest.raises(VigilError, match=r"registry\.yaml: models\[0\]\.model"):
+        read_manifest(manifest)

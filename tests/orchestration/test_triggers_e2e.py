@@ -62,7 +62,8 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory, digits_ch
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(suite), str(cancer), "--api-url", prefect_api],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deployments = wait_for(lambda: len(api(prefect_api, "/deployments/filter", {})) >= 3 and api(prefect_api, "/deployments/filter", {}), 60, "deployments")
+        # digits: nightly, on-model-change, backfill, shadow-replay, drift-watch; breast-cancer also on-upstream-change
+        deployments = wait_for(lambda: len(api(prefect_api, "/deployments/filter", {})) >= 11 and api(prefect_api, "/deployments/filter", {}), 90, "deployments")
         yield {"url": prefect_api, "suite": suite, "cancer": cancer, "env": env, "pid": proc.pid, "home": work / "vigil-home", "deployments": deployments, "log": work / "serve.log"}
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -160,6 +161,17 @@ def test_watch_emits_model_updated_for_new_checkpoint(served: dict[str, Any], tm
 
     [event] = wait_for(arrived, 30, "the watched checkpoint's event")
     assert event["payload"] == {"model": "ranker", "version": "v7", "path": str(watched / "v7.onnx"), "sha256": expected}
+
+    manifest = tmp_path / "registry.yaml"  # a registry manifest works the same way
+    manifest.write_text("models:\n  - {name: reranker, version: 2026-04, path: registry/ranker/v7.onnx}\n")
+    done = vigil(["watch", str(manifest), "--once"], served["env"])
+    assert done.returncode == 0 and "reranker@2026-04" in done.stdout, done.stderr
+
+    def from_manifest() -> list[dict[str, Any]]:
+        return api(served["url"], "/events/filter", {"filter": {"event": {"name": ["vigil.model.updated"]}, "resource": {"id": ["vigil.model.reranker"]}}, "limit": 10})["events"]
+
+    [event] = wait_for(from_manifest, 30, "the manifest entry's event")
+    assert event["payload"] == {"model": "reranker", "version": "2026-04", "path": str(watched / "v7.onnx"), "sha256": expected}
 
 
 def test_deploy_registers_on_a_process_work_pool(served: dict[str, Any], tmp_path: Path) -> None:

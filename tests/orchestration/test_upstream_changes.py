@@ -106,3 +106,15 @@ def test_prefect_yaml_triggers_match_the_python_deployments() -> None:
         assert {k: v for k, v in trigger["parameters"].items() if k != "suite_path"} == expected
     modules = [m.name for m in load_suite(ROOT / "examples" / "breast_cancer" / "suite.yaml").upstream]
     assert by_entry["flows/on_upstream_change.py:on_upstream_change"]["triggers"][0]["match"]["prefect.resource.id"] == f"vigil.upstream.{modules[0]}"
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_watch_upstream_flow_emits_once_per_change(tmp_path: Path, vigil_home: Path) -> None:
+    from flows.watch import watch_upstream
+
+    path = _suite(tmp_path)
+    assert watch_upstream(str(path), polls=1) == 0  # first sight: recorded
+    (tmp_path / "params.npz").write_bytes(b"params v2")
+    (tmp_path / "scale_v1.py").write_text("def transform(x, data):\n    return -x\n")
+    assert watch_upstream(str(path), polls=2, interval_s=0) == 2  # code and data changed: one event each, then quiet
+    assert set(ModuleArchive(vigil_home / "upstream").last_seen("toy")) == {"scaler:module", "scaler:data"}
