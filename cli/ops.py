@@ -149,28 +149,43 @@ def deploy(
         typer.echo(f"deployed {d.flow_name}/{d.name} ({i})")
 
 
-def watch(
-    directory: Annotated[str, typer.Argument(help="Checkpoint folder (<model>.pt files, or <model>/<version>.pt), or a registry manifest (YAML/JSON: models: [{name, version, path, sha256}]).")],
-    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10.0,
-    once: Annotated[bool, typer.Option("--once", help="Emit for every checkpoint present now, then exit.")] = False,
-) -> None:
-    """Emit vigil.model.updated whenever a checkpoint in DIRECTORY (or an entry of a registry manifest) is added or changed."""
+def _poll(step: Callable[[], list[str]], interval: float, once: bool) -> None:
+    """Run ``step`` (one poll, returning a line per event emitted) until stopped, or once; events reach the server each time."""
     import time
 
-    from flows.watch import flush_events, scan, watch_once
+    from flows.watch import flush_events
 
     try:
-        seen = {} if once else scan(Path(directory))
         while True:
-            seen, updates = watch_once(Path(directory), seen)
-            for u in updates:
-                typer.echo(f"{u.model}@{u.version}: vigil.model.updated")
+            for line in step():
+                typer.echo(line)
             flush_events()
             if once:
                 return
             time.sleep(interval)
     except VigilError as exc:
         _fail(str(exc))
+
+
+def watch(
+    directory: Annotated[str, typer.Argument(help="Checkpoint folder (<model>.pt files, or <model>/<version>.pt), or a registry manifest (YAML/JSON: models: [{name, version, path, sha256}]).")],
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10.0,
+    once: Annotated[bool, typer.Option("--once", help="Emit for every checkpoint present now, then exit.")] = False,
+) -> None:
+    """Emit vigil.model.updated whenever a checkpoint in DIRECTORY (or an entry of a registry manifest) is added or changed."""
+    from flows.watch import scan, watch_once
+
+    source = Path(directory)
+    try:
+        state = {"seen": {} if once else scan(source)}
+    except VigilError as exc:
+        _fail(str(exc))
+
+    def step() -> list[str]:
+        state["seen"], updates = watch_once(source, state["seen"])
+        return [f"{u.model}@{u.version}: vigil.model.updated" for u in updates]
+
+    _poll(step, interval, once)
 
 
 def watch_upstream(
@@ -179,27 +194,24 @@ def watch_upstream(
     once: Annotated[bool, typer.Option("--once", help="Poll once, then exit (first sight of a file only records it).")] = False,
 ) -> None:
     """Emit vigil.upstream.updated whenever an upstream module's file changes (even in place: each version is archived)."""
-    import time
-
-    from flows.watch import flush_events, watch_upstream_once
+    from flows.watch import watch_upstream_once
     from storage.archive import ModuleArchive
     from suite.load import load_suite
     from suite.settings import load_settings
 
     try:
         spec = load_suite(suite)
-        if not spec.upstream:
-            _fail(f"watch-upstream: suite {suite}: upstream: expected at least one module, got none")
-        archive = ModuleArchive(load_settings().home / "upstream")
-        while True:
-            for u in watch_upstream_once(spec, archive):
-                typer.echo(f"{u.module} {u.field} {(u.previous_sha256 or '?')[:12]} → {(u.sha256 or '?')[:12]}: vigil.upstream.updated")
-            flush_events()
-            if once:
-                return
-            time.sleep(interval)
     except VigilError as exc:
         _fail(str(exc))
+    if not spec.upstream:
+        _fail(f"watch-upstream: suite {suite}: upstream: expected at least one module, got none")
+    archive = ModuleArchive(load_settings().home / "upstream")
+
+    def step() -> list[str]:
+        return [f"{u.module} {u.field} {(u.previous_sha256 or '?')[:12]} → {(u.sha256 or '?')[:12]}: vigil.upstream.updated"
+                for u in watch_upstream_once(spec, archive)]
+
+    _poll(step, interval, once)
 
 
 def backfill(

@@ -62,7 +62,7 @@ def triggered_run_id(suite_name: str, update: ModelUpdate) -> str:
 def scan_checkpoints(directory: Path) -> dict[str, str]:
     """sha256 of each checkpoint file under ``directory``, keyed by its path relative to it."""
     if not directory.is_dir():
-        raise VigilError(f"watch {directory}: expected a directory, got {'a file' if directory.exists() else 'nothing'}")
+        raise VigilError(f"watch {directory}: expected a directory (or a registry manifest file), got {'a file' if directory.exists() else 'nothing'}")
     return {
         str(p.relative_to(directory)): file_sha256(p)
         for p in sorted(directory.rglob("*"))
