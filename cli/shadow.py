@@ -29,6 +29,7 @@ def replay(
     window: Annotated[str | None, typer.Option("--window", help="Also store results per 'hour' or 'day' (variant shadow@hour / shadow@day).")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run).")] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per candidate call; each row's latency is its batch's wall time.")] = 1,
+    from_mirror: Annotated[bool, typer.Option("--from-mirror", help="Use the candidate answers and latencies `vigil shadow mirror` logged (no re-scoring); rows it did not answer are quarantined.")] = False,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")] = False,
@@ -45,7 +46,7 @@ def replay(
         from flows.shadow import shadow_replay
 
         err.print(f"[dim]replaying {log} through {suite} …[/]")
-        outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id, ray_address=ray_address, batch_rows=batch_rows)
+        outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id, ray_address=ray_address, batch_rows=batch_rows, from_mirror=from_mirror)
     except VigilError as exc:
         fail(str(exc))
     if as_json:

@@ -21,8 +21,9 @@ from suite.settings import Settings, load_settings
 
 
 @task(name="prepare")
-def prepare(suite_path: str, log_path: str, labels_path: str | None, window: Window | None, run_id: str | None, batch_rows: int, settings: Settings) -> ReplayPlan:
-    return prepare_replay(suite_path, log_path, settings, labels_path=labels_path, window=window, run_id=run_id, batch_rows=batch_rows)
+def prepare(suite_path: str, log_path: str, labels_path: str | None, window: Window | None, run_id: str | None, batch_rows: int,
+            settings: Settings, from_mirror: bool = False) -> ReplayPlan:
+    return prepare_replay(suite_path, log_path, settings, labels_path=labels_path, window=window, run_id=run_id, batch_rows=batch_rows, from_mirror=from_mirror)
 
 
 @task(name="infer", task_run_name="infer {plan.model.name} · {plan.log_name}", retries=1, retry_delay_seconds=2)
@@ -68,12 +69,13 @@ def shadow_replay(
     run_id: str | None = None,
     ray_address: str | None = None,
     batch_rows: int = 1,
+    from_mirror: bool = False,
 ) -> dict[str, object]:
-    """Replay a request log through the suite's candidate and record how it compares with production."""
+    """Replay a request log through the suite's candidate (or, ``from_mirror``, use the answers it logged) and record how it compares with production."""
     from pipeline.persist import discard_run
 
     settings = load_settings(ray_address)
-    plan = prepare(suite_path, log_path, labels_path, window, run_id, batch_rows, settings)
+    plan = prepare(suite_path, log_path, labels_path, window, run_id, batch_rows, settings, from_mirror)
     try:
         infer(plan, settings)
         compare(plan, settings)

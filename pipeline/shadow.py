@@ -12,6 +12,11 @@ Candidate latency is measured on the driver: the wall time of each
 ``InferencePool.predict`` call on one batch of ``batch_rows`` rows (Ray
 dispatch included), given to every row of that batch. With ``batch_rows=1``
 (the default) it is a per-request latency, comparable with production's.
+
+With ``from_mirror`` the candidate is not re-run: its answers and latencies are
+the ones ``vigil shadow mirror`` logged beside production's, as served on live
+traffic; rows the candidate did not answer are quarantined
+(``no_candidate_answer:<status>``).
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class ReplayPlan(BaseModel):
     window: Window | None
     batch_rows: int
     counts: dict[str, Any]
+    candidate_source: Literal["replay", "mirror"] = "replay"
     staging: str
 
     def staged(self, name: str) -> Path:
@@ -111,6 +117,7 @@ def prepare_replay(
     trigger: str = "shadow-replay",
     batch_rows: int = 1,
     model: str | None = None,
+    from_mirror: bool = False,
 ) -> ReplayPlan:
     """Verify the suite's candidate (sha256), read and quarantine the log, and stage its valid rows.
 
@@ -132,7 +139,7 @@ def prepare_replay(
     staging = ResultStore(settings).staging_dir(run_id)
     log_path = Path(log_path).resolve()
     try:
-        parsed = _stage_log(log_path, labels_path, features, staging)
+        parsed = _stage_log(log_path, labels_path, features, staging, require_candidate=from_mirror)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -156,14 +163,15 @@ def prepare_replay(
         labels_path=None if labels_path is None else str(Path(labels_path).resolve()),
         window=window,
         batch_rows=batch_rows,
+        candidate_source="mirror" if from_mirror else "replay",
         counts={"rows_in": parsed.counts.rows_in, "rows_scored": parsed.counts.rows_scored,
                 "rows_quarantined": parsed.counts.rows_quarantined, "by_reason": parsed.counts.by_reason},
         staging=str(staging),
     )
 
 
-def _stage_log(log_path: Path, labels_path: str | Path | None, features: list[str], staging: Path) -> ParsedLog:
-    parsed = read_request_log(log_path, labels_path=labels_path, quarantine_path=staging / _QUARANTINE)
+def _stage_log(log_path: Path, labels_path: str | Path | None, features: list[str], staging: Path, *, require_candidate: bool) -> ParsedLog:
+    parsed = read_request_log(log_path, labels_path=labels_path, quarantine_path=staging / _QUARANTINE, require_candidate=require_candidate)
     missing = [f for f in features if f not in parsed.frame.columns]
     if parsed.counts.rows_scored and missing:
         raise DataError(f"request log {log_path}: expected the candidate's features {missing[:5]}…, got {list(parsed.feature_names)[:5]}…")
@@ -173,8 +181,21 @@ def _stage_log(log_path: Path, labels_path: str | Path | None, features: list[st
     return parsed
 
 
+def logged_candidate(plan: ReplayPlan) -> str:
+    """The candidate's answers and latencies as the mirror logged them, staged like re-scored ones; returns their path."""
+    frame = read_frame(plan.staged(_LOG))
+    column = "candidate_scores" if "candidate_scores" in frame else "candidate_prediction"
+    outputs = np.stack([np.asarray(v, dtype=float).reshape(-1) for v in frame[column]])
+    table = pd.DataFrame(outputs, columns=[f"score_{k}" for k in range(outputs.shape[1])])
+    table["latency_ms"] = frame["candidate_latency_ms"].to_numpy(float) if "candidate_latency_ms" in frame else np.nan
+    write_frame(plan.staged(_CANDIDATE), table)
+    return str(plan.staged(_CANDIDATE))
+
+
 def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
     """Score every staged row with the candidate on warm Ray actors, timing each batch; returns the outputs' path."""
+    if plan.candidate_source == "mirror":
+        return logged_candidate(plan)
     from workers.cluster import ensure_ray
     from workers.pool import close_pools, get_pool
     from workers.predictor import rows_of
@@ -256,7 +277,9 @@ def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
     provenance["shadow"] = {
         "log": plan.log_path, "labels": plan.labels_path, "window": plan.window, **plan.counts,
         "quarantine_path": str(final / _QUARANTINE),
-        "candidate_latency": f"driver wall time per batch of {plan.batch_rows} row(s), Ray dispatch included",
+        "candidate_source": plan.candidate_source,
+        "candidate_latency": "as the mirror logged it on live traffic" if plan.candidate_source == "mirror"
+        else f"driver wall time per batch of {plan.batch_rows} row(s), Ray dispatch included",
     }
     artifacts = [
         ArtifactRecord(kind="quarantine", uri=plan.staged(_QUARANTINE).as_uri(), description=f"{plan.counts['rows_quarantined']} quarantined rows with reasons"),

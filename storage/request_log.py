@@ -14,7 +14,9 @@ Reading never stops at a bad row. Every row gets at most one quarantine
 * ``missing_field:<column>`` — a required field is absent or null;
 * ``wrong_type:<column>`` — a field of the wrong type (or a ``scores`` list of the wrong length);
 * ``non_finite:<column>`` — NaN or ±inf in a numeric field;
-* ``duplicate_request_id`` — a request id already seen on an earlier valid row (the first is kept).
+* ``duplicate_request_id`` — a request id already seen on an earlier valid row (the first is kept);
+* ``no_candidate_answer:<status>`` — only when the mirror's logged candidate answers are
+  used (``require_candidate``): the candidate timed out, failed or answered nothing usable.
 
 Appending to a log as requests arrive is :class:`storage.log_writer.LogWriter`'s job.
 
@@ -109,6 +111,7 @@ def read_request_log(
     labels_path: str | Path | None = None,
     quarantine_path: str | Path | None = None,
     write_quarantine: bool = True,
+    require_candidate: bool = False,
 ) -> ParsedLog:
     """Read, validate and quarantine a request log.
 
@@ -120,6 +123,8 @@ def read_request_log(
         labels_path: optional Parquet/JSONL/CSV file with ``request_id`` and ``label``.
         quarantine_path: where to write quarantined rows; default ``<log>.quarantine.parquet``.
         write_quarantine: set False to keep quarantined rows in memory only.
+        require_candidate: also quarantine rows without a usable logged candidate answer
+            (``candidate_scores``, or ``candidate_prediction`` when no scores were logged).
 
     Returns:
         The valid rows, the quarantined rows and their counts.
@@ -131,6 +136,8 @@ def read_request_log(
     raw = _read_raw(path)
     rows_in = len(raw)
     frame, reasons, names = _validate(raw, path, features, None if labels_path is None else Path(labels_path))
+    if require_candidate:
+        reasons = reasons.where(reasons.notna(), _candidate_reasons(frame, path))
     bad = reasons.notna().to_numpy()
     quarantined = _quarantine_frame(raw, frame, reasons, bad)
     kept = frame.loc[~bad].drop(columns=["_raw"]).reset_index(drop=True)
@@ -357,6 +364,26 @@ def _join_labels(frame: pd.DataFrame, labels_path: Path) -> pd.DataFrame:
     out = frame.copy()
     out["label"] = out["label"].where(out["label"].notna(), joined) if "label" in out else joined
     return out
+
+
+def _candidate_reasons(frame: pd.DataFrame, path: Path) -> pd.Series:
+    """``no_candidate_answer:<status>`` for rows whose logged candidate answer is missing, failed or not finite."""
+    column = "candidate_scores" if "candidate_scores" in frame else "candidate_prediction" if "candidate_prediction" in frame else None
+    if column is None:
+        raise DataError(f"request log {path}: candidate_scores: expected the mirror's logged candidate answers, got no such column")
+    status = frame["candidate_status"] if "candidate_status" in frame else pd.Series("ok", index=frame.index)
+
+    def reason(value: Any, state: Any) -> str | None:
+        state = state if _is_present(state) else "missing"
+        try:
+            numbers = np.asarray(value if _is_present(value) else [], dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            numbers = np.asarray([np.nan])
+        if state != "ok" or numbers.size == 0 or not np.isfinite(numbers).all():
+            return f"no_candidate_answer:{state if state != 'ok' else 'empty'}"
+        return None
+
+    return pd.Series([reason(v, st) for v, st in zip(frame[column], status, strict=True)], index=frame.index, dtype=object)
 
 
 def _quarantine_frame(raw: pd.DataFrame, frame: pd.DataFrame, reasons: pd.Series, bad: np.ndarray) -> pd.DataFrame:

@@ -90,3 +90,23 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _prefect_console_on_an_open_stream() -> Iterator[None]:
+    """Point Prefect's console log handlers back at the real stderr after a test.
+
+    A handler created inside a ``CliRunner`` invocation keeps that invocation's
+    stream, closed when it returns; a later log record would then fail, and with
+    ``log_prints`` the error report itself is logged again, recursing.
+    """
+    yield
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler) and getattr(handler.stream, "closed", False):
+                handler.stream = handler.console.file = sys.__stderr__  # not setStream: it flushes the closed one

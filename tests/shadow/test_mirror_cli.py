@@ -110,6 +110,17 @@ def test_mirror_subprocess_logs_both_answers_and_replays(production: ThreadedSer
     overall = {r["metric"]: r["value"] for r in shown["results"] if r["variant"] == "shadow" and r["slice"] == "all"}
     assert overall["agreement_rate"] == pytest.approx(agree / N, abs=1e-9)
 
+    # The same log, using the answers the mirror logged instead of re-scoring: same agreement, the live latencies.
+    # (a real CLI process: Prefect's console handler keeps the first CliRunner's closed stdout)
+    done = subprocess.run([sys.executable, "-m", "cli.main", "shadow", "replay", "--log", str(log_dir), "--suite", str(SUITE), "--run-id", "mirrored-live",
+                           "--from-mirror", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    live = json.loads(done.stdout)
+    assert live["provenance"]["shadow"]["candidate_source"] == "mirror"
+    values = {r["metric"]: r["value"] for r in live["results"] if r["variant"] == "shadow" and r["slice"] == "all"}
+    assert values["agreement_rate"] == pytest.approx(agree / N, abs=1e-9)
+    assert values["latency_p50_candidate"] == pytest.approx(float(np.percentile(logged["candidate_latency_ms"], 50)), rel=1e-6)
+
 
 def test_sensitive_fields_need_a_salt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIGIL_MIRROR_SALT", raising=False)

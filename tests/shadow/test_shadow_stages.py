@@ -72,3 +72,29 @@ def test_results_rows_name_windows_and_the_summary_leads_with_agreement(tmp_path
     assert first.startswith("**Agreement") and "flip rate" in first
     agree = (scores.argmax(1) == flipped.argmax(1)).mean()
     assert f"{agree:.4f}" in first
+
+
+def test_logged_candidate_answers_are_used_and_unanswered_rows_quarantined(tmp_path: Path, vigil_home: Path) -> None:
+    from pipeline.shadow import logged_candidate
+
+    log = pd.read_parquet(CANCER / "shadow" / "requests.parquet").head(40)
+    rng = np.random.default_rng(0)
+    answers = rng.dirichlet([1.0, 1.0], size=len(log))
+    logged = [list(a) for a in answers]
+    logged[5], logged[7] = None, [np.nan, 1.0]  # no answer; a non-finite one
+    log = log.assign(candidate_scores=logged, candidate_latency_ms=np.arange(len(log), dtype=float), candidate_status="ok")
+    log.loc[3, "candidate_status"] = "timeout"
+    path = tmp_path / "mirrored.parquet"
+    log.to_parquet(path)
+    plan = prepare_replay(CANCER / "suite.yaml", path, load_settings(), from_mirror=True)
+    assert plan.counts["rows_in"] == 40 and plan.counts["rows_scored"] == 37 and plan.counts["rows_quarantined"] == 3
+    assert plan.counts["by_reason"] == {"no_candidate_answer:empty": 2, "no_candidate_answer:timeout": 1}
+    staged = pd.read_parquet(logged_candidate(plan))
+    kept = [i for i in range(40) if i not in (3, 5, 7)]
+    assert np.allclose(staged[["score_0", "score_1"]].to_numpy(), answers[kept])
+    assert staged["latency_ms"].tolist() == [float(i) for i in kept]
+    quarantined = pd.read_parquet(plan.staged("quarantine.parquet"))
+    assert quarantined["row_number"].tolist() == [3, 5, 7]
+
+    with pytest.raises(DataError, match=r"requests\.parquet: candidate_scores: expected the mirror's logged candidate answers"):
+        prepare_replay(CANCER / "suite.yaml", CANCER / "shadow" / "requests.parquet", load_settings(), from_mirror=True)
