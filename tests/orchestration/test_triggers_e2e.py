@@ -265,10 +265,16 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _flow_run_process(serve_pid: int) -> int | None:
-    """The runner's child that executes a flow run (``python -m prefect.engine``, or a spawned process that is not multiprocessing's resource tracker)."""
-    found = [p for p in _children().get(serve_pid, []) if ("spawn_main" in _cmdline(p) or "prefect.engine" in _cmdline(p)) and "resource_tracker" not in _cmdline(p)]
-    return found[0] if len(found) == 1 else None
+def _flow_run_process(serve_pid: int, flow_run_id: str) -> int | None:
+    """The runner's child executing ``flow_run_id`` (its environment names the flow run)."""
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    for pid in _children().get(serve_pid, []):
+        try:
+            if marker in (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0"):
+                return pid
+        except OSError:
+            continue
+    return None
 
 
 def test_crashed_run_is_rescheduled_by_the_example_automation(served: dict[str, Any]) -> None:
@@ -276,10 +282,15 @@ def test_crashed_run_is_rescheduled_by_the_example_automation(served: dict[str, 
     [crash] = [a for a in yaml.safe_load(AUTOMATIONS.read_text())["automations"] if "prefect.flow-run.Crashed" in a["trigger"]["expect"]]
     api(url, "/automations/", crash)
     nightly = next(d for d in served["deployments"] if d["entrypoint"] == "flows/nightly.py:nightly" and d["name"] == "digits")
-    run = api(url, f"/deployments/{nightly['id']}/create_flow_run", {})
-    wait_for(lambda: api(url, f"/flow_runs/{run['id']}")["state_type"] == "RUNNING" and _flow_run_process(served["pid"]), 90, "the nightly run to start")
-    time.sleep(5)  # into its evaluation: Ray started, inference under way
-    victim = _flow_run_process(served["pid"])
+    slow = served["suite"].parent / "crash.yaml"  # its own name (run id) and perturbations: nothing cached, long enough to kill
+    doc = yaml.safe_load((ROOT / "examples" / "digits" / "suite.yaml").read_text())
+    doc.update(name="digits-crash", drift=None, drift_gate=None)
+    slow.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = api(url, f"/deployments/{nightly['id']}/create_flow_run", {"parameters": {"suite_path": str(slow)}})
+    wait_for(lambda: api(url, f"/flow_runs/{run['id']}")["state_type"] == "RUNNING" and _flow_run_process(served["pid"], run["id"]), 90, "the nightly run to start")
+    time.sleep(3)  # into its evaluation
+    assert api(url, f"/flow_runs/{run['id']}")["state_type"] == "RUNNING", "the run finished before it could be killed"
+    victim = _flow_run_process(served["pid"], run["id"])
     assert victim is not None
     tree, doomed, stack = _children(), [], [victim]
     while stack:  # the flow-run process and everything it started (its local Ray): a lost worker machine
@@ -299,6 +310,6 @@ def test_crashed_run_is_rescheduled_by_the_example_automation(served: dict[str, 
     types = [t for t, _ in history]
     assert "CRASHED" in types and types[-1] == "COMPLETED", history
     assert any(t == "SCHEDULED" and "Rescheduled by Vigil" in m for t, m in history[types.index("CRASHED"):]), history
-    runs = [r for r in ResultStore(load_settings(home=served["home"])).list_runs() if r.run_id.startswith("digits-nightly-")]
+    runs = [r for r in ResultStore(load_settings(home=served["home"])).list_runs() if r.run_id.startswith("digits-crash-nightly-")]
     assert [(r.status, r.verdict) for r in runs] == [("completed", "pass")]  # recorded once, nothing half-written left behind
     assert not (served["home"] / "staging" / runs[0].run_id).exists()
