@@ -284,7 +284,7 @@ def test_crashed_run_is_rescheduled_by_the_example_automation(served: dict[str, 
     nightly = next(d for d in served["deployments"] if d["entrypoint"] == "flows/nightly.py:nightly" and d["name"] == "digits")
     slow = served["suite"].parent / "crash.yaml"  # its own name (run id) and perturbations: nothing cached, long enough to kill
     doc = yaml.safe_load((ROOT / "examples" / "digits" / "suite.yaml").read_text())
-    doc.update(name="digits-crash", drift=None, drift_gate=None)
+    doc.update(name="digits-crash", drift=None, drift_gate=None, perturbations=doc["perturbations"][:1], bootstrap={"resamples": 200})
     slow.write_text(yaml.safe_dump(doc, sort_keys=False))
     run = api(url, f"/deployments/{nightly['id']}/create_flow_run", {"parameters": {"suite_path": str(slow)}})
     wait_for(lambda: api(url, f"/flow_runs/{run['id']}")["state_type"] == "RUNNING" and _flow_run_process(served["pid"], run["id"]), 90, "the nightly run to start")
