@@ -19,8 +19,8 @@ from suite.load import load_suite
 from suite.settings import load_settings
 
 
-def _given(value: str | None) -> str | None:
-    # Event templates render a missing payload field as "None" or "".
+def given(value: str | None) -> str | None:
+    """An event-template parameter, or None (a missing payload field renders as "None" or "")."""
     return None if value in (None, "", "None", "null") else value
 
 
@@ -49,7 +49,7 @@ def on_model_change(
     event_id: str | None = None, ray_address: str | None = None,
 ) -> dict[str, object]:
     """Gate ``model`` at ``version`` against the suite's baseline; a repeated change is not re-run."""
-    path, sha256 = _given(path), _given(sha256)
+    path, sha256 = given(path), given(sha256)
     if path and not sha256:
         sha256 = file_sha256(Path(path))
     update = ModelUpdate(model=model, version=version, path=path, sha256=sha256)
@@ -59,4 +59,4 @@ def on_model_change(
         return {"run_id": planned["run_id"], "verdict": planned["verdict"], "duplicate": True}
     with tags(f"model:{model}", f"version:{version}"):
         outcome = evaluate_suite(suite_path=str(planned["suite"]), run_id=planned["run_id"], ray_address=ray_address, trigger=f"model-change:{model}@{version}")
-    return {**outcome, "duplicate": False, "event_id": _given(event_id)}
+    return {**outcome, "duplicate": False, "event_id": given(event_id)}

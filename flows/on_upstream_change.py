@@ -16,16 +16,12 @@ from prefect import flow, tags, task
 from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate_suite
+from flows.on_model_change import given as _given
 from pipeline.upstream_changes import UpstreamUpdate, derive_upstream_suite, pin_update, triggered_upstream_run_id
 from storage.archive import ModuleArchive
 from storage.store import ResultStore
 from suite.load import load_suite
 from suite.settings import load_settings
-
-
-def _given(value: str | None) -> str | None:
-    # Event templates render a missing payload field as "None" or "".
-    return None if value in (None, "", "None", "null") else value
 
 
 @task(name="plan-upstream-change")

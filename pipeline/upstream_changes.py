@@ -111,8 +111,9 @@ def _previous_file(suite: SuiteSpec, module: UpstreamSpec, field: FieldName, upd
                    current: Path | None, archive: ModuleArchive) -> Path | None:
     """The file of the version being replaced (see the module docstring for the order)."""
     for sha in (update.previous_sha256, archive.last_seen(suite.name).get(f"{module.name}:{field}")):
-        if sha and sha != new_sha and archive.find(sha) is not None:
-            return archive.find(sha)
+        kept = archive.find(sha) if sha and sha != new_sha else None
+        if kept is not None:
+            return kept
     if current is not None and current.is_file() and sha256_file(current) != new_sha:
         return archive.keep(current)
     return None

@@ -77,11 +77,11 @@ class SnapshotStage:
     def __call__(self, features: Any, sample_ids: np.ndarray) -> Any:
         table = load_snapshot(self.path, self.key)
         names = [name for name, _ in self.columns]
-        found = table.index.isin(sample_ids).sum()
-        if found < len(np.unique(sample_ids)):
-            missing = np.setdiff1d(sample_ids, table.index.to_numpy())
+        rows = table.index.get_indexer(sample_ids)  # one lookup per shard row, not a scan of the table
+        if (rows < 0).any():
+            missing = np.asarray(sample_ids)[rows < 0]
             raise DataError(f"snapshot {self.path}: {self.key}: no row for id {missing[0]!r} ({len(missing)} ids missing)")
-        values = table.loc[sample_ids, names]
+        values = table.iloc[rows][names]
         if isinstance(features, pd.DataFrame):
             out = features.copy()
             out[names] = values.to_numpy()
