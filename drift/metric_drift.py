@@ -13,7 +13,8 @@ detector here is:
   it; a proportion without a CI gets a binomial error at the reference's rate,
   Agresti–Coull-floored so a run of 0s or 1s never has zero spread; the
   uncertainty of the reference mean is added too;
-* **incidents** — a two-sided CUSUM on standardised residuals. With no incident
+* **incidents** — a two-sided CUSUM on standardised residuals, plus a Shewhart
+  limit so one point far out (``shewhart`` sd) alarms at once. With no incident
   open, residuals are against the reference: an alarm *opens* an incident at
   the estimated start of the change. While one is open, a self-starting CUSUM
   watches the new segment's own level: an alarm is a further change (*changed*),
@@ -231,8 +232,8 @@ def _scan(x: np.ndarray, variance: Callable[[int, np.ndarray], float], ref: Refe
             back_start = i + 1 if back == 0 else back_start
         if segment is not None and back > h:
             start, method = back_start, "recovery"
-        elif up > h or down > h:
-            start, method = (up_start if up > h else down_start), "cusum"
+        elif up > h or down > h or abs(zi) > spec.shewhart:
+            start, method = (up_start if up > h or (down <= h and zi > 0) else down_start), "cusum"
         else:
             continue
         start = _best_start(x[start : i + 1], level) + start

@@ -179,6 +179,7 @@ class MetricDriftSpec(Frozen):
         cusum_k: CUSUM slack, in standard deviations (half the shift it is tuned for); the detector adds
             ``0.5 / sqrt(reference size)`` for the reference mean's own uncertainty.
         cusum_h: CUSUM decision threshold, in standard deviations.
+        shewhart: A single point this many standard deviations from the current level alarms at once.
 
     The keys ``history``, ``k``, ``min_history`` and ``require_ci_outside`` of the former rolling
     band are accepted and ignored, with a ``DeprecationWarning``.
@@ -190,6 +191,7 @@ class MetricDriftSpec(Frozen):
     reference_runs: list[str] | None = Field(default=None, min_length=3)
     cusum_k: float = Field(default=0.5, ge=0)
     cusum_h: float = Field(default=8.0, gt=0)
+    shewhart: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
