@@ -12,12 +12,15 @@ Metric series (``drift.metric_drift.detect_changes``, the detector behind
   matched one-to-one with a true change within ±5 points. Two scorings:
   *located* uses the event's ``change_index`` (where the detector says the
   change began, carried in the event payload), *alarm* the point at which the
-  event fires (when someone would be paged).
+  event fires (when someone would be paged; it must come 0–5 points after the
+  change). *history* scores the offline segmentation of ``vigil history
+  --changes`` (``drift.change_points``) on the same series.
 * **null series** — the same kinds without changes, 1,000 points each: false
   events per 1,000 points.
 * **0/1 stream** — 1,000 constant points (a check that always passed), then
-  failures at 30%: events before row 1000 and the detection delay; and a
-  Bernoulli 0.3 → 0.6 stream with a 100-point reference.
+  failures at 30%: events before row 1000 and the detection delay, with the
+  default 10-point reference and a 100-point one; and a Bernoulli 0.3 → 0.6
+  stream with a 100-point reference.
 * **sustained drop** — a 5 sd drop that stays 40 windows, then recovers:
   incidents opened, events while it stays down, state 20 windows later, and
   whether the recovery closes it.
@@ -41,6 +44,7 @@ sys.path.insert(0, str(_HERE.parent))
 
 import numpy as np  # noqa: E402
 
+from drift.change_points import segments  # noqa: E402
 from drift.metric_drift import MetricEvent, detect_changes  # noqa: E402
 from suite.sections import MetricDriftSpec  # noqa: E402
 
@@ -105,7 +109,7 @@ def annotated_study(seed: int = 0, series: int = 50) -> dict[str, float]:
     """Precision/recall/F1 of the events on series with known change points."""
     rng = np.random.default_rng(seed)
     kinds = ["ci", "noisy", "binomial"]
-    tally = {name: [0, 0, 0] for name in ("located", "alarm")}
+    tally = {name: [0, 0, 0] for name in ("located", "alarm", "history")}
     by_kind = {kind: [0, 0, 0] for kind in kinds}
     delays: list[int] = []
     alarm_delays: list[int] = []
@@ -122,6 +126,9 @@ def annotated_study(seed: int = 0, series: int = 50) -> dict[str, float]:
                 by_kind[kind] = [by_kind[kind][0] + tp, by_kind[kind][1] + len(claims), by_kind[kind][2] + len(truth)]
                 delays += d
         alarm_delays += _alarm_delays(truth, events)
+        cuts = [seg.start for seg in segments(values)][1:]
+        tp, _ = matched(truth, cuts, False)
+        tally["history"] = [tally["history"][0] + tp, tally["history"][1] + len(cuts), tally["history"][2] + len(truth)]
     out: dict[str, float] = {}
     for name, (tp, claimed, true) in tally.items():
         out[f"{name}_precision"], out[f"{name}_recall"], out[f"{name}_f1"] = prf(tp, claimed, true)
@@ -162,6 +169,8 @@ def binary_study(seeds: int = 20) -> dict[str, float]:
     """0/1 streams that change at row 1000: alerts before it and the detection delay."""
     before, delays, missed = [], [], 0
     before_b, delays_b, missed_b = [], [], 0
+    before_100: list[int] = []
+    delays_100: list[int] = []
     for seed in range(seeds):
         rng = np.random.default_rng([seed, 1000])
         stream = np.r_[np.ones(1000), (rng.random(500) > 0.3).astype(float)]
@@ -170,6 +179,9 @@ def binary_study(seeds: int = 20) -> dict[str, float]:
         after = [e.index - 1000 for e in events if e.index >= 1000]
         delays.append(after[0]) if after else None
         missed += not after
+        events = detect_changes(stream, spec=MetricDriftSpec(reference=100)).events
+        before_100.append(sum(e.index < 1000 for e in events))
+        delays_100 += [e.index - 1000 for e in events if e.index >= 1000][:1]
         stream = np.r_[(rng.random(1000) < 0.3), (rng.random(500) < 0.6)].astype(float)
         events = detect_changes(stream, spec=MetricDriftSpec(reference=100)).events
         before_b.append(sum(e.index < 1000 for e in events))
@@ -179,6 +191,8 @@ def binary_study(seeds: int = 20) -> dict[str, float]:
     return {
         "const_events_before_change": float(np.sum(before)), "const_median_delay": float(np.median(delays)),
         "const_max_delay": float(np.max(delays)), "const_missed": float(missed),
+        "const100_events_before_change": float(np.sum(before_100)), "const100_median_delay": float(np.median(delays_100)),
+        "const100_max_delay": float(np.max(delays_100)), "const100_missed": float(seeds - len(delays_100)),
         "bern_events_before_change": float(np.sum(before_b)), "bern_median_delay": float(np.median(delays_b)) if delays_b else float("nan"),
         "bern_max_delay": float(np.max(delays_b)) if delays_b else float("nan"), "bern_missed": float(missed_b),
     }
@@ -211,7 +225,7 @@ def main() -> None:
     annotated = annotated_study()
     print(f"metric series with known changes: 50 series, {annotated['true_changes']:.0f} true changes, "
           f"{annotated['events']:.0f} events (margin ±{MARGIN} points)")
-    for name in ("located", "alarm"):
+    for name in ("located", "alarm", "history"):
         print(f"  {name:<8} precision {annotated[f'{name}_precision']:.3f}  recall {annotated[f'{name}_recall']:.3f}  "
               f"F1 {annotated[f'{name}_f1']:.3f}")
     print("  located F1 by kind: " + ", ".join(f"{k} {annotated[f'located_f1_{k}']:.3f}" for k in ("ci", "noisy", "binomial")))
@@ -224,6 +238,9 @@ def main() -> None:
     print(f"0/1 stream, constant 1 then 30% failures at row 1000 (20 seeds): {binary['const_events_before_change']:.0f} events "
           f"before the change, delay median {binary['const_median_delay']:.0f} / max {binary['const_max_delay']:.0f} rows, "
           f"missed {binary['const_missed']:.0f}")
+    print(f"  the same with a 100-point reference: {binary['const100_events_before_change']:.0f} events before the change, "
+          f"delay median {binary['const100_median_delay']:.0f} / max {binary['const100_max_delay']:.0f} rows, "
+          f"missed {binary['const100_missed']:.0f}")
     print(f"0/1 stream, Bernoulli 0.3 -> 0.6 at row 1000, reference 100 (20 seeds): {binary['bern_events_before_change']:.0f} "
           f"events before the change, delay median {binary['bern_median_delay']:.0f} / max {binary['bern_max_delay']:.0f} rows, "
           f"missed {binary['bern_missed']:.0f}")
