@@ -54,8 +54,11 @@ MARGIN = 5
 SPEC = MetricDriftSpec()
 
 
-def simulate(kind: str, n_points: int, changes: list[int], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """One series: values, CI bounds (NaN for ``binomial``), rows per point; levels shift at ``changes``."""
+def simulate(kind: str, n_points: int, changes: list[int], rng: np.random.Generator, sizes: list[float] | None = None) -> tuple[np.ndarray, ...]:
+    """One series: values, CI bounds (NaN for ``binomial``), rows per point; levels shift at ``changes``.
+
+    ``sizes``, when given, receives each change's size in sd of a point (sampling and between-run).
+    """
     p0 = rng.uniform(0.7, 0.95)
     rows = rng.integers(500, 5000) if kind != "binomial" else rng.integers(200, 2000)
     se = np.sqrt(p0 * (1 - p0) / rows)
@@ -69,6 +72,8 @@ def simulate(kind: str, n_points: int, changes: list[int], rng: np.random.Genera
         else:
             step = rng.uniform(1.5, 5.0) * sd * rng.choice([-1, 1])
             current = float(np.clip(current + step if current == p0 or rng.random() < 0.5 else p0 + step, 0.02, 0.995))
+        if sizes is not None:
+            sizes.append(abs(current - level[cp - 1]) / sd)
         level[cp:] = current
     if kind == "binomial":
         values = rng.binomial(rows, level) / rows
@@ -113,12 +118,18 @@ def annotated_study(seed: int = 0, series: int = 50) -> dict[str, float]:
     by_kind = {kind: [0, 0, 0] for kind in kinds}
     delays: list[int] = []
     alarm_delays: list[int] = []
+    by_size: dict[str, list[int]] = {}
     for s in range(series):
         kind = kinds[s % 3]
         n_points = int(rng.integers(200, 401))
         truth = change_points(n_points, rng)
-        values, low, high, rows = simulate(kind, n_points, truth, rng)
+        sizes: list[float] = []
+        values, low, high, rows = simulate(kind, n_points, truth, rng, sizes)
         events = detect_changes(values, low, high, rows, SPEC).events
+        for t, size in zip(truth, sizes):
+            bucket = "1.5-2.5" if size < 2.5 else "2.5-3.5" if size < 3.5 else ">=3.5"
+            late = [e.index - t for e in events if abs(e.change_index - t) <= MARGIN]
+            by_size.setdefault(bucket, []).append(min(late) if late else -1)
         for name, claims, late in (("located", [e.change_index for e in events], False), ("alarm", [e.index for e in events], True)):
             tp, d = matched(truth, claims, late)
             tally[name] = [tally[name][0] + tp, tally[name][1] + len(claims), tally[name][2] + len(truth)]
@@ -137,6 +148,11 @@ def annotated_study(seed: int = 0, series: int = 50) -> dict[str, float]:
     out["true_changes"] = tally["located"][2]
     out["events"] = tally["located"][1]
     out["median_alarm_delay"] = float(np.median(alarm_delays)) if alarm_delays else float("nan")
+    for bucket, found in by_size.items():
+        hit = [d for d in found if d >= 0]
+        out[f"size {bucket} sd: changes"] = len(found)
+        out[f"size {bucket} sd: located"] = len(hit) / len(found)
+        out[f"size {bucket} sd: median delay"] = float(np.median(hit)) if hit else float("nan")
     return out
 
 
@@ -230,6 +246,10 @@ def main() -> None:
               f"F1 {annotated[f'{name}_f1']:.3f}")
     print("  located F1 by kind: " + ", ".join(f"{k} {annotated[f'located_f1_{k}']:.3f}" for k in ("ci", "noisy", "binomial")))
     print(f"  median alarm delay after a located change: {annotated['median_alarm_delay']:.0f} points")
+    for bucket in ("1.5-2.5", "2.5-3.5", ">=3.5"):
+        print(f"  shifts of {bucket} sd: {annotated[f'size {bucket} sd: changes']:.0f} changes, "
+              f"{annotated[f'size {bucket} sd: located']:.0%} located within ±{MARGIN}, "
+              f"median alarm delay {annotated[f'size {bucket} sd: median delay']:.0f} points")
     null = null_study()
     print("null series (1,000 points, 30 per kind): " + ", ".join(
         f"{k} {null[f'null_{k}_events_per_1000']:.2f} events/1000 points ({null[f'null_{k}_series_with_any']:.0%} of series with any)"
