@@ -18,7 +18,7 @@ detector here is:
   open, residuals are against the reference: an alarm *opens* an incident at
   the estimated start of the change. While one is open, a self-starting CUSUM
   watches the new segment's own level: an alarm is a further change (*changed*),
-  or *closed* when the new level is back within ``2·cusum_k`` sd of the
+  or *closed* when the new level is back within twice the slack of the
   reference; a second CUSUM aimed at the reference level closes it on recovery.
   Every alarm restarts the sums, so one change gives one event.
 
@@ -33,7 +33,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Literal
 
@@ -136,77 +136,73 @@ def detect_changes(
         values: The metric, one point per run.
         ci_low, ci_high: Each point's CI (NaN or equal to the value where it has none).
         n: Rows behind each point (the binomial error of a proportion without CI; default 1).
-        spec: ``reference`` size and CUSUM ``cusum_k`` / ``cusum_h``.
+        spec: ``reference`` size and the CUSUM's ``cusum_k``, ``cusum_h`` and ``shewhart``.
         reference: Which points form the reference (default: the first ``spec.reference``).
         ci_level: Confidence level of the CIs.
     """
     x = np.asarray(values, dtype=float)
-    mask = np.zeros(len(x), bool)
     if reference is None:
-        mask[: spec.reference] = True
+        mask, needed = np.arange(len(x)) < spec.reference, spec.reference
     else:
-        mask = np.asarray(reference, dtype=bool)
-    if mask.sum() < 3 or (reference is None and len(x) < spec.reference):
-        return SeriesVerdict(reference=None, events=[], reason=f"reference has {int(min(mask.sum(), len(x)))} points, needs {spec.reference if reference is None else 3}")
-    noise, ref = _noise_model(x, ci_low, ci_high, n, mask, ci_z(ci_level))
-    return SeriesVerdict(reference=ref, events=_scan(x, noise, ref, spec))
+        mask, needed = np.asarray(reference, dtype=bool), 3
+    if mask.sum() < needed:
+        return SeriesVerdict(reference=None, events=[], reason=f"reference has {int(mask.sum())} points, needs {needed}")
+    noise = _Noise(x, ci_low, ci_high, n, mask, ci_z(ci_level))
+    return SeriesVerdict(reference=noise.reference, events=_scan(x, noise, spec))
 
 
-def _noise_model(
-    x: np.ndarray, ci_low: Sequence[float] | None, ci_high: Sequence[float] | None,
-    n: Sequence[float] | None, mask: np.ndarray, z: float,
-) -> tuple[Callable[[int, np.ndarray], float], Reference]:
-    """Per-point sampling variance as a function of (point, the points defining the level), and the reference."""
-    se = np.full(len(x), np.nan)
-    if ci_low is not None and ci_high is not None:
-        width = np.asarray(ci_high, dtype=float) - np.asarray(ci_low, dtype=float)
-        se = np.where(np.isfinite(width) & (width > 0), width / (2 * z), np.nan)
-    rows = np.ones(len(x)) if n is None else np.nan_to_num(np.asarray(n, dtype=float), nan=1.0).clip(min=1.0)
-    ref_x = x[mask]
-    mean = float(ref_x.mean())
-    if np.isfinite(se).any():
-        kind = "ci"
-        filled = np.where(np.isfinite(se), se, np.nanmedian(se)) ** 2
+class _Noise:
+    """The variance of each point around a level: its sampling error plus the reference's between-run spread."""
 
-        def sampling(i: int, level_points: np.ndarray) -> float:
-            return float(filled[i])
-    elif ((x >= 0) & (x <= 1)).all():
-        kind = "binomial"
+    def __init__(self, x: np.ndarray, ci_low: Sequence[float] | None, ci_high: Sequence[float] | None,
+                 n: Sequence[float] | None, mask: np.ndarray, z: float) -> None:
+        se = np.full(len(x), np.nan)
+        if ci_low is not None and ci_high is not None:
+            width = np.asarray(ci_high, dtype=float) - np.asarray(ci_low, dtype=float)
+            se = np.where(np.isfinite(width) & (width > 0), width / (2 * z), np.nan)
+        self.x, self.z = x, z
+        self.rows = np.ones(len(x)) if n is None else np.nan_to_num(np.asarray(n, dtype=float), nan=1.0).clip(min=1.0)
+        self.reference_points = np.flatnonzero(mask)
+        ref_x = x[mask]
+        mean = float(ref_x.mean())
+        self.kind: Literal["ci", "binomial", "plain"]
+        if np.isfinite(se).any():
+            self.kind, self.se2 = "ci", np.where(np.isfinite(se), se, np.nanmedian(se)) ** 2
+        elif ((x >= 0) & (x <= 1)).all():
+            self.kind, self.se2 = "binomial", np.zeros(len(x))
+        else:
+            self.kind, self.se2 = "plain", np.full(len(x), (PLAIN_FLOOR * max(abs(mean), 1e-9)) ** 2)
+        own = float(np.mean([self.sampling(i, self.reference_points) for i in self.reference_points]))
+        spread = max(float(np.var(ref_x, ddof=1)), robust_sd(ref_x) ** 2)
+        # An upper 90% confidence bound on the reference's variance: ten points underestimate it
+        # often enough (by half, one time in ten) to page on noise otherwise.
+        spread *= (len(ref_x) - 1) / chi2.ppf(1 - SPREAD_CONFIDENCE, len(ref_x) - 1)
+        self.between = max(0.0, spread - own)
+        self.reference = Reference(
+            mean=mean, sd=float(np.sqrt(own + self.between)), between_sd=float(np.sqrt(self.between)),
+            size=len(ref_x), last_index=int(self.reference_points[-1]), noise=self.kind,
+        )
 
-        def sampling(i: int, level_points: np.ndarray) -> float:
-            # Agresti–Coull: the level's pooled rate, with z²/2 successes and failures added.
-            total = rows[level_points].sum()
-            p = (float(x[level_points] @ rows[level_points]) + z * z / 2) / (total + z * z)
-            return p * (1 - p) / rows[i]
-    else:
-        kind = "plain"
+    def sampling(self, i: int, level_points: np.ndarray) -> float:
+        """Sampling variance of point ``i`` at the level of ``level_points``."""
+        if self.kind != "binomial":
+            return float(self.se2[i])
+        # Agresti–Coull: the level's pooled rate with z²/2 successes and failures added, never 0 or 1.
+        rows = self.rows[level_points]
+        p = (float(self.x[level_points] @ rows) + self.z**2 / 2) / (rows.sum() + self.z**2)
+        return p * (1 - p) / self.rows[i]
 
-        def sampling(i: int, level_points: np.ndarray) -> float:
-            return (PLAIN_FLOOR * max(abs(mean), 1e-9)) ** 2
-
-    ref_points = np.flatnonzero(mask)
-    own = np.array([sampling(i, ref_points) for i in ref_points])
-    spread = max(float(np.var(ref_x, ddof=1)), robust_sd(ref_x) ** 2)
-    # An upper 90% confidence bound on the reference's variance: ten points underestimate it
-    # often enough (by half, one time in ten) to page on noise otherwise.
-    spread *= (len(ref_x) - 1) / chi2.ppf(1 - SPREAD_CONFIDENCE, len(ref_x) - 1)
-    between = max(0.0, spread - float(own.mean()))
-    ref = Reference(mean=mean, sd=float(np.sqrt(own.mean() + between)), between_sd=float(np.sqrt(between)),
-                    size=len(ref_points), last_index=int(ref_points[-1]), noise=kind)
-
-    def variance(i: int, level_points: np.ndarray) -> float:
-        return sampling(i, level_points) + between
-
-    variance.reference_points = ref_points  # type: ignore[attr-defined]
-    return variance, ref
+    def variance(self, i: int, level_points: np.ndarray) -> float:
+        """Variance of point ``i`` around the level of ``level_points``: sampling plus between-run."""
+        return self.sampling(i, level_points) + self.between
 
 
-def _scan(x: np.ndarray, variance: Callable[[int, np.ndarray], float], ref: Reference, spec: MetricDriftSpec) -> list[MetricEvent]:
+def _scan(x: np.ndarray, noise: _Noise, spec: MetricDriftSpec) -> list[MetricEvent]:
     """The CUSUM state machine over the points after the reference."""
+    ref = noise.reference
     # The slack grows by half the reference mean's standard error (in sd): a short reference's
     # mean is off by about 1/sqrt(size) sd, and a CUSUM would otherwise accumulate that bias.
     k, h = spec.cusum_k + 0.5 / np.sqrt(ref.size), spec.cusum_h
-    ref_points = variance.reference_points  # type: ignore[attr-defined]
     mean_var = ref.sd**2 / ref.size  # uncertainty of the reference mean
     events: list[MetricEvent] = []
     first = ref.last_index + 1
@@ -215,13 +211,13 @@ def _scan(x: np.ndarray, variance: Callable[[int, np.ndarray], float], ref: Refe
     up = down = back = 0.0
     up_start = down_start = back_start = first
     for i in range(first, len(x)):
-        ref_sd = float(np.sqrt(variance(i, ref_points) + mean_var))
+        ref_sd = float(np.sqrt(noise.variance(i, noise.reference_points) + mean_var))
         if segment is None:
             level, sd = ref.mean, ref_sd
         else:
             points = np.arange(segment, i)
             level = float(x[points].mean())
-            sd = float(np.sqrt(variance(i, points) * (1 + 1 / len(points))))
+            sd = float(np.sqrt(noise.variance(i, points) * (1 + 1 / len(points))))
         zi = (x[i] - level) / max(sd, 1e-12)
         up, down = max(0.0, up + zi - k), max(0.0, down - zi - k)
         up_start = i + 1 if up == 0 else up_start
