@@ -47,13 +47,13 @@ def print_changes(series: list[dict]) -> None:
     for doc in series:
         out.print(f"[bold]{doc['model']} · {doc['dataset']} · {doc['metric']} v{doc['metric_version']}[/]", highlight=False)
         for seg in doc["segments"]:
-            out.print(f"  segment {seg['started_at'][:16]}  {seg['first_run']} … {seg['last_run']}  "
+            out.print(f"  segment {seg['started_at'][:16].replace('T', ' ')}  {seg['first_run']} … {seg['last_run']}  "
                       f"{seg['points']:>4} points  mean {seg['mean']:.4f}", highlight=False)
         for e in doc["events"]:
             out.print(f"  incident {e['incident_id']} {e['state']:<7} at {e['run_id']}: {e['reason']}", highlight=False)
         incident = doc["open_incident"]
         if incident:
-            out.print(f"  [bold red]open incident[/] {incident['incident_id']} since {incident['started_at'][:16]} "
+            out.print(f"  [bold red]open incident[/] {incident['incident_id']} since {incident['started_at'][:16].replace('T', ' ')} "
                       f"(run {incident['change_run_id']}): level {incident['level']:.4f} vs reference "
                       f"{incident['reference_mean']:.4f}", highlight=False)
         else:
