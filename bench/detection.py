@@ -17,10 +17,10 @@ Metric series (``drift.metric_drift.detect_changes``, the detector behind
   --changes`` (``drift.change_points``) on the same series.
 * **null series** — the same kinds without changes, 1,000 points each: false
   events per 1,000 points.
-* **0/1 stream** — 1,000 constant points (a check that always passed), then
-  failures at 30%: events before row 1000 and the detection delay, with the
-  default 10-point reference and a 100-point one; and a Bernoulli 0.3 → 0.6
-  stream with a 100-point reference.
+* **0/1 streams** — 1,000 constant points (a check that always passed), then
+  failures at 30%; and Bernoulli 0.3 → 0.6: events before row 1000 and the
+  detection delay (first event after it, missed if none), with the default
+  10-point reference and a 100-point one.
 * **sustained drop** — a 5 sd drop that stays 40 windows, then recovers:
   incidents opened, events while it stays down, state 20 windows later, and
   whether the recovery closes it.
@@ -181,37 +181,29 @@ def null_study(seed: int = 1, series: int = 30, n_points: int = 1000) -> dict[st
     return out
 
 
-def binary_study(seeds: int = 20) -> dict[str, float]:
-    """0/1 streams that change at row 1000: alerts before it and the detection delay."""
-    before, delays, missed = [], [], 0
-    before_b, delays_b, missed_b = [], [], 0
-    before_100: list[int] = []
-    delays_100: list[int] = []
-    for seed in range(seeds):
-        rng = np.random.default_rng([seed, 1000])
-        stream = np.r_[np.ones(1000), (rng.random(500) > 0.3).astype(float)]
-        events = detect_changes(stream, spec=SPEC).events
-        before.append(sum(e.index < 1000 for e in events))
-        after = [e.index - 1000 for e in events if e.index >= 1000]
-        delays.append(after[0]) if after else None
-        missed += not after
-        events = detect_changes(stream, spec=MetricDriftSpec(reference=100)).events
-        before_100.append(sum(e.index < 1000 for e in events))
-        delays_100 += [e.index - 1000 for e in events if e.index >= 1000][:1]
-        stream = np.r_[(rng.random(1000) < 0.3), (rng.random(500) < 0.6)].astype(float)
-        events = detect_changes(stream, spec=MetricDriftSpec(reference=100)).events
-        before_b.append(sum(e.index < 1000 for e in events))
-        after = [e.index - 1000 for e in events if e.index >= 1000]
-        delays_b.append(after[0]) if after else None
-        missed_b += not after
-    return {
-        "const_events_before_change": float(np.sum(before)), "const_median_delay": float(np.median(delays)),
-        "const_max_delay": float(np.max(delays)), "const_missed": float(missed),
-        "const100_events_before_change": float(np.sum(before_100)), "const100_median_delay": float(np.median(delays_100)),
-        "const100_max_delay": float(np.max(delays_100)), "const100_missed": float(seeds - len(delays_100)),
-        "bern_events_before_change": float(np.sum(before_b)), "bern_median_delay": float(np.median(delays_b)) if delays_b else float("nan"),
-        "bern_max_delay": float(np.max(delays_b)) if delays_b else float("nan"), "bern_missed": float(missed_b),
-    }
+STREAMS = {
+    "constant 1, then 30% failures": lambda rng: np.r_[np.ones(1000), (rng.random(500) > 0.3).astype(float)],
+    "Bernoulli 0.3, then 0.6": lambda rng: np.r_[(rng.random(1000) < 0.3), (rng.random(500) < 0.6)].astype(float),
+}
+
+
+def binary_study(seeds: int = 20) -> dict[tuple[str, int], dict[str, float]]:
+    """0/1 streams that change at row 1000, with a 10- and a 100-point reference: alerts before it, detection delay."""
+    out = {}
+    for name, make in STREAMS.items():
+        for reference in (10, 100):
+            spec = MetricDriftSpec(reference=reference)
+            before, delays = [], []
+            for seed in range(seeds):
+                events = detect_changes(make(np.random.default_rng([seed, 1000])), spec=spec).events
+                before.append(sum(e.index < 1000 for e in events))
+                delays += [e.index - 1000 for e in events if e.index >= 1000 and e.state != "closed"][:1]
+            out[name, reference] = {
+                "events_before": float(sum(before)), "series_with_events_before": float(sum(b > 0 for b in before)),
+                "median_delay": float(np.median(delays)) if delays else float("nan"),
+                "max_delay": float(np.max(delays)) if delays else float("nan"), "missed": float(seeds - len(delays)),
+            }
+    return out
 
 
 def drop_study(seeds: int = 20) -> dict[str, float]:
@@ -255,15 +247,10 @@ def main() -> None:
         f"{k} {null[f'null_{k}_events_per_1000']:.2f} events/1000 points ({null[f'null_{k}_series_with_any']:.0%} of series with any)"
         for k in ("ci", "noisy", "binomial")))
     binary = binary_study()
-    print(f"0/1 stream, constant 1 then 30% failures at row 1000 (20 seeds): {binary['const_events_before_change']:.0f} events "
-          f"before the change, delay median {binary['const_median_delay']:.0f} / max {binary['const_max_delay']:.0f} rows, "
-          f"missed {binary['const_missed']:.0f}")
-    print(f"  the same with a 100-point reference: {binary['const100_events_before_change']:.0f} events before the change, "
-          f"delay median {binary['const100_median_delay']:.0f} / max {binary['const100_max_delay']:.0f} rows, "
-          f"missed {binary['const100_missed']:.0f}")
-    print(f"0/1 stream, Bernoulli 0.3 -> 0.6 at row 1000, reference 100 (20 seeds): {binary['bern_events_before_change']:.0f} "
-          f"events before the change, delay median {binary['bern_median_delay']:.0f} / max {binary['bern_max_delay']:.0f} rows, "
-          f"missed {binary['bern_missed']:.0f}")
+    for (name, reference), r in binary.items():
+        print(f"0/1 stream at row 1000, {name}, reference {reference} (20 seeds): {r['events_before']:.0f} events before "
+              f"the change (in {r['series_with_events_before']:.0f} series), delay median {r['median_delay']:.0f} / max "
+              f"{r['max_delay']:.0f} rows, missed {r['missed']:.0f}")
     drop = drop_study()
     print(f"sustained 5 sd drop (20 seeds): exactly one incident opened {drop['drop_one_incident']:.0%}, "
           f"still open and not re-alerted 20 windows later {drop['drop_still_open_after_20']:.0%}, "
