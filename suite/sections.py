@@ -8,7 +8,7 @@ validators are imported lazily for the same reason.
 from __future__ import annotations
 
 import warnings
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
@@ -173,7 +173,7 @@ class MetricDriftSpec(Frozen):
 
     Attributes:
         reference: Number of first points of a series forming its reference (at least 3).
-        reference_from: Only runs started at or after this time form the reference (with ``reference_to``).
+        reference_from: Only runs started at or after this time form the reference (UTC when no zone is given).
         reference_to: Only runs started before this time form the reference.
         reference_runs: The run ids forming the reference (overrides the two above).
         cusum_k: CUSUM slack, in standard deviations (half the shift it is tuned for); the detector adds
@@ -204,6 +204,12 @@ class MetricDriftSpec(Frozen):
             )
             data = {key: value for key, value in data.items() if key not in DEPRECATED_METRIC_DRIFT_KEYS}
         return data
+
+    @field_validator("reference_from", "reference_to")
+    @classmethod
+    def _utc(cls, moment: datetime | None) -> datetime | None:
+        """Times without a zone are UTC, like runs' ``started_at``."""
+        return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
     @model_validator(mode="after")
     def _ordered_range(self) -> MetricDriftSpec:
