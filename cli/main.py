@@ -249,15 +249,18 @@ def history(
     changes: Annotated[bool, typer.Option("--changes", help="Also locate change points (segments) and show open incidents; --json then gives {points, series}.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """A metric over time: one point per committed run, with CIs and a sparkline per model."""
+    """A metric over time: one point per committed run, with CIs and a sparkline per model (--changes: change points, incidents)."""
     from cli.render import frame_table, out, print_changes, sparkline
-    from pipeline.metric_history import history_changes
     from storage.store import ResultStore
     from suite.settings import load_settings
 
     store = ResultStore(load_settings())
     frame = store.history(suite=suite, metric=metric, model=model, slice=slice_, variant=variant, dataset=dataset)
-    found = history_changes(store, suite, frame) if changes else None
+    found = None
+    if changes:
+        from pipeline.metric_history import history_changes
+
+        found = history_changes(store, suite, frame)
     if as_json:
         points = json.loads(frame.to_json(orient="records", date_format="iso"))
         emit_json(points if found is None else {"points": points, "series": found})
