@@ -246,16 +246,24 @@ def history(
     slice_: Annotated[str, typer.Option("--slice", help="Slice, e.g. all or label=3.")] = "all",
     variant: Annotated[str, typer.Option(help="Variant: clean or perturbation:severity.")] = "clean",
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    changes: Annotated[bool, typer.Option("--changes", help="Also locate change points (segments) and show open incidents; --json then gives {points, series}.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """A metric over time: one point per committed run, with CIs and a sparkline per model."""
-    from cli.render import frame_table, out, sparkline
+    """A metric over time: one point per committed run, with CIs and a sparkline per model (--changes: change points, incidents)."""
+    from cli.render import frame_table, out, print_changes, sparkline
     from storage.store import ResultStore
     from suite.settings import load_settings
 
-    frame = ResultStore(load_settings()).history(suite=suite, metric=metric, model=model, slice=slice_, variant=variant, dataset=dataset)
+    store = ResultStore(load_settings())
+    frame = store.history(suite=suite, metric=metric, model=model, slice=slice_, variant=variant, dataset=dataset)
+    found = None
+    if changes:
+        from pipeline.metric_history import history_changes
+
+        found = history_changes(store, suite, frame)
     if as_json:
-        emit_json(json.loads(frame.to_json(orient="records", date_format="iso")))
+        points = json.loads(frame.to_json(orient="records", date_format="iso"))
+        emit_json(points if found is None else {"points": points, "series": found})
         return
     if frame.empty:
         out.print(f"no history for suite {suite!r}, metric {metric!r}, slice {slice_!r}, variant {variant!r}")
@@ -267,6 +275,8 @@ def history(
     out.print(frame_table(shown[cols], title=f"{suite} · {metric} · {slice_} · {variant}"))
     for name, group in frame.groupby("model"):
         out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
+    if found is not None:
+        print_changes(found)
 
 
 @app.command()

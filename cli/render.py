@@ -42,6 +42,24 @@ def frame_table(frame: pd.DataFrame, title: str | None = None, styles: dict[str,
     return table
 
 
+def print_changes(series: list[dict]) -> None:
+    """Segments and incidents of each series (from :func:`pipeline.metric_history.history_changes`)."""
+    for doc in series:
+        out.print(f"[bold]{doc['model']} · {doc['dataset']} · {doc['metric']} v{doc['metric_version']}[/]", highlight=False)
+        for seg in doc["segments"]:
+            out.print(f"  segment {seg['started_at'][:16].replace('T', ' ')}  {seg['first_run']} … {seg['last_run']}  "
+                      f"{seg['points']:>4} points  mean {seg['mean']:.4f}", highlight=False)
+        for e in doc["events"]:
+            out.print(f"  incident {e['incident_id']} {e['state']:<7} at {e['run_id']}: {e['reason']}", highlight=False)
+        incident = doc["open_incident"]
+        if incident:
+            out.print(f"  [bold red]open incident[/] {incident['incident_id']} since {incident['started_at'][:16].replace('T', ' ')} "
+                      f"(run {incident['change_run_id']}): level {incident['level']:.4f} vs reference "
+                      f"{incident['reference_mean']:.4f}", highlight=False)
+        else:
+            out.print("  no open incident" + (f" ({doc['reason']})" if doc["reason"] else ""), highlight=False)
+
+
 class RichProgress:
     """Shows inference and scoring progress as rich bars on stderr."""
 

@@ -1,8 +1,9 @@
 """Prefect events for drift and metric changes, on the suite's resource ``vigil.suite.<name>``.
 
-Events: ``vigil.drift.detected`` (one per drifted dataset × kind × model group) and
-``vigil.metric.changed`` (one per changed metric series). Automations match on them
-(see ``deploy/automations/``).
+Events: ``vigil.drift.detected`` (one per drifted dataset × kind × model group),
+``vigil.metric.changed`` (a metric series' incident opened, or changed again while
+open) and ``vigil.metric.recovered`` (its incident closed). Automations match on
+them (see ``deploy/automations.yaml``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from suite.settings import Settings
 
 DRIFT_EVENT = "vigil.drift.detected"
 METRIC_EVENT = "vigil.metric.changed"
+RECOVERED_EVENT = "vigil.metric.recovered"
 
 
 def suite_resource(suite: str) -> dict[str, str]:
@@ -31,9 +33,10 @@ def emit_drift_events(alerts: list[DriftAlert]) -> int:
 
 
 def emit_metric_events(alerts: list[MetricAlert]) -> int:
-    """Emit one ``vigil.metric.changed`` per alert; returns how many were emitted."""
+    """Emit ``vigil.metric.recovered`` for each closed incident, ``vigil.metric.changed`` for the others; returns how many."""
     for alert in alerts:
-        emit_event(event=METRIC_EVENT, resource=suite_resource(alert.suite), payload=metric_payload(alert))
+        event = RECOVERED_EVENT if alert.state == "closed" else METRIC_EVENT
+        emit_event(event=event, resource=suite_resource(alert.suite), payload=metric_payload(alert))
     return len(alerts)
 
 
@@ -46,4 +49,4 @@ def alert_run(run_id: str, settings: Settings) -> str:
     return alerts_markdown(drift, metrics)
 
 
-__all__ = ["DRIFT_EVENT", "METRIC_EVENT", "alert_run", "alerts_markdown", "emit_drift_events", "emit_metric_events"]
+__all__ = ["DRIFT_EVENT", "METRIC_EVENT", "RECOVERED_EVENT", "alert_run", "alerts_markdown", "emit_drift_events", "emit_metric_events"]

@@ -2,8 +2,8 @@
 
 Entrypoint ``flows/drift_watch.py:drift_watch``. Each window is committed as a run
 of the suite (trigger ``drift-watch``, see :mod:`pipeline.drift_windows`); then
-every window run's drift and the newest window's metric changes are emitted as
-``vigil.drift.detected`` / ``vigil.metric.changed`` events.
+every window run's drift and metric incident events are emitted as
+``vigil.drift.detected`` / ``vigil.metric.changed`` / ``vigil.metric.recovered`` events.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def windows(suite_path: str, settings: Settings, since: datetime | None, dataset
 @task(name="alert")
 def alert(outcomes: list[WindowOutcome], settings: Settings) -> dict[str, int]:
     drifted = sum(emit_drift_events(drift_alerts(drift_table(o.run_id, settings))) for o in outcomes)
-    newest = {o.dataset: o.run_id for o in outcomes}  # outcomes are oldest first per dataset
-    changed = sum(emit_metric_events(metric_changes_for_run(run_id, settings)) for run_id in newest.values())
+    # Metric events fire at the point where an incident opens or closes: check every window, oldest first.
+    changed = sum(emit_metric_events(metric_changes_for_run(o.run_id, settings)) for o in outcomes)
     return {"drift_events": drifted, "metric_events": changed}
 
 

@@ -62,12 +62,12 @@ def drift_payload(alert: DriftAlert) -> dict[str, object]:
 
 
 def metric_payload(alert: MetricAlert) -> dict[str, object]:
-    """The ``vigil.metric.changed`` event payload."""
+    """The ``vigil.metric.changed`` / ``vigil.metric.recovered`` event payload."""
     return alert.model_dump(mode="json")
 
 
 def alerts_markdown(drift: list[DriftAlert], metrics: list[MetricAlert], max_columns: int = 6) -> str:
-    """A short markdown section on drift and metric changes; empty when there is nothing to say."""
+    """A short markdown section on drift and metric incidents; empty when there is nothing to say."""
     if not drift and not metrics:
         return ""
     lines = ["## ⚠️ Drift and metric changes", ""]
@@ -78,9 +78,11 @@ def alerts_markdown(drift: list[DriftAlert], metrics: list[MetricAlert], max_col
         lines.append(f"- **{what}** on `{a.dataset}`{where}: {a.magnitude:.0%} of columns drifted ({shown})")
     for m in metrics:
         ci = "" if m.ci_low is None or m.ci_high is None else f" [{m.ci_low:.4f}, {m.ci_high:.4f}]"
-        band = "" if m.band is None else f", normal band [{m.band[0]:.4f}, {m.band[1]:.4f}]"
+        what = {"opened": f"went {m.direction}", "changed": f"moved {m.direction} again", "closed": "recovered"}[m.state]
         lines.append(
-            f"- **{m.metric}** of `{m.model}` on `{m.dataset}` ({m.variant}, {m.slice}) went {m.direction}: "
-            f"{m.value:.4f}{ci}{band}, {m.magnitude:+.1f} sd ({m.method}, {m.history} past runs)"
+            f"- **{m.metric}** of `{m.model}` on `{m.dataset}` ({m.variant}, {m.slice}) {what} "
+            f"(incident `{m.incident_id}` {m.state}): {m.value:.4f}{ci}; since run `{m.change_run_id}` the level is "
+            f"{m.level:.4f} vs reference {m.reference_mean:.4f} ± {m.reference_sd:.4f} "
+            f"({m.magnitude:+.1f} sd, {m.reference_runs} reference runs)"
         )
     return "\n".join(lines) + "\n"

@@ -1,24 +1,26 @@
-"""Metric drift after a run: has any of the suite's metric series just left its normal band?
+"""Metric incidents after a run: did any of the suite's metric series change at this run?
 
 A series is one (dataset, model, variant, slice, metric, metric_version) across the
 suite's completed runs, oldest first — calibration (``ece``) included, it is a
-metric like any other. For every series the run appears in, its value is the
-newest point and two detectors from :mod:`drift.metric_drift` look at the history
-up to it, with the suite's ``metric_drift`` settings:
-
-* the band check flags the run when its whole CI lies outside the robust band of
-  the previous runs (so bootstrap noise alone is not drift);
-* CUSUM flags a sustained shift, but only when its alarm is *new* with this run
-  (the history without this run raises none), so one shift alerts once, not on
-  every later run.
+metric like any other. :func:`drift.metric_drift.detect_changes` scans each series
+the run belongs to, from its first point up to the run, against the series' fixed
+reference (the suite's ``metric_drift`` settings; CIs at the suite's bootstrap
+confidence). Only the events that fire *at this run's point* are reported:
+``opened``, ``changed`` or ``closed`` — never "still bad" again on later runs. The
+scan is causal, so re-running it over the same history gives the same incidents,
+and an incident's id (from the series and the run that opened it) is stable.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
-from drift.metric_drift import band_change, cusum_change
+from drift.metric_drift import MetricEvent, Reference, SeriesVerdict, detect_changes
 from storage.store import ResultStore
 from suite.errors import VigilError
 from suite.load import load_suite
@@ -30,19 +32,24 @@ SERIES_KEY = ["dataset", "model", "variant", "slice", "metric", "metric_version"
 
 
 class MetricAlert(Frozen):
-    """A metric of one run that changed against its history.
+    """An incident event of one metric series, at one run.
 
     Attributes:
         suite: Suite name.
-        run_id: The run whose value changed.
+        run_id: The run at which the event fires.
         dataset, model, variant, slice, metric, metric_version: The series.
         value, ci_low, ci_high: The run's value and CI.
-        method: ``band`` or ``cusum``.
-        magnitude: Signed distance from the band centre / baseline, in robust standard deviations.
-        direction: ``up`` or ``down``.
-        band: The normal band the value left.
-        history: Past runs the verdict used.
-        reason: One line from the detector.
+        state: ``opened``, ``changed`` (a further change while open) or ``closed`` (recovered).
+        incident_id: Stable id of the incident (the series and the run that opened it).
+        change_index: Position in the series (0 = its first run) where the change began.
+        change_run_id, started_at: That run and its start time (ISO), i.e. when the change began.
+        opened_run_id: The run at which the incident opened.
+        direction: ``up`` or ``down``: the move from the previous level to the new one.
+        level: Mean of the new segment.
+        magnitude: ``(level - reference mean) / reference sd``, signed.
+        reference_mean, reference_sd, reference_runs: The fixed reference.
+        method: ``cusum`` or ``recovery``.
+        reason: One line saying what happened.
     """
 
     suite: str
@@ -56,36 +63,75 @@ class MetricAlert(Frozen):
     value: float
     ci_low: float | None
     ci_high: float | None
-    method: str
-    magnitude: float
+    state: Literal["opened", "changed", "closed"]
+    incident_id: str
+    change_index: int
+    change_run_id: str
+    started_at: str
+    opened_run_id: str
     direction: str
-    band: tuple[float, float] | None
-    history: int
+    level: float
+    magnitude: float
+    reference_mean: float
+    reference_sd: float
+    reference_runs: int
+    method: str
     reason: str
 
 
-def series_changes(series: pd.DataFrame, spec: MetricDriftSpec) -> list[tuple[str, float, str, tuple[float, float] | None, str]]:
-    """Changes signalled at the newest point of one series (oldest first): (method, magnitude, direction, band, reason)."""
-    values = series["value"].to_numpy(dtype=float)
-    keep = ~np.isnan(values)
-    if not keep[-1] or keep.sum() < 2:
-        return []
-    values = values[keep]
-    low = series["ci_low"].to_numpy(dtype=float)[keep]
-    high = series["ci_high"].to_numpy(dtype=float)[keep]
-    low, high = np.where(np.isnan(low), values, low), np.where(np.isnan(high), values, high)
-    out = []
-    band = band_change(values, low, high, spec)
-    if band.detected and band.direction:
-        out.append(("band", band.magnitude, band.direction, band.band, band.reason))
-    cusum = cusum_change(values, low, high, spec)
-    if cusum.detected and cusum.direction and not cusum_change(values[:-1], low[:-1], high[:-1], spec).detected:
-        out.append(("cusum", cusum.magnitude, cusum.direction, cusum.band, cusum.reason))
-    return out
+def series_verdict(series: pd.DataFrame, spec: MetricDriftSpec, ci_level: float = 0.95) -> tuple[pd.DataFrame, SeriesVerdict]:
+    """The detector's verdict on one series (rows oldest first); returns the rows it used (NaN values dropped)."""
+    series = series[series["value"].notna()].reset_index(drop=True)
+    if series.empty:
+        return series, SeriesVerdict(reference=None, events=[], reason="no values")
+    return series, detect_changes(
+        series["value"].to_numpy(float), series["ci_low"].to_numpy(float), series["ci_high"].to_numpy(float),
+        series["n"].to_numpy(float) if "n" in series else None, spec, reference_mask(series, spec), ci_level,
+    )
+
+
+def reference_mask(series: pd.DataFrame, spec: MetricDriftSpec) -> np.ndarray | None:
+    """Which rows form the reference: ``reference_runs``, else the ``[reference_from, reference_to)`` range, else None (the first N)."""
+    if spec.reference_runs:
+        return series["run_id"].isin(spec.reference_runs).to_numpy()
+    if spec.reference_from is None and spec.reference_to is None:
+        return None
+    started = pd.to_datetime(series["started_at"], utc=True)
+    mask = np.ones(len(series), bool)
+    if spec.reference_from is not None:
+        mask &= (started >= _utc(spec.reference_from)).to_numpy()
+    if spec.reference_to is not None:
+        mask &= (started < _utc(spec.reference_to)).to_numpy()
+    return mask
+
+
+def incident_id(suite: str, key: tuple[object, ...], opened_run_id: str) -> str:
+    """A stable id: the suite, the series and the run that opened the incident."""
+    text = json.dumps([suite, [str(k) for k in key], opened_run_id])
+    return f"{str(key[SERIES_KEY.index('metric')])}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+
+
+def to_alert(suite: str, key: tuple[object, ...], series: pd.DataFrame, verdict: SeriesVerdict, event: MetricEvent) -> MetricAlert:
+    """The alert for one event of a series (rows as returned by :func:`series_verdict`)."""
+    row, change = series.iloc[event.index], series.iloc[event.change_index]
+    opened_run = str(series["run_id"].iloc[event.opened_index])
+    ref = verdict.reference or Reference(mean=float("nan"), sd=float("nan"), between_sd=0.0, size=0, last_index=-1, noise="plain")
+    started = pd.Timestamp(change["started_at"]).isoformat()
+    what = {"opened": "left its reference", "changed": "changed again while its incident is open",
+            "closed": "is back at its reference"}[event.state]
+    return MetricAlert(
+        suite=suite, run_id=str(row["run_id"]), **dict(zip(SERIES_KEY, map(str, key))),
+        value=float(row["value"]), ci_low=_maybe(row["ci_low"]), ci_high=_maybe(row["ci_high"]),
+        state=event.state, incident_id=incident_id(suite, key, opened_run), change_index=event.change_index,
+        change_run_id=str(change["run_id"]), started_at=started, opened_run_id=opened_run,
+        direction=event.direction, level=event.level, magnitude=event.magnitude,
+        reference_mean=ref.mean, reference_sd=ref.sd, reference_runs=ref.size, method=event.method,
+        reason=f"{what} since run {change['run_id']} ({event.level:.4f} vs reference {ref.mean:.4f}, {event.magnitude:+.1f} sd)",
+    )
 
 
 def metric_changes_for_run(run_id: str, settings: Settings, spec: MetricDriftSpec | None = None) -> list[MetricAlert]:
-    """Every series of the run's suite whose newest point (this run's value) changed against its history.
+    """The incident events that fire at this run's point, over every series the run belongs to.
 
     Args:
         run_id: A committed run.
@@ -100,7 +146,8 @@ def metric_changes_for_run(run_id: str, settings: Settings, spec: MetricDriftSpe
     run = store.get_run(run_id)
     if run is None:
         raise VigilError(f"metric drift: run {run_id!r} not found (see `vigil runs`)")
-    spec = spec or _suite_spec(run.provenance)
+    suite_spec, ci_level = suite_settings(run.provenance)
+    spec = spec or suite_spec
     runs = {r.run_id: r.started_at for r in store.list_runs(suite=run.suite, limit=100_000) if r.status == "completed"}
     results = store.scan_results(suite=run.suite)
     results = results[results["run_id"].isin(runs)]
@@ -110,26 +157,27 @@ def metric_changes_for_run(run_id: str, settings: Settings, spec: MetricDriftSpe
     history = results.merge(mine, on=SERIES_KEY).sort_values(["started_at", "run_id"], kind="stable")
     alerts = []
     for key, series in history.groupby(SERIES_KEY, sort=False):
-        series = series.tail(spec.history + 1)
-        if series["run_id"].iloc[-1] != run_id:
+        series, verdict = series_verdict(series, spec, ci_level)
+        if series.empty or series["run_id"].iloc[-1] != run_id:
             continue
-        newest = series.iloc[-1]
-        for method, magnitude, direction, band, reason in series_changes(series, spec):
-            alerts.append(MetricAlert(
-                suite=run.suite, run_id=run_id, **dict(zip(SERIES_KEY, map(str, key))),
-                value=float(newest["value"]), ci_low=_maybe(newest["ci_low"]), ci_high=_maybe(newest["ci_high"]),
-                method=method, magnitude=float(magnitude), direction=direction, band=band,
-                history=len(series) - 1, reason=reason,
-            ))
+        last = len(series) - 1
+        alerts += [to_alert(run.suite, key, series, verdict, e) for e in verdict.events if e.index == last]
     return alerts
 
 
-def _suite_spec(provenance: dict) -> MetricDriftSpec:
+def suite_settings(provenance: dict) -> tuple[MetricDriftSpec, float]:
+    """The suite's ``metric_drift`` section and bootstrap confidence, from the path its run recorded (defaults if gone)."""
     path = (provenance.get("suite") or {}).get("path") if isinstance(provenance.get("suite"), dict) else None
     try:
-        return load_suite(path).metric_drift if path else MetricDriftSpec()
+        suite = load_suite(path) if path else None
     except (VigilError, OSError):
-        return MetricDriftSpec()
+        suite = None
+    return (suite.metric_drift, suite.bootstrap.confidence) if suite else (MetricDriftSpec(), 0.95)
+
+
+def _utc(moment: object) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _maybe(x: object) -> float | None:

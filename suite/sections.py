@@ -7,6 +7,8 @@ validators are imported lazily for the same reason.
 
 from __future__ import annotations
 
+import warnings
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
@@ -161,20 +163,59 @@ class DriftSpec(Frozen):
 
 
 class MetricDriftSpec(Frozen):
-    """When a metric's latest value has left its normal band, or its history has shifted.
+    """How a metric series is judged against its accepted reference (see docs/drift.md, "Metric drift").
+
+    Each series is compared with a FIXED reference period: by default its first ``reference``
+    points; or the points whose runs started in ``[reference_from, reference_to)``; or exactly the
+    runs in ``reference_runs``. A two-sided CUSUM on residuals standardised by each point's standard
+    error (from its CI) and the reference's between-run spread opens one incident per change and
+    closes it when the series returns to the reference.
 
     Attributes:
-        history: Past runs forming the band (the latest N before the newest point).
-        k: Band half-width in robust standard deviations (1.4826 × MAD).
-        min_history: Fewer past runs than this: no verdict.
-        require_ci_outside: Flag only when the point's whole confidence interval lies outside the band.
-        cusum_k: CUSUM slack, in robust standard deviations.
-        cusum_h: CUSUM decision threshold, in robust standard deviations.
+        reference: Number of first points of a series forming its reference (at least 3).
+        reference_from: Only runs started at or after this time form the reference (UTC when no zone is given).
+        reference_to: Only runs started before this time form the reference.
+        reference_runs: The run ids forming the reference (overrides the two above).
+        cusum_k: CUSUM slack, in standard deviations (half the shift it is tuned for); the detector adds
+            ``0.5 / sqrt(reference size)`` for the reference mean's own uncertainty.
+        cusum_h: CUSUM decision threshold, in standard deviations.
+        shewhart: A single point this many standard deviations from the current level alarms at once.
+
+    The keys ``history``, ``k``, ``min_history`` and ``require_ci_outside`` of the former rolling
+    band are accepted and ignored, with a ``DeprecationWarning``.
     """
 
-    history: PositiveInt = 20
-    k: float = Field(default=3.0, gt=0)
-    min_history: PositiveInt = 5
-    require_ci_outside: bool = True
+    reference: int = Field(default=10, ge=3)
+    reference_from: datetime | None = None
+    reference_to: datetime | None = None
+    reference_runs: list[str] | None = Field(default=None, min_length=3)
     cusum_k: float = Field(default=0.5, ge=0)
-    cusum_h: float = Field(default=5.0, gt=0)
+    cusum_h: float = Field(default=8.0, gt=0)
+    shewhart: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_band_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and (old := sorted(set(data) & DEPRECATED_METRIC_DRIFT_KEYS)):
+            warnings.warn(
+                f"metric_drift: {', '.join(old)} belonged to the rolling band, which was replaced by a fixed "
+                "reference (metric_drift.reference); they are ignored (see docs/drift.md)",
+                DeprecationWarning, stacklevel=2,
+            )
+            data = {key: value for key, value in data.items() if key not in DEPRECATED_METRIC_DRIFT_KEYS}
+        return data
+
+    @field_validator("reference_from", "reference_to")
+    @classmethod
+    def _utc(cls, moment: datetime | None) -> datetime | None:
+        """Times without a zone are UTC, like runs' ``started_at``."""
+        return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> MetricDriftSpec:
+        if self.reference_from and self.reference_to and self.reference_from >= self.reference_to:
+            raise ValueError(f"reference_from must be before reference_to, got {self.reference_from} >= {self.reference_to}")
+        return self
+
+
+DEPRECATED_METRIC_DRIFT_KEYS = frozenset({"history", "k", "min_history", "require_ci_outside"})
