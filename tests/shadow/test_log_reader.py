@@ -1,4 +1,4 @@
-"""Request logs: validation and quarantine of each kind of bad row, label joins, the batched writer."""
+"""Request logs read against a declared schema: each kind of bad row quarantined with its reason, label joins, the mirror's writer."""
 
 from __future__ import annotations
 
@@ -15,9 +15,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from evaluators.shadow.log_reader import read_request_log as read_log
+from evaluators.shadow.log_schema import LogSchema
 from storage.log_writer import LogWriter
-from storage.request_log import read_request_log, write_request_log
+from storage.request_log import write_request_log
 from suite.errors import DataError
+
+SCHEMA = LogSchema(features=("x", "city"), classes=(0, 1), string_features=frozenset({"city"}))
+XONLY = LogSchema(features=("x",), classes=(0, 1))
+
+
+def read_request_log(path: Path, schema: LogSchema = SCHEMA, **options: object) -> object:
+    return read_log(path, schema, **options)  # type: ignore[arg-type]
 
 
 def row(rid: object = "a", **changes: object) -> dict[str, object]:
@@ -60,7 +69,11 @@ CASES: list[tuple[str, str | None]] = [
     (json.dumps(row("a", x=9.0)), "duplicate_request_id"),
     (json.dumps(row("b", latency_ms=_DROP)), "missing_field:latency_ms"),  # one reason per row: the first
     (json.dumps(row(7, scores=_DROP)), None),  # integer ids become strings; prediction alone is enough
-    ("", None),  # blank lines are not rows
+    (json.dumps(row("p", prediction=2)), "prediction_not_a_class:2"),
+    (json.dumps(row("q", user_agent="curl")), None),  # keys outside the schema are ignored
+    (json.dumps(row("r", x=_DROP, city=_DROP, features={"city": "bergen", "x": 2.5})), None),  # the features-object form
+    (json.dumps(row("s", x=_DROP, city=_DROP, features=[2.5])), "wrong_type:features"),  # a list must have every feature
+    ("", "empty_line"),  # blank lines are rows too, quarantined: nothing is dropped silently
 ]
 
 
@@ -73,7 +86,7 @@ def jsonl_log(tmp_path: Path) -> Path:
 
 def test_each_kind_of_bad_row_is_quarantined_with_its_reason(jsonl_log: Path) -> None:
     log = read_request_log(jsonl_log)
-    rows = [(line, reason) for line, reason in CASES if line]
+    rows = CASES
     expected = Counter(reason for _, reason in rows if reason)
     assert log.counts.rows_in == len(rows)
     assert log.counts.rows_quarantined == sum(expected.values())
@@ -81,8 +94,9 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(jsonl_log: Path) ->
     assert log.counts.by_reason == dict(expected)
     assert log.quarantined["reason"].tolist() == [reason for _, reason in rows if reason]
     assert log.quarantined["row_number"].tolist() == [i for i, (_, reason) in enumerate(rows) if reason]
-    assert log.frame["request_id"].tolist() == ["a", "b", "7"]
-    assert log.frame["x"].tolist() == [1.5, 1.5, 1.5]  # the first "a" is kept, not its duplicate
+    assert log.frame["request_id"].tolist() == ["a", "b", "7", "q", "r"]
+    assert log.frame["x"].tolist() == [1.5, 1.5, 1.5, 1.5, 2.5]  # the first "a" is kept, not its duplicate
+    assert log.frame["city"].tolist() == ["oslo"] * 4 + ["bergen"]
     assert log.feature_names == ("x", "city")
     assert str(log.frame["timestamp"].dt.tz) == "UTC"
     assert log.frame["prediction"].dtype == np.int64
@@ -107,7 +121,7 @@ def test_parquet_log_with_features_as_json_objects(tmp_path: Path) -> None:
         }
     )
     path = write_request_log(frame, tmp_path / "log.parquet")
-    log = read_request_log(path)
+    log = read_request_log(path, LogSchema(features=("x", "y"), classes=(0, 1)))
     assert log.counts.by_reason == {
         "unparseable_json": 1,
         "missing_field:y": 1,
@@ -133,7 +147,7 @@ def test_labels_file_is_joined_by_request_id(tmp_path: Path) -> None:
     )
     labels = pd.DataFrame({"request_id": ["c", "a", "a"], "label": [1, 0, 1]})
     labels.to_parquet(tmp_path / "labels.parquet")
-    log = read_request_log(log_path, labels_path=tmp_path / "labels.parquet")
+    log = read_request_log(log_path, XONLY, labels_path=tmp_path / "labels.parquet")
     assert log.frame["label"].tolist()[0::2] == [0.0, 1.0]  # first label for "a" wins
     assert math.isnan(log.frame["label"].iloc[1])  # unlabelled rows stay, without a label
     assert log.frame["prediction"].tolist() == [0, 1, 0]  # argmax of scores when no prediction is logged
@@ -148,7 +162,7 @@ def test_missing_file_and_unknown_suffix_are_data_errors(tmp_path: Path) -> None
         read_request_log(tmp_path / "log.txt")
 
 
-SCHEMA = pa.schema([("request_id", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")), ("x", pa.float64()), ("prediction", pa.float64()), ("latency_ms", pa.float64())])
+WRITER_SCHEMA = pa.schema([("request_id", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")), ("x", pa.float64()), ("prediction", pa.float64()), ("latency_ms", pa.float64())])
 
 
 def writer_row(i: int) -> dict[str, object]:
@@ -156,7 +170,7 @@ def writer_row(i: int) -> dict[str, object]:
 
 
 def test_writer_writes_a_part_per_batch_and_flushes_on_close(tmp_path: Path) -> None:
-    writer = LogWriter(tmp_path / "log", SCHEMA, batch_rows=3, flush_seconds=3600, autoflush=True)
+    writer = LogWriter(tmp_path / "log", WRITER_SCHEMA, batch_rows=3, flush_seconds=3600, autoflush=True)
     for i in range(7):
         writer.append(writer_row(i))
     assert [len(pq.read_table(p)) for p in writer.parts] == [3, 3]
@@ -166,13 +180,13 @@ def test_writer_writes_a_part_per_batch_and_flushes_on_close(tmp_path: Path) -> 
     with pytest.raises(DataError, match="closed"):
         writer.append(writer_row(8))
     assert not list((tmp_path / "log").glob(".*"))  # no temporary files left behind
-    log = read_request_log(tmp_path / "log")
+    log = read_request_log(tmp_path / "log", XONLY)
     assert log.frame["request_id"].tolist() == [f"r{i}" for i in range(7)]
     assert log.frame["prediction"].tolist() == [i % 2 for i in range(7)]
 
 
 def test_writer_flushes_after_its_interval(tmp_path: Path) -> None:
-    writer = LogWriter(tmp_path / "log", SCHEMA, batch_rows=1000, flush_seconds=0.05)
+    writer = LogWriter(tmp_path / "log", WRITER_SCHEMA, batch_rows=1000, flush_seconds=0.05)
     writer.append(writer_row(0))
     assert writer.flush_if_due() == 0
     time.sleep(0.08)
@@ -181,7 +195,7 @@ def test_writer_flushes_after_its_interval(tmp_path: Path) -> None:
 
 
 def test_writer_loses_no_rows_under_concurrent_appends(tmp_path: Path) -> None:
-    writer = LogWriter(tmp_path / "log", SCHEMA, batch_rows=50, autoflush=True)
+    writer = LogWriter(tmp_path / "log", WRITER_SCHEMA, batch_rows=50, autoflush=True)
 
     def append(offset: int) -> None:
         for i in range(250):
@@ -193,13 +207,13 @@ def test_writer_loses_no_rows_under_concurrent_appends(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     writer.close()
-    ids = read_request_log(tmp_path / "log").frame["request_id"]
+    ids = read_request_log(tmp_path / "log", XONLY).frame["request_id"]
     assert len(ids) == 1000 and ids.is_unique
 
 
 def test_bad_labels_from_a_labels_file_are_quarantined(tmp_path: Path) -> None:
     log_path = write_request_log(pd.DataFrame([row("a"), row("b"), row("c")]), tmp_path / "log.jsonl")
     (tmp_path / "labels.jsonl").write_text('{"request_id": "a", "label": 1}\n{"request_id": "b", "label": [1]}\n{"request_id": "c", "label": Infinity}\n')
-    log = read_request_log(log_path, labels_path=tmp_path / "labels.jsonl")
+    log = read_request_log(log_path, XONLY, labels_path=tmp_path / "labels.jsonl")
     assert log.counts.by_reason == {"wrong_type:label": 1, "non_finite:label": 1}
     assert log.frame[["request_id", "label"]].values.tolist() == [["a", 1.0]]
