@@ -45,7 +45,7 @@ class LogLimits:
     max_line_bytes: int = 1 << 20
     max_depth: int = 32
     chunk_rows: int = 10_000
-    chunk_bytes: int = 64 << 20
+    chunk_bytes: int = 8 << 20
     raw_chars: int = 4096
 
 
@@ -71,6 +71,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
 def too_deep(text: str, max_depth: int) -> bool:
     """Whether JSON ``text`` nests arrays/objects deeper than ``max_depth`` (brackets inside strings don't count)."""
     if text.count("[") + text.count("{") <= max_depth:
@@ -94,7 +97,7 @@ def decode_line(raw: bytes, limits: LogLimits = DEFAULT_LIMITS) -> dict[str, Any
     if too_deep(text, limits.max_depth):
         return "too_deep"
     try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicates)
+        obj = _DECODER.decode(text)
     except _DuplicateKey as exc:
         return f"duplicate_key:{exc.key[:40]}"
     except (ValueError, RecursionError):

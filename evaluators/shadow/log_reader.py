@@ -117,17 +117,17 @@ class RequestLogReader:
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """Frames of valid rows (the schema's columns), one per chunk read; empty chunks are skipped."""
-        limits = self.limits
+        limits, columns = self.limits, self.schema.columns
         for raw_chunk in iter_log_chunks(self.path, chunk_rows=limits.chunk_rows, chunk_bytes=limits.chunk_bytes,
                                          max_line_bytes=limits.max_line_bytes):
-            valid: list[dict[str, Any]] = []
+            valid: list[tuple[Any, ...]] = []  # tuples in the schema's column order: a third of a dict's memory
             bad: list[dict[str, Any]] = []
             for raw in raw_chunk:
                 row_number = self.rows_in
                 self.rows_in += 1
                 row, reason = self._row(raw)
                 if reason is None:
-                    valid.append(row)
+                    valid.append(tuple(map(row.get, columns)))
                 else:
                     bad.append({"row_number": row_number, "request_id": _request_id(row), "reason": reason,
                                 "raw": _raw(raw, limits)})

@@ -125,8 +125,8 @@ class LogSchema:
         """The index of ``value`` among the classes (None when it is none of them)."""
         return self._class_index.get(class_key(value))
 
-    def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-        """Validated rows as a frame with this schema's columns and fixed dtypes (also when empty)."""
+    def frame(self, rows: Sequence[Mapping[str, Any] | tuple[Any, ...]]) -> pd.DataFrame:
+        """Validated rows (dicts, or tuples in :attr:`columns` order) as a frame with fixed dtypes (also when empty)."""
         frame = pd.DataFrame.from_records(list(rows), columns=list(self.columns))
         frame["request_id"] = frame["request_id"].astype(object)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
@@ -171,6 +171,11 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
     values = _feature_values(obj, schema)
     if isinstance(values, str):
         return values
+    fast = not schema.string_features and _finite_numbers(values)
+    if not fast:
+        for name, value in zip(schema.features, values, strict=True):
+            if not present(value):
+                return f"missing_field:{name}"
     out: dict[str, Any] = {}
     rid = obj["request_id"]
     if isinstance(rid, bool) or not isinstance(rid, (str, int, np.integer)):
@@ -191,11 +196,14 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
     reason = _outputs(prediction, scores, schema, out)
     if reason:
         return reason
-    for name, value in zip(schema.features, values, strict=True):
-        checked, reason = _feature(name, value, schema)
-        if reason:
-            return reason
-        out[name] = checked
+    if fast:
+        out.update(zip(schema.features, values))
+    else:
+        for name, value in zip(schema.features, values, strict=True):
+            checked, reason = _feature(name, value, schema)
+            if reason:
+                return reason
+            out[name] = checked
     reason = _label(obj.get("label"), schema, out)
     if reason:
         return reason
@@ -242,7 +250,10 @@ def _is_number(v: Any) -> bool:
 def _number(v: Any, name: str) -> float | str:
     if not _is_number(v):
         return f"wrong_type:{name}"
-    value = float(v)
+    try:
+        value = float(v)
+    except OverflowError:  # an integer beyond a float's range
+        return f"non_finite:{name}"
     return value if math.isfinite(value) else f"non_finite:{name}"
 
 
@@ -250,25 +261,30 @@ def _feature_values(obj: Mapping[str, Any], schema: LogSchema) -> list[Any] | st
     """The row's feature values in schema order, from the flat keys or its own ``features`` cell."""
     cell = obj.get("features")
     if not present(cell):
-        values = [obj.get(name) for name in schema.features]
-    else:
-        if isinstance(cell, str):
-            try:
-                cell = json.loads(cell)
-            except (ValueError, RecursionError):
-                return "unparseable_json"
-        if isinstance(cell, Mapping):
-            values = [cell.get(name) for name in schema.features]
-        elif isinstance(cell, (list, tuple, np.ndarray)):
-            if len(cell) != len(schema.features):
-                return "wrong_type:features"
-            values = list(cell)
-        else:
+        return list(map(obj.get, schema.features))
+    if isinstance(cell, str):
+        try:
+            cell = json.loads(cell)
+        except (ValueError, RecursionError):
             return "unparseable_json"
-    for name, value in zip(schema.features, values, strict=True):
-        if not present(value):
-            return f"missing_field:{name}"
-    return values
+    if isinstance(cell, Mapping):
+        return list(map(cell.get, schema.features))
+    if isinstance(cell, (list, tuple, np.ndarray)):
+        return list(cell) if len(cell) == len(schema.features) else "wrong_type:features"
+    return "unparseable_json"
+
+
+_PLAIN_NUMBERS = {int, float}
+
+
+def _finite_numbers(values: list[Any]) -> bool:
+    """Whether every value is a finite int or float (one C-level pass; booleans are not numbers)."""
+    if not set(map(type, values)) <= _PLAIN_NUMBERS:
+        return False
+    try:
+        return math.isfinite(sum(values))  # NaN or ±inf anywhere makes the sum non-finite
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _feature(name: str, value: Any, schema: LogSchema) -> tuple[Any, str | None]:
