@@ -40,12 +40,23 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from evaluators.shadow.log_cells import (
+    as_float,
+    class_key,
+    finite_numbers,
+    float_list,
+    is_number,
+    number_or_reason,
+    present,
+    utc_timestamp,
+    whole,
+)
 
 CANDIDATE_OK = "ok"
 """``candidate_status`` of a row the candidate answered; any other value names why it did not."""
@@ -142,15 +153,6 @@ class LogSchema:
         return frame
 
 
-def class_key(value: Any) -> str:
-    """A class's lookup key: ``3``, ``3.0`` and ``"3"`` are the same class."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (np.integer, np.floating)):
-        return class_key(value.item())
-    return str(value)
-
-
 def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | str:
     """One row checked against the schema: the normalised row, or its quarantine reason.
 
@@ -171,7 +173,7 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
     values = _feature_values(obj, schema)
     if isinstance(values, str):
         return values
-    fast = not schema.string_features and _finite_numbers(values)
+    fast = not schema.string_features and finite_numbers(values)
     if not fast:
         for name, value in zip(schema.features, values, strict=True):
             if not present(value):
@@ -183,11 +185,11 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
     out["request_id"] = str(rid)
     if out["request_id"] == "":
         return "missing_field:request_id"
-    ts = _timestamp(obj["timestamp"])
+    ts = utc_timestamp(obj["timestamp"])
     if ts is None:
         return "wrong_type:timestamp"
     out["timestamp"] = ts
-    latency = _number(obj["latency_ms"], "latency_ms")
+    latency = number_or_reason(obj["latency_ms"], "latency_ms")
     if isinstance(latency, str):
         return latency
     if latency < 0:
@@ -197,7 +199,7 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
     if reason:
         return reason
     if fast:
-        out.update(zip(schema.features, values))
+        out.update(zip(schema.features, map(float, values)))
     else:
         for name, value in zip(schema.features, values, strict=True):
             checked, reason = _feature(name, value, schema)
@@ -216,11 +218,6 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
         if reason and schema.require_candidate:
             return reason
     return out
-
-
-def present(value: Any) -> bool:
-    """False for None and NaN (a missing cell), True otherwise."""
-    return not (value is None or (isinstance(value, float) and math.isnan(value)))
 
 
 def candidate_answered(frame: pd.DataFrame) -> np.ndarray:
@@ -243,20 +240,6 @@ def candidate_outputs(frame: pd.DataFrame, task: str) -> tuple[np.ndarray, np.nd
 # ---------------------------------------------------------------- cells
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def _number(v: Any, name: str) -> float | str:
-    if not _is_number(v):
-        return f"wrong_type:{name}"
-    try:
-        value = float(v)
-    except OverflowError:  # an integer beyond a float's range
-        return f"non_finite:{name}"
-    return value if math.isfinite(value) else f"non_finite:{name}"
-
-
 def _feature_values(obj: Mapping[str, Any], schema: LogSchema) -> list[Any] | str:
     """The row's feature values in schema order, from the flat keys or its own ``features`` cell."""
     cell = obj.get("features")
@@ -274,70 +257,42 @@ def _feature_values(obj: Mapping[str, Any], schema: LogSchema) -> list[Any] | st
     return "unparseable_json"
 
 
-_PLAIN_NUMBERS = {int, float}
-
-
-def _finite_numbers(values: list[Any]) -> bool:
-    """Whether every value is a finite int or float (one C-level pass; booleans are not numbers)."""
-    if not set(map(type, values)) <= _PLAIN_NUMBERS:
-        return False
-    try:
-        return math.isfinite(sum(values))  # NaN or ±inf anywhere makes the sum non-finite
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
 def _feature(name: str, value: Any, schema: LogSchema) -> tuple[Any, str | None]:
     """A feature's value and None, or None and the reason it is refused."""
     if name in schema.string_features:
         return (value, None) if isinstance(value, str) else (None, f"wrong_type:{name}")
-    number = _number(value, name)
+    number = number_or_reason(value, name)
     return (None, number) if isinstance(number, str) else (number, None)
 
 
 def _outputs(prediction: Any, scores: Any, schema: LogSchema, out: dict[str, Any]) -> str | None:
     """Check and store ``prediction`` (a class index for classification) and ``scores``."""
     if schema.task == "regression":
-        value = _number(prediction, "prediction")
+        value = number_or_reason(prediction, "prediction")
         if isinstance(value, str):
             return value
         out["prediction"], out["scores"] = value, None
         return None
     numbers: list[float] | None = None
     if present(prediction):
-        numeric_classes = schema.classes is None or all(_is_number(c) for c in schema.classes)
-        if not (_is_number(prediction) or (isinstance(prediction, str) and not numeric_classes)):
+        numeric_classes = schema.classes is None or all(is_number(c) for c in schema.classes)
+        if not (is_number(prediction) or (isinstance(prediction, str) and not numeric_classes)):
             return "wrong_type:prediction"
-        if _is_number(prediction) and not math.isfinite(float(prediction)):
+        if is_number(prediction) and not math.isfinite(as_float(prediction)):
             return "non_finite:prediction"
     if present(scores):
-        numbers = _float_list(scores)
+        numbers = float_list(scores)
         if numbers is None or (schema.classes is not None and len(numbers) != len(schema.classes)):
             return "wrong_type:scores"
         if not all(math.isfinite(x) for x in numbers):
             return "non_finite:scores"
     if present(prediction):
-        index = schema.class_index(prediction) if schema.classes is not None else _whole(prediction)
+        index = schema.class_index(prediction) if schema.classes is not None else whole(prediction)
         if index is None or index < 0:
             return f"prediction_not_a_class:{class_key(prediction)[:40]}"
     else:
         index = int(np.argmax(numbers))
     out["prediction"], out["scores"] = index, numbers
-    return None
-
-
-def _whole(v: Any) -> int | None:
-    return int(v) if _is_number(v) and float(v).is_integer() else None
-
-
-def _float_list(v: Any) -> list[float] | None:
-    if isinstance(v, str):
-        try:
-            v = json.loads(v)
-        except (ValueError, RecursionError):
-            return None
-    if isinstance(v, (list, tuple, np.ndarray)) and len(v) > 0 and all(_is_number(x) for x in v):
-        return [float(x) for x in v]
     return None
 
 
@@ -350,21 +305,21 @@ def _label(value: Any, schema: LogSchema, out: dict[str, Any]) -> str | None:
         index = schema.class_index(value)
         out["label"] = math.nan if index is None else float(index)
         return None
-    if not _is_number(value):
+    if not is_number(value):
         return "wrong_type:label"
-    if not math.isfinite(float(value)):
+    if not math.isfinite(as_float(value)):
         return "non_finite:label"
     if schema.classes is not None:
         index = schema.class_index(value)
         out["label"] = math.nan if index is None else float(index)
     else:
-        out["label"] = float(value)
+        out["label"] = as_float(value)
     return None
 
 
 def _slice_value(value: Any, numeric: bool) -> Any:
     if numeric:
-        return float(value) if _is_number(value) else math.nan
+        return as_float(value) if is_number(value) else math.nan
     return class_key(value) if present(value) and isinstance(value, (str, int, float, np.integer, np.floating)) else None
 
 
@@ -372,12 +327,12 @@ def _candidate(obj: Mapping[str, Any], schema: LogSchema, out: dict[str, Any]) -
     """Keep the mirror's candidate columns; the reason this row has no usable candidate answer, if any."""
     status = obj.get("candidate_status")
     status = status if isinstance(status, str) and status else "missing"
-    scores = _float_list(obj.get("candidate_scores")) if present(obj.get("candidate_scores")) else None
+    scores = float_list(obj.get("candidate_scores")) if present(obj.get("candidate_scores")) else None
     prediction = obj.get("candidate_prediction")
-    prediction = float(prediction) if _is_number(prediction) else math.nan
+    prediction = as_float(prediction) if is_number(prediction) else math.nan
     latency = obj.get("candidate_latency_ms")
     out.update(candidate_status=status, candidate_scores=scores, candidate_prediction=prediction,
-               candidate_latency_ms=float(latency) if _is_number(latency) else math.nan)
+               candidate_latency_ms=as_float(latency) if is_number(latency) else math.nan)
     if status != CANDIDATE_OK:
         return f"no_candidate_answer:{status[:40]}"
     if schema.task == "regression":
@@ -388,18 +343,3 @@ def _candidate(obj: Mapping[str, Any], schema: LogSchema, out: dict[str, Any]) -
         out["candidate_status"] = "empty"
         return "no_candidate_answer:empty"
     return None
-
-
-def _timestamp(v: Any) -> datetime | None:
-    if isinstance(v, str):
-        try:
-            ts = datetime.fromisoformat(v)
-        except ValueError:
-            return None
-    elif isinstance(v, datetime):
-        ts = v
-    else:
-        return None
-    if isinstance(ts, pd.Timestamp) and ts is pd.NaT:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

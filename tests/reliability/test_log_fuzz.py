@@ -66,6 +66,11 @@ tokens = st.sampled_from([
     b'{"request_id": "t7", "timestamp": "2026-01-01T00:00:00Z", "a": 1, "b": 1, "prediction": 7, "latency_ms": 1}',
     b'{"request_id": "t8", "timestamp": 5, "a": true, "b": 1, "prediction": 0, "latency_ms": -1}',
     b'{"request_id": "t9", "timestamp": "2026-01-01T00:00:00Z", "features": "[[[[", "prediction": 0, "latency_ms": 1}',
+    b'{"request_id": "t10", "timestamp": "2026-01-01T00:00:00Z", "a": 1, "b": 1, "scores": [1, 0, ' + b"9" * 400 + b'], "latency_ms": 1}',
+    b'{"request_id": "t11", "timestamp": "0001-01-01T00:00:00+01:00", "a": 1, "b": 1, "prediction": 0, "latency_ms": 1}',
+    b'{"request_id": "t12", "timestamp": "9999-12-31T23:59:59", "a": 1, "b": 1, "prediction": 0, "latency_ms": 1}',
+    b'{"request_id": "t13", "timestamp": "2026-01-01T00:00:00Z", "features": [1, ' + b"9" * 400 + b'], "prediction": 0, "latency_ms": ' + b"9" * 400 + b"}",
+    b'{"request_id": 1.5, "timestamp": "2026-01-01T00:00:00Z", "a": 1, "b": 1, "prediction": 0, "latency_ms": 1, "label": ' + b"9" * 400 + b"}",
     b"", b"   ", b"\r", b"null", b"[]", b'"text"', b"{", b"}",
 ])
 bad_line = st.one_of(deep, deep_object, junk, not_utf8, huge, tokens)
