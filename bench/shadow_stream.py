@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=10_000)
     args = parser.parse_args()
     f = measure(args.rows, args.features, args.chunk_rows)
-    print(f"log: {args.rows} rows x {args.features} features, {f['log_mb']:.1f} MB on disk; chunk {args.chunk_rows} rows")
+    print(f"log: {args.rows} rows x {args.features} features, {f['log_mb']:.1f} MB on disk; chunks of {args.chunk_rows} rows or 2 MiB")
     print(f"rows in {f['rows_in']} = scored {f['rows_scored']} + quarantined {f['rows_quarantined']}")
     print(f"staged in {f['seconds']:.2f} s ({f['rows_in'] / f['seconds']:.0f} rows/s)")
     print(f"peak_rss_mb: {f['peak_rss_growth_mb']:.1f}")

@@ -57,7 +57,7 @@ RawRow = bytes | LongLine | dict[str, Any]
 
 
 def iter_log_chunks(
-    path: str | Path, *, chunk_rows: int = 10_000, chunk_bytes: int = 8 << 20, max_line_bytes: int = 1 << 20
+    path: str | Path, *, chunk_rows: int = 10_000, chunk_bytes: int = 2 << 20, max_line_bytes: int = 1 << 20
 ) -> Iterator[list[RawRow]]:
     """The log's rows in order, ``chunk_rows`` (or ``chunk_bytes`` of JSONL) at a time.
 

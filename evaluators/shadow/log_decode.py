@@ -45,7 +45,7 @@ class LogLimits:
     max_line_bytes: int = 1 << 20
     max_depth: int = 32
     chunk_rows: int = 10_000
-    chunk_bytes: int = 8 << 20
+    chunk_bytes: int = 2 << 20
     raw_chars: int = 4096
 
 

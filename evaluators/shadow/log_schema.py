@@ -24,12 +24,14 @@ Columns a row may carry:
 agents and the like): they are neither features nor a reason to quarantine.
 NaN or null counts as missing; ±inf is ``non_finite``.
 
-Each bad row gets one reason, the first that applies, in this order:
-``missing_field:<column>``, ``unparseable_json`` (a ``features`` cell that is no
-JSON object or list), ``wrong_type:<column>``, ``non_finite:<column>``,
-``prediction_not_a_class:<value>``, ``no_candidate_answer:<status>`` (only when the
-mirror's answers are used), then ``duplicate_request_id`` (decided by the reader,
-which sees the rows in order). Line-level reasons (``empty_line``,
+Each bad row gets one reason, the first that applies: a missing column
+(``missing_field:<column>``; a ``features`` cell that is no JSON object or list is
+``unparseable_json``), else the first wrong or non-finite value column by column
+(``wrong_type:<column>``, ``non_finite:<column>``,
+``prediction_not_a_class:<value>``) in the order request_id, timestamp,
+latency_ms, prediction/scores, features, label; then
+``no_candidate_answer:<status>`` (only when the mirror's answers are used); then
+``duplicate_request_id`` (decided by the reader, which sees the rows in order). Line-level reasons (``empty_line``,
 ``line_too_long``, ``not_utf8``, ``too_deep``, ``unparseable_json``,
 ``duplicate_key:<k>``) come from :mod:`evaluators.shadow.log_decode`.
 """
