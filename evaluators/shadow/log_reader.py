@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from evaluators.shadow.log_decode import DEFAULT_LIMITS, LogLimits, decode_line, raw_text
+from evaluators.shadow.log_cells import present
 from evaluators.shadow.log_schema import LogSchema, validate_row
 from storage.request_log import LongLine, ParquetAppender, iter_log_chunks, jsonable, read_labels
 
@@ -148,7 +149,7 @@ class RequestLogReader:
         obj = decode_line(raw, self.limits) if isinstance(raw, bytes) else raw
         if isinstance(obj, str):
             return None, obj
-        if self.labels is not None and obj.get("label") is None:
+        if self.labels is not None and not present(obj.get("label")):  # the log's own label wins
             rid = obj.get("request_id")
             if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid) in self.labels:
                 obj = {**obj, "label": self.labels[str(rid)]}
