@@ -208,9 +208,11 @@ def main() -> None:
         finally:
             stop(mirror)
             stop(production)
-        from storage.request_log import read_request_log
+        from evaluators.shadow.log_reader import read_request_log
+        from evaluators.shadow.log_schema import LogSchema
 
-        logged = read_request_log(log_dir, write_quarantine=False).counts.rows_in
+        schema = LogSchema(features=("x",), classes=(0, 1, 2), mirror=True)  # only rows_in is read
+        logged = read_request_log(log_dir, schema, write_quarantine=False).counts.rows_in
     result = json.loads(load.stdout.strip().splitlines()[-1])
     direct, mirrored = np.asarray(result["direct"]), np.asarray(result["mirror"])
     p = lambda a, q: float(np.percentile(a, q))  # noqa: E731

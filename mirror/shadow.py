@@ -15,30 +15,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-
+from evaluators.shadow.log_schema import CANDIDATE_OK, MIRROR_LOG_SCHEMA, NOT_SHADOWED
 from mirror.candidate import Candidate, CandidateBusy, ShadowRequest
 from mirror.config import MirrorConfig
 from mirror.hashing import hash_sensitive
 from storage.log_writer import LogWriter
 
-LOG_SCHEMA = pa.schema(
-    [
-        ("request_id", pa.string()),
-        ("timestamp", pa.timestamp("us", tz="UTC")),
-        ("method", pa.string()),
-        ("path", pa.string()),
-        ("status", pa.int32()),
-        ("features", pa.string()),
-        ("prediction", pa.float64()),
-        ("scores", pa.list_(pa.float64())),
-        ("latency_ms", pa.float64()),
-        ("candidate_prediction", pa.float64()),
-        ("candidate_scores", pa.list_(pa.float64())),
-        ("candidate_latency_ms", pa.float64()),
-        ("candidate_status", pa.string()),
-    ]
-)
+LOG_SCHEMA = MIRROR_LOG_SCHEMA  # one definition, shared with the reader
 
 
 @dataclass
@@ -134,7 +117,7 @@ class ShadowDispatcher:
 
     async def _shadow(self, item: ShadowItem) -> None:
         if self.candidate is None:
-            self._log(item, None, None, "not_shadowed")
+            self._log(item, None, None, NOT_SHADOWED)
             return
         request = ShadowRequest(item.method, item.path, item.body, _json(item.body))  # parsed here, off the answer path
         start = time.perf_counter()
@@ -151,7 +134,7 @@ class ShadowDispatcher:
             self._log(item, None, None, "dropped_error")
         else:
             self.stats.shadow_completed += 1
-            self._log(item, answer, (time.perf_counter() - start) * 1000, "ok")
+            self._log(item, answer, (time.perf_counter() - start) * 1000, CANDIDATE_OK)
 
     def _log(self, item: ShadowItem, answer: Any, latency_ms: float | None, status: str) -> None:
         cfg = self.config

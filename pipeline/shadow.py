@@ -32,15 +32,18 @@ import pandas as pd
 from pydantic import BaseModel
 
 from evaluators.shadow import ShadowReport, replay_compare
+from evaluators.shadow.log_reader import LogCounts, ParsedLog
+from evaluators.shadow.log_schema import candidate_outputs
 from pipeline.plan import ModelEntry
 from pipeline.prepare import new_run_id
+from pipeline.shadow_log import replay_schema, stage_log
 from storage.checksums import sha256_file
 from storage.datasets import encode_labels, load_dataset
 from storage.frames import read_frame, write_frame
 from storage.provenance import collect_provenance
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
-from storage.request_log import LogCounts, ParsedLog, read_request_log
-from suite.errors import DataError, VigilError
+from storage.request_log import ParquetAppender, iter_parquet_frames, parquet_columns
+from suite.errors import VigilError
 from suite.load import load_suite
 from suite.settings import Settings
 from suite.spec import ModelSpec, SuiteSpec
@@ -48,6 +51,7 @@ from workers.checksum import verify_model
 
 Window = Literal["hour", "day"]
 VARIANT = "shadow"
+_CHUNK_ROWS = 10_000
 _LOG, _CANDIDATE, _RESULTS, _QUARANTINE, _REPORT = "log.parquet", "candidate.parquet", "results.parquet", "quarantine.parquet", "shadow.md"
 
 
@@ -123,7 +127,7 @@ def prepare_replay(
 
     Raises:
         ChecksumError: the candidate's checkpoint does not match its pin.
-        DataError: the log is unreadable, lacks the candidate's features, or every row was quarantined.
+        DataError: the log is unreadable, or every row was quarantined (e.g. none carries the candidate's features).
     """
     from storage.store import ResultStore
 
@@ -138,8 +142,9 @@ def prepare_replay(
     run_id = run_id or new_run_id(suite.name, now)
     staging = ResultStore(settings).staging_dir(run_id)
     log_path = Path(log_path).resolve()
+    schema = replay_schema(suite, features, classes, from_mirror=from_mirror)
     try:
-        parsed = _stage_log(log_path, labels_path, features, staging, require_candidate=from_mirror)
+        counts = stage_log(log_path, schema, staging / _LOG, staging / _QUARANTINE, labels_path=labels_path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -164,36 +169,24 @@ def prepare_replay(
         window=window,
         batch_rows=batch_rows,
         candidate_source="mirror" if from_mirror else "replay",
-        counts={"rows_in": parsed.counts.rows_in, "rows_scored": parsed.counts.rows_scored,
-                "rows_quarantined": parsed.counts.rows_quarantined, "by_reason": parsed.counts.by_reason},
+        counts={"rows_in": counts.rows_in, "rows_scored": counts.rows_scored,
+                "rows_quarantined": counts.rows_quarantined, "by_reason": counts.by_reason},
         staging=str(staging),
     )
 
 
-def _stage_log(log_path: Path, labels_path: str | Path | None, features: list[str], staging: Path, *, require_candidate: bool) -> ParsedLog:
-    parsed = read_request_log(log_path, labels_path=labels_path, quarantine_path=staging / _QUARANTINE, require_candidate=require_candidate)
-    missing = [f for f in features if f not in parsed.frame.columns]
-    if parsed.counts.rows_scored and missing:
-        raise DataError(f"request log {log_path}: expected the candidate's features {missing[:5]}…, got {list(parsed.feature_names)[:5]}…")
-    if parsed.counts.rows_scored == 0:
-        raise DataError(f"request log {log_path}: expected valid rows, got none ({parsed.counts.rows_quarantined} quarantined: {parsed.counts.by_reason})")
-    write_frame(staging / _LOG, parsed.frame)
-    return parsed
-
-
 def logged_candidate(plan: ReplayPlan) -> str:
     """The candidate's answers and latencies as the mirror logged them, staged like re-scored ones; returns their path."""
-    frame = read_frame(plan.staged(_LOG))
-    column = "candidate_scores" if "candidate_scores" in frame else "candidate_prediction"
-    outputs = np.stack([np.asarray(v, dtype=float).reshape(-1) for v in frame[column]])
-    table = pd.DataFrame(outputs, columns=[f"score_{k}" for k in range(outputs.shape[1])])
-    table["latency_ms"] = frame["candidate_latency_ms"].to_numpy(float) if "candidate_latency_ms" in frame else np.nan
-    write_frame(plan.staged(_CANDIDATE), table)
+    columns = ["candidate_prediction", "candidate_scores", "candidate_latency_ms"]
+    with ParquetAppender(plan.staged(_CANDIDATE)) as out:
+        for frame in iter_parquet_frames(plan.staged(_LOG), columns):
+            outputs, latency = candidate_outputs(frame, plan.task)
+            out.append_frame(_candidate_frame(outputs, latency))
     return str(plan.staged(_CANDIDATE))
 
 
 def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
-    """Score every staged row with the candidate on warm Ray actors, timing each batch; returns the outputs' path."""
+    """Score the staged rows with the candidate on warm Ray actors, a chunk at a time, timing each batch; returns the outputs' path."""
     if plan.candidate_source == "mirror":
         return logged_candidate(plan)
     from workers.cluster import ensure_ray
@@ -202,34 +195,42 @@ def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
 
     suite = load_suite(plan.suite_path)
     spec = next(m for m in suite.models if m.name == plan.model.name)
-    frame = read_frame(plan.staged(_LOG), columns=plan.features)
-    inputs: np.ndarray | pd.DataFrame = frame.to_numpy(np.float32) if spec.input == "array" else frame
-    ids = np.arange(len(frame), dtype=np.int64)
     ensure_ray(settings.ray_address)
     pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=len(plan.classes) if plan.classes else None, workers=suite.workers)
-    parts, latency = [], np.empty(len(frame))
+    offset = 0
     try:
-        pool.predict(rows_of(inputs, 0, 1), ids[:1])  # warm-up: the first call pays lazy initialisation, not a request
-        for start in range(0, len(frame), plan.batch_rows):
-            stop = min(start + plan.batch_rows, len(frame))
-            began = time.perf_counter()
-            parts.append(pool.predict(rows_of(inputs, start, stop), ids[start:stop]))
-            latency[start:stop] = (time.perf_counter() - began) * 1000
+        with ParquetAppender(plan.staged(_CANDIDATE)) as out:
+            for frame in iter_parquet_frames(plan.staged(_LOG), plan.features, _CHUNK_ROWS):
+                inputs: np.ndarray | pd.DataFrame = frame.to_numpy(np.float32) if spec.input == "array" else frame
+                ids = np.arange(offset, offset + len(frame), dtype=np.int64)
+                if offset == 0:  # warm-up: the first call pays lazy initialisation, not a request
+                    pool.predict(rows_of(inputs, 0, 1), ids[:1])
+                parts, latency = [], np.empty(len(frame))
+                for start in range(0, len(frame), plan.batch_rows):
+                    stop = min(start + plan.batch_rows, len(frame))
+                    began = time.perf_counter()
+                    parts.append(pool.predict(rows_of(inputs, start, stop), ids[start:stop]))
+                    latency[start:stop] = (time.perf_counter() - began) * 1000
+                out.append_frame(_candidate_frame(np.concatenate(parts), latency))
+                offset += len(frame)
     finally:
         close_pools()
-    outputs = np.concatenate(parts)
-    table = pd.DataFrame(outputs.reshape(len(frame), -1), columns=[f"score_{k}" for k in range(outputs.reshape(len(frame), -1).shape[1])])
-    table["latency_ms"] = latency
-    write_frame(plan.staged(_CANDIDATE), table)
     return str(plan.staged(_CANDIDATE))
+
+
+def _candidate_frame(outputs: np.ndarray, latency: np.ndarray) -> pd.DataFrame:
+    outputs = np.asarray(outputs, float).reshape(len(latency), -1)
+    table = pd.DataFrame(outputs, columns=[f"score_{k}" for k in range(outputs.shape[1])])
+    table["latency_ms"] = latency
+    return table
 
 
 def compare_replay(plan: ReplayPlan, settings: Settings) -> str:
     """Compare the candidate's staged outputs with production's; stage the long results rows; returns their path."""
     suite = load_suite(plan.suite_path)
-    frame = read_frame(plan.staged(_LOG))
-    if "label" in frame and plan.classes and frame["label"].notna().any():
-        frame["label"] = _label_indices(frame["label"], plan.classes)
+    slice_columns = {s.column for s in suite.slices}
+    names = [c for c in parquet_columns(plan.staged(_LOG)) if c not in plan.features or c in slice_columns]
+    frame = read_frame(plan.staged(_LOG), columns=names)  # the outputs and slice columns, not every feature
     candidate = read_frame(plan.staged(_CANDIDATE))
     outputs = candidate.filter(like="score_").to_numpy(float)
     if plan.task == "regression":
@@ -330,13 +331,6 @@ def replay_markdown(plan: ReplayPlan, results: pd.DataFrame) -> str:
         lines += ["", "Highest flip rates by slice:", ""]
         lines += [f"- `{r.slice}`: {r.value:.4f} (n={r.n})" for r in worst.itertuples()]
     return "\n".join(lines) + "\n"
-
-
-def _label_indices(labels: pd.Series, classes: list[int | str]) -> pd.Series:
-    """Log labels as class indices (labels outside the classes become NaN)."""
-    index = {str(c): i for i, c in enumerate(classes)}
-    keys = labels.map(lambda v: None if pd.isna(v) else str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v))
-    return keys.map(index).astype(float)
 
 
 def _log_sha256(path: Path) -> str:

@@ -1,7 +1,7 @@
 """Replay comparison: a candidate's answers against production's on the same logged requests.
 
 :func:`replay_compare` takes a validated request log (see
-``storage.request_log.read_request_log``) and the candidate's outputs and
+``evaluators.shadow.log_reader``) and the candidate's outputs and
 latencies for its rows, in order, and returns a :class:`ShadowReport` whose
 tables are long frames ready to store as results and time series.
 """
@@ -20,7 +20,8 @@ from evaluators.shadow.latency import latency_comparison
 from evaluators.shadow.paired import mcnemar_exact, paired_bootstrap_diff, wilson_interval
 from evaluators.shadow.scores import rank_correlation, score_deltas
 from evaluators.shadow.slices import slice_labels
-from storage.request_log import LogCounts, ParsedLog
+from evaluators.shadow.log_reader import LogCounts, ParsedLog
+from evaluators.shadow.log_schema import candidate_answered, candidate_outputs
 from suite.errors import DataError
 from suite.spec import BootstrapSpec, SliceSpec
 
@@ -122,25 +123,20 @@ def replay_compare(
     return ShadowReport(pd.DataFrame(metrics, columns=METRIC_COLUMNS), windows, parsed_log.counts, task, window)
 
 
-def logged_candidate(parsed_log: ParsedLog) -> tuple[ParsedLog, np.ndarray, np.ndarray]:
+def logged_candidate(parsed_log: ParsedLog, task: str = "classification") -> tuple[ParsedLog, np.ndarray, np.ndarray]:
     """The rows of a mirror log where the candidate answered, with its logged outputs and latencies.
 
     Returns:
         The log restricted to those rows (its ``counts`` still describe the whole file), the
-        candidate's outputs (``(n, k)`` scores when logged, else predictions) and latencies,
+        candidate's outputs (``(n, k)`` scores for classification, else predictions) and latencies,
         ready for :func:`replay_compare`.
     """
     frame = parsed_log.frame
     if "candidate_status" not in frame:
-        raise DataError("shadow log: expected candidate_status and candidate_* columns (a mirror log), got none")
-    answered = (frame["candidate_status"] == "ok").to_numpy()
-    kept = frame.loc[answered].reset_index(drop=True)
-    scores = kept["candidate_scores"]
-    if len(kept) and scores.notna().all():
-        outputs = np.asarray(scores.tolist(), dtype=float)
-    else:
-        outputs = kept["candidate_prediction"].to_numpy(dtype=float)
-    return replace(parsed_log, frame=kept), outputs, kept["candidate_latency_ms"].to_numpy(dtype=float)
+        raise DataError("shadow log: expected candidate_status and candidate_* columns (a mirror log read with mirror=True), got none")
+    kept = frame.loc[candidate_answered(frame)].reset_index(drop=True)
+    outputs, latency = candidate_outputs(kept, task)
+    return replace(parsed_log, frame=kept), outputs, latency
 
 
 @dataclass(frozen=True)

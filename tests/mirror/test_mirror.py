@@ -20,10 +20,17 @@ from mirror.candidate import ShadowRequest, ThreadCandidate
 from mirror.config import MirrorConfig
 from mirror.hashing import salted_digest
 from mirror.server import ThreadedServer
-from storage.request_log import read_request_log
+from evaluators.shadow.log_reader import read_request_log as read_log
+from evaluators.shadow.log_schema import LogSchema
 from tests.mirror.stub import production_answer, production_app
 
 pytestmark = pytest.mark.slow
+# the stub's requests carry x and an email; the mirror's log keeps the candidate's answers
+SCHEMA = LogSchema(features=("x", "email"), classes=(0, 1), string_features=frozenset({"email"}), mirror=True)
+
+
+def read_request_log(path: Path) -> Any:
+    return read_log(path, SCHEMA)
 
 
 @pytest.fixture(scope="module")

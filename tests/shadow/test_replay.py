@@ -11,7 +11,8 @@ from scipy import stats
 
 from evaluators.shadow import replay_compare
 from evaluators.shadow.sample_log import build_request_log, write_sample_log
-from storage.request_log import read_request_log
+from evaluators.shadow.log_reader import read_request_log
+from evaluators.shadow.log_schema import LogSchema
 from suite.errors import DataError
 from suite.spec import BootstrapSpec, SliceSpec
 
@@ -32,7 +33,8 @@ def setting(tmp_path: Path) -> tuple:
     # move the winning class to the next class on flipped rows: the candidate's argmax changes exactly there
     cand[flipped] = np.roll(prod[flipped], 1, axis=1)
     assert np.array_equal(cand.argmax(axis=1) != top, flipped)
-    return read_request_log(path), features, prod, cand, labels, flipped
+    schema = LogSchema(features=("age", "x"), classes=(0, 1, 2))
+    return read_request_log(path, schema), features, prod, cand, labels, flipped
 
 
 def test_exact_agreement_flip_and_per_slice_rates(setting: tuple) -> None:
@@ -83,7 +85,7 @@ def test_regression_with_tolerance_and_mae(tmp_path: Path) -> None:
     prod = np.array([1.1, 2.5, 3.0, 3.0])
     cand = np.array([1.15, 2.0, 3.0, 4.0])
     path = write_sample_log(tmp_path / "reg.jsonl", pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), prod, labels=y, features_as="json")
-    report = replay_compare(read_request_log(path), cand, np.ones(4), task="regression", tolerance=0.1)
+    report = replay_compare(read_request_log(path, LogSchema(features=("x",), task="regression")), cand, np.ones(4), task="regression", tolerance=0.1)
     assert report.value("agreement_rate") == 0.5  # rows 0 and 2 within 0.1
     assert report.value("mae_production") == pytest.approx(np.mean(np.abs(prod - y)))
     assert report.value("mae_candidate") == pytest.approx(np.mean(np.abs(cand - y)))

@@ -12,7 +12,9 @@ import pytest
 from evaluators.shadow import replay_compare
 from pipeline.shadow import prepare_replay, replay_markdown, results_rows
 from pipeline.shadow_online import load_online_candidate, request_features
-from storage.request_log import read_request_log
+from evaluators.shadow.log_reader import read_request_log
+from pipeline.shadow import candidate_context
+from pipeline.shadow_log import replay_schema
 from suite.errors import ChecksumError, DataError
 from suite.load import load_suite
 from suite.settings import load_settings
@@ -29,10 +31,16 @@ def test_request_features_by_name_or_position() -> None:
         request_features({"features": [1, 2, 3]}, ["a", "b"])
 
 
+def cancer_schema():  # type: ignore[no-untyped-def]
+    suite = load_suite(CANCER / "suite.yaml")
+    _, features, classes = candidate_context(suite)
+    return replay_schema(suite, features, classes)
+
+
 def test_online_candidate_matches_the_batch_predictor() -> None:
     suite = load_suite(CANCER / "suite.yaml")
     online = load_online_candidate(suite)
-    frame = read_request_log(CANCER / "shadow" / "requests.parquet", write_quarantine=False).frame.head(5)
+    frame = read_request_log(CANCER / "shadow" / "requests.parquet", cancer_schema(), write_quarantine=False).frame.head(5)
     batch = online.predictor(frame[online.features].to_numpy(np.float32))
     for i, row in enumerate(frame[online.features].to_dict("records")):
         answer = online({"features": row})
@@ -57,7 +65,7 @@ def test_prepare_refuses_a_tampered_candidate_and_a_log_without_its_features(tmp
 
 def test_results_rows_name_windows_and_the_summary_leads_with_agreement(tmp_path: Path, vigil_home: Path) -> None:
     plan = prepare_replay(CANCER / "suite.yaml", CANCER / "shadow" / "requests.parquet", load_settings(), window="day")
-    log = read_request_log(CANCER / "shadow" / "requests.parquet", write_quarantine=False)
+    log = read_request_log(CANCER / "shadow" / "requests.parquet", cancer_schema(), write_quarantine=False)
     scores = np.asarray(log.frame["scores"].tolist())
     flipped = scores[:, ::-1]  # the candidate disagrees everywhere except on ties
     report = replay_compare(log, flipped, np.ones(len(scores)), task="classification", window="day")
@@ -96,5 +104,6 @@ def test_logged_candidate_answers_are_used_and_unanswered_rows_quarantined(tmp_p
     quarantined = pd.read_parquet(plan.staged("quarantine.parquet"))
     assert quarantined["row_number"].tolist() == [3, 5, 7]
 
-    with pytest.raises(DataError, match=r"requests\.parquet: candidate_scores: expected the mirror's logged candidate answers"):
+    # a log without the mirror's columns: no row has a candidate answer, each says so
+    with pytest.raises(DataError, match=r"requests\.parquet: expected valid rows, got none .*'no_candidate_answer:missing': 570"):
         prepare_replay(CANCER / "suite.yaml", CANCER / "shadow" / "requests.parquet", load_settings(), from_mirror=True)
