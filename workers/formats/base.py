@@ -44,6 +44,12 @@ class ModelFormat:
     load: Callable[[ModelSpec, Path | None, Path, str], LoadedModel]
 
 
+def first_line(exc: BaseException, limit: int = 240) -> str:
+    """An exception's message squeezed to one line of at most ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def torch_device(requested: str) -> str:
     """``cuda`` when asked for (``cuda`` or ``auto``) and available, else ``cpu``."""
     import torch

@@ -6,11 +6,12 @@ cannot run code; the class is built with ``spec.init_args``.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from suite.errors import VigilError
 from suite.spec import ModelSpec
-from workers.formats.base import LoadedModel, ModelFormat, torch_device, torch_predict
+from workers.formats.base import LoadedModel, ModelFormat, first_line, torch_device, torch_predict
 from workers.formats.imports import import_object
 
 
@@ -24,7 +25,10 @@ def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) ->
     cls = import_object(spec.module, base_dir, model=spec.name)
     device = torch_device(spec.device)
     module = cls(**spec.init_args)
-    state = torch.load(str(checkpoint), map_location=device, weights_only=True)
+    try:
+        state = torch.load(str(checkpoint), map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise VigilError(f"model {spec.name}: checkpoint {checkpoint}: torch.load(weights_only=True) refused it: {first_line(exc)}") from None
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
