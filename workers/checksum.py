@@ -33,7 +33,7 @@ def verify_code(spec: ModelSpec, base_dir: Path, where: str | None = None) -> Pa
     """
     if spec.module is None:
         return None
-    field = f"{where or f'model {spec.name}'}.module_sha256"
+    field = f"{where}.module_sha256" if where else f"model {spec.name}: module_sha256"
     path = module_file(spec.module, base_dir)
     if path is None and spec.module_sha256 is not None:
         path = _installed_file(spec.module.rpartition(":")[0])

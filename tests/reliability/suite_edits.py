@@ -56,3 +56,17 @@ def negate_cnn(suite: Path) -> None:
     assert NEGATE[0] in text, "the digits example's DigitsCNN.forward changed; update NEGATE"
     model.write_text(text.replace(*NEGATE))
     repin(suite)
+
+
+def write_helper_model(suite: Path, scale: str) -> None:
+    """The CNN's module imports a helper file beside it (``helpers/scaling.py`` through a package)."""
+    folder = suite.parent
+    (folder / "helpers").mkdir(exist_ok=True)
+    (folder / "helpers" / "__init__.py").write_text("")
+    (folder / "helpers" / "scaling.py").write_text(f"SCALE = {scale}\n")
+    text = (folder / "model.py").read_text()
+    if "from helpers.scaling import SCALE" not in text:
+        text = text.replace("from torch import nn\n", "from torch import nn\n\nfrom helpers.scaling import SCALE\n")
+        text = text.replace("images = (x / 16.0)", "images = (x / SCALE)")
+        (folder / "model.py").write_text(text)
+    repin(suite)

@@ -28,7 +28,7 @@ from pipeline.prepare import prepare_run
 from storage.cache import PredictionCache
 from suite.load import load_suite
 from suite.settings import load_settings
-from tests.reliability.suite_edits import edit_dataset, edit_model, edit_suite, negate_cnn, repin
+from tests.reliability.suite_edits import edit_dataset, edit_model, edit_suite, negate_cnn, repin, write_helper_model
 
 ROOT = Path(__file__).resolve().parents[2]
 Keys = dict[tuple[str, str, str], str]
@@ -42,20 +42,6 @@ def _keys(suite: Path) -> Keys:
 def _changed(before: Keys, after: Keys) -> set[tuple[str, str]]:
     """(model, variant) pairs whose key changed (items present in both plans)."""
     return {(m, v) for (m, d, v), key in before.items() if (m, d, v) in after and after[(m, d, v)] != key}
-
-
-def _write_helper_model(suite: Path, scale: str) -> None:
-    """The CNN's module imports a helper file beside it (``helpers/scaling.py`` through a package)."""
-    folder = suite.parent
-    (folder / "helpers").mkdir(exist_ok=True)
-    (folder / "helpers" / "__init__.py").write_text("")
-    (folder / "helpers" / "scaling.py").write_text(f"SCALE = {scale}\n")
-    text = (folder / "model.py").read_text()
-    if "from helpers.scaling import SCALE" not in text:
-        text = text.replace("from torch import nn\n", "from torch import nn\n\nfrom helpers.scaling import SCALE\n")
-        text = text.replace("images = (x / 16.0)", "images = (x / SCALE)")
-        (folder / "model.py").write_text(text)
-    repin(suite)
 
 
 def _retrain_checkpoint(suite: Path) -> None:
@@ -77,7 +63,7 @@ def _with_upstream(suite: Path, body: str) -> None:
 # name → (setup before the first plan, the edit, the (model, variant) pairs whose key must change; "*" = all)
 EDITS: dict[str, tuple[Callable[[Path], None] | None, Callable[[Path], None], set[tuple[str, str]] | str]] = {
     "module file": (None, negate_cnn, "cnn"),
-    "helper imported by the module": (lambda s: _write_helper_model(s, "16.0"), lambda s: _write_helper_model(s, "8.0"), "cnn"),
+    "helper imported by the module": (lambda s: write_helper_model(s, "16.0"), lambda s: write_helper_model(s, "8.0"), "cnn"),
     "init_args": (None, lambda s: edit_model(s, "cnn", init_args={"channels": 16}), "cnn"),
     "output mode": (None, lambda s: edit_model(s, "cnn", output="probabilities"), "cnn"),
     "input form": (None, lambda s: edit_model(s, "mlp", input="frame"), "mlp"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ class ModelFormat:
 
 def first_line(exc: BaseException, limit: int = 240) -> str:
     """An exception's message squeezed to one line of at most ``limit`` characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -7,6 +7,7 @@ cannot run code; the class is built with ``spec.init_args``.
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 from suite.errors import VigilError
@@ -28,7 +29,9 @@ def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) ->
     try:
         state = torch.load(str(checkpoint), map_location=device, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise VigilError(f"model {spec.name}: checkpoint {checkpoint}: torch.load(weights_only=True) refused it: {first_line(exc)}") from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        reason = f"it holds a pickled {found.group(1)}, not only tensors (save the state_dict)" if found else first_line(exc)
+        raise VigilError(f"model {spec.name}: checkpoint {checkpoint}: torch.load(weights_only=True) refused it: {reason}") from None
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
