@@ -98,7 +98,7 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
     except VigilError as exc:
         fail(str(exc))
     _warn_unpinned(spec)
-    formats = ", ".join(sorted({m.format for m in loaded}))
+    formats = ", ".join(sorted({m.format for m in loaded})) or "none"
     out.print(f"[green]ok[/]: suite {spec.name} ({len(loaded)} models loaded: {formats}; {len(plan.datasets)} datasets; "
               f"{len(plan.work_items())} inference tasks)", highlight=False, soft_wrap=True)
 

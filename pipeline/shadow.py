@@ -32,6 +32,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from evaluators.shadow import ShadowReport, replay_compare
+from pipeline.fingerprint import model_fingerprint
 from pipeline.plan import ModelEntry
 from pipeline.prepare import new_run_id
 from storage.checksums import sha256_file
@@ -144,7 +145,8 @@ def prepare_replay(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     sha = spec.sha256 or ""
-    entry = ModelEntry(name=spec.name, sha256=sha, format=spec.format, role=spec.role, path=str(checkpoint or ""), version=spec.version)
+    entry = ModelEntry(name=spec.name, sha256=sha, fingerprint=model_fingerprint(spec, suite).sha256, format=spec.format, role=spec.role,
+                       path=str(checkpoint or ""), version=spec.version)
     return ReplayPlan(
         run_id=run_id,
         suite_path=str(Path(suite_path).resolve()),
@@ -273,6 +275,7 @@ def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
         models={plan.model.name: plan.model.sha256}, datasets={plan.log_name: plan.log_sha256},
     )
     provenance["trigger"] = plan.trigger
+    provenance["prediction_fingerprints"] = {plan.model.name: {"sha256": plan.model.fingerprint}}
     provenance["ray_address"] = settings.ray_address or "local"
     provenance["shadow"] = {
         "log": plan.log_path, "labels": plan.labels_path, "window": plan.window, **plan.counts,
