@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from suite.errors import VigilError
+
+if TYPE_CHECKING:
+    from suite.spec import SuiteSpec
 
 app = typer.Typer(
     name="vigil",
@@ -103,7 +106,7 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
               f"{len(plan.work_items())} inference tasks)", highlight=False, soft_wrap=True)
 
 
-def _warn_unpinned(spec: Any) -> None:
+def _warn_unpinned(spec: SuiteSpec) -> None:
     """One stderr line when the suite's code runs without sha256 pins (an error with require_code_pins: true)."""
     from cli.render import err
     from pipeline.fingerprint import unpinned_code, unpinned_warning

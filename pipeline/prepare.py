@@ -90,8 +90,9 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         if suite.task == "classification" and spec.label:
             _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets ({spec.name})")
         datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))
-    for entry, spec in zip(datasets, suite.evaluation_datasets, strict=True):  # the classes are known once every dataset is read
-        entry.fingerprint = data_fingerprint(entry.sha256, spec, suite.task, classes if suite.task == "classification" else None)
+    specs = {d.name: d for d in suite.datasets}
+    for entry in datasets:  # the classes are known once every dataset is read
+        entry.fingerprint = data_fingerprint(entry.sha256, specs[entry.name], suite.task, classes if suite.task == "classification" else None)
     check_perturbations(suite, features)
     now = datetime.now(UTC)
     return RunPlan(
