@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from suite.errors import VigilError
+
+if TYPE_CHECKING:
+    from suite.spec import SuiteSpec
 
 app = typer.Typer(
     name="vigil",
@@ -62,7 +65,8 @@ def run(
     from pipeline.progress import reporting
 
     try:
-        prepare_run(suite, run_id=run_id)  # fail fast on bad input, before Prefect and Ray start
+        _, spec = prepare_run(suite, run_id=run_id)  # fail fast on bad input, before Prefect and Ray start
+        _warn_unpinned(spec)
         from flows.evaluate import evaluate_suite
 
         if not verbose:
@@ -83,15 +87,33 @@ def run(
 
 @app.command()
 def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML file.")]) -> None:
-    """Check a suite, its checkpoints' sha256 and its data, without running it."""
+    """Check a suite, its pins (checkpoints, module files, data) and its data, and load every model as a run would.
+
+    Loading imports the models' module files: it runs the suite's code in this process.
+    """
     from cli.render import out
+    from pipeline.load_check import load_models
     from pipeline.prepare import prepare_run
 
     try:
         plan, spec = prepare_run(suite)
+        loaded = load_models(spec, plan)
     except VigilError as exc:
         fail(str(exc))
-    out.print(f"[green]ok[/]: suite {spec.name} ({len(plan.models)} models, {len(plan.datasets)} datasets, {len(plan.work_items())} inference tasks)")
+    _warn_unpinned(spec)
+    formats = ", ".join(sorted({m.format for m in loaded})) or "none"
+    out.print(f"[green]ok[/]: suite {spec.name} ({len(loaded)} models loaded: {formats}; {len(plan.datasets)} datasets; "
+              f"{len(plan.work_items())} inference tasks)", highlight=False, soft_wrap=True)
+
+
+def _warn_unpinned(spec: SuiteSpec) -> None:
+    """One stderr line when the suite's code runs without sha256 pins (an error with require_code_pins: true)."""
+    from cli.render import err
+    from pipeline.fingerprint import unpinned_code, unpinned_warning
+
+    warning = unpinned_warning(spec, unpinned_code(spec))
+    if warning is not None:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
 @app.command()

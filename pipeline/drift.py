@@ -32,7 +32,7 @@ from drift.evidently_adapter import run_data_drift, save_html
 from drift.results import DatasetDrift, DriftResult
 from drift.scale import drift_from_summaries, make_bins_spec
 from pipeline.plan import RunPlan
-from pipeline.prepare import code_sha256
+from pipeline.fingerprint import canonical_sha256, model_fingerprint
 from storage.cache import PredictionCache, prediction_key
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from storage.frames import read_frame, write_frame
@@ -149,7 +149,9 @@ def model_predictions(suite: SuiteSpec, data: LoadedDataset, settings: Settings,
     """
     cache, out = PredictionCache(settings.cache_dir), {}
     for spec in suite.models:
-        key = prediction_key(spec.sha256 or code_sha256(spec, suite), data.sha256 or "nosha", "drift-outputs", suite.seed)
+        # the Predictor below sees the raw features (no upstream stages), so upstream files are not in its key
+        data_key = canonical_sha256({"sha256": data.sha256 or "nosha", "features": data.features, "classes": num_classes})
+        key = prediction_key(model_fingerprint(spec, suite).sha256, data_key, "drift-outputs", suite.seed)
         if not cache.has(key):
             features = data.frame[data.features]
             inputs = features.to_numpy(dtype=np.float32) if spec.input == "array" else features.reset_index(drop=True)

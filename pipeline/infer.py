@@ -1,8 +1,9 @@
 """Stage 2: run one model on one dataset under one variant, on warm Ray actors.
 
-Predictions land in the content-addressed cache keyed by (model sha, data sha,
-variant and its perturbation version, seed): an unchanged re-run finds them
-there and skips inference. Perturbed variants are made on the workers from
+Predictions land in the content-addressed cache keyed by (the model's
+prediction fingerprint, the data's fingerprint, the variant with its
+perturbation version, seed; see :meth:`pipeline.plan.RunPlan.cache_key`): an
+unchanged re-run finds them there and skips inference. Perturbed variants are made on the workers from
 (seed, sample id), never shipped from the driver.
 """
 

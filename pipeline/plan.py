@@ -11,10 +11,16 @@ from storage.cache import prediction_key
 
 
 class ModelEntry(BaseModel):
-    """A model as verified for this run."""
+    """A model as verified for this run.
+
+    ``sha256`` is the checkpoint's (or the code's) sha256, for provenance;
+    ``fingerprint`` (:func:`pipeline.fingerprint.model_fingerprint`) covers all
+    that changes its predictions and keys the prediction cache.
+    """
 
     name: str
     sha256: str
+    fingerprint: str = ""
     format: str
     role: str
     path: str
@@ -28,6 +34,7 @@ class DatasetEntry(BaseModel):
     sha256: str
     rows: int
     source: str
+    fingerprint: str = ""
 
 
 class WorkItem(BaseModel):
@@ -53,13 +60,21 @@ class RunPlan(BaseModel):
     variants: list[str]
     classes: list[int | str] | None = None
     perturbation_versions: dict[str, str] = {}
+    perturbation_params: dict[str, str] = {}
     provenance: dict[str, Any] = {}
 
     def cache_key(self, model: str, dataset: str, variant: str) -> str:
-        """The prediction-cache key of one model × dataset × variant (perturbation version included)."""
+        """The prediction-cache key of one model × dataset × variant.
+
+        It covers the model's prediction fingerprint, the data's fingerprint, the
+        variant with its perturbation's version and parameters, and (for a
+        perturbed variant) the seed; docs/reliability.md lists what each covers.
+        """
         kind = variant.split(":", 1)[0]
-        tag = variant if variant == "clean" else f"{variant}@v{self.perturbation_versions.get(kind, '0')}"
-        return prediction_key(self.model(model).sha256, self.dataset(dataset).sha256, tag, self.seed)
+        params = self.perturbation_params.get(kind)
+        tag = variant if variant == "clean" else f"{variant}@v{self.perturbation_versions.get(kind, '0')}" + (f"-p{params}" if params else "")
+        entry, data = self.model(model), self.dataset(dataset)
+        return prediction_key(entry.fingerprint or entry.sha256, data.fingerprint or data.sha256, tag, self.seed)
 
     def work_items(self) -> list[WorkItem]:
         """Model-major order, so one model's warm actors serve all its variants in a row."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from evaluators.metrics import METRICS
 from evaluators.data_checks import check_dataset
+from pipeline.fingerprint import check_code_pins, data_fingerprint, model_fingerprint, perturbation_params
 from pipeline.plan import DatasetEntry, ModelEntry, RunPlan
 from pipeline.upstream import upstream_digest
 from pipeline.variants import check_perturbations, variant_versions, variants_of
@@ -70,13 +71,16 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         raise VigilError(f"run id: expected letters, digits, '_', '.' or '-', got {run_id!r}")
     suite = load_suite(suite_path)
     check_names(suite)
-    models, upstream = [], upstream_digest(suite)
-    for model in suite.models:
-        path = verify_model(model, suite.base_dir)
+    check_code_pins(suite)
+    models, upstream, fingerprints = [], upstream_digest(suite), {}
+    for i, model in enumerate(suite.models):
+        path = verify_model(model, suite.base_dir, f"suite {suite.source}: models[{i}]")
         sha = model.sha256 or code_sha256(model, suite)
         if upstream is not None:  # the evaluated artifact is the pipeline: upstream modules + model
             sha = hashlib.sha256(f"{sha}+{upstream}".encode()).hexdigest()
-        models.append(ModelEntry(name=model.name, sha256=sha, format=model.format, role=model.role, path=str(path or ""), version=model.version))
+        fingerprints[model.name] = model_fingerprint(model, suite, upstream)
+        models.append(ModelEntry(name=model.name, sha256=sha, fingerprint=fingerprints[model.name].sha256, format=model.format,
+                                 role=model.role, path=str(path or ""), version=model.version))
     datasets, classes, features = [], suite.classes, {}
     for spec in suite.evaluation_datasets:
         loaded = load_dataset(spec, suite)
@@ -86,6 +90,9 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         if suite.task == "classification" and spec.label:
             _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets ({spec.name})")
         datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))
+    specs = {d.name: d for d in suite.datasets}
+    for entry in datasets:  # the classes are known once every dataset is read
+        entry.fingerprint = data_fingerprint(entry.sha256, specs[entry.name], suite.task, classes if suite.task == "classification" else None)
     check_perturbations(suite, features)
     now = datetime.now(UTC)
     return RunPlan(
@@ -101,7 +108,9 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         variants=variants_of(suite),
         classes=classes if suite.task == "classification" else None,
         perturbation_versions=variant_versions(suite),
-        provenance=run_provenance(suite, models, datasets, trigger),
+        perturbation_params=perturbation_params(suite),
+        provenance={**run_provenance(suite, models, datasets, trigger),
+                    "prediction_fingerprints": {name: {"sha256": fp.sha256, "inputs": fp.inputs} for name, fp in fingerprints.items()}},
     ), suite
 
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from evaluators.shadow import ShadowReport, replay_compare
 from evaluators.shadow.log_reader import LogCounts, ParsedLog
 from evaluators.shadow.log_schema import candidate_outputs
+from pipeline.fingerprint import model_fingerprint
 from pipeline.plan import ModelEntry
 from pipeline.prepare import new_run_id
 from pipeline.shadow_log import replay_schema, stage_log
@@ -149,7 +150,8 @@ def prepare_replay(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     sha = spec.sha256 or ""
-    entry = ModelEntry(name=spec.name, sha256=sha, format=spec.format, role=spec.role, path=str(checkpoint or ""), version=spec.version)
+    entry = ModelEntry(name=spec.name, sha256=sha, fingerprint=model_fingerprint(spec, suite).sha256, format=spec.format, role=spec.role,
+                       path=str(checkpoint or ""), version=spec.version)
     return ReplayPlan(
         run_id=run_id,
         suite_path=str(Path(suite_path).resolve()),
@@ -274,6 +276,7 @@ def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
         models={plan.model.name: plan.model.sha256}, datasets={plan.log_name: plan.log_sha256},
     )
     provenance["trigger"] = plan.trigger
+    provenance["prediction_fingerprints"] = {plan.model.name: {"sha256": plan.model.fingerprint}}
     provenance["ray_address"] = settings.ray_address or "local"
     provenance["shadow"] = {
         "log": plan.log_path, "labels": plan.labels_path, "window": plan.window, **plan.counts,

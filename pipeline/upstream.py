@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.upstream_stages import CodeStage, SnapshotStage, check_snapshot, load_snapshot
-from storage.checksums import sha256_file
+from storage.checksums import sha256_file, verify_pin
 from storage.datasets import SAMPLE_ID, LoadedDataset
-from suite.errors import ChecksumError, DataError, SpecError
+from suite.errors import DataError, SpecError
 from suite.spec import SuiteSpec, UpstreamSpec, UpstreamVersion
 
 ABLATION = "ablation@"
@@ -74,8 +74,7 @@ def _checked(suite: SuiteSpec, written: str, pin: str | None, field: str, pin_fi
     path = suite.resolve(written)
     if not path.is_file():
         raise SpecError(suite.source, field, f"expected a file, got {path} (not found)")
-    if pin and sha256_file(path) != pin:
-        raise ChecksumError(f"suite {suite.source}: {field.rsplit('.', 1)[0]}.{pin_field}: expected {pin[:12]}…, file has {sha256_file(path)[:12]}…")
+    verify_pin(path, pin, f"suite {suite.source}: {field.rsplit('.', 1)[0]}.{pin_field}")
     return path
 
 

@@ -1,8 +1,10 @@
-"""A content-addressed prediction cache: (model sha, data sha, variant, seed) → predictions.
+"""A content-addressed prediction cache: (model fingerprint, data fingerprint, variant, seed) → predictions.
 
 An unchanged re-run finds its predictions here and skips inference; the key
-changes whenever the model, the data, the variant or (for perturbed variants)
-the seed changes, so a stale entry is never read.
+changes whenever anything that changes a prediction changes — the model's
+checkpoint, code, init_args, output mode or libraries (its prediction
+fingerprint, :mod:`pipeline.fingerprint`), the data, the variant or (for
+perturbed variants) the seed — so a stale entry is never read.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from storage.frames import read_frame, write_frame
 
 
 def prediction_key(model_sha: str, data_sha: str, variant: str, seed: int) -> str:
-    """The cache key of one model × dataset × variant inference."""
+    """The cache key of one model × dataset × variant inference.
+
+    ``model_sha`` is the model's prediction fingerprint and ``data_sha`` the data's
+    (a bare sha256 serves where nothing else can vary); ``variant`` carries its
+    perturbation's version.
+    """
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", variant)
     salt = "" if variant == "clean" else f"-s{seed}"
     return f"{model_sha[:20]}-{data_sha[:20]}-{safe}{salt}"

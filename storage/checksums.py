@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from suite.errors import ChecksumError
+
 
 def sha256_file(path: Path) -> str:
     """sha256 of a file's bytes, streamed in 1 MiB blocks."""
@@ -19,6 +21,23 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verify_pin(path: Path, pin: str | None, field: str) -> str:
+    """``path``'s sha256, checked against ``pin`` when one is given (code and data pins alike).
+
+    Args:
+        path: the pinned file.
+        pin: the sha256 the suite pins, or ``None`` (nothing to check).
+        field: where the pin is written, e.g. ``suite s.yaml: models[0].module_sha256``.
+
+    Raises:
+        ChecksumError: the file's sha256 is not ``pin``.
+    """
+    actual = sha256_file(path)
+    if pin and actual != pin:
+        raise ChecksumError(f"{field}: expected {pin}, file {path.name} has {actual}")
+    return actual
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:

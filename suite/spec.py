@@ -32,7 +32,8 @@ class ModelSpec(Frozen):
 
     ``module`` names the ``nn.Module`` class for ``torch_state_dict`` or the
     function for ``callable``, as ``path/to/file.py:Name`` (relative to the
-    suite) or ``package.module:Name``.
+    suite) or ``package.module:Name``. ``module_sha256`` pins that file like
+    ``sha256`` pins the checkpoint: a mismatch is refused before it is imported.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -40,6 +41,7 @@ class ModelSpec(Frozen):
     path: str | None = None
     sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     module: str | None = None
+    module_sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", exclude_if=lambda pin: pin is None)
     init_args: dict[str, Any] = Field(default_factory=dict)
     output: Literal["auto", "logits", "probabilities", "labels", "values"] = "auto"
     input: Literal["array", "frame"] = "array"
@@ -55,6 +57,8 @@ class ModelSpec(Frozen):
             raise ValueError(f"format {self.format!r} needs a path")
         if self.path is not None and self.sha256 is None:
             raise ValueError("a model file needs its sha256 pinned")
+        if self.module_sha256 is not None and self.module is None:
+            raise ValueError("module_sha256 pins a module file: give module too")
         return self
 
 
@@ -290,7 +294,11 @@ class UpstreamSpec(UpstreamVersion):
 
 
 class SuiteSpec(Frozen):
-    """A whole evaluation suite, as validated from YAML."""
+    """A whole evaluation suite, as validated from YAML.
+
+    ``require_code_pins: true`` refuses a model ``module:`` file or an upstream
+    module without its sha256 pin; by default a missing pin is a one-line warning.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -316,6 +324,7 @@ class SuiteSpec(Frozen):
     inconclusive_as: Literal["fail", "pass", "inconclusive"] = "fail"
     schedule: ScheduleSpec | None = Field(default=None, exclude=True)
     upstream: list[UpstreamSpec] = Field(default_factory=list, exclude_if=lambda modules: not modules)
+    require_code_pins: bool = Field(default=False, exclude_if=lambda required: not required)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="<suite>")

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from model import CancerMLP  # noqa: E402
 from torch import nn  # noqa: E402
 
-from checkpoint_pins import pin_checkpoint  # noqa: E402
+from checkpoint_pins import pin_checkpoint, pin_module  # noqa: E402
 
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 
@@ -80,6 +80,7 @@ def main() -> None:
             train(tmp)
             tmp.replace(path)
         pin_checkpoint(HERE / "suite.yaml", f"checkpoints/{name}", path, args.quiet)
+    pin_module(HERE / "suite.yaml", HERE / "model.py", args.quiet)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent), str(HERE)]
 
 from model import DigitsCNN, DigitsMLP  # noqa: E402
 
-from checkpoint_pins import pin_checkpoint  # noqa: E402
+from checkpoint_pins import pin_checkpoint, pin_module  # noqa: E402
 
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 
@@ -66,6 +66,7 @@ def main() -> None:
         candidate.with_suffix(".tmp").replace(candidate)
     for path in (baseline, candidate):
         pin_checkpoint(HERE / "suite.yaml", f"checkpoints/{path.name}", path, args.quiet)
+    pin_module(HERE / "suite.yaml", HERE / "model.py", args.quiet)
 
 
 if __name__ == "__main__":

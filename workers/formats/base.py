@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,12 @@ class ModelFormat:
 
     name: str
     load: Callable[[ModelSpec, Path | None, Path, str], LoadedModel]
+
+
+def first_line(exc: BaseException, limit: int = 240) -> str:
+    """An exception's message squeezed to one line of at most ``limit`` characters."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def torch_device(requested: str) -> str:

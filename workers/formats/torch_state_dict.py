@@ -6,11 +6,13 @@ cannot run code; the class is built with ``spec.init_args``.
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 
 from suite.errors import VigilError
 from suite.spec import ModelSpec
-from workers.formats.base import LoadedModel, ModelFormat, torch_device, torch_predict
+from workers.formats.base import LoadedModel, ModelFormat, first_line, torch_device, torch_predict
 from workers.formats.imports import import_object
 
 
@@ -24,7 +26,12 @@ def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) ->
     cls = import_object(spec.module, base_dir, model=spec.name)
     device = torch_device(spec.device)
     module = cls(**spec.init_args)
-    state = torch.load(str(checkpoint), map_location=device, weights_only=True)
+    try:
+        state = torch.load(str(checkpoint), map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        reason = f"it holds a pickled {found.group(1)}, not only tensors (save the state_dict)" if found else first_line(exc)
+        raise VigilError(f"model {spec.name}: checkpoint {checkpoint}: torch.load(weights_only=True) refused it: {reason}") from None
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from suite.errors import VigilError
 from suite.spec import ModelSpec
-from workers.formats.base import LoadedModel, ModelFormat, torch_device, torch_predict
+from workers.formats.base import LoadedModel, ModelFormat, first_line, torch_device, torch_predict
 
 
 def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) -> LoadedModel:
@@ -14,7 +15,10 @@ def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) ->
 
     assert checkpoint is not None
     device = torch_device(spec.device)
-    module = torch.jit.load(str(checkpoint), map_location=device).eval()
+    try:
+        module = torch.jit.load(str(checkpoint), map_location=device).eval()
+    except (RuntimeError, ValueError) as exc:
+        raise VigilError(f"model {spec.name}: checkpoint {checkpoint}: torch.jit.load cannot load it: {first_line(exc)}") from None
     return LoadedModel(torch_predict(module, device), auto_output="logits", device=device, uses_torch=True)
 
 
