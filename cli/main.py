@@ -1,7 +1,9 @@
 """The ``vigil`` command line: run suites and read their results.
 
-Exit codes: 0 ok, 1 a gate failed, 2 bad input or an error. Every listing
-command takes ``--json`` (one JSON document on stdout, nothing else).
+Exit codes: 0 ok, 1 a gate failed, 2 bad input or an error (one line on
+stderr; ``vigil --verbose …`` adds the traceback), 130 interrupted: see
+:mod:`cli.boundary`. Every listing command takes ``--json`` (one JSON document
+on stdout, nothing else).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from cli.boundary import VigilGroup, is_verbose, report, set_verbose
 from suite.errors import VigilError
+from suite.ids import check_run_id
 
 app = typer.Typer(
     name="vigil",
@@ -21,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=VigilGroup,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
@@ -28,11 +33,34 @@ EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 def fail(message: str) -> NoReturn:
-    """Print a one-line error on stderr and exit 2."""
+    """Print a one-line error on stderr and exit 2 (after the traceback of the error being handled, with --verbose)."""
+    import traceback
+
+    from rich.markup import escape
+
     from cli.render import err
 
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if is_verbose() and sys.exc_info()[1] is not None:
+        traceback.print_exc(file=sys.stderr)
+    err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_ERROR)
+
+
+def run_id_option(value: str | None, where: str = "--run-id") -> str | None:
+    """A run id given on the command line, checked (:func:`suite.ids.check_run_id`); exits 2 with one line if bad."""
+    if value is None:
+        return None
+    try:
+        return check_run_id(value, where)
+    except VigilError as exc:
+        fail(str(exc))
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="On an error, print its traceback too (any command).")] = False,
+) -> None:
+    set_verbose(verbose, reset=True)
 
 
 def emit_json(document: Any) -> None:
@@ -57,6 +85,8 @@ def run(
 ) -> None:
     """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
     _quiet_prefect(verbose)
+    set_verbose(verbose)
+    run_id = run_id_option(run_id)
     from cli.render import RichProgress, err
     from pipeline.prepare import prepare_run
     from pipeline.progress import reporting
@@ -232,6 +262,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Metrics per model × variant × slice with 95% CIs, the gates, and (with --json) provenance."""
+    run_id_option(run_id, "RUN_ID")
     if as_json:
         emit_json(_show_document(run_id, slices=slices))
         return
@@ -281,6 +312,7 @@ def report(
     from pipeline.report import rerender_report
     from suite.settings import load_settings
 
+    run_id_option(run_id, "RUN_ID")
     try:
         path = rerender_report(run_id, load_settings(), Path(out) if out else None)
     except VigilError as exc:
@@ -302,7 +334,8 @@ def compare(
     from suite.settings import load_settings
 
     store = ResultStore(load_settings())
-    for run_id in (run_a, run_b):
+    for run_id, where in ((run_a, "RUN_A"), (run_b, "RUN_B")):
+        run_id_option(run_id, where)
         if store.get_run(run_id) is None:
             fail(f"run {run_id!r} not found (see `vigil runs`)")
     diff = compare_runs(store.run_results(run_a), store.run_results(run_b))
@@ -325,13 +358,13 @@ for _module in (_shadow_commands, _drift_commands, _ops_commands):
 
 
 def main() -> None:
-    """Console-script entry point: run the app; unexpected errors exit 2 with one line."""
+    """Console-script entry point: run the app inside the error boundary (see :mod:`cli.boundary`)."""
     try:
         app()
-    except VigilError as exc:
-        from cli.render import err
-
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - anything the group's boundary did not see (e.g. at start-up)
+        report(exc, verbose=bool({"--verbose", "-v"} & set(sys.argv[1:])))
         sys.exit(EXIT_ERROR)
 
 

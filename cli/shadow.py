@@ -35,11 +35,14 @@ def replay(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")] = False,
 ) -> None:
     """Replay a request log through the suite's candidate and compare it with production's logged answers."""
-    from cli.main import _quiet_prefect, _show_document, emit_json, fail
+    from cli.boundary import set_verbose
+    from cli.main import _quiet_prefect, _show_document, emit_json, fail, run_id_option
     from cli.render import err
     from suite.errors import VigilError
 
     _quiet_prefect(verbose)
+    set_verbose(verbose)
+    run_id = run_id_option(run_id)
     if window not in (None, "hour", "day"):
         fail(f"--window: expected hour or day, got {window!r}")
     try:

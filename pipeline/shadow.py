@@ -41,6 +41,7 @@ from storage.provenance import collect_provenance
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
 from storage.request_log import LogCounts, ParsedLog, read_request_log
 from suite.errors import DataError, VigilError
+from suite.ids import check_run_id
 from suite.load import load_suite
 from suite.settings import Settings
 from suite.spec import ModelSpec, SuiteSpec
@@ -127,6 +128,8 @@ def prepare_replay(
     """
     from storage.store import ResultStore
 
+    if run_id is not None:
+        check_run_id(run_id, "shadow replay: --run-id")
     if batch_rows < 1:
         raise VigilError(f"shadow replay: --batch-rows: expected a positive integer, got {batch_rows}")
     if window not in (None, "hour", "day"):
