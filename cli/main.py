@@ -333,9 +333,9 @@ def compare(
     from storage.store import ResultStore
     from suite.settings import load_settings
 
+    run_id_option(run_a, "RUN_A"), run_id_option(run_b, "RUN_B")
     store = ResultStore(load_settings())
-    for run_id, where in ((run_a, "RUN_A"), (run_b, "RUN_B")):
-        run_id_option(run_id, where)
+    for run_id in (run_a, run_b):
         if store.get_run(run_id) is None:
             fail(f"run {run_id!r} not found (see `vigil runs`)")
     diff = compare_runs(store.run_results(run_a), store.run_results(run_b))

@@ -109,6 +109,8 @@ def parse_suite(raw: Any, source: str, base_dir: Path) -> SuiteSpec:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         raise SpecError(source, format_location(loc), _describe(first, _model_at(loc))) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:  # a validator crashed on hostile input
+        raise SpecError(source, "", f"cannot be validated ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
     return spec.bind(base_dir, source)
 
 
