@@ -179,12 +179,13 @@ def check_values(frame: pd.DataFrame, features: list[str], allow_nan: list[str],
     raise DataError(f"{where}: column {column}: {counts} values in {len(frame)} rows ({how}){more}")
 
 
-def check_labels(values: pd.Series, classes: list[int | str], where: str, what: str) -> None:
+def check_labels(values: pd.Series, classes: list[int | str], where: str, what: str, hint: str = "") -> None:
     """Every present label of ``values`` is one of ``classes`` (``what`` says whose classes), else one :class:`DataError` line."""
     present = values.dropna()
     outside = present[~present.isin(classes)]
     if len(outside):
-        raise DataError(f"{where}: column {values.name}: {len(outside)} labels outside {what} {list(classes)} (e.g. {outside.iloc[0]!r})")
+        example = outside.iloc[0].item() if hasattr(outside.iloc[0], "item") else outside.iloc[0]
+        raise DataError(f"{where}: column {values.name}: {len(outside)} labels outside {what} {list(classes)} (e.g. {example!r}){hint}")
 
 
 def check_reference_labels(suite: SuiteSpec, classes: list[int | str]) -> None:
@@ -196,7 +197,7 @@ def check_reference_labels(suite: SuiteSpec, classes: list[int | str]) -> None:
         return
     reference = load_dataset(spec, suite)
     where = f"suite {suite.source}: datasets[{suite.datasets.index(spec)}] ({spec.name})"
-    check_labels(reference.frame[spec.label], classes, where, "the evaluation data's classes (declare classes: to widen them)")
+    check_labels(reference.frame[spec.label], classes, where, "the evaluation data's classes", "; declare classes: to widen them")
 
 
 def encode_labels(values: pd.Series, classes: list[int | str] | None, where: str) -> tuple[np.ndarray, list[int | str]]:
