@@ -80,7 +80,7 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
     trigger: Annotated[str, typer.Option(help="What started this run (shown in the dashboard).")] = "manual",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs, and on an error its traceback.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""

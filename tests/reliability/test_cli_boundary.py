@@ -134,3 +134,22 @@ def test_validate_on_random_bytes_and_a_deep_nest_through_the_real_cli(tmp_path:
     verbose = _vigil("--verbose", "validate", str(noise), home=tmp_path / "home")
     assert verbose.returncode == 2 and "Traceback" in verbose.stderr
     assert verbose.stderr.strip().splitlines()[-1].startswith("error: suite ")
+
+
+@pytest.mark.parametrize("window", ["1ME", "1W"])
+def test_a_calendar_drift_window_never_escapes_as_a_traceback(window: str, cancer_suite: Path, vigil_home: Path) -> None:
+    """``drift.window: 1ME`` / ``1W`` used to crash with exit 1 and a traceback; now it works (0) or is one line (2)."""
+    import yaml
+
+    from cli.main import app
+
+    doc = yaml.safe_load(cancer_suite.read_text())
+    doc["drift"].update(window=window, predictions=False, target=False, html=False)
+    doc.pop("upstream", None)
+    cancer_suite.write_text(yaml.safe_dump({**doc, "perturbations": []}, sort_keys=False))
+    result = CliRunner().invoke(app, ["drift", "--suite", str(cancer_suite), "--since", "2026-03-01"])
+    assert result.exit_code in (0, 2), result.output
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
