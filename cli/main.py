@@ -189,7 +189,7 @@ def _print_run(run_id: str, slices: bool = False) -> None:
         cols = ["model", "dataset", "variant", "slice", "metric", "value", "ci_low", "ci_high", "n"]
         if not table.empty:
             out.print(frame_table(table[cols].reset_index(drop=True), title="Per variant and slice"))
-    folder = settings.runs_dir / run_id
+    folder = settings.run_dir(run_id)
     _print_frame(folder / "robustness.parquet", "Robustness (primary metric)", ["model", "dataset", "perturbation", "clean", "worst", "breaking_severity", "relative_robustness"])
     _print_upstream(folder / "upstream.parquet")
     _print_drift(folder / "drift.parquet")

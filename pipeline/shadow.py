@@ -270,7 +270,7 @@ def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
     from storage.store import ResultStore
 
     store = ResultStore(settings)
-    final = settings.runs_dir / plan.run_id
+    final = settings.run_dir(plan.run_id)
     provenance = collect_provenance(
         suite_path=Path(plan.suite_path), suite_hash=plan.suite_hash, seed=plan.seed,
         models={plan.model.name: plan.model.sha256}, datasets={plan.log_name: plan.log_sha256},

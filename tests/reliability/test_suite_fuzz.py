@@ -164,3 +164,22 @@ def test_yaml_the_safe_loader_refuses_is_a_spec_error(text: str, tmp_path: Path)
 def test_a_directory_is_not_a_suite(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="expected a file, got a directory"):
         load_suite(tmp_path)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(tree=trees, noise=st.binary(min_size=1, max_size=64))
+def test_a_few_hostile_files_through_the_real_cli(tree: Any, noise: bytes, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    path = tmp_path / "cli.yaml"
+    path.write_bytes(yaml.safe_dump(tree).encode() + b"\n# " + noise)
+    env = {**os.environ, "VIGIL_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)}
+    result = subprocess.run([sys.executable, "-m", "cli.main", "validate", str(path)], capture_output=True, text=True, env=env, cwd=root, timeout=120)
+    assert result.returncode in (0, 2), result.stderr
+    assert "Traceback" not in result.stderr
+    if result.returncode == 2:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
