@@ -203,12 +203,16 @@ def load_suite(path: str | Path) -> SuiteSpec:
         SpecError: the file is missing, too large, not UTF-8, not YAML, too deep
             or too big once aliases are expanded, or not a valid suite.
     """
+    return parse_suite(read_suite_yaml(path), str(path), Path(path).parent.resolve())
+
+
+def read_suite_yaml(path: str | Path) -> Any:
+    """The YAML document of the suite file at ``path``, within every limit (size, UTF-8, depth, nodes), not yet validated."""
     text = read_suite_text(path)
     check_shape(text, str(path))
     try:
-        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise _yaml_problem(exc, str(path)) from None
     except (ValueError, OverflowError) as exc:  # e.g. a timestamp such as 2026-02-30
         raise SpecError(str(path), "", f"not valid YAML ({type(exc).__name__}: {exc})") from None
-    return parse_suite(raw, str(path), Path(path).parent.resolve())
