@@ -44,6 +44,12 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _show(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters so a huge wrong value still gives a short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _describe(error: dict[str, Any], model: type[BaseModel] | None) -> str:
     kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
     if kind == "missing":
@@ -55,31 +61,31 @@ def _describe(error: dict[str, Any], model: type[BaseModel] | None) -> str:
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()))
         if kind == "greater_than" and bound == 0 and isinstance(got, int):
-            return f"expected a positive integer, got {got!r}"
-        return f"expected a number {op} {bound}, got {got!r}"
+            return f"expected a positive integer, got {_show(got)}"
+        return f"expected a number {op} {bound}, got {_show(got)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected an integer, got {got!r}"
+        return f"expected an integer, got {_show(got)}"
     if kind in ("float_type", "float_parsing"):
-        return f"expected a number, got {got!r}"
+        return f"expected a number, got {_show(got)}"
     if kind in ("string_type",):
-        return f"expected a string, got {got!r}"
+        return f"expected a string, got {_show(got)}"
     if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false, got {got!r}"
+        return f"expected true or false, got {_show(got)}"
     if kind in ("list_type",):
-        return f"expected a list, got {got!r}"
+        return f"expected a list, got {_show(got)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"expected a mapping, got {got!r}"
+        return f"expected a mapping, got {_show(got)}"
     if kind == "literal_error":
-        return f"expected one of {ctx.get('expected')}, got {got!r}"
+        return f"expected one of {ctx.get('expected')}, got {_show(got)}"
     if kind == "string_pattern_mismatch":
         if "0-9a-f]{64}" in str(ctx.get("pattern", "")):
-            return f"expected a sha256 (64 lowercase hex digits), got {got!r}"
-        return f"expected letters, digits, '_', '.' or '-', got {got!r}"
+            return f"expected a sha256 (64 lowercase hex digits), got {_show(got)}"
+        return f"expected letters, digits, '_', '.' or '-', got {_show(got)}"
     if kind == "too_short":
         return f"expected at least {ctx.get('min_length')} item(s), got {len(got) if got is not None else 0}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got!r}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_show(got)}"
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

@@ -51,7 +51,7 @@ def _outcome(path: Path) -> SuiteSpec | VigilError:
     try:
         return load_suite(path)
     except VigilError as exc:
-        assert "\n" not in str(exc), str(exc)
+        assert "\n" not in str(exc) and len(str(exc)) < 1500, str(exc)
         assert str(exc).startswith(f"suite {path}: "), str(exc)
         return exc
 
@@ -159,6 +159,12 @@ def test_top_level_must_be_a_mapping(text: str, got: str, tmp_path: Path) -> Non
 def test_yaml_the_safe_loader_refuses_is_a_spec_error(text: str, tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="not valid YAML"):
         load_suite(_write(tmp_path, text))
+
+
+def test_a_huge_wrong_value_gives_a_short_line(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        load_suite(_write(tmp_path, yaml.safe_dump({**BASE, "name": list(range(20_000))})))
+    assert str(info.value).endswith("name: expected a string, got [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, …")
 
 
 def test_a_directory_is_not_a_suite(tmp_path: Path) -> None:
