@@ -45,6 +45,9 @@ def one_line(exc: BaseException, *, verbose: bool) -> str:
     """The single line the user sees for ``exc``."""
     if isinstance(exc, VigilError):
         return f"error: {_flat(str(exc))}"
+    cause = getattr(exc, "cause", None)  # a worker's error (Ray's RayTaskError) carries the original as .cause
+    if isinstance(cause, BaseException) and cause is not exc:
+        return one_line(cause, verbose=verbose).replace("error: ", "error: in a worker: ", 1)
     message = _flat(str(exc))
     if isinstance(exc, OSError) and exc.strerror:
         target = f" {exc.filename}" if exc.filename else ""

@@ -33,6 +33,10 @@ def _raise(kind: str) -> None:
         "key": KeyError("label"),
         "multiline": ValueError("first line\n  second line\n"),
     }
+    if kind == "worker":
+        wrapped = RuntimeError("ray::Actor.predict() (pid=1) Traceback ... long remote traceback")
+        wrapped.cause = KeyError("boom-column")  # type: ignore[attr-defined]  # how Ray's RayTaskError carries it
+        raise wrapped
     if kind == "pydantic":
         _Strict.model_validate({"n": "many"})
     if kind == "gate":
@@ -79,6 +83,7 @@ def _invoke(*args: str) -> tuple[int, list[str], str]:
     ("unicode", "error: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte (rerun with --verbose for the traceback)"),
     ("key", "error: KeyError: 'label' (rerun with --verbose for the traceback)"),
     ("multiline", "error: ValueError: first line second line (rerun with --verbose for the traceback)"),
+    ("worker", "error: in a worker: KeyError: 'boom-column' (rerun with --verbose for the traceback)"),
 ])
 def test_every_error_is_exit_2_and_one_line(kind: str, expected: str) -> None:
     code, lines, _ = _invoke("boom", kind)
