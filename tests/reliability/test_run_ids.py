@@ -79,3 +79,21 @@ def test_cli_entries_refuse_a_traversing_run_id_with_one_line(args: list[str], v
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "expected 1-120 letters" in lines[0], result.stderr
     assert not (vigil_home.parent / "x").exists() and not (tmp_path / "r.html").exists()
+
+
+@settings(max_examples=30, deadline=None)
+@given(value=ids, command=st.sampled_from(["show", "report"]))
+def test_fuzzed_ids_through_show_and_report(value: str, command: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    import os
+
+    home = tmp_path_factory.mktemp("home")
+    os.environ["VIGIL_HOME"] = str(home / "vigil")
+    try:
+        result = CliRunner().invoke(app, [command, "--", value])
+    finally:
+        del os.environ["VIGIL_HOME"]
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert ("not found" in lines[0]) if is_run_id(value) else ("expected 1-120 letters" in lines[0]), lines[0]
+    assert sorted(p.name for p in home.iterdir()) in ([], ["vigil"])
