@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/mirror.py
 	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/suite_limits.py
 
 clean:
 	rm -rf .vigil test-artifacts

@@ -1,7 +1,9 @@
 """The ``vigil`` command line: run suites and read their results.
 
-Exit codes: 0 ok, 1 a gate failed, 2 bad input or an error. Every listing
-command takes ``--json`` (one JSON document on stdout, nothing else).
+Exit codes: 0 ok, 1 a gate failed, 2 bad input or an error (one line on
+stderr; ``vigil --verbose …`` adds the traceback), 130 interrupted: see
+:mod:`cli.boundary`. Every listing command takes ``--json`` (one JSON document
+on stdout, nothing else).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from cli.boundary import VigilGroup, is_verbose, report, set_verbose
 from suite.errors import VigilError
+from suite.ids import check_run_id
 
 if TYPE_CHECKING:
     from suite.spec import SuiteSpec
@@ -24,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=VigilGroup,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
@@ -31,11 +36,34 @@ EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 def fail(message: str) -> NoReturn:
-    """Print a one-line error on stderr and exit 2."""
+    """Print a one-line error on stderr and exit 2 (after the traceback of the error being handled, with --verbose)."""
+    import traceback
+
+    from rich.markup import escape
+
     from cli.render import err
 
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if is_verbose() and sys.exc_info()[1] is not None:
+        traceback.print_exc(file=sys.stderr)
+    err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_ERROR)
+
+
+def run_id_option(value: str | None, where: str = "--run-id") -> str | None:
+    """A run id given on the command line, checked (:func:`suite.ids.check_run_id`); exits 2 with one line if bad."""
+    if value is None:
+        return None
+    try:
+        return check_run_id(value, where)
+    except VigilError as exc:
+        fail(str(exc))
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="On an error, print its traceback too (any command).")] = False,
+) -> None:
+    set_verbose(verbose, reset=True)
 
 
 def emit_json(document: Any) -> None:
@@ -55,11 +83,13 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
     trigger: Annotated[str, typer.Option(help="What started this run (shown in the dashboard).")] = "manual",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs, and on an error its traceback.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
     _quiet_prefect(verbose)
+    set_verbose(verbose)
+    run_id = run_id_option(run_id)
     from cli.render import RichProgress, err
     from pipeline.prepare import prepare_run
     from pipeline.progress import reporting
@@ -181,7 +211,7 @@ def _print_run(run_id: str, slices: bool = False) -> None:
         cols = ["model", "dataset", "variant", "slice", "metric", "value", "ci_low", "ci_high", "n"]
         if not table.empty:
             out.print(frame_table(table[cols].reset_index(drop=True), title="Per variant and slice"))
-    folder = settings.runs_dir / run_id
+    folder = settings.run_dir(run_id)
     _print_frame(folder / "robustness.parquet", "Robustness (primary metric)", ["model", "dataset", "perturbation", "clean", "worst", "breaking_severity", "relative_robustness"])
     _print_upstream(folder / "upstream.parquet")
     _print_drift(folder / "drift.parquet")
@@ -254,6 +284,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Metrics per model × variant × slice with 95% CIs, the gates, and (with --json) provenance."""
+    run_id_option(run_id, "RUN_ID")
     if as_json:
         emit_json(_show_document(run_id, slices=slices))
         return
@@ -313,6 +344,7 @@ def report(
     from pipeline.report import rerender_report
     from suite.settings import load_settings
 
+    run_id_option(run_id, "RUN_ID")
     try:
         path = rerender_report(run_id, load_settings(), Path(out) if out else None)
     except VigilError as exc:
@@ -333,6 +365,7 @@ def compare(
     from storage.store import ResultStore
     from suite.settings import load_settings
 
+    run_id_option(run_a, "RUN_A"), run_id_option(run_b, "RUN_B")
     store = ResultStore(load_settings())
     for run_id in (run_a, run_b):
         if store.get_run(run_id) is None:
@@ -357,13 +390,13 @@ for _module in (_shadow_commands, _drift_commands, _ops_commands):
 
 
 def main() -> None:
-    """Console-script entry point: run the app; unexpected errors exit 2 with one line."""
+    """Console-script entry point: run the app inside the error boundary (see :mod:`cli.boundary`)."""
     try:
         app()
-    except VigilError as exc:
-        from cli.render import err
-
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - anything the group's boundary did not see (e.g. at start-up)
+        report(exc, verbose=bool({"--verbose", "-v"} & set(sys.argv[1:])))
         sys.exit(EXIT_ERROR)
 
 

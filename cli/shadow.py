@@ -31,15 +31,18 @@ def replay(
     batch_rows: Annotated[int, typer.Option(help="Rows per candidate call; each row's latency is its batch's wall time.")] = 1,
     from_mirror: Annotated[bool, typer.Option("--from-mirror", help="Use the candidate answers and latencies `vigil shadow mirror` logged (no re-scoring); rows it did not answer are quarantined.")] = False,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs, and on an error its traceback.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")] = False,
 ) -> None:
     """Replay a request log through the suite's candidate and compare it with production's logged answers."""
-    from cli.main import _quiet_prefect, _show_document, emit_json, fail
+    from cli.boundary import set_verbose
+    from cli.main import _quiet_prefect, _show_document, emit_json, fail, run_id_option
     from cli.render import err
     from suite.errors import VigilError
 
     _quiet_prefect(verbose)
+    set_verbose(verbose)
+    run_id = run_id_option(run_id)
     if window not in (None, "hour", "day"):
         fail(f"--window: expected hour or day, got {window!r}")
     try:

@@ -224,7 +224,7 @@ def drift_stage(plan: RunPlan, settings: Settings) -> str | None:
 def drift_table(run_id: str, settings: Settings) -> pd.DataFrame:
     """A run's drift table, staged or committed; empty (with :data:`DRIFT_COLUMNS`) when it has none."""
     store = ResultStore(settings)
-    for root in (store.staging_dir(run_id), settings.runs_dir / run_id):
+    for root in (store.staging_dir(run_id), settings.run_dir(run_id)):
         if (root / DRIFT_TABLE).is_file():
             return read_frame(root / DRIFT_TABLE)
     return pd.DataFrame(columns=DRIFT_COLUMNS)

@@ -8,7 +8,6 @@ run here with one clear line, before any worker starts.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +19,10 @@ from pipeline.fingerprint import check_code_pins, data_fingerprint, model_finger
 from pipeline.plan import DatasetEntry, ModelEntry, RunPlan
 from pipeline.upstream import upstream_digest
 from pipeline.variants import check_perturbations, variant_versions, variants_of
-from storage.datasets import encode_labels, load_dataset
+from storage.datasets import check_reference_labels, encode_labels, load_dataset
 from storage.provenance import collect_provenance
-from suite.errors import SpecError, VigilError
+from suite.errors import SpecError
+from suite.ids import check_run_id
 from suite.load import load_suite
 from suite.spec import ModelSpec, SuiteSpec
 from workers.checksum import verify_model
@@ -31,7 +31,7 @@ from workers.formats import MODEL_FORMATS
 
 def new_run_id(suite_name: str, now: datetime) -> str:
     """A sortable, unique run id: ``<suite>-<UTC time>-<random>``."""
-    return f"{suite_name}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    return f"{suite_name[:96]}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
 def check_names(suite: SuiteSpec) -> None:
@@ -67,8 +67,8 @@ def code_sha256(model: ModelSpec, suite: SuiteSpec) -> str:
 
 def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: str = "manual") -> tuple[RunPlan, SuiteSpec]:
     """Verify a suite and everything it pins, and plan the run."""
-    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id):
-        raise VigilError(f"run id: expected letters, digits, '_', '.' or '-', got {run_id!r}")
+    if run_id is not None:
+        check_run_id(run_id)
     suite = load_suite(suite_path)
     check_names(suite)
     check_code_pins(suite)
@@ -88,11 +88,12 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         if spec.checks is not None:
             check_dataset(loaded.frame, spec.checks, f"{loaded.source} (suite {suite.source}, datasets[{suite.datasets.index(spec)}].checks)")
         if suite.task == "classification" and spec.label:
-            _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets ({spec.name})")
+            _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets[{suite.datasets.index(spec)}] ({spec.name}): column {spec.label}")
         datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))
     specs = {d.name: d for d in suite.datasets}
     for entry in datasets:  # the classes are known once every dataset is read
         entry.fingerprint = data_fingerprint(entry.sha256, specs[entry.name], suite.task, classes if suite.task == "classification" else None)
+    check_reference_labels(suite, classes or [])
     check_perturbations(suite, features)
     now = datetime.now(UTC)
     return RunPlan(

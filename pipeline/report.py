@@ -25,6 +25,7 @@ from pipeline.attribution import UPSTREAM_FILE
 from reports import ReportData, render_report
 from storage.frames import read_frame
 from storage.store import ResultStore
+from suite.ids import check_run_id
 
 REPORT_FILE = "report.html"
 
@@ -115,12 +116,12 @@ def rerender_report(run_id: str, settings: Any, out: Path | None = None) -> Path
     from suite.errors import VigilError
 
     store = ResultStore(settings)
-    run = store.get_run(run_id)
+    run = store.get_run(check_run_id(run_id))
     if run is None:
         raise VigilError(f"run {run_id!r} not found (see `vigil runs`)")
     results = store.run_results(run_id)
     primary = _primary_of(run.provenance, results)
-    folder = settings.runs_dir / run_id
+    folder = settings.run_dir(run_id)
     data = build_report_data(store, folder=folder, title=f"{run.suite} · run {run_id}", suite=run.suite, verdict=run.verdict,
                              results=results, provenance=run.provenance, primary=primary, include_current=False)
     return write_report(data, out or folder / REPORT_FILE)

@@ -44,7 +44,8 @@ from storage.frames import read_frame, write_frame
 from storage.provenance import collect_provenance
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
 from storage.request_log import ParquetAppender, iter_parquet_frames, parquet_columns
-from suite.errors import VigilError
+from suite.errors import DataError, VigilError
+from suite.ids import check_run_id
 from suite.load import load_suite
 from suite.settings import Settings
 from suite.spec import ModelSpec, SuiteSpec
@@ -132,6 +133,8 @@ def prepare_replay(
     """
     from storage.store import ResultStore
 
+    if run_id is not None:
+        check_run_id(run_id, "shadow replay: --run-id")
     if batch_rows < 1:
         raise VigilError(f"shadow replay: --batch-rows: expected a positive integer, got {batch_rows}")
     if window not in (None, "hour", "day"):
@@ -270,7 +273,7 @@ def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
     from storage.store import ResultStore
 
     store = ResultStore(settings)
-    final = settings.runs_dir / plan.run_id
+    final = settings.run_dir(plan.run_id)
     provenance = collect_provenance(
         suite_path=Path(plan.suite_path), suite_hash=plan.suite_hash, seed=plan.seed,
         models={plan.model.name: plan.model.sha256}, datasets={plan.log_name: plan.log_sha256},

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from storage.checksums import sha256_file as file_sha256
 from suite.errors import VigilError
+from suite.load import read_suite_yaml
 
 MODEL_UPDATED = "vigil.model.updated"
 """The Prefect event a new or changed checkpoint emits."""
@@ -119,7 +120,7 @@ def derive_suite(suite_path: str | Path, target: Path, *, models: dict[str, dict
         VigilError: A named model or dataset is not in the suite.
     """
     source = Path(suite_path)
-    raw = yaml.safe_load(source.read_text())
+    raw = read_suite_yaml(source)
     doc = _absolutise(raw, source.parent.resolve())
     for section, changes in (("models", models or {}), ("datasets", datasets or {}), ("upstream", upstream or {})):
         names = [item.get("name") for item in doc.get(section, [])]

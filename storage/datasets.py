@@ -22,7 +22,7 @@ from suite.registry import Registry
 from suite.spec import DatasetSpec, SuiteSpec
 
 SAMPLE_ID = "sample_id"
-__all__ = ["DATASET_LOADERS", "SAMPLE_ID", "LoadedDataset", "encode_labels", "frame_sha256", "load_dataset", "sha256_file"]
+__all__ = ["DATASET_LOADERS", "SAMPLE_ID", "LoadedDataset", "check_labels", "check_reference_labels", "check_values", "encode_labels", "frame_sha256", "load_dataset", "sha256_file"]
 
 Loader = Callable[[str], pd.DataFrame]
 DATASET_LOADERS: Registry[Loader] = Registry("dataset loader")
@@ -138,7 +138,66 @@ def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
         _check_columns(frame, [spec.timestamp], "timestamp", where)
     if spec.label is None and spec.use == "evaluation":
         raise DataError(f"{where}: label: an evaluation dataset needs a label column")
+    check_values(frame, list(features), spec.allow_nan, where)
+    if spec.label is not None:
+        labelled = frame[spec.label].notna()
+        if spec.use == "evaluation" and not labelled.all():
+            raise DataError(f"{where}: column {spec.label}: {int((~labelled).sum())} missing labels in {len(frame)} rows (an evaluation dataset needs every label)")
+        if suite.task == "classification" and suite.classes is not None:
+            check_labels(frame[spec.label], suite.classes, where, "the suite's classes")
     return LoadedDataset(spec.name, frame.reset_index(drop=True), list(features), spec.label, sha, source)
+
+
+def check_values(frame: pd.DataFrame, features: list[str], allow_nan: list[str], where: str) -> None:
+    """Refuse data no model should see: no rows, no features, NaN outside ``allow_nan``, any inf.
+
+    Raises:
+        DataError: one line naming ``where``, the first bad column and the counts.
+    """
+    if not features:
+        raise DataError(f"{where}: features: expected at least one feature column, got none")
+    if len(frame) == 0:
+        raise DataError(f"{where}: expected at least one row, got 0 rows")
+    unknown = [c for c in allow_nan if c not in features]
+    if unknown:
+        raise DataError(f"{where}: allow_nan: expected feature columns, got {unknown[0]!r}")
+    bad = []
+    for column in features:
+        series = frame[column]
+        nan = 0 if column in allow_nan else int(series.isna().sum())
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        inf = int(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).sum()) if numeric and not pd.api.types.is_complex_dtype(series) else 0
+        if nan or inf:
+            bad.append((column, nan, inf))
+    if not bad:
+        return
+    column, nan, inf = bad[0]
+    counts = " and ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} inf" if inf else "") if part)
+    how = "; ".join(part for part in ("inf is never allowed" if inf else "", f"allow NaN with allow_nan: [{column}]" if nan and inf else
+                                      f"allow with allow_nan: [{column}]" if nan else "") if part)
+    more = f"; {len(bad) - 1} more column{'s' if len(bad) > 2 else ''} too" if len(bad) > 1 else ""
+    raise DataError(f"{where}: column {column}: {counts} values in {len(frame)} rows ({how}){more}")
+
+
+def check_labels(values: pd.Series, classes: list[int | str], where: str, what: str, hint: str = "") -> None:
+    """Every present label of ``values`` is one of ``classes`` (``what`` says whose classes), else one :class:`DataError` line."""
+    present = values.dropna()
+    outside = present[~present.isin(classes)]
+    if len(outside):
+        example = outside.iloc[0].item() if hasattr(outside.iloc[0], "item") else outside.iloc[0]
+        raise DataError(f"{where}: column {values.name}: {len(outside)} labels outside {what} {list(classes)} (e.g. {example!r}){hint}")
+
+
+def check_reference_labels(suite: SuiteSpec, classes: list[int | str]) -> None:
+    """The drift reference's labels are among the classes the evaluation data established (suites without ``classes:``)."""
+    if suite.drift is None or suite.task != "classification" or suite.classes is not None:
+        return
+    spec = next((d for d in suite.datasets if d.name == suite.drift.reference), None)
+    if spec is None or spec.label is None:
+        return
+    reference = load_dataset(spec, suite)
+    where = f"suite {suite.source}: datasets[{suite.datasets.index(spec)}] ({spec.name})"
+    check_labels(reference.frame[spec.label], classes, where, "the evaluation data's classes", "; declare classes: to widen them")
 
 
 def encode_labels(values: pd.Series, classes: list[int | str] | None, where: str) -> tuple[np.ndarray, list[int | str]]:

@@ -49,6 +49,7 @@ from storage.records import (
     RunRecord,
 )
 from suite.errors import VigilError
+from suite.ids import check_run_id
 from suite.settings import Settings
 
 _TEXT_COLUMNS = (
@@ -93,10 +94,10 @@ class ResultStore:
     # ---- predictions -------------------------------------------------------------------
     def staging_dir(self, run_id: str) -> Path:
         """Folder where a run's tasks write predictions and artifacts before commit."""
-        return self.settings.home / "staging" / path_segment(run_id, "run_id")
+        return self.settings.home / "staging" / check_run_id(run_id)
 
     def _run_dir(self, run_id: str) -> Path:
-        return self.settings.runs_dir / path_segment(run_id, "run_id")
+        return self.settings.run_dir(run_id)
 
     @staticmethod
     def _predictions_relpath(dataset: str, model: str, variant: str) -> Path:

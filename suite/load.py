@@ -1,5 +1,12 @@
 """Read a suite YAML file into a :class:`SuiteSpec`, or fail with one clear line.
 
+A suite file is untrusted input. Before it is parsed into Python objects it must
+be at most :data:`MAX_SUITE_BYTES` long and UTF-8 text, and its YAML event stream
+(libyaml's parser, no recursion) must nest at most :data:`MAX_DEPTH` levels and
+hold at most :data:`MAX_NODES` nodes *after* aliases are expanded, so "billion
+laughs" alias bombs, deep nests and huge lists are refused in linear time with a
+:class:`SpecError`, never a RecursionError or a memory blow-up.
+
 Example:
     >>> format_location(("models", 1, "batch_size"))
     'models[1].batch_size'
@@ -16,6 +23,15 @@ from pydantic import BaseModel, ValidationError
 from suite.errors import SpecError
 from suite.spec import SuiteSpec
 
+MAX_SUITE_BYTES = 5 * 1024 * 1024
+"""A suite file larger than this (5 MiB) is refused before it is read."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences allowed."""
+MAX_NODES = 100_000
+"""Most YAML nodes (scalars, mappings, sequences), counting each alias as the nodes it expands to."""
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def format_location(loc: tuple[int | str, ...]) -> str:
     """Pydantic's error location as a key path: ``models[1].batch_size``."""
@@ -26,6 +42,12 @@ def format_location(loc: tuple[int | str, ...]) -> str:
         elif not str(part).startswith(("function-", "literal[")) and "[" not in str(part):
             out += f".{part}" if out else str(part)
     return out
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters so a huge wrong value still gives a short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _describe(error: dict[str, Any], model: type[BaseModel] | None) -> str:
@@ -39,31 +61,31 @@ def _describe(error: dict[str, Any], model: type[BaseModel] | None) -> str:
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()))
         if kind == "greater_than" and bound == 0 and isinstance(got, int):
-            return f"expected a positive integer, got {got!r}"
-        return f"expected a number {op} {bound}, got {got!r}"
+            return f"expected a positive integer, got {_show(got)}"
+        return f"expected a number {op} {bound}, got {_show(got)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected an integer, got {got!r}"
+        return f"expected an integer, got {_show(got)}"
     if kind in ("float_type", "float_parsing"):
-        return f"expected a number, got {got!r}"
+        return f"expected a number, got {_show(got)}"
     if kind in ("string_type",):
-        return f"expected a string, got {got!r}"
+        return f"expected a string, got {_show(got)}"
     if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false, got {got!r}"
+        return f"expected true or false, got {_show(got)}"
     if kind in ("list_type",):
-        return f"expected a list, got {got!r}"
+        return f"expected a list, got {_show(got)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"expected a mapping, got {got!r}"
+        return f"expected a mapping, got {_show(got)}"
     if kind == "literal_error":
-        return f"expected one of {ctx.get('expected')}, got {got!r}"
+        return f"expected one of {ctx.get('expected')}, got {_show(got)}"
     if kind == "string_pattern_mismatch":
         if "0-9a-f]{64}" in str(ctx.get("pattern", "")):
-            return f"expected a sha256 (64 lowercase hex digits), got {got!r}"
-        return f"expected letters, digits, '_', '.' or '-', got {got!r}"
+            return f"expected a sha256 (64 lowercase hex digits), got {_show(got)}"
+        return f"expected letters, digits, '_', '.' or '-', got {_show(got)}"
     if kind == "too_short":
         return f"expected at least {ctx.get('min_length')} item(s), got {len(got) if got is not None else 0}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got!r}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_show(got)}"
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -85,25 +107,118 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
 def parse_suite(raw: Any, source: str, base_dir: Path) -> SuiteSpec:
     """Validate an already-parsed YAML document into a suite."""
     if not isinstance(raw, dict):
-        raise SpecError(source, "", f"expected a mapping at the top level, got {type(raw).__name__}")
+        got = "an empty document" if raw is None else type(raw).__name__
+        raise SpecError(source, "", f"expected a mapping at the top level, got {got}")
     try:
         spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         raise SpecError(source, format_location(loc), _describe(first, _model_at(loc))) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:  # a validator crashed on hostile input
+        raise SpecError(source, "", f"cannot be validated ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
     return spec.bind(base_dir, source)
 
 
-def load_suite(path: str | Path) -> SuiteSpec:
-    """Read and validate the suite file at ``path``."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(str(path), "", "file not found")
+def _decode(data: bytes, source: str) -> str:
     try:
-        raw = yaml.safe_load(p.read_text())
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(source, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError, source: str) -> SpecError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}" if mark else ""
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    problem = " ".join(", ".join(str(x) for x in parts if x).split()) or " ".join(str(exc).split())
+    return SpecError(source, where, f"not valid YAML ({problem})")
+
+
+def check_shape(text: str, source: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_DEPTH` or expanding to more than :data:`MAX_NODES` nodes.
+
+    Walks libyaml's event stream once, before any Python object is built: an
+    alias counts as the size of the node its anchor names, so an alias bomb is
+    measured without expanding it.
+
+    Example:
+        >>> check_shape("a: &x [1, 2]\\nb: [*x, *x]", "s.yaml")
+        >>> check_shape("[" * 70 + "]" * 70, "s.yaml")
+        Traceback (most recent call last):
+        ...
+        suite.errors.SpecError: suite s.yaml: line 1: nested deeper than 64 levels
+    """
+    sizes: dict[str, int] = {}
+    open_anchors: list[tuple[str | None, int]] = []  # (anchor, node count when the collection started)
+    total = 0
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                if event.anchor not in sizes:
+                    if any(anchor == event.anchor for anchor, _ in open_anchors):
+                        raise SpecError(source, _line(event), f"alias *{event.anchor} refers to a node that contains it")
+                    continue  # an undefined alias: the parser reports it next
+                total += sizes[event.anchor]
+            elif isinstance(event, yaml.ScalarEvent):
+                total += 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                total += 1
+                open_anchors.append((event.anchor, total - 1))
+                if len(open_anchors) > MAX_DEPTH:
+                    raise SpecError(source, _line(event), f"nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                anchor, start = open_anchors.pop()
+                if anchor:
+                    sizes[anchor] = total - start
+            if total > MAX_NODES:
+                raise SpecError(source, _line(event), f"more than {MAX_NODES} YAML nodes (aliases expanded); a suite is far smaller")
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        raise SpecError(str(path), where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse_suite(raw, str(path), p.parent.resolve())
+        raise _yaml_problem(exc, source) from None
+
+
+def _line(event: yaml.Event) -> str:
+    mark = getattr(event, "start_mark", None)
+    return f"line {mark.line + 1}" if mark is not None else ""
+
+
+def read_suite_text(path: str | Path) -> str:
+    """The text of the suite file at ``path``: at most :data:`MAX_SUITE_BYTES`, UTF-8, or a :class:`SpecError`."""
+    p, source = Path(path), str(path)
+    try:
+        if not p.is_file():
+            raise SpecError(source, "", "file not found" if not p.exists() else "expected a file, got a directory or device")
+        size = p.stat().st_size
+        if size > MAX_SUITE_BYTES:
+            raise SpecError(source, "", f"file is {size} bytes, the limit is {MAX_SUITE_BYTES} ({MAX_SUITE_BYTES // 2**20} MiB)")
+        with p.open("rb") as handle:
+            data = handle.read(MAX_SUITE_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(source, "", f"cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > MAX_SUITE_BYTES:
+        raise SpecError(source, "", f"file is over the limit of {MAX_SUITE_BYTES} bytes")
+    return _decode(data, source)
+
+
+def load_suite(path: str | Path) -> SuiteSpec:
+    """Read and validate the suite file at ``path``.
+
+    Raises:
+        SpecError: the file is missing, too large, not UTF-8, not YAML, too deep
+            or too big once aliases are expanded, or not a valid suite.
+    """
+    return parse_suite(read_suite_yaml(path), str(path), Path(path).parent.resolve())
+
+
+def read_suite_yaml(path: str | Path) -> Any:
+    """The YAML document of the suite file at ``path``, within every limit (size, UTF-8, depth, nodes), not yet validated."""
+    text = read_suite_text(path)
+    check_shape(text, str(path))
+    try:
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise _yaml_problem(exc, str(path)) from None
+    except (ValueError, OverflowError) as exc:  # e.g. a timestamp such as 2026-02-30
+        raise SpecError(str(path), "", f"not valid YAML ({type(exc).__name__}: {exc})") from None

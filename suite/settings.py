@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from suite.ids import check_run_id
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -30,6 +32,10 @@ class Settings:
     def runs_dir(self) -> Path:
         """Per-run folders: predictions, reports, artifacts."""
         return self.home / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        """``runs/<run_id>``, once ``run_id`` passed :func:`suite.ids.check_run_id` (never a path outside ``runs``)."""
+        return self.runs_dir / check_run_id(run_id)
 
     @property
     def cache_dir(self) -> Path:

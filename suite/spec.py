@@ -77,6 +77,7 @@ class DatasetSpec(Frozen):
     image_shape: tuple[PositiveInt, ...] | None = None
     use: Literal["evaluation", "reference"] = "evaluation"
     checks: DataChecksSpec | None = None
+    allow_nan: list[str] = Field(default_factory=list, exclude_if=lambda names: not names)  # features that may hold NaN
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
