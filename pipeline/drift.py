@@ -128,13 +128,14 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, tas
     snapshot = None
     if spec.mode == "evidently" or (spec.mode == "auto" and largest <= spec.evidently_max_rows):
         kinds = {c: "categorical" if c in categorical else column_kind(reference[c]) for c in cols}
-        shown = {c: methods.get(c) or _evidently_stand_in(reference[c], current[c], kinds[c]) for c in cols}
+        named = {c: m for c, m in methods.items() if _in_evidently(m)}
+        shown = {c: named.get(c) or _evidently_stand_in(reference[c], current[c], kinds[c]) for c in cols}
         dataset, snapshot = run_data_drift(
-            reference, current, cols, categorical=categorical, per_column_method={c: m for c, m in shown.items() if m},
+            reference, current, cols, categorical=categorical, per_column_method=shown,
             per_column_threshold=thresholds, share_threshold=spec.share_threshold,
         )
         evidently = dataset.by_column()
-        results = [evidently[c] if c in methods and _in_evidently(methods[c]) else
+        results = [evidently[c] if c in named else
                    check_column(reference[c], current[c], methods.get(c), thresholds.get(c), kinds[c], policy=policy)
                    for c in cols]
     else:
@@ -160,8 +161,8 @@ def _in_evidently(method: str) -> bool:
     return bool(getattr(DRIFT_CHECKS.get(method), "evidently_name", None))
 
 
-def _evidently_stand_in(reference: pd.Series, current: pd.Series, kind: str) -> str | None:
-    """The Evidently test closest to the default policy's, for the HTML report (None: Evidently's own)."""
+def _evidently_stand_in(reference: pd.Series, current: pd.Series, kind: str) -> str:
+    """The Evidently test closest to the default policy's, shown in the HTML report (uncorrected, no floor)."""
     n_unique = pd.concat([reference.dropna(), current.dropna()]).nunique()
     method = default_check_name(kind, n_unique)  # type: ignore[arg-type]
     return method if _in_evidently(method) else "chi_square"
