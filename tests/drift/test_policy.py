@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from statsmodels.stats.multitest import multipletests
 
-from drift.policy import adjust_p_values, apply_policy, default_check_name
+from drift.policy import adjust_p_values, default_check_name
 from drift.spec import DriftSpec
 from pipeline.drift import DRIFT_COLUMNS, compare, drift_rows
 
