@@ -62,7 +62,10 @@ class JointCheck:
     def __call__(self, reference: pd.DataFrame, current: pd.DataFrame, threshold: float | None = None) -> DriftResult:
         """Compare the numeric columns of ``current`` with ``reference`` as joint distributions."""
         rng = np.random.default_rng(self.seed)
-        ref, cur = _numeric_rows(reference), _numeric_rows(current)
+        # Columns with no finite value on a side cannot be compared; then rows with a gap are dropped.
+        numeric = [c for c in reference.select_dtypes("number").select_dtypes(exclude="bool").columns
+                   if c in current.columns and _finite(reference[c]) and _finite(current[c])]
+        ref, cur = _numeric_rows(reference[numeric]), _numeric_rows(current[numeric])
         sampled = len(ref) > self.max_rows or len(cur) > self.max_rows
         ref_s, cur_s = _subsample(ref, self.max_rows, rng), _subsample(cur, self.max_rows, rng)
         p_value, mmd2 = (1.0, 0.0) if min(len(ref_s), len(cur_s)) < 2 or ref.shape[1] == 0 else _mmd_test(
@@ -76,9 +79,13 @@ class JointCheck:
         )
 
 
+def _finite(column: pd.Series) -> bool:
+    return bool(np.isfinite(column.to_numpy(dtype=float)).any())
+
+
 def _numeric_rows(frame: pd.DataFrame) -> np.ndarray:
-    numeric = frame.select_dtypes("number").select_dtypes(exclude="bool").to_numpy(dtype=float)
-    return numeric[np.isfinite(numeric).all(axis=1)]
+    rows = frame.to_numpy(dtype=float)
+    return rows[np.isfinite(rows).all(axis=1)]
 
 
 def _subsample(rows: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
