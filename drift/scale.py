@@ -47,7 +47,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from drift.checks import column_check, column_kind
+from drift.checks import column_check, column_kind, evidently_method
 from drift.checks.base import clean
 from drift.policy import DriftPolicy, apply_policy, default_check_name
 from drift.results import DatasetDrift
@@ -131,6 +131,8 @@ def drift_from_summaries(
     for col in columns or list(reference):
         ref, cur = reference[col], current[col]
         method = (per_column_method or {}).get(col)
+        if method is None and col in (per_column_threshold or {}):  # a threshold alone keeps its method
+            method = evidently_method(ref.kind, ref.n, n_unique(ref, cur))
         if method is not None:
             check = column_check(method, col, ref.kind)
             results.append(check.on_summaries(col, ref, cur, (per_column_threshold or {}).get(col)))

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from drift.checks import DRIFT_CHECKS, check_column, column_kind
+from drift.checks import DRIFT_CHECKS, check_column, column_kind, evidently_method
 from drift.checks.mmd import JOINT, MMD
 from drift.evidently_adapter import run_data_drift, save_html
 from drift.policy import DriftPolicy, apply_policy, default_check_name
@@ -129,6 +129,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, tas
     if spec.mode == "evidently" or (spec.mode == "auto" and largest <= spec.evidently_max_rows):
         kinds = {c: "categorical" if c in categorical else column_kind(reference[c]) for c in cols}
         named = {c: m for c, m in methods.items() if _in_evidently(m)}
+        named.update({c: _evidentlys_choice(reference[c], current[c], kinds[c]) for c in thresholds if c not in methods})
         shown = {c: named.get(c) or _evidently_stand_in(reference[c], current[c], kinds[c]) for c in cols}
         dataset, snapshot = run_data_drift(
             reference, current, cols, categorical=categorical, per_column_method=shown,
@@ -144,21 +145,33 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, tas
         cur_summary = summarise_shards(current, cols, bins, address=ray_address)
         results = drift_from_summaries(ref_summary, cur_summary, cols, per_column_method=methods,
                                        per_column_threshold=thresholds, share_threshold=spec.share_threshold,
-                                       policy=policy).columns[:]
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, r in enumerate(results):
-        groups.setdefault(split_column(r.column)[:2], []).append(i)
-    for members in groups.values():
-        for i, judged in zip(members, apply_policy([results[i] for i in members])):
-            results[i] = judged
+                                       policy=policy).columns
+    results = judge_groups(results)
     joint = [c for c in cols if split_column(c)[0] == "data" and c not in categorical and column_kind(reference[c]) == "numerical"]
     if spec.multivariate and len(joint) >= 2:
         results.append(policy.mark(MMD(reference[joint], current[joint]), 0.0))
     return Comparison(results, snapshot)
 
 
+def judge_groups(results: list[DriftResult]) -> list[DriftResult]:
+    """Apply the default policy's correction within each (kind, model) group, keeping the order."""
+    out = list(results)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(results):
+        groups.setdefault(split_column(r.column)[:2], []).append(i)
+    for members in groups.values():
+        for i, judged in zip(members, apply_policy([results[i] for i in members])):
+            out[i] = judged
+    return out
+
+
 def _in_evidently(method: str) -> bool:
     return bool(getattr(DRIFT_CHECKS.get(method), "evidently_name", None))
+
+
+def _evidentlys_choice(reference: pd.Series, current: pd.Series, kind: str) -> str:
+    """Evidently's own method for a column given a threshold but no method (as before the policy)."""
+    return evidently_method(kind, int(reference.notna().sum()), pd.concat([reference.dropna(), current.dropna()]).nunique())  # type: ignore[arg-type]
 
 
 def _evidently_stand_in(reference: pd.Series, current: pd.Series, kind: str) -> str:

@@ -63,15 +63,18 @@ def check_column(
         reference: Reference values; its ``name`` becomes the result's column.
         current: Current values.
         method: A ``DRIFT_CHECKS`` name, or None for the default test (see :mod:`drift.policy`).
-        threshold: Threshold for a named method, or None for the check's default.
+        threshold: Threshold for a named method, or None for the check's default. A threshold with
+            no method keeps Evidently's choice of method (the default before the policy existed).
         kind: ``"numerical"`` or ``"categorical"``; inferred from the dtype when None.
         policy: Alpha, correction and effect floors of the default; None means the defaults.
             The result is judged as a group of one: correct a group with :func:`drift.policy.apply_policy`.
     """
     col_kind = kind or column_kind(reference)
+    n_unique = pd.concat([clean(reference), clean(current)]).nunique()
+    if method is None and threshold is not None:  # a threshold alone keeps the method it was set for
+        method = evidently_method(col_kind, len(clean(reference)), n_unique)  # type: ignore[arg-type]
     if method is not None:
         return column_check(method, str(reference.name), col_kind)(reference, current, threshold)
-    n_unique = pd.concat([clean(reference), clean(current)]).nunique()
     check = column_check(default_check_name(col_kind, n_unique), str(reference.name), col_kind)  # type: ignore[arg-type]
     return (policy or DriftPolicy()).mark(check(reference, current), check.effect.floor if check.effect else 0.0)
 

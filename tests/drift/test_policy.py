@@ -60,16 +60,32 @@ def test_a_comparison_corrects_each_group_apart_and_stores_every_field():
 def test_a_named_method_keeps_its_threshold_and_engine_and_floors_and_alpha_reach_the_verdict():
     reference, current = _frames(500, seed=2)
     spec = DriftSpec(reference="r", html=False, multivariate=False, methods={"x0": "wasserstein", "x1": "chi_square_homogeneity"},
-                     thresholds={"x0": 5.0}, effect_floors={"label": 0.9}, alpha=0.01, correction="holm")
+                     thresholds={"x0": 5.0, "x2": 0.5}, effect_floors={"label": 0.9}, alpha=0.01, correction="holm")
     rows = drift_rows(compare(reference, current, spec, "classification", None), 0.5).set_index(["kind", "column"])
     x0 = rows.loc[("data", "x0")]
     assert (x0["method"], x0["engine"], x0["threshold"], bool(x0["drifted"])) == ("wasserstein", "evidently", 5.0, False)
     assert x0["correction"] is None and pd.isna(x0["p_adjusted"]) and pd.isna(x0["alpha"])
     assert rows.loc[("data", "x1"), "method"] == "chi_square_homogeneity" and rows.loc[("data", "x1"), "engine"] == "checks"
+    # A threshold without a method keeps the method it was written for: Evidently's choice (1,500 reference rows).
+    x2 = rows.loc[("data", "x2")]
+    assert (x2["method"], x2["threshold"], x2["engine"], bool(x2["drifted"])) == ("wasserstein", 0.5, "evidently", False)
     label = rows.loc[("target", "label")]
     assert label["p_value"] < 0.01 and label["effect_floor"] == 0.9 and not label["drifted"]
     assert set(rows["correction"].dropna()) == {"holm"} and set(rows["alpha"].dropna()) == {0.01}
     assert "multivariate" not in rows.index.get_level_values("kind")
+
+
+def test_a_threshold_alone_keeps_evidentlys_method_in_both_engines():
+    from drift.checks import check_column
+    from drift.scale import drift_from_summaries, make_bins_spec, shard_summary
+
+    reference, current = _frames(500, seed=3)
+    spec = make_bins_spec(reference, ["x0"])
+    summary = drift_from_summaries(shard_summary(reference, ["x0"], spec), shard_summary(current, ["x0"], spec),
+                                   per_column_threshold={"x0": 0.3}).columns[0]
+    frame = check_column(reference["x0"], current["x0"], threshold=0.3)
+    assert (summary.method, summary.threshold) == (frame.method, frame.threshold) == ("wasserstein", 0.3)
+    assert summary.drifted == frame.drifted and summary.correction is None
 
 
 def test_spec_options_validate():
