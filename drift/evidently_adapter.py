@@ -26,7 +26,7 @@ from suite.errors import VigilError
 # Evidently's name for a stat test -> Vigil check name (which fixes the score kind). A metric
 # reports the display name when Evidently chose the test and the short name when it was given one.
 _EVIDENTLY_METHODS = {
-    **{check.evidently_name: name for name, check in DRIFT_CHECKS.items()},
+    **{check.evidently_name: name for name, check in DRIFT_CHECKS.items() if getattr(check, "evidently_name", None)},
     "K-S p_value": "ks",
     "chi-square p_value": "chi_square",
     "Z-test p_value": "z",
@@ -66,7 +66,7 @@ def run_data_drift(
     if missing:
         raise VigilError(f"drift columns: expected columns present in reference and current, missing {missing}")
     definition = _definition(reference, cols, set(categorical))
-    methods = {c: DRIFT_CHECKS.get(m).evidently_name for c, m in (per_column_method or {}).items()}
+    methods = {c: evidently_name(m) for c, m in (per_column_method or {}).items()}
     preset = DataDriftPreset(
         columns=cols,
         drift_share=share_threshold,
@@ -78,6 +78,15 @@ def run_data_drift(
         Dataset.from_pandas(reference[cols], data_definition=definition),
     )
     return _adapt(snapshot.dict(), reference, current, cols, share_threshold), snapshot
+
+
+def evidently_name(method: str) -> str:
+    """The name Evidently knows a Vigil check by, or an error for checks only Vigil has."""
+    name = getattr(DRIFT_CHECKS.get(method), "evidently_name", None)
+    if not name:
+        known = sorted(n for n, c in DRIFT_CHECKS.items() if getattr(c, "evidently_name", None))
+        raise VigilError(f"drift method {method!r}: expected one Evidently also has {known}, got a Vigil-only check")
+    return name
 
 
 def run_prediction_drift(

@@ -13,6 +13,8 @@ from pydantic import Field, model_validator
 from suite.spec import Frozen
 
 ScoreKind = Literal["p_value", "distance"]
+ColumnKind = Literal["numerical", "categorical"]
+Correction = Literal["bh", "holm", "none"]
 
 
 def is_drifted(score: float, threshold: float, score_kind: ScoreKind) -> bool:
@@ -48,6 +50,15 @@ class DriftResult(Frozen):
         sample_size: Rows per side in that sample, else None.
         engine: What computed it: ``"checks"`` (Vigil's functions), ``"summaries"`` (merged shard
             summaries, see :mod:`drift.scale`) or ``"evidently"``.
+        p_value: The raw p-value when the score is one, else None.
+        p_adjusted: The p-value corrected across the columns of its comparison group (default
+            policy only, see :mod:`drift.policy`), else None.
+        effect: The effect size the check measures (K-S ``D``, total variation, Cohen's ``h``, MMD²), or None.
+        effect_name: Which effect size ``effect`` is.
+        effect_floor: The smallest effect the default policy calls drift, else None.
+        alpha: Significance level of the default policy, else None (the threshold alone decides).
+        correction: ``"bh"``, ``"holm"`` or ``"none"`` under the default policy; None when the suite
+            named the method (then ``drifted`` is the score against ``threshold``, as before).
     """
 
     column: str
@@ -62,6 +73,13 @@ class DriftResult(Frozen):
     sampled: bool = False
     sample_size: int | None = None
     engine: Literal["checks", "summaries", "evidently"] = "checks"
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    effect: float | None = None
+    effect_name: str | None = None
+    effect_floor: float | None = None
+    alpha: float | None = None
+    correction: Correction | None = None
 
     @classmethod
     def judge(cls, *, column: str, score: float, score_kind: ScoreKind, threshold: float, **rest: object) -> DriftResult:
@@ -72,6 +90,7 @@ class DriftResult(Frozen):
             score_kind=score_kind,
             threshold=threshold,
             drifted=is_drifted(float(score), threshold, score_kind),
+            p_value=float(score) if score_kind == "p_value" else None,
             **rest,  # type: ignore[arg-type]
         )
 

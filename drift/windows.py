@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import pandas as pd
 
 from drift.checks import check_column
+from drift.policy import DriftPolicy, apply_policy
 from drift.scale import BinsSpec, FrameSummary, drift_from_summaries, merge_summaries, shard_summary
 from suite.errors import VigilError
 
@@ -51,18 +52,20 @@ def drift_by_window(
     categorical: Sequence[str] = (),
     per_column_method: Mapping[str, str] | None = None,
     per_column_threshold: Mapping[str, float] | None = None,
+    policy: DriftPolicy | None = None,
 ) -> pd.DataFrame:
     """One row per window × column with the check's score and verdict (columns ``WINDOW_COLUMNS``).
 
-    Methods default to Evidently's choice for each window's sizes (see :func:`drift.checks.default_method`).
+    Columns without a named method get Vigil's default policy (:mod:`drift.policy`), corrected
+    across the window's columns.
     """
     rows = []
     for start, end, window in split_windows(frame, timestamp, every):
-        for col in columns:
-            result = check_column(
-                reference[col], window[col], (per_column_method or {}).get(col),
-                (per_column_threshold or {}).get(col), "categorical" if col in categorical else None,
-            )
+        results = [check_column(
+            reference[col], window[col], (per_column_method or {}).get(col),
+            (per_column_threshold or {}).get(col), "categorical" if col in categorical else None, policy=policy,
+        ) for col in columns]
+        for result in apply_policy(results):
             rows.append({"window_start": start, "window_end": end, **result.model_dump(include=set(WINDOW_COLUMNS))})
     return pd.DataFrame(rows, columns=WINDOW_COLUMNS)
 
@@ -87,13 +90,14 @@ def drift_table_from_summaries(
     *,
     per_column_method: Mapping[str, str] | None = None,
     per_column_threshold: Mapping[str, float] | None = None,
+    policy: DriftPolicy | None = None,
 ) -> pd.DataFrame:
     """The same long table as :func:`drift_by_window`, from merged per-window summaries."""
     step = pd.tseries.frequencies.to_offset(every)
     rows = []
     for start in sorted(windows):
         result = drift_from_summaries(reference, windows[start], per_column_method=per_column_method,
-                                      per_column_threshold=per_column_threshold)
+                                      per_column_threshold=per_column_threshold, policy=policy)
         for r in result.columns:
             rows.append({"window_start": start, "window_end": start + step, **r.model_dump(include=set(WINDOW_COLUMNS))})
     return pd.DataFrame(rows, columns=WINDOW_COLUMNS)

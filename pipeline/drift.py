@@ -4,12 +4,19 @@ For every evaluation dataset the stage builds one *drift frame* per side —
 the features, each model's clean outputs (``y_pred``, ``score_<k>``) and the
 labels when both sides have them — and compares the two with one engine:
 
-* ``evidently``: Evidently's data-drift preset on the whole frames (its HTML
-  report is saved); chosen when ``drift.mode`` is ``evidently``, or ``auto`` and
-  neither side has more than ``drift.evidently_max_rows`` rows;
+* ``evidently``: Evidently's data-drift preset on the whole frames, for its HTML
+  report and for the columns whose suite-named method Evidently has; chosen when
+  ``drift.mode`` is ``evidently``, or ``auto`` and neither side has more than
+  ``drift.evidently_max_rows`` rows. Every other column gets Vigil's default policy
+  (:mod:`drift.policy`) computed by Vigil's checks on the same frames;
 * ``summaries``: mergeable per-shard summaries computed on Ray tasks
   (:func:`workers.summaries.summarise_shards`) and merged (:mod:`drift.scale`);
-  deterministic, no sampling, no HTML.
+  deterministic, no sampling, no HTML; the same default policy, from the summaries.
+
+Both engines give the default verdict the same way: one test per column, p-values
+corrected within each (kind, model) group, an effect floor. With ``drift.multivariate``
+the numeric data columns are also tested jointly (``mmd`` on a seeded subsample),
+stored as one row of kind ``multivariate``, column ``<joint>``.
 
 The result is ``drift.parquet`` in the run's staging folder — one row per
 dataset × (kind, model) × column, columns :data:`DRIFT_COLUMNS` — plus
@@ -28,7 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from drift.checks import DRIFT_CHECKS, check_column, column_kind, evidently_method
+from drift.checks.mmd import JOINT, MMD
 from drift.evidently_adapter import run_data_drift, save_html
+from drift.policy import DriftPolicy, apply_policy, default_check_name
 from drift.results import DatasetDrift, DriftResult
 from drift.scale import drift_from_summaries, make_bins_spec
 from pipeline.plan import RunPlan
@@ -48,12 +58,13 @@ from workers.summaries import summarise_shards
 DRIFT_COLUMNS = [
     "run_id", "suite", "dataset", "window_start", "window_end", "kind", "model", "column",
     "score", "score_kind", "threshold", "drifted", "method", "method_version", "n_reference", "n_current",
-    "engine", "sampled", "sample_size", "share_drifted", "dataset_drifted",
+    "engine", "sampled", "sample_size", "p_value", "p_adjusted", "effect", "effect_name", "effect_floor",
+    "alpha", "correction", "share_drifted", "dataset_drifted",
 ]
 """Columns of ``drift.parquet``: one row per dataset × (kind, model) × column (× window for drift-watch runs)."""
 
 DRIFT_TABLE = "drift.parquet"
-_PREDICTION, _TARGET = "prediction", "target"
+_PREDICTION, _TARGET, _MULTIVARIATE = "prediction", "target", "multivariate"
 _SEP = ":"
 
 
@@ -85,7 +96,9 @@ class Comparison:
 
 
 def split_column(name: str) -> tuple[str, str, str]:
-    """``(kind, model, column)`` of a drift-frame column: ``data``/``prediction``/``target``."""
+    """``(kind, model, column)`` of a drift-frame column: ``data``/``prediction``/``target``/``multivariate``."""
+    if name == JOINT:
+        return _MULTIVARIATE, "", JOINT
     parts = name.split(_SEP, 2)
     if parts[0] == _PREDICTION and len(parts) == 3:
         return _PREDICTION, parts[1], parts[2]
@@ -95,28 +108,77 @@ def split_column(name: str) -> tuple[str, str, str]:
 
 
 def compare(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, task: str, ray_address: str | None) -> Comparison:
-    """Compare two drift frames column by column with the engine ``spec`` selects."""
+    """Compare two drift frames column by column with the engine ``spec`` selects.
+
+    Columns the suite named a method for keep that method and threshold; every other column gets
+    the default policy, corrected within its (kind, model) group (see :mod:`drift.policy`).
+    """
     cols = [c for c in reference.columns if c in current.columns]
     categorical = list(spec.categorical)
     for c in cols:
         kind, _, base = split_column(c)
         if task == "classification" and (kind == _TARGET or (kind == _PREDICTION and base == "y_pred")):
             categorical.append(c)
-    methods = {c: spec.methods[split_column(c)[2]] for c in cols if split_column(c)[2] in spec.methods}
-    thresholds = {c: spec.thresholds[split_column(c)[2]] for c in cols if split_column(c)[2] in spec.thresholds}
+    base = {c: split_column(c)[2] for c in cols}
+    methods = {c: spec.methods[b] for c, b in base.items() if b in spec.methods}
+    thresholds = {c: spec.thresholds[b] for c, b in base.items() if b in spec.thresholds}
+    policy = DriftPolicy(alpha=spec.alpha, correction=spec.correction,
+                         effect_floors={c: spec.effect_floors[b] for c, b in base.items() if b in spec.effect_floors})
     largest = max(len(reference), len(current))
+    snapshot = None
     if spec.mode == "evidently" or (spec.mode == "auto" and largest <= spec.evidently_max_rows):
+        kinds = {c: "categorical" if c in categorical else column_kind(reference[c]) for c in cols}
+        named = {c: m for c, m in methods.items() if _in_evidently(m)}
+        named.update({c: _evidentlys_choice(reference[c], current[c], kinds[c]) for c in thresholds if c not in methods})
+        shown = {c: named.get(c) or _evidently_stand_in(reference[c], current[c], kinds[c]) for c in cols}
         dataset, snapshot = run_data_drift(
-            reference, current, cols, categorical=categorical, per_column_method=methods,
+            reference, current, cols, categorical=categorical, per_column_method=shown,
             per_column_threshold=thresholds, share_threshold=spec.share_threshold,
         )
-        return Comparison(dataset.columns, snapshot)
-    bins = make_bins_spec(reference, cols, categorical, spec.bins)
-    ref_summary = summarise_shards(reference, cols, bins, address=ray_address)
-    cur_summary = summarise_shards(current, cols, bins, address=ray_address)
-    dataset = drift_from_summaries(ref_summary, cur_summary, cols, per_column_method=methods,
-                                   per_column_threshold=thresholds, share_threshold=spec.share_threshold)
-    return Comparison(dataset.columns, None)
+        evidently = dataset.by_column()
+        results = [evidently[c] if c in named else
+                   check_column(reference[c], current[c], methods.get(c), thresholds.get(c), kinds[c], policy=policy)
+                   for c in cols]
+    else:
+        bins = make_bins_spec(reference, cols, categorical, spec.bins)
+        ref_summary = summarise_shards(reference, cols, bins, address=ray_address)
+        cur_summary = summarise_shards(current, cols, bins, address=ray_address)
+        results = drift_from_summaries(ref_summary, cur_summary, cols, per_column_method=methods,
+                                       per_column_threshold=thresholds, share_threshold=spec.share_threshold,
+                                       policy=policy).columns
+    results = judge_groups(results)
+    joint = [c for c in cols if split_column(c)[0] == "data" and c not in categorical and column_kind(reference[c]) == "numerical"]
+    if spec.multivariate and len(joint) >= 2:
+        results.append(policy.mark(MMD(reference[joint], current[joint]), 0.0))
+    return Comparison(results, snapshot)
+
+
+def judge_groups(results: list[DriftResult]) -> list[DriftResult]:
+    """Apply the default policy's correction within each (kind, model) group, keeping the order."""
+    out = list(results)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(results):
+        groups.setdefault(split_column(r.column)[:2], []).append(i)
+    for members in groups.values():
+        for i, judged in zip(members, apply_policy([results[i] for i in members])):
+            out[i] = judged
+    return out
+
+
+def _in_evidently(method: str) -> bool:
+    return bool(getattr(DRIFT_CHECKS.get(method), "evidently_name", None))
+
+
+def _evidentlys_choice(reference: pd.Series, current: pd.Series, kind: str) -> str:
+    """Evidently's own method for a column given a threshold but no method (as before the policy)."""
+    return evidently_method(kind, int(reference.notna().sum()), pd.concat([reference.dropna(), current.dropna()]).nunique())  # type: ignore[arg-type]
+
+
+def _evidently_stand_in(reference: pd.Series, current: pd.Series, kind: str) -> str:
+    """The Evidently test closest to the default policy's, shown in the HTML report (uncorrected, no floor)."""
+    n_unique = pd.concat([reference.dropna(), current.dropna()]).nunique()
+    method = default_check_name(kind, n_unique)  # type: ignore[arg-type]
+    return method if _in_evidently(method) else "chi_square"
 
 
 def drift_rows(comparison: Comparison, share_threshold: float, **context: Any) -> pd.DataFrame:

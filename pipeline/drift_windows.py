@@ -166,7 +166,8 @@ def _summary_rows(
                      "metric": metric, "metric_version": version, "value": value, "ci_low": low, "ci_high": high, "n": count})
 
     for (kind, model), group in table.groupby(["kind", "model"], sort=False):
-        metric = {"data": "drift_share", "prediction": "prediction_drift_share", "target": "target_drift_share"}[kind]
+        metric = {"data": "drift_share", "prediction": "prediction_drift_share", "target": "target_drift_share",
+                  "multivariate": "multivariate_drift"}[kind]
         add(model or "data", metric, float(group["share_drifted"].iloc[0]))
     if suite.task != "classification":
         return pd.DataFrame(rows)

@@ -111,9 +111,16 @@ class DriftSpec(Frozen):
         reference: Name of a suite dataset with ``use: reference``.
         columns: Columns to compare; None means every feature of the reference dataset.
         categorical: Columns to treat as categorical even when numeric.
-        methods: Column -> drift check name (``ks``, ``chi_square``, ``z``, ``wasserstein``,
-            ``jensen_shannon``, ``psi``) replacing Evidently's default choice.
-        thresholds: Column -> threshold replacing the check's default.
+        methods: Column -> drift check name (``ks``, ``chi_square``, ``chi_square_homogeneity``, ``z``,
+            ``wasserstein``, ``jensen_shannon``, ``psi``) replacing the default policy for that column.
+        thresholds: Column -> threshold of a named method, replacing the check's default.
+        alpha: Significance level of the default policy (corrected p-values below it can drift).
+        correction: How the default policy corrects the p-values of one comparison group:
+            ``bh`` (Benjamini–Hochberg), ``holm`` or ``none``.
+        effect_floors: Column -> smallest effect that counts as drift under the default policy, on the
+            column's effect scale (K-S ``D``, total variation, Cohen's ``h``); see ``docs/drift.md``.
+        multivariate: Also test the numeric data columns' joint distribution (``mmd``, one row of kind
+            ``multivariate``, column ``<joint>``).
         share_threshold: Share of drifted columns at which the dataset counts as drifted.
         window: Pandas frequency for windows over the dataset's timestamp column (e.g. ``"1D"``), or None.
         mode: ``"summaries"`` (merged per-shard summaries, any size), ``"evidently"`` (Evidently on the
@@ -130,6 +137,10 @@ class DriftSpec(Frozen):
     categorical: list[str] = Field(default_factory=list)
     methods: dict[str, str] = Field(default_factory=dict)
     thresholds: dict[str, float] = Field(default_factory=dict)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    correction: Literal["bh", "holm", "none"] = "bh"
+    effect_floors: dict[str, float] = Field(default_factory=dict)
+    multivariate: bool = True
     share_threshold: float = Field(default=0.5, gt=0, le=1)
     window: str | None = None
     mode: Literal["auto", "summaries", "evidently"] = "auto"
@@ -147,7 +158,17 @@ class DriftSpec(Frozen):
         for column, name in methods.items():
             if name not in DRIFT_CHECKS:
                 raise ValueError(f"methods[{column}]: {DRIFT_CHECKS.unknown_message(name)}")
+            if not hasattr(DRIFT_CHECKS.get(name), "kinds"):
+                raise ValueError(f"methods[{column}]: expected a column check, got the multivariate check {name!r}")
         return methods
+
+    @field_validator("effect_floors")
+    @classmethod
+    def _non_negative(cls, floors: dict[str, float]) -> dict[str, float]:
+        bad = {c: f for c, f in floors.items() if not f >= 0}
+        if bad:
+            raise ValueError(f"expected effect floors >= 0, got {bad}")
+        return floors
 
     @field_validator("window")
     @classmethod

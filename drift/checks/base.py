@@ -10,14 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from drift.results import DriftResult, ScoreKind
+from drift.results import ColumnKind, DriftResult, ScoreKind
+from drift.summary import ColumnSummary, aligned_counts
+from suite.errors import VigilError
 
-ColumnKind = Literal["numerical", "categorical"]
+
+@dataclass(frozen=True)
+class EffectSize:
+    """How large a change is, on a scale that does not grow with the sample size.
+
+    Attributes:
+        name: Stored in ``DriftResult.effect_name`` (``ks_d``, ``tvd``, ``cohens_h``).
+        floor: The default policy's smallest effect that counts as drift (see :mod:`drift.policy`).
+        of_series: ``(reference, current) -> effect`` on cleaned series.
+        of_summaries: The same from two merged :class:`~drift.summary.ColumnSummary`.
+    """
+
+    name: str
+    floor: float
+    of_series: Callable[[pd.Series, pd.Series], float]
+    of_summaries: Callable[[ColumnSummary, ColumnSummary], float]
 
 
 @dataclass(frozen=True)
@@ -29,8 +45,10 @@ class DriftCheck:
         score_kind: ``"p_value"`` or ``"distance"``: fixes the threshold's direction.
         default_threshold: Threshold used when none is given.
         kinds: Column kinds the check accepts.
-        evidently_name: The name Evidently's ``per_column_method`` knows it by.
+        evidently_name: The name Evidently's ``per_column_method`` knows it by (None: Vigil only).
         score: ``(reference, current) -> score`` on cleaned series.
+        from_summaries: The same score from two merged column summaries (large windows).
+        effect: The effect size recorded beside the score, and floored by the default policy.
         version: Bumped whenever the score's definition changes.
     """
 
@@ -38,22 +56,36 @@ class DriftCheck:
     score_kind: ScoreKind
     default_threshold: float
     kinds: tuple[ColumnKind, ...]
-    evidently_name: str
+    evidently_name: str | None
     score: Callable[[pd.Series, pd.Series], float]
+    from_summaries: Callable[[ColumnSummary, ColumnSummary], float]
+    effect: EffectSize | None = None
     version: str = "1"
 
     def __call__(self, reference: pd.Series, current: pd.Series, threshold: float | None = None) -> DriftResult:
         """Compare ``current`` with ``reference`` and judge the score against ``threshold``."""
         ref, cur = clean(reference), clean(current)
+        return self._judge(
+            str(reference.name), self.score(ref, cur), threshold, len(ref), len(cur),
+            None if self.effect is None else self.effect.of_series(ref, cur), engine="checks",
+        )
+
+    def on_summaries(self, column: str, reference: ColumnSummary, current: ColumnSummary,
+                     threshold: float | None = None) -> DriftResult:
+        """The same judgement from merged shard summaries (``engine="summaries"``)."""
+        if reference.n == 0 or current.n == 0:
+            raise VigilError(f"drift of {column!r}: expected values on both sides, got {reference.n} and {current.n}")
+        effect = None if self.effect is None else self.effect.of_summaries(reference, current)
+        return self._judge(column, self.from_summaries(reference, current), threshold, reference.n, current.n,
+                           effect, engine="summaries")
+
+    def _judge(self, column: str, score: float, threshold: float | None, n_ref: int, n_cur: int,
+               effect: float | None, engine: str) -> DriftResult:
         return DriftResult.judge(
-            column=str(reference.name),
-            score=self.score(ref, cur),
-            score_kind=self.score_kind,
+            column=column, score=score, score_kind=self.score_kind,
             threshold=self.default_threshold if threshold is None else threshold,
-            method=self.name,
-            method_version=self.version,
-            n_reference=len(ref),
-            n_current=len(cur),
+            method=self.name, method_version=self.version, n_reference=n_ref, n_current=n_cur, engine=engine,
+            effect=effect, effect_name=None if self.effect is None else self.effect.name,
         )
 
 
@@ -96,8 +128,9 @@ def fill_zero_shares(shares: np.ndarray) -> np.ndarray:
     return out
 
 
-def default_method(kind: ColumnKind, n_reference: int, n_unique: int) -> str:
-    """The check Evidently 0.7 picks by default for a column.
+def evidently_method(kind: ColumnKind, n_reference: int, n_unique: int) -> str:
+    """The check Evidently 0.7 picks by default for a column (Vigil's own default is
+    :func:`drift.policy.default_check_name`).
 
     Args:
         kind: The column's kind.
@@ -105,7 +138,7 @@ def default_method(kind: ColumnKind, n_reference: int, n_unique: int) -> str:
         n_unique: Distinct values over reference and current together.
 
     Example:
-        >>> default_method("numerical", 500, 100), default_method("numerical", 5000, 100)
+        >>> evidently_method("numerical", 500, 100), evidently_method("numerical", 5000, 100)
         ('ks', 'wasserstein')
     """
     if n_reference <= 1000:
@@ -123,3 +156,19 @@ def column_kind(series: pd.Series) -> ColumnKind:
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         return "numerical"
     return "categorical"
+
+
+def total_variation(reference: pd.Series, current: pd.Series) -> float:
+    """Total variation distance of the per-value shares: half their L1 gap, the share of mass that moved."""
+    ref, cur = category_shares(reference, current)
+    return float(np.abs(ref - cur).sum() / 2)
+
+
+def total_variation_from_summaries(reference: ColumnSummary, current: ColumnSummary) -> float:
+    """The same from exact value counts."""
+    ref, cur = aligned_counts(reference, current)
+    return float(np.abs(ref / reference.n - cur / current.n).sum() / 2)
+
+
+TVD = EffectSize(name="tvd", floor=0.02, of_series=total_variation, of_summaries=total_variation_from_summaries)
+"""Total variation distance, the effect of the chi-square checks."""

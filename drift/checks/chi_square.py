@@ -2,7 +2,9 @@
 
 Expected counts are the reference counts scaled to the current size; a category
 never seen in the reference has expectation 0 and so gives p = 0 (certain drift),
-as in Evidently.
+as in Evidently. This treats the reference shares as exact, so it is Evidently's
+test, kept for suites that name it; Vigil's default for categories is the
+two-sample :mod:`drift.checks.chi_square_homogeneity`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chisquare
 
-from drift.checks.base import DriftCheck, category_shares
+from drift.checks.base import TVD, DriftCheck, category_shares
+from drift.summary import aligned_counts
 
 
 def chi_square_p_value(reference: pd.Series, current: pd.Series) -> float:
@@ -37,4 +40,6 @@ CHI_SQUARE = DriftCheck(
     kinds=("categorical", "numerical"),
     evidently_name="chisquare",
     score=chi_square_p_value,
+    from_summaries=lambda r, c: chi_square_from_counts(*aligned_counts(r, c)),
+    effect=TVD,
 )

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.spatial import distance
 
 from drift.checks.base import DriftCheck, binned_shares
+from drift.summary import binned_shares as summary_shares
 
 
 def jensen_shannon_distance(reference: pd.Series, current: pd.Series) -> float:
@@ -31,4 +32,5 @@ JENSEN_SHANNON = DriftCheck(
     kinds=("categorical", "numerical"),
     evidently_name="jensenshannon",
     score=jensen_shannon_distance,
+    from_summaries=lambda r, c: js_from_shares(*summary_shares(r, c)),
 )

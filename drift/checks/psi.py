@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from drift.checks.base import DriftCheck, binned_shares, fill_zero_shares
+from drift.summary import binned_shares as summary_shares
 
 
 def psi(reference: pd.Series, current: pd.Series) -> float:
@@ -30,4 +31,5 @@ PSI = DriftCheck(
     kinds=("categorical", "numerical"),
     evidently_name="psi",
     score=psi,
+    from_summaries=lambda r, c: psi_from_shares(*summary_shares(r, c)),
 )

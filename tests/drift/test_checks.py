@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp, wasserstein_distance
 
-from drift.checks import DRIFT_CHECKS, check_column
+from drift.checks import DRIFT_CHECKS, check_column, column_kind, evidently_method
 from drift.evidently_adapter import run_data_drift
 from drift.results import DatasetDrift, DriftResult, is_drifted
 from suite.errors import VigilError
@@ -15,12 +15,17 @@ from suite.errors import VigilError
 from .conftest import mixed_frames
 
 
+def _evidentlys_choice(ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, str]:
+    return {c: evidently_method(column_kind(ref[c]), len(ref), pd.concat([ref[c], cur[c]]).nunique()) for c in ref.columns}
+
+
 @pytest.mark.parametrize("n", [500, 3000])
-def test_default_checks_match_evidently_scores_and_verdicts(n):
+def test_evidentlys_default_choice_matches_evidently_scores_and_verdicts(n):
     ref, cur = mixed_frames(n, seed=n)
     evidently, _ = run_data_drift(ref, cur)
+    chosen = _evidentlys_choice(ref, cur)
     for result in evidently.columns:
-        ours = check_column(ref[result.column], cur[result.column])
+        ours = check_column(ref[result.column], cur[result.column], method=chosen[result.column])
         assert ours.method == result.method
         assert ours.score == pytest.approx(result.score, rel=1e-9, abs=1e-12)
         assert ours.drifted == result.drifted, result.column

@@ -30,8 +30,13 @@ def test_windows_flag_the_change_point_and_not_before(synth: Path) -> None:
     table = drift_table(outcomes[CHANGE_DAY - 1].run_id, load_settings())
     data = table[table["kind"] == "data"].set_index("column")
     assert data.loc[["x0", "x1"], "drifted"].all() and not data.loc["x2", "drifted"]
-    assert set(table["kind"]) == {"data", "prediction", "target"}
-    assert (table["engine"] == "evidently").all() and (~table["sampled"]).all()
+    assert set(table["kind"]) == {"data", "prediction", "target", "multivariate"}
+    # Evidently ran (the engine for its report); the default verdicts are Vigil's policy on the same frames.
+    assert (table["engine"] == "checks").all() and (~table["sampled"]).all()
+    assert set(table["correction"]) == {"bh"} and (table["alpha"] == 0.05).all()
+    assert (table["p_adjusted"] >= table["p_value"]).all() and table["effect"].notna().all()
+    joint = table[table["kind"] == "multivariate"].iloc[0]
+    assert (joint["column"], joint["method"], bool(joint["drifted"])) == ("<joint>", "mmd", True)
     assert (table["n_current"] == ROWS).all()
     unlabelled = drift_table(outcomes[-1].run_id, load_settings())
     assert "target" not in set(unlabelled["kind"])
@@ -88,5 +93,6 @@ def test_summaries_engine_on_ray_gives_the_same_verdicts(tmp_path: Path, vigil_h
         ray.shutdown()
     assert [o.dataset_drifted for o in outcomes] == [day >= CHANGE_DAY for day in range(1, DAYS + 1)]
     table = drift_table(outcomes[CHANGE_DAY - 1].run_id, load_settings())
-    assert (table["engine"] == "summaries").all() and (~table["sampled"]).all()
+    columns = table[table["kind"] != "multivariate"]
+    assert (columns["engine"] == "summaries").all() and (~table["sampled"]).all()
     assert not (load_settings().runs_dir / outcomes[0].run_id / "drift.html").exists()

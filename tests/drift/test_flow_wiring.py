@@ -88,7 +88,7 @@ def test_evaluate_hooks_on_a_committed_run(shifted_example: Path, vigil_home: Pa
     assert path is not None and Path(path).name == "drift.parquet"
     table = drift_table(outcome["run_id"], settings)
     assert set(table["dataset"]) == {"cancer-test", "shifted"}
-    assert set(table["kind"]) == {"data", "prediction", "target"}
+    assert set(table["kind"]) == {"data", "prediction", "target", "multivariate"}
     assert set(table.loc[table["kind"] == "prediction", "model"]) == {"boosting", "mlp"}
     assert (table.groupby(["dataset", "kind", "model"])["column"].count().loc[("cancer-test", "data", "")]) == 10
     assert {"drift-cancer-test.html", "drift-shifted.html"} <= {p.name for p in Path(path).parent.iterdir()}

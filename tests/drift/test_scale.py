@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drift.checks import check_column
+from drift.checks import check_column, column_kind, evidently_method
+from drift.policy import apply_policy
 from drift.evidently_adapter import run_data_drift
 from drift.scale import drift_from_summaries, make_bins_spec, merge_summaries, shard_summary
 
@@ -38,13 +39,34 @@ def test_merging_shards_equals_one_summary():
 def test_summaries_agree_with_evidently_on_large_windows():
     ref, cur = mixed_frames(5000, seed=4)
     ref_s, cur_s = _summaries(ref, cur)
-    ours = drift_from_summaries(ref_s, cur_s).by_column()
+    chosen = {c: evidently_method(column_kind(ref[c]), len(ref), pd.concat([ref[c], cur[c]]).nunique()) for c in ref}
+    ours = drift_from_summaries(ref_s, cur_s, per_column_method=chosen).by_column()
     evidently, _ = run_data_drift(ref, cur)
     for result in evidently.columns:
         mine = ours[result.column]
         assert (mine.method, mine.drifted) == (result.method, result.drifted), result.column
         assert mine.score == pytest.approx(result.score, abs=0.003)
         assert mine.engine == "summaries" and not mine.sampled and mine.sample_size is None
+
+
+@pytest.mark.parametrize("n", [600, 20000])
+def test_default_policy_is_the_same_from_summaries_and_from_frames(n):
+    ref, cur = mixed_frames(n, seed=7)
+    ref_s, cur_s = _summaries(ref, cur)
+    summaries = drift_from_summaries(ref_s, cur_s).by_column()
+    frames = {r.column: r for r in apply_policy([check_column(ref[c], cur[c]) for c in ref.columns])}
+    assert {c: r.method for c, r in frames.items()} == {
+        "shifted": "ks", "wider": "ks", "steady": "ks", "cat_new": "chi_square_homogeneity",
+        "cat_steady": "chi_square_homogeneity", "binary": "z"}
+    for col, exact in frames.items():
+        mine = summaries[col]
+        assert (mine.method, mine.drifted, mine.effect_name) == (exact.method, exact.drifted, exact.effect_name), col
+        assert mine.effect == pytest.approx(exact.effect, abs=2e-3)
+        assert mine.correction == exact.correction == "bh" and mine.alpha == exact.alpha == 0.05
+        if exact.p_value > 1e-6:  # the K-S p-value is asymptotic from summaries, exact-or-asymptotic from frames
+            assert mine.p_value == pytest.approx(exact.p_value, rel=0.15, abs=2e-3)
+        assert mine.p_adjusted >= mine.p_value
+    assert {c for c, r in frames.items() if r.drifted} == {"shifted", "wider", "cat_new"}
 
 
 @pytest.mark.parametrize("method", ["wasserstein", "psi", "jensen_shannon", "ks"])
@@ -69,5 +91,7 @@ def test_new_category_in_current_only():
     ref_s, cur_s = _summaries(ref, cur)
     chi = drift_from_summaries(ref_s, cur_s, per_column_method={"c": "chi_square"}).columns[0]
     assert chi.score == 0.0 and chi.drifted
-    js = drift_from_summaries(ref_s, cur_s).columns[0]
-    assert js.score == pytest.approx(check_column(ref["c"], cur["c"]).score)
+    default = drift_from_summaries(ref_s, cur_s).columns[0]
+    assert default.method == "chi_square_homogeneity" and default.drifted
+    assert default.score == pytest.approx(check_column(ref["c"], cur["c"]).score)
+    assert default.effect == pytest.approx(0.25)  # a quarter of the mass moved to the new category
