@@ -12,11 +12,12 @@ true class j is the sum of q_j over rows predicted c — and so expected accurac
 
 The interval is for the *realised* metric on this window: accuracy is a
 Poisson-binomial mean, whose variance ``sum q(1-q) / n^2`` gives a normal interval;
-to it is added the variance of the expected accuracy over the calibrator's bootstrap
-refits on the reference (the calibrator's own uncertainty, which dominates when the
-window is larger than the reference). Macro-F1 comes from a seeded parametric
-bootstrap that draws labels from the calibrated probabilities, each draw using one
-of the bootstrap refits in turn, so both sources are in its quantiles.
+to it is added the variance of the expected accuracy over the calibrator's
+alternative maps (``Calibrator.maps[1:]``: Platt parameter draws or bootstrap refits
+on the reference — the calibrator's own uncertainty, which dominates when the window
+is larger than the reference). Macro-F1 comes from a seeded parametric bootstrap that
+draws labels from the calibrated probabilities, each draw under one of the
+alternative maps in turn, so both sources are in its quantiles.
 
 When it is unreliable:
     * the reference is not like held-out data: calibrating on the model's *training*
@@ -123,20 +124,20 @@ def estimate_performance(
     confusion = expected_confusion(p, pred)
 
     rng = np.random.default_rng(seed)
-    refits = cal.maps[1:]
-    f1s, refit_accuracies = np.empty(resamples), []
-    draws = np.array_split(np.arange(resamples), max(1, len(refits)))
+    alternatives = cal.maps[1:]
+    f1s, alternative_accuracies = np.empty(resamples), []
+    draws = np.array_split(np.arange(resamples), max(1, len(alternatives)))
     for i, block in enumerate(draws):
-        q = p if not refits else refits[i].apply(raw)
-        if refits:
-            refit_accuracies.append(float(q[rows, pred].mean()))
+        q = p if not alternatives else alternatives[i].apply(raw)
+        if alternatives:
+            alternative_accuracies.append(float(q[rows, pred].mean()))
         cum = np.cumsum(q, axis=1)
         for b in block:
             y = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), k - 1)
             f1s[b] = macro_f1_from_confusion(np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(float))
     variance = float(np.sum(top * (1 - top))) / n**2
-    if len(refit_accuracies) > 1:
-        variance += float(np.var(refit_accuracies, ddof=1))
+    if len(alternative_accuracies) > 1:
+        variance += float(np.var(alternative_accuracies, ddof=1))
     half = float(norm.ppf(0.5 + confidence / 2)) * np.sqrt(variance)
     alpha = (1 - confidence) / 2
     return PerformanceEstimate(
