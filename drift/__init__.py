@@ -9,5 +9,6 @@ Layout (only this package calls Evidently, and only through ``evidently_adapter`
 * ``windows`` — time windows and the long per-window × column table.
 * ``metric_drift`` — band and CUSUM detectors on a metric's run history.
 * ``performance_estimation`` — label-free accuracy / macro-F1 estimates from calibrated probabilities.
+* ``calibration`` — the calibrator (Platt / isotonic) fitted on the labelled reference for those estimates.
 * ``spec`` — the ``DriftSpec`` and ``MetricDriftSpec`` suite sections.
 """
