@@ -13,5 +13,6 @@ Layout (only this package calls Evidently, and only through ``evidently_adapter`
 * ``metric_drift`` — incidents of a metric series against its fixed reference (CUSUM on CI-scaled residuals).
 * ``change_points`` — offline segmentation of a metric's history with ``ruptures`` (the history view).
 * ``performance_estimation`` — label-free accuracy / macro-F1 estimates from calibrated probabilities.
+* ``calibration`` — the calibrator (Platt / isotonic) fitted on the labelled reference for those estimates.
 * ``spec`` — the ``DriftSpec`` and ``MetricDriftSpec`` suite sections.
 """

@@ -15,7 +15,8 @@ Summary rows per window (variant ``clean``, slice ``all``):
 * model ``data``: ``drift_share`` (share of drifted feature columns; ``n`` = window rows) and,
   with labels on both sides, ``target_drift_share``;
 * per model: ``prediction_drift_share``; ``accuracy_estimated`` and ``macro_f1_estimated``
-  (confidence-based, with their intervals as CI); when every label of the window is present, the
+  (confidence-based on probabilities calibrated on the labelled reference — method in the run's
+  ``provenance["calibration"]`` — with their intervals as CI); when every label of the window is present, the
   suite's realised metrics with bootstrap CIs and ``accuracy_estimate_error`` /
   ``macro_f1_estimate_error`` (estimate − realised).
 """
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from drift.evidently_adapter import save_html
-from drift.performance_estimation import compare_with_labels, estimate_performance
+from drift.performance_estimation import IDENTITY, Calibrator, compare_with_labels, estimate_performance, fit_calibrator
 from drift.windows import split_windows
 from evaluators.scoring import score_predictions
 from pipeline.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of, model_predictions, reference_side
@@ -43,7 +44,7 @@ from suite.settings import Settings
 from suite.spec import Frozen, SuiteSpec
 
 TRIGGER = "drift-watch"
-ESTIMATE_VERSION = "cbpe-1"
+ESTIMATE_VERSION = "cbpe-2"
 
 
 class WindowOutcome(Frozen):
@@ -95,7 +96,8 @@ def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None
     suite = load_suite(suite_path)
     names = stream_datasets(suite, dataset)
     classes = _classes(suite, settings)
-    _, ref_side = reference_side(suite, settings, classes)
+    ref_data, ref_side = reference_side(suite, settings, classes)
+    calibrators = _calibrators(suite, ref_side, labels_of(ref_data, suite.task, classes) if classes else None)
     outcomes = []
     for name in names:
         spec = next(d for d in suite.datasets if d.name == name)
@@ -104,14 +106,14 @@ def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None
         for start, end, rows in split_windows(data.frame, spec.timestamp or "", suite.drift.window or "1D"):  # type: ignore[union-attr]
             if since is not None and start < _naive(since, start):
                 continue
-            outcomes.append(_commit_window(suite, settings, data, ref_side, preds, classes, start, end, rows))
+            outcomes.append(_commit_window(suite, settings, data, ref_side, preds, classes, start, end, rows, calibrators))
     return outcomes
 
 
 def _commit_window(
     suite: SuiteSpec, settings: Settings, data: LoadedDataset, ref_side: DriftSide,
     preds: dict[str, pd.DataFrame], classes: list[int | str] | None,
-    start: pd.Timestamp, end: pd.Timestamp, rows: pd.DataFrame,
+    start: pd.Timestamp, end: pd.Timestamp, rows: pd.DataFrame, calibrators: dict[str, Calibrator],
 ) -> WindowOutcome:
     spec = suite.drift
     assert spec is not None
@@ -131,12 +133,13 @@ def _commit_window(
     if comparison.snapshot is not None and spec.html:
         save_html(comparison.snapshot, staging / "drift.html")
         artifacts.append(ArtifactRecord(kind="drift", uri=(final / "drift.html").as_uri(), description="Evidently drift report"))
-    results = _summary_rows(suite, data, table, window, window_preds, labels)
+    results = _summary_rows(suite, data, table, window, window_preds, labels, calibrators)
     started = start.tz_localize(UTC) if start.tzinfo is None else start.tz_convert(UTC)
     record = RunRecord(
         run_id=run_id, suite=suite.name, suite_hash=suite.fingerprint(), started_at=started.to_pydatetime(),
         finished_at=datetime.now(UTC), status="completed", verdict="none", trigger=TRIGGER,
-        provenance={"window": [start.isoformat(), end.isoformat()], "dataset": data.name, "reference": spec.reference},
+        provenance={"window": [start.isoformat(), end.isoformat()], "dataset": data.name, "reference": spec.reference,
+                    "calibration": {m: c.method for m, c in calibrators.items() if m in preds}},
         models=[ModelVersionRecord(name=m.name, sha256=m.sha256 or code_sha256(m, suite), format=m.format,
                                    path=m.path or "", role=m.role, version=m.version) for m in suite.models if m.name in preds],
         datasets=[DatasetVersionRecord(name=data.name, sha256=data.sha256, rows=len(rows), source=data.source)],
@@ -154,7 +157,7 @@ def _commit_window(
 
 def _summary_rows(
     suite: SuiteSpec, data: LoadedDataset, table: pd.DataFrame, window: LoadedDataset,
-    preds: dict[str, pd.DataFrame], labels: pd.Series | None,
+    preds: dict[str, pd.DataFrame], labels: pd.Series | None, calibrators: dict[str, Calibrator],
 ) -> pd.DataFrame:
     rows = []
     n = len(window.frame)
@@ -172,9 +175,8 @@ def _summary_rows(
     if suite.task != "classification":
         return pd.DataFrame(rows)
     for model, frame in preds.items():
-        scores = frame[sorted((c for c in frame.columns if c.startswith("score_")), key=lambda c: int(c[6:]))].to_numpy(dtype=np.float64)
-        scores = scores / scores.sum(axis=1, keepdims=True)
-        estimate = estimate_performance(scores, confidence=suite.bootstrap.confidence, seed=suite.seed)
+        scores = _scores(frame)
+        estimate = estimate_performance(scores, confidence=suite.bootstrap.confidence, seed=suite.seed, calibrator=calibrators.get(model))
         add(model, "accuracy_estimated", estimate.accuracy, estimate.accuracy_low, estimate.accuracy_high, ESTIMATE_VERSION)
         add(model, "macro_f1_estimated", estimate.macro_f1, estimate.macro_f1_low, estimate.macro_f1_high, ESTIMATE_VERSION)
         if labels is None:
@@ -188,6 +190,19 @@ def _summary_rows(
         for r in realised:
             add(model, r.metric, r.value, r.ci_low, r.ci_high, r.metric_version, r.n)
     return pd.DataFrame(rows)
+
+
+def _scores(frame: pd.DataFrame) -> np.ndarray:
+    scores = frame[sorted((c for c in frame.columns if c.startswith("score_")), key=lambda c: int(c[6:]))].to_numpy(dtype=np.float64)
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
+def _calibrators(suite: SuiteSpec, reference: DriftSide, labels: pd.Series | None) -> dict[str, Calibrator]:
+    """Per model, the calibrator fitted once on the reference's scores and labels (identity without labels)."""
+    if suite.task != "classification" or labels is None:
+        return {m: IDENTITY for m in reference.predictions}
+    y = labels.to_numpy(dtype=np.int64)
+    return {m: fit_calibrator(_scores(p), y, seed=suite.seed) for m, p in reference.predictions.items()}
 
 
 def _classes(suite: SuiteSpec, settings: Settings) -> list[int | str] | None:

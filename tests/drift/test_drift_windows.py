@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
+from drift.performance_estimation import fit_calibrator
 from pipeline.drift import drift_table
 from pipeline.drift_windows import TRIGGER, watch_windows
 from storage.store import ResultStore
@@ -71,7 +72,14 @@ def test_estimated_accuracy_covers_realised_on_the_shifted_window(synth: Path) -
     model = sio.load(synth.parent / "model.skops", trusted=sio.get_untrusted_types(file=synth.parent / "model.skops"))
     proba = model.predict_proba(rows[["x0", "x1", "x2"]].to_numpy(np.float32))
     assert realised["value"] == pytest.approx(float(np.mean(proba.argmax(axis=1) == rows["y"].astype(int))))
-    assert est["value"] == pytest.approx(float(proba.max(axis=1).mean()), abs=1e-6)
+    # The estimate uses probabilities calibrated on the labelled reference (800 rows: Platt scaling).
+    reference = pd.read_parquet(synth.parent / "reference.parquet")
+    calibrator = fit_calibrator(model.predict_proba(reference[["x0", "x1", "x2"]].to_numpy(np.float32)), reference["y"], seed=1)
+    calibrated = calibrator.apply(proba)
+    assert calibrator.method == "platt"
+    assert est["value"] == pytest.approx(float(calibrated[np.arange(len(proba)), proba.argmax(axis=1)].mean()), abs=1e-6)
+    assert est["metric_version"] == "cbpe-2"
+    assert store.get_run(outcomes[CHANGE_DAY - 1].run_id).provenance["calibration"] == {"logit": "platt"}
     unlabelled = store.run_results(outcomes[-1].run_id)
     assert "accuracy_estimated" in set(unlabelled["metric"]) and "accuracy" not in set(unlabelled["metric"])
 
