@@ -69,6 +69,9 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
     if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id):
         raise VigilError(f"run id: expected letters, digits, '_', '.' or '-', got {run_id!r}")
     suite = load_suite(suite_path)
+    if not suite.models:
+        raise VigilError(f"suite {suite.source}: models: nothing to evaluate (the suite has no models; "
+                         f"watch its logged outputs with `vigil drift --suite {suite_path}`)")
     check_names(suite)
     models, upstream = [], upstream_digest(suite)
     for model in suite.models:
