@@ -67,7 +67,7 @@ def window_table(outcomes: list) -> object:
     frame = pd.DataFrame(rows)
     title = "Drift per window vs the reference" + ("" if several or not outcomes else f": {outcomes[0].dataset}")
     table = frame_table(frame, title=title, styles=PATTERN_STYLES)
-    table.box, table.pad_edge = box.SIMPLE_HEAD, False
+    table.box, table.pad_edge, table.collapse_padding = box.SIMPLE_HEAD, False, True
     for column in table.columns:
         column.no_wrap = True
     return table

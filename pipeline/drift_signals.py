@@ -18,10 +18,12 @@ window is tested several times, so only strong evidence names a pattern). The pa
 * ``covariate drift`` — the data (features) drifted (share of drifted columns ≥ ``share_threshold``);
 * ``covariate+concept`` — features drifted and some model's realised accuracy differs from its
   label-free estimate (under pure covariate shift a calibrated model's estimate stays right);
-* ``concept drift`` — features did not drift, but the labels moved, or some model's realised
-  accuracy moved against the reference's (and, when scores exist, against its estimate too —
-  so a reference the model was trained on, where it is near perfect, does not cry concept drift);
-* ``prediction drift`` — features and labels did not move, the outputs did;
+* ``concept drift`` — features did not drift, but the labels moved; or the outputs did not move
+  either, and some model's realised accuracy moved against the reference's (and, when scores exist,
+  against its estimate too — so a reference the model was trained on, where it is near perfect,
+  does not cry concept drift);
+* ``prediction drift`` — features and labels did not move, some model's outputs did (a changed
+  model or upstream; its accuracy may have moved with them);
 * ``none``.
 """
 
@@ -189,10 +191,12 @@ def name_pattern(data_drifted: bool, labels: RateShift | Shift | None, models: S
         off_estimate = any(m.realised is not None and m.realised.p_value_vs_estimate is not None
                            and m.realised.p_value_vs_estimate < alpha for m in models)
         return BOTH if off_estimate else COVARIATE
-    if (labels is not None and labels.moved) or any(m.realised is not None and m.realised.moved for m in models):
+    if labels is not None and labels.moved:
         return CONCEPT
     if any(m.moved for m in models):
         return PREDICTION
+    if any(m.realised is not None and m.realised.moved for m in models):
+        return CONCEPT
     return NONE
 
 
