@@ -16,8 +16,9 @@ A signal *moves* when its test's p-value is below ``drift.signal_alpha`` (0.001 
 window is tested several times, so only strong evidence names a pattern). The pattern:
 
 * ``covariate drift`` — the data (features) drifted (share of drifted columns ≥ ``share_threshold``);
-* ``covariate+concept`` — features drifted and some model's realised accuracy differs from its
-  label-free estimate (under pure covariate shift a calibrated model's estimate stays right);
+* ``covariate+concept`` — features drifted, and some model's realised accuracy moved against the
+  reference's by more than its label-free estimate explains (significant against both): a covariate
+  shift alone moves labels and accuracy too, as far as the model's scores foresee;
 * ``concept drift`` — features did not drift, but the labels moved; or the outputs did not move
   either, and some model's realised accuracy moved against the reference's (and, when scores exist,
   against its estimate too — so a reference the model was trained on, where it is near perfect,
@@ -188,9 +189,7 @@ def accuracy_signals(
 def name_pattern(data_drifted: bool, labels: RateShift | Shift | None, models: Sequence[ModelSignals], alpha: float) -> str:
     """The pattern of a window from its signals (see the module docstring)."""
     if data_drifted:
-        off_estimate = any(m.realised is not None and m.realised.p_value_vs_estimate is not None
-                           and m.realised.p_value_vs_estimate < alpha for m in models)
-        return BOTH if off_estimate else COVARIATE
+        return BOTH if any(m.realised is not None and m.realised.moved for m in models) else COVARIATE
     if labels is not None and labels.moved:
         return CONCEPT
     if any(m.moved for m in models):

@@ -8,6 +8,7 @@ the logged scores are calibrated while nothing changes. The first ``REF_ROWS`` r
 * ``covariate``: from window ``CHANGE`` x0 and x1 shift; labels keep following the same law.
 * ``prediction``: from window ``CHANGE`` the logged outputs come from a worse model (its score is
   shifted), while features and labels keep their law.
+* ``both``: the covariate shift and, on top, 30% of the positive labels turn negative.
 * ``none``: nothing changes.
 """
 
@@ -28,13 +29,15 @@ def stream(kind: str, seed: int = 3, windows: int = WINDOWS, change: int = CHANG
     n = REF_ROWS + windows * ROWS
     after = np.arange(n) >= REF_ROWS + change * ROWS
     x = rng.normal(size=(n, 3))
-    if kind == "covariate":
+    if kind in ("covariate", "both"):
         x[after, 0] += 1.0
         x[after, 1] -= 0.8
     p1 = 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.2 * x[:, 1] + 0.9)))
     y = (rng.random(n) < p1).astype(np.int64)
     if kind == "concept":
         y[after & (y == 1) & (rng.random(n) < 0.2)] = 0
+    if kind == "both":
+        y[after & (y == 1) & (rng.random(n) < 0.3)] = 0
     if kind == "prediction":
         p1 = np.where(after, 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.2 * x[:, 1] - 0.6))), p1)
     return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2], "y": y,

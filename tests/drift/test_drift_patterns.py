@@ -73,13 +73,15 @@ def test_abrupt_concept_drift_is_named_from_its_window_on_via_the_cli(tmp_path: 
     assert change.split()[:2] == ["concept", "drift"] and ".81*" in change and "vs .63*" in change
 
 
-@pytest.mark.parametrize(("kind", "pattern"), [("covariate", "covariate drift"), ("prediction", "prediction drift")])
+@pytest.mark.parametrize(("kind", "pattern"), [
+    ("covariate", "covariate drift"), ("prediction", "prediction drift"), ("both", "covariate+concept"),
+])
 def test_covariate_and_prediction_drift_are_named(tmp_path: Path, vigil_home: Path, kind: str, pattern: str) -> None:
     suite = write_logged_suite(tmp_path / kind, kind, windows=6, change=3)
     outcomes = watch_windows(str(suite), load_settings())
     assert [o.pattern for o in outcomes] == ["none"] * 3 + [pattern] * 3
     shifted = outcomes[-1].signals
-    assert shifted.data_drifted == (kind == "covariate")
+    assert shifted.data_drifted == (kind != "prediction")
     assert shifted.models[0].predictions is not None and shifted.models[0].predictions.moved
 
 
