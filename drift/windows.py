@@ -44,7 +44,8 @@ class WindowCut:
         """``2026-03-05``, ``2026-03-05 06:00`` or ``rows 500-1000``: how tables name the window."""
         if self.by_rows or self.start is None:
             return f"rows {self.first_row}-{self.end_row}"
-        return f"{self.start:%Y-%m-%d}" if self.start == self.start.normalize() else f"{self.start:%Y-%m-%d %H:%M}"
+        whole_days = self.start == self.start.normalize() and (self.end is None or self.end - self.start >= pd.Timedelta(days=1))
+        return f"{self.start:%Y-%m-%d}" if whole_days else f"{self.start:%Y-%m-%d %H:%M}"
 
 
 def cut_windows(frame: pd.DataFrame, timestamp: str | None, window: str | WindowSpec) -> Iterator[WindowCut]:
