@@ -21,7 +21,7 @@ from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 from suite.base import Frozen
 from suite.data_spec import DatasetSpec
 from suite.errors import VigilError
-from suite.sections import DataChecksSpec, DriftSpec, MetricDriftSpec, PerturbationSpec, RobustnessSpec
+from suite.sections import DriftSpec, MetricDriftSpec, PerturbationSpec, RobustnessSpec
 
 __all__ = ["Frozen", "SuiteSpec", "ModelSpec", "DatasetSpec", "GateSpec"]
 
