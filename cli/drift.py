@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from pipeline.drift_signals import ModelSignals, RateShift, Shift
+    from pipeline.drift_windows import WindowOutcome
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +53,7 @@ def drift(
                   f"--metric drift_share --model data --dataset {outcomes[0].dataset}[/]")
 
 
-def window_table(outcomes: list) -> object:
+def window_table(outcomes: list[WindowOutcome]) -> Table:
     """One row per window: pattern, window, rows, drifted data columns, label rate and accuracy against the reference."""
     import pandas as pd
     from rich import box
@@ -81,20 +87,17 @@ def _short(x: float) -> str:
     return f"{x:.2f}".replace("0.", ".", 1) if 0 <= x < 1 else f"{x:.2f}"
 
 
-def _rate(shift: object) -> str:
+def _rate(shift: RateShift | Shift | None) -> str:
     if shift is None or not hasattr(shift, "rates"):
         return "—"
-    i = shift.headline  # type: ignore[attr-defined]
-    rate, low, high = shift.rates[i], shift.low[i], shift.high[i]  # type: ignore[attr-defined]
-    prefix = "" if len(shift.classes) == 2 else f"{shift.classes[i]}: "  # type: ignore[attr-defined]
-    mark = "*" if shift.moved else ""  # type: ignore[attr-defined]
-    return f"{prefix}{_short(rate)}±{_short((high - low) / 2)} vs {_short(shift.reference[i])}{mark}"  # type: ignore[attr-defined]
+    i = shift.headline
+    rate, low, high = shift.rates[i], shift.low[i], shift.high[i]
+    prefix = "" if len(shift.classes) == 2 else f"{shift.classes[i]}: "
+    return f"{prefix}{_short(rate)}±{_short((high - low) / 2)} vs {_short(shift.reference[i])}{'*' if shift.moved else ''}"
 
 
-def _accuracy(signal: object) -> str:
-    if signal is None:
-        return "—"
-    metric = signal.realised or signal.estimated  # type: ignore[attr-defined]
+def _accuracy(signal: ModelSignals | None) -> str:
+    metric = None if signal is None else signal.realised or signal.estimated
     if metric is None:
         return "—"
     tilde = "~" if metric.kind == "estimated" else ""

@@ -87,9 +87,10 @@ def test_covariate_and_prediction_drift_are_named(tmp_path: Path, vigil_home: Pa
 
 def test_a_model_free_suite_has_nothing_for_vigil_run(tmp_path: Path, vigil_home: Path) -> None:
     suite = write_logged_suite(tmp_path / "logs", "none", windows=1)
-    result = CliRunner().invoke(app, ["validate", str(suite)])
-    assert result.exit_code == 2
-    assert "models: nothing to evaluate" in result.output and "vigil drift" in result.output
+    for command in (["run", str(suite)], ["validate", str(suite)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert "models: nothing to evaluate" in result.output and "vigil drift" in result.output
 
 
 def _suite_with_window(tmp_path: Path, window: object) -> Path:
