@@ -48,7 +48,7 @@ def drift(
         return
     out.print(window_table(outcomes), soft_wrap=False)
     if outcomes:
-        out.print("[dim]* moved vs the reference (p < drift.signal_alpha); ~ estimated without labels[/]")
+        out.print("[dim]* moved (p < drift.signal_alpha; accuracy: vs the reference and its estimate); ~ estimated, no labels[/]")
         out.print(f"[dim]{len(outcomes)} window runs stored; curve: vigil history --suite {load_suite(suite).name} "
                   f"--metric drift_share --model data --dataset {outcomes[0].dataset}[/]")
 

@@ -226,8 +226,9 @@ def window_signals(
         task: ``classification`` or ``regression``.
         classes: The class list (classification).
         y: The window's labels: class indices with -1 where missing (classification) or floats with NaN; None: no labels.
+            Only labelled rows count, here and in the reference.
         preds: Model -> the window's outputs (``y_pred``, ``score_<k>``), row-aligned with ``y``.
-        ref_y: The reference's labels (same encoding), or None.
+        ref_y: The reference's labels (same encoding, row-aligned with ``ref_preds``), or None.
         ref_preds: Model -> the reference's outputs.
         alpha: ``drift.signal_alpha``.
         confidence: Interval coverage.
@@ -236,8 +237,8 @@ def window_signals(
     classify = task == "classification" and classes is not None
     labels: RateShift | Shift | None = None
     if y is not None and ref_y is not None:
-        labels = (rate_shift(y[y >= 0], ref_y, classes, alpha, confidence) if classify  # type: ignore[arg-type]
-                  else ks_shift(y[~np.isnan(y)], ref_y, alpha))
+        labels = (rate_shift(y[y >= 0], ref_y[ref_y >= 0], classes, alpha, confidence) if classify  # type: ignore[arg-type]
+                  else ks_shift(y[~np.isnan(y)], ref_y[~np.isnan(ref_y)], alpha))
     models = []
     for name, frame in preds.items():
         ref = ref_preds.get(name)
@@ -248,7 +249,9 @@ def window_signals(
             shift = rate_shift(pred[pred >= 0], ref["y_pred"].to_numpy(np.int64), classes, alpha, confidence) if ref is not None else None  # type: ignore[arg-type]
             top = _top_score(frame)
             scores = ks_shift(top, _top_score(ref), alpha) if ref is not None and top is not None else None
-            ref_correct = (ref["y_pred"].to_numpy(np.int64) == ref_y) if ref is not None and ref_y is not None else None
+            ref_correct = None
+            if ref is not None and ref_y is not None:
+                ref_correct = (ref["y_pred"].to_numpy(np.int64) == ref_y)[ref_y >= 0]
             window_y = y if y is not None else np.full(len(pred), -1)
             realised, estimated = accuracy_signals(window_y, pred, ref_correct, estimates.get(name), alpha, confidence)
             signal = signal.model_copy(update={"predictions": shift, "scores": scores, "realised": realised, "estimated": estimated,

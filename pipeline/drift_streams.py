@@ -32,7 +32,7 @@ class Reference:
         data: The reference dataset, all rows.
         keep: Which rows of ``data`` form the reference (all, unless ``reference_rows``/``reference_range``).
         side: Features, outputs and labels of the reference rows.
-        y: The reference rows' labels for the window signals (class indices or floats), None when any is missing.
+        y: The reference rows' labels for the window signals (see :func:`window_labels`), None without a label column.
     """
 
     data: LoadedDataset
@@ -120,7 +120,7 @@ def window_reference(suite: SuiteSpec, settings: Settings, classes: list[int | s
     labels = labels_of(rows, suite.task, classes)
     columns = list(spec.columns) if spec.columns is not None else list(data.features)
     side = DriftSide(rows.frame[columns], preds, labels if spec.target else None)
-    return Reference(data, keep, side, labels.to_numpy() if labels is not None else None)
+    return Reference(data, keep, side, window_labels(rows, suite.task, classes))
 
 
 def reference_mask(suite: SuiteSpec, ds: DatasetSpec, frame: pd.DataFrame) -> np.ndarray:

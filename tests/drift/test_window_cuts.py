@@ -136,3 +136,28 @@ def test_calendar_week_windows_end_to_end_are_runs_named_by_their_week(tmp_path:
     assert [(str(o.window_start.date()), str(o.window_end.date()), o.rows) for o in outcomes] == [
         ("2026-04-27", "2026-05-04", 3 * 400), ("2026-05-04", "2026-05-11", 400)]
     assert outcomes[0].run_id == "synth-drift-stream-20260427T000000-20260504T000000"
+
+
+def test_signals_count_labelled_rows_only_on_both_sides():
+    from pipeline.drift_signals import window_signals
+
+    rng = np.random.default_rng(5)
+    ref_pred, ref_y = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
+    ref_y[:100] = -1  # labels not yet in for a quarter of the reference
+    pred, y = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    y[150:] = -1
+    table = pd.DataFrame({"kind": ["data", "data"], "model": ["", ""], "column": ["a", "b"], "drifted": [True, False],
+                          "share_drifted": [0.5, 0.5], "dataset_drifted": [False, False]})
+    signals = window_signals(
+        table, {}, task="classification", classes=[0, 1], y=y, preds={"m": pd.DataFrame({"y_pred": pred})},
+        ref_y=ref_y, ref_preds={"m": pd.DataFrame({"y_pred": ref_pred})}, alpha=0.001, confidence=0.95,
+    )
+    assert (signals.data_columns, signals.data_drifted_columns, signals.data_drifted) == (2, 1, False)
+    assert signals.labels.n == 150 and signals.labels.n_reference == 300
+    assert signals.labels.rates[1] == pytest.approx(y[:150].mean())
+    realised = signals.models[0].realised
+    assert realised.n == 150 and realised.value == pytest.approx(np.mean(pred[:150] == y[:150]))
+    assert realised.reference == pytest.approx(np.mean(ref_pred[100:] == ref_y[100:]))
+    assert realised.p_value == pytest.approx(two_proportion_p(int((pred[:150] == y[:150]).sum()), 150,
+                                                              int((ref_pred[100:] == ref_y[100:]).sum()), 300))
+    assert signals.pattern == NONE and signals.models[0].estimated is None
