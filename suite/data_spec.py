@@ -43,9 +43,10 @@ class DatasetSpec(Frozen):
     image_shape: tuple[PositiveInt, ...] | None = None
     use: Literal["evaluation", "reference"] = "evaluation"
     checks: DataChecksSpec | None = None
-    prediction: str | None = None
-    scores: list[str] | None = Field(default=None, min_length=1)
-    score_prefix: str | None = Field(default=None, min_length=1)
+    # Left out of the fingerprint when unset, so suites written before these keys keep theirs.
+    prediction: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    scores: list[str] | None = Field(default=None, min_length=1, exclude_if=lambda v: v is None)
+    score_prefix: str | None = Field(default=None, min_length=1, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:

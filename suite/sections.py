@@ -249,15 +249,16 @@ class DriftSpec(Frozen):
     """
 
     reference: str
-    reference_rows: tuple[NonNegativeInt, PositiveInt] | None = None
-    reference_range: ReferenceRange | None = None
+    # The keys added with window signals are left out of the fingerprint at their defaults (older suites keep theirs).
+    reference_rows: tuple[NonNegativeInt, PositiveInt] | None = Field(default=None, exclude_if=lambda v: v is None)
+    reference_range: ReferenceRange | None = Field(default=None, exclude_if=lambda v: v is None)
     columns: list[str] | None = None
     categorical: list[str] = Field(default_factory=list)
     methods: dict[str, str] = Field(default_factory=dict)
     thresholds: dict[str, float] = Field(default_factory=dict)
     share_threshold: float = Field(default=0.5, gt=0, le=1)
     window: str | WindowSpec | None = None
-    signal_alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    signal_alpha: float = Field(default=0.001, gt=0, lt=0.5, exclude_if=lambda v: v == 0.001)
     mode: Literal["auto", "summaries", "evidently"] = "auto"
     evidently_max_rows: PositiveInt = 100_000
     bins: PositiveInt = 2048

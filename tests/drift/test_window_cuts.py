@@ -161,3 +161,11 @@ def test_signals_count_labelled_rows_only_on_both_sides():
     assert realised.p_value == pytest.approx(two_proportion_p(int((pred[:150] == y[:150]).sum()), 150,
                                                               int((ref_pred[100:] == ref_y[100:]).sum()), 300))
     assert signals.pattern == NONE and signals.models[0].estimated is None
+
+
+def test_new_keys_at_their_defaults_leave_the_fingerprint_alone():
+    plain = _suite({"window": "1D"})
+    dumped = plain.model_dump(mode="json")
+    assert not {"reference_rows", "reference_range", "signal_alpha"} & set(dumped["drift"])
+    assert not {"scores", "score_prefix"} & set(dumped["datasets"][0]) and "prediction" not in dumped["datasets"][1]
+    assert _suite({"window": "1D", "signal_alpha": 0.01}).fingerprint() != plain.fingerprint()
