@@ -275,3 +275,31 @@ def _top_score(frame: pd.DataFrame | None) -> np.ndarray | None:
     scores = frame[cols].to_numpy(np.float64)
     top = np.nanmax(scores, axis=1) / np.nansum(scores, axis=1)
     return top[~np.isnan(top)]
+
+
+def pattern_kinds(signals: WindowSignals) -> list[tuple[str, str, list[str], float]]:
+    """What a window's pattern adds to its data-drift alerts: ``(kind, model, what moved, magnitude)``.
+
+    ``concept`` for concept drift (and the concept part of covariate+concept): what moved is
+    ``labels`` and/or ``accuracy:<model>``, the magnitude the largest absolute change of a class rate
+    or an accuracy against the reference's; ``prediction`` per model whose predicted classes moved
+    (magnitude: the largest change of a predicted-class rate). Empty for ``none`` and ``covariate drift``,
+    which the data-drift alerts already cover.
+    """
+    found: list[tuple[str, str, list[str], float]] = []
+    if signals.pattern in (CONCEPT, BOTH):
+        moved, size = [], 0.0
+        if signals.labels is not None and signals.labels.moved and isinstance(signals.labels, RateShift) and signals.pattern == CONCEPT:
+            moved.append("labels")
+            size = max(size, max(abs(r - q) for r, q in zip(signals.labels.rates, signals.labels.reference)))
+        for m in signals.models:
+            if m.realised is not None and m.realised.moved and m.realised.reference is not None:
+                moved.append(f"accuracy:{m.model}")
+                size = max(size, abs(m.realised.value - m.realised.reference))
+        found.append(("concept", "", moved, size))
+    if signals.pattern == PREDICTION:
+        for m in signals.models:
+            if m.moved and m.predictions is not None:
+                size = max(abs(r - q) for r, q in zip(m.predictions.rates, m.predictions.reference))
+                found.append(("prediction", m.model, ["y_pred"], size))
+    return found

@@ -39,7 +39,8 @@ from drift.performance_estimation import compare_with_labels, estimate_performan
 from drift.windows import WindowCut, cut_windows
 from evaluators.scoring import score_predictions
 from pipeline.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of
-from pipeline.drift_signals import WindowSignals, window_signals
+from pipeline.alerts import DriftAlert
+from pipeline.drift_signals import WindowSignals, pattern_kinds, window_signals
 from pipeline.drift_streams import Reference, dataset_spec, outputs, stream_datasets, window_labels, window_reference
 from pipeline.prepare import code_sha256
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
@@ -53,7 +54,7 @@ from suite.spec import Frozen, SuiteSpec
 
 TRIGGER = "drift-watch"
 ESTIMATE_VERSION = "cbpe-1"
-__all__ = ["TRIGGER", "WindowOutcome", "stream_datasets", "watch_windows", "window_run_id"]
+__all__ = ["TRIGGER", "WindowOutcome", "pattern_alerts", "stream_datasets", "watch_windows", "window_run_id"]
 
 
 class WindowOutcome(Frozen):
@@ -174,6 +175,13 @@ def _commit_window(
         share_drifted=signals.data_share_drifted, dataset_drifted=signals.data_drifted,
         pattern=signals.pattern, signals=signals, columns=_records(table),
     )
+
+
+def pattern_alerts(outcome: WindowOutcome, suite: str) -> list[DriftAlert]:
+    """``vigil.drift.detected`` alerts for a window's concept or prediction drift (data drift alerts come from its table)."""
+    window = (outcome.window_start.isoformat(), outcome.window_end.isoformat()) if outcome.window_start and outcome.window_end else None
+    return [DriftAlert(suite=suite, run_id=outcome.run_id, dataset=outcome.dataset, kind=kind, model=model, columns=moved,
+                       magnitude=size, window=window) for kind, model, moved, size in pattern_kinds(outcome.signals)]
 
 
 def _started(cut: WindowCut) -> datetime:

@@ -169,3 +169,19 @@ def test_new_keys_at_their_defaults_leave_the_fingerprint_alone():
     assert not {"reference_rows", "reference_range", "signal_alpha"} & set(dumped["drift"])
     assert not {"scores", "score_prefix"} & set(dumped["datasets"][0]) and "prediction" not in dumped["datasets"][1]
     assert _suite({"window": "1D", "signal_alpha": 0.01}).fingerprint() != plain.fingerprint()
+
+
+def test_pattern_kinds_say_what_moved_and_by_how_much():
+    from pipeline.drift_signals import RateShift, WindowSignals, pattern_kinds
+
+    labels = RateShift(classes=["0", "1"], rates=[0.46, 0.54], low=[0.4, 0.5], high=[0.5, 0.6], reference=[0.34, 0.66],
+                       n=500, n_reference=2000, p_value=1e-6, test="two-proportion z", moved=True, headline=1)
+    realised = MetricSignal(metric="accuracy", kind="realised", value=0.84, low=0.8, high=0.87, n=500, reference=0.92, moved=True)
+    base = {"alpha": 0.001, "data_columns": 3, "data_drifted_columns": 0, "data_share_drifted": 0.0, "data_drifted": False}
+    concept = WindowSignals(pattern=CONCEPT, labels=labels, models=[ModelSignals(model="m", realised=realised)], **base)
+    ((kind, model, moved, size),) = pattern_kinds(concept)
+    assert (kind, model, moved) == ("concept", "", ["labels", "accuracy:m"]) and size == pytest.approx(0.12)
+    shifted = labels.model_copy(update={"rates": [0.2, 0.8], "reference": [0.5, 0.5]})
+    prediction = WindowSignals(pattern=PREDICTION, models=[ModelSignals(model="m", moved=True, predictions=shifted)], **base)
+    assert pattern_kinds(prediction) == [("prediction", "m", ["y_pred"], pytest.approx(0.3))]
+    assert pattern_kinds(WindowSignals(pattern=COVARIATE, **{**base, "data_drifted": True})) == []
