@@ -170,16 +170,13 @@ def accuracy_signals(
     k, n = int(correct.sum()), int(labelled.sum())
     low, high = wilson_interval(k, n, confidence)
     realised = MetricSignal(metric="accuracy", kind="realised", value=k / n, low=low, high=high, n=n)
-    moved = True
+    moved = False  # without a labelled reference there is nothing to move against
     if ref_correct is not None and len(ref_correct):
         p = two_proportion_p(k, n, int(ref_correct.sum()), len(ref_correct))
         realised = realised.model_copy(update={"reference": float(ref_correct.mean()), "n_reference": len(ref_correct), "p_value": p})
         moved = p < alpha
-    else:
-        moved = False
-    if estimated is not None:
-        z = stats.norm.ppf(0.5 + confidence / 2)
-        sd = max((estimated.high - estimated.low) / (2 * z), np.sqrt(max(k / n * (1 - k / n), 1e-12) / n) / 10)
+    if estimated is not None:  # the estimate's interval is one for the realised value: its sd is the test's
+        sd = max((estimated.high - estimated.low) / (2 * stats.norm.ppf(0.5 + confidence / 2)), 1e-9)
         p_est = float(2 * stats.norm.sf(abs(k / n - estimated.value) / sd))
         realised = realised.model_copy(update={"p_value_vs_estimate": p_est})
         moved = moved and p_est < alpha
