@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -18,28 +19,93 @@ from drift.checks import check_column
 from drift.policy import DriftPolicy, apply_policy
 from drift.scale import BinsSpec, FrameSummary, drift_from_summaries, merge_summaries, shard_summary
 from suite.errors import VigilError
+from suite.sections import WindowSpec, as_window, calendar_period
 
 WINDOW_COLUMNS = ["window_start", "window_end", "column", "score", "score_kind", "threshold", "drifted",
                   "method", "method_version", "n_reference", "n_current"]
 
 
-def split_windows(
-    frame: pd.DataFrame, timestamp: str, every: str
-) -> Iterator[tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame]]:
-    """Yield ``(window_start, window_end, rows)`` for each non-empty window, oldest first.
+@dataclass(frozen=True)
+class WindowCut:
+    """One window of a stream: its time span (None without a timestamp), its row positions and rows.
 
-    Windows are ``[start, end)``, aligned to ``every`` (a pandas frequency such as ``"1D"`` or ``"6h"``).
+    ``first_row``/``end_row`` are positions in the dataset's file order, ``[first_row, end_row)`` for row
+    windows; for time windows they are the positions of the window's first and one past its last row.
     """
-    if timestamp not in frame.columns:
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    first_row: int
+    end_row: int
+    rows: pd.DataFrame
+    by_rows: bool = False
+
+    @property
+    def label(self) -> str:
+        """``2026-03-05``, ``2026-03-05 06:00`` or ``rows 500-1000``: how tables name the window."""
+        if self.by_rows or self.start is None:
+            return f"rows {self.first_row}-{self.end_row}"
+        whole_days = self.start == self.start.normalize() and (self.end is None or self.end - self.start >= pd.Timedelta(days=1))
+        return f"{self.start:%Y-%m-%d}" if whole_days else f"{self.start:%Y-%m-%d %H:%M}"
+
+
+def cut_windows(frame: pd.DataFrame, timestamp: str | None, window: str | WindowSpec) -> Iterator[WindowCut]:
+    """Yield each non-empty window of ``frame``, oldest (or first) first.
+
+    ``frame``'s index holds the rows' positions in the dataset (kept when rows were left out, e.g. a
+    reference part). Windows are ``[start, end)``: a fixed span (``every``) is aligned to multiples of the
+    span from the epoch; a calendar period is a whole week (Monday to Sunday unless the alias anchors
+    another day), month, quarter or year; ``rows`` cuts consecutive rows in file order and needs no timestamp.
+
+    Example:
+        >>> frame = pd.DataFrame({"ts": pd.to_datetime(["2026-01-30", "2026-01-31", "2026-02-01"])})
+        >>> [(w.label, len(w.rows)) for w in cut_windows(frame, "ts", "1MS")]
+        [('2026-01-01', 2), ('2026-02-01', 1)]
+    """
+    try:
+        spec = as_window(window)
+    except ValueError as exc:
+        raise VigilError(f"drift windows: {exc}") from None
+    positions = frame.index.to_numpy()
+    if spec.rows is not None:
+        times = pd.to_datetime(frame[timestamp]) if timestamp and timestamp in frame.columns else None
+        for i in range(0, len(frame), spec.rows):
+            rows = frame.iloc[i:i + spec.rows]
+            start = end = None
+            if times is not None:
+                start, end = pd.Timestamp(times.iloc[i:i + spec.rows].min()), pd.Timestamp(times.iloc[i:i + spec.rows].max())
+            yield WindowCut(start, end, int(positions[i]), int(positions[i + len(rows) - 1]) + 1, rows, by_rows=True)
+        return
+    if not timestamp or timestamp not in frame.columns:
         raise VigilError(f"drift windows: expected timestamp column {timestamp!r}, got {list(frame.columns)}")
     times = pd.to_datetime(frame[timestamp])
-    try:
-        step = pd.tseries.frequencies.to_offset(every)
-    except ValueError:
-        raise VigilError(f"drift windows: expected a pandas frequency such as '1D' or '6h', got {every!r}") from None
-    starts = times.dt.floor(every)
+    if spec.every is not None:
+        step = pd.tseries.frequencies.to_offset(spec.every)
+        starts = times.dt.floor(spec.every)
+        ends = starts + step
+    else:
+        tz = times.dt.tz
+        naive = times.dt.tz_localize(None) if tz is not None else times
+        periods = naive.dt.to_period(calendar_period(spec.calendar or ""))
+        starts, ends = periods.dt.start_time, (periods + 1).dt.start_time
+        if tz is not None:
+            starts, ends = starts.dt.tz_localize(tz), ends.dt.tz_localize(tz)
     for start, rows in frame.groupby(starts, sort=True):
-        yield pd.Timestamp(start), pd.Timestamp(start) + step, rows
+        where = positions[frame.index.get_indexer(rows.index)]
+        yield WindowCut(pd.Timestamp(start), pd.Timestamp(ends.loc[rows.index[0]]), int(where.min()), int(where.max()) + 1, rows)
+
+
+def split_windows(
+    frame: pd.DataFrame, timestamp: str, every: str | WindowSpec
+) -> Iterator[tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame]]:
+    """Yield ``(window_start, window_end, rows)`` for each non-empty time window, oldest first.
+
+    Windows are ``[start, end)``: ``every`` is a fixed span such as ``"1D"`` or ``"6h"`` (aligned to
+    multiples of it from the epoch) or a calendar period such as ``"1W"`` or ``"1ME"`` (see :func:`cut_windows`).
+    """
+    for cut in cut_windows(frame, timestamp, every):
+        assert cut.start is not None and cut.end is not None
+        yield cut.start, cut.end, cut.rows
 
 
 def drift_by_window(
@@ -93,7 +159,7 @@ def drift_table_from_summaries(
     policy: DriftPolicy | None = None,
 ) -> pd.DataFrame:
     """The same long table as :func:`drift_by_window`, from merged per-window summaries."""
-    step = pd.tseries.frequencies.to_offset(every)
+    step = pd.tseries.frequencies.to_offset(every)  # a fixed span: calendar windows go through cut_windows
     rows = []
     for start in sorted(windows):
         result = drift_from_summaries(reference, windows[start], per_column_method=per_column_method,

@@ -2,7 +2,8 @@
 
 Entrypoint ``flows/drift_watch.py:drift_watch``. Each window is committed as a run
 of the suite (trigger ``drift-watch``, see :mod:`pipeline.drift_windows`); then
-every window run's drift and metric incident events are emitted as
+every window run's drift — data groups that drifted, and windows whose pattern is concept or
+prediction drift (kind ``concept`` / ``prediction``) — and metric incident events are emitted as
 ``vigil.drift.detected`` / ``vigil.metric.changed`` / ``vigil.metric.recovered`` events.
 """
 
@@ -15,8 +16,9 @@ from prefect import flow, task
 from flows.alerts import emit_drift_events, emit_metric_events
 from pipeline.alerts import drift_alerts
 from pipeline.drift import drift_table
-from pipeline.drift_windows import WindowOutcome, watch_windows
+from pipeline.drift_windows import WindowOutcome, pattern_alerts, watch_windows
 from pipeline.metric_watch import metric_changes_for_run
+from suite.load import load_suite
 from suite.settings import Settings, load_settings
 
 
@@ -26,8 +28,8 @@ def windows(suite_path: str, settings: Settings, since: datetime | None, dataset
 
 
 @task(name="alert")
-def alert(outcomes: list[WindowOutcome], settings: Settings) -> dict[str, int]:
-    drifted = sum(emit_drift_events(drift_alerts(drift_table(o.run_id, settings))) for o in outcomes)
+def alert(outcomes: list[WindowOutcome], settings: Settings, suite: str) -> dict[str, int]:
+    drifted = sum(emit_drift_events(drift_alerts(drift_table(o.run_id, settings)) + pattern_alerts(o, suite)) for o in outcomes)
     # Metric events fire at the point where an incident opens or closes: check every window, oldest first.
     changed = sum(emit_metric_events(metric_changes_for_run(o.run_id, settings)) for o in outcomes)
     return {"drift_events": drifted, "metric_events": changed}
@@ -38,5 +40,6 @@ def drift_watch(suite_path: str, since: datetime | None = None, dataset: str | N
     """Store drift per window of the suite's timestamped datasets and emit alerts."""
     settings = load_settings(ray_address)
     outcomes = windows(suite_path, settings, since, dataset)
-    counts = alert(outcomes, settings)
-    return {"runs": [o.run_id for o in outcomes], "drifted": [o.run_id for o in outcomes if o.dataset_drifted], **counts}
+    counts = alert(outcomes, settings, load_suite(suite_path).name)
+    return {"runs": [o.run_id for o in outcomes], "drifted": [o.run_id for o in outcomes if o.dataset_drifted],
+            "patterns": {o.run_id: o.pattern for o in outcomes}, **counts}

@@ -241,12 +241,12 @@ def labels_of(data: LoadedDataset, task: str, classes: list[int | str] | None) -
 
 
 def reference_side(suite: SuiteSpec, settings: Settings, classes: list[int | str] | None) -> tuple[LoadedDataset, DriftSide]:
-    """The suite's drift reference with its model outputs and labels."""
-    spec = _drift_spec(suite)
-    data = load_dataset(next(d for d in suite.datasets if d.name == spec.reference), suite)
-    preds = model_predictions(suite, data, settings, len(classes) if classes else None) if spec.predictions else {}
-    labels = labels_of(data, suite.task, classes) if spec.target else None
-    return data, DriftSide(data.frame[_columns(spec, data)], preds, labels)
+    """The suite's drift reference (its ``reference_rows``/``reference_range`` only) with its outputs and labels."""
+    from pipeline.drift_streams import window_reference  # it builds on this module
+
+    _drift_spec(suite)
+    reference = window_reference(suite, settings, classes)
+    return reference.data, reference.side
 
 
 def drift_stage(plan: RunPlan, settings: Settings) -> str | None:

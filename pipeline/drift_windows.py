@@ -18,21 +18,31 @@ Summary rows per window (variant ``clean``, slice ``all``):
   (confidence-based on probabilities calibrated on the labelled reference — method in the run's
   ``provenance["calibration"]`` — with their intervals as CI); when every label of the window is present, the
   suite's realised metrics with bootstrap CIs and ``accuracy_estimate_error`` /
-  ``macro_f1_estimate_error`` (estimate − realised).
+  ``macro_f1_estimate_error`` (estimate − realised);
+* the window signals (:mod:`pipeline.drift_signals`): model ``data`` — ``label_rate:<class>`` (Wilson CI);
+  per model — ``predicted_rate:<class>``. The window's pattern (``covariate drift``, ``concept drift``, …)
+  and all its signals are in the run's provenance (``pattern``, ``signals``).
+
+Windows (``drift.window``) are fixed spans, calendar periods or row counts (:func:`drift.windows.cut_windows`);
+a row window's run id ends ``-rows-<first>-<end>`` (positions in the dataset's file order).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from drift.evidently_adapter import save_html
 from drift.performance_estimation import IDENTITY, Calibrator, compare_with_labels, estimate_performance, fit_calibrator
-from drift.windows import split_windows
+from drift.windows import WindowCut, cut_windows
 from evaluators.scoring import score_predictions
-from pipeline.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of, model_predictions, reference_side
+from pipeline.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of
+from pipeline.alerts import DriftAlert
+from pipeline.drift_signals import WindowSignals, pattern_kinds, window_signals
+from pipeline.drift_streams import Reference, dataset_spec, outputs, stream_datasets, window_labels, window_reference
 from pipeline.prepare import code_sha256
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from storage.frames import write_frame
@@ -45,40 +55,43 @@ from suite.spec import Frozen, SuiteSpec
 
 TRIGGER = "drift-watch"
 ESTIMATE_VERSION = "cbpe-2"
+__all__ = ["TRIGGER", "WindowOutcome", "pattern_alerts", "stream_datasets", "watch_windows", "window_run_id"]
 
 
 class WindowOutcome(Frozen):
-    """One window's committed drift run, in brief."""
+    """One window's committed drift run, in brief, with its signals and per-column drift rows.
+
+    ``window_start``/``window_end`` are None for row windows of data without a timestamp;
+    ``first_row``/``end_row`` are the window's row positions in the dataset.
+    """
 
     run_id: str
     dataset: str
-    window_start: datetime
-    window_end: datetime
+    window: str
+    window_start: datetime | None
+    window_end: datetime | None
+    first_row: int
+    end_row: int
     rows: int
     labelled: bool
     share_drifted: float
     dataset_drifted: bool
+    pattern: str
+    signals: WindowSignals
+    columns: list[dict[str, Any]]
 
 
-def window_run_id(suite: str, dataset: str, start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """The deterministic run id of one window: re-running it replaces the run."""
+def window_run_id(suite: str, dataset: str, start: pd.Timestamp | WindowCut, end: pd.Timestamp | None = None) -> str:
+    """The deterministic run id of one window: re-running it replaces the run.
+
+    ``…-<start>-<end>`` for time windows, ``…-rows-<first>-<end>`` for row windows.
+    """
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in f"{suite}-drift-{dataset}")
+    if isinstance(start, WindowCut):
+        if start.by_rows or start.start is None:
+            return f"{slug}-rows-{start.first_row:06d}-{start.end_row:06d}"
+        start, end = start.start, start.end
     return f"{slug}-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}"
-
-
-def stream_datasets(suite: SuiteSpec, dataset: str | None = None) -> list[str]:
-    """Datasets with a timestamp column other than the drift reference (or the one named)."""
-    spec = suite.drift
-    if spec is None:
-        raise VigilError(f"suite {suite.source}: drift: expected a drift section with a reference dataset, got none")
-    names = [d.name for d in suite.datasets if d.timestamp and d.name != spec.reference]
-    if dataset is not None:
-        if dataset not in names:
-            raise VigilError(f"suite {suite.source}: --dataset: expected a dataset with a timestamp column {names}, got {dataset!r}")
-        return [dataset]
-    if not names:
-        raise VigilError(f"suite {suite.source}: datasets: expected a dataset with a timestamp column to watch, got none")
-    return names
 
 
 def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None = None, dataset: str | None = None) -> list[WindowOutcome]:
@@ -87,7 +100,8 @@ def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None
     Args:
         suite_path: The suite file.
         settings: Where runs are stored and which Ray to use for large windows.
-        since: Only windows starting at or after this moment (naive means UTC).
+        since: Only windows starting at or after this moment (naive means UTC); row windows without
+            timestamps are always all watched.
         dataset: Only this dataset.
 
     Returns:
@@ -95,36 +109,39 @@ def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None
     """
     suite = load_suite(suite_path)
     names = stream_datasets(suite, dataset)
+    assert suite.drift is not None
     classes = _classes(suite, settings)
-    ref_data, ref_side = reference_side(suite, settings, classes)
-    calibrators = _calibrators(suite, ref_side, labels_of(ref_data, suite.task, classes) if classes else None)
-    outcomes = []
+    reference = window_reference(suite, settings, classes)
+    calibrators = _calibrators(suite, reference.side, reference.y)
+    found = []
     for name in names:
-        spec = next(d for d in suite.datasets if d.name == name)
-        data = load_dataset(spec, suite)
-        preds = model_predictions(suite, data, settings, len(classes) if classes else None) if ref_side.predictions else {}
-        for start, end, rows in split_windows(data.frame, spec.timestamp or "", suite.drift.window or "1D"):  # type: ignore[union-attr]
-            if since is not None and start < _naive(since, start):
+        spec = dataset_spec(suite, name)
+        own = name == suite.drift.reference
+        data = reference.data if own else load_dataset(spec, suite)
+        preds = outputs(suite, data, settings, classes) if reference.side.predictions else {}
+        frame = data.frame[~reference.keep] if own else data.frame
+        for cut in cut_windows(frame, spec.timestamp, suite.drift.windowing):
+            if since is not None and cut.start is not None and cut.start < _naive(since, cut.start):
                 continue
-            outcomes.append(_commit_window(suite, settings, data, ref_side, preds, classes, start, end, rows, calibrators))
-    return outcomes
+            found.append(_commit_window(suite, settings, data, reference, preds, classes, cut, calibrators))
+    return found
 
 
 def _commit_window(
-    suite: SuiteSpec, settings: Settings, data: LoadedDataset, ref_side: DriftSide,
-    preds: dict[str, pd.DataFrame], classes: list[int | str] | None,
-    start: pd.Timestamp, end: pd.Timestamp, rows: pd.DataFrame, calibrators: dict[str, Calibrator],
+    suite: SuiteSpec, settings: Settings, data: LoadedDataset, reference: Reference,
+    preds: dict[str, pd.DataFrame], classes: list[int | str] | None, cut: WindowCut, calibrators: dict[str, Calibrator],
 ) -> WindowOutcome:
     spec = suite.drift
     assert spec is not None
-    run_id = window_run_id(suite.name, data.name, start, end)
+    ref_side, rows = reference.side, cut.rows
+    run_id = window_run_id(suite.name, data.name, cut)
     store = ResultStore(settings)
     window = LoadedDataset(data.name, rows.reset_index(drop=True), data.features, data.label, data.sha256, data.source)
     window_preds = {m: rows[[SAMPLE_ID]].merge(p, on=SAMPLE_ID, how="left") for m, p in preds.items()}
     labels = labels_of(window, suite.task, classes) if ref_side.labels is not None else None
     current = DriftSide(window.frame[list(ref_side.features.columns)], window_preds, labels)
     comparison = compare(ref_side.frame(), current.frame(), spec, suite.task, settings.ray_address)
-    context = {"run_id": run_id, "suite": suite.name, "dataset": data.name, "window_start": start, "window_end": end}
+    context = {"run_id": run_id, "suite": suite.name, "dataset": data.name, "window_start": cut.start, "window_end": cut.end}
     table = drift_rows(comparison, spec.share_threshold, **context)
     staging = store.staging_dir(run_id)
     write_frame(staging / DRIFT_TABLE, table)
@@ -134,25 +151,77 @@ def _commit_window(
         save_html(comparison.snapshot, staging / "drift.html")
         artifacts.append(ArtifactRecord(kind="drift", uri=(final / "drift.html").as_uri(), description="Evidently drift report"))
     results = _summary_rows(suite, data, table, window, window_preds, labels, calibrators)
-    started = start.tz_localize(UTC) if start.tzinfo is None else start.tz_convert(UTC)
+    estimates = {r["model"]: r for r in results.to_dict("records") if r["metric"] == "accuracy_estimated"} if len(results) else {}
+    signals = window_signals(
+        table, estimates, task=suite.task, classes=classes, y=window_labels(window, suite.task, classes), preds=window_preds,
+        ref_y=reference.y, ref_preds=ref_side.predictions, alpha=spec.signal_alpha, confidence=suite.bootstrap.confidence,
+    )
+    results = pd.concat([results, _signal_rows(suite, data, signals)], ignore_index=True)
     record = RunRecord(
-        run_id=run_id, suite=suite.name, suite_hash=suite.fingerprint(), started_at=started.to_pydatetime(),
+        run_id=run_id, suite=suite.name, suite_hash=suite.fingerprint(), started_at=_started(cut),
         finished_at=datetime.now(UTC), status="completed", verdict="none", trigger=TRIGGER,
-        provenance={"window": [start.isoformat(), end.isoformat()], "dataset": data.name, "reference": spec.reference,
-                    "calibration": {m: c.method for m, c in calibrators.items() if m in preds}},
+        provenance={"window": [cut.start.isoformat() if cut.start is not None else None, cut.end.isoformat() if cut.end is not None else None],
+                    "rows": [cut.first_row, cut.end_row], "window_spec": spec.windowing.label, "dataset": data.name,
+                    "reference": spec.reference,
+                    "calibration": {m: c.method for m, c in calibrators.items() if m in preds}, "pattern": signals.pattern, "signals": signals.model_dump(mode="json")},
         models=[ModelVersionRecord(name=m.name, sha256=m.sha256 or code_sha256(m, suite), format=m.format,
                                    path=m.path or "", role=m.role, version=m.version) for m in suite.models if m.name in preds],
         datasets=[DatasetVersionRecord(name=data.name, sha256=data.sha256, rows=len(rows), source=data.source)],
         artifacts=artifacts,
     )
     store.commit_run(record, results)
-    data_rows = table[table["kind"] == "data"]
     return WindowOutcome(
-        run_id=run_id, dataset=data.name, window_start=start.to_pydatetime(), window_end=end.to_pydatetime(),
-        rows=len(rows), labelled=labels is not None,
-        share_drifted=float(data_rows["share_drifted"].iloc[0]) if len(data_rows) else 0.0,
-        dataset_drifted=bool(data_rows["dataset_drifted"].iloc[0]) if len(data_rows) else False,
+        run_id=run_id, dataset=data.name, window=cut.label,
+        window_start=cut.start.to_pydatetime() if cut.start is not None else None,
+        window_end=cut.end.to_pydatetime() if cut.end is not None else None,
+        first_row=cut.first_row, end_row=cut.end_row, rows=len(rows), labelled=labels is not None,
+        share_drifted=signals.data_share_drifted, dataset_drifted=signals.data_drifted,
+        pattern=signals.pattern, signals=signals, columns=_records(table),
     )
+
+
+def pattern_alerts(outcome: WindowOutcome, suite: str) -> list[DriftAlert]:
+    """``vigil.drift.detected`` alerts for a window's concept or prediction drift (data drift alerts come from its table)."""
+    window = (outcome.window_start.isoformat(), outcome.window_end.isoformat()) if outcome.window_start and outcome.window_end else None
+    return [DriftAlert(suite=suite, run_id=outcome.run_id, dataset=outcome.dataset, kind=kind, model=model, columns=moved,
+                       magnitude=size, window=window) for kind, model, moved, size in pattern_kinds(outcome.signals)]
+
+
+def _started(cut: WindowCut) -> datetime:
+    """A window run's ``started_at``: its start, or (row windows without time) the epoch plus its first row in seconds."""
+    if cut.start is None:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=cut.first_row)
+    start = cut.start
+    return (start.tz_localize(UTC) if start.tzinfo is None else start.tz_convert(UTC)).to_pydatetime()
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every per-column row of the window's drift table (all its columns), JSON-ready."""
+    skip = {"run_id", "suite", "dataset", "window_start", "window_end"}
+    out = []
+    for row in table.to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and np.isnan(v) else v.item() if isinstance(v, np.generic) else v)
+                    for k, v in row.items() if k not in skip})
+    return out
+
+
+def _signal_rows(suite: SuiteSpec, data: LoadedDataset, signals: WindowSignals) -> pd.DataFrame:
+    """Summary rows of the window's class rates: ``label_rate:<class>`` (model data) and ``predicted_rate:<class>``."""
+    rows = []
+
+    def add(model: str, name: str, shift: Any) -> None:
+        for cls, rate, low, high in zip(shift.classes, shift.rates, shift.low, shift.high):
+            spec = next((m for m in suite.models if m.name == model), None)
+            rows.append({"dataset": data.name, "model": model, "model_sha": (spec.sha256 or code_sha256(spec, suite)) if spec else data.sha256,
+                         "role": spec.role if spec else ("data" if model == "data" else "logged"), "variant": "clean", "slice": "all",
+                         "metric": f"{name}:{cls}", "metric_version": "1", "value": rate, "ci_low": low, "ci_high": high, "n": shift.n})
+
+    if signals.labels is not None and hasattr(signals.labels, "rates"):
+        add("data", "label_rate", signals.labels)
+    for model in signals.models:
+        if model.predictions is not None:
+            add(model.model, "predicted_rate", model.predictions)
+    return pd.DataFrame(rows)
 
 
 def _summary_rows(
@@ -163,7 +232,7 @@ def _summary_rows(
     n = len(window.frame)
 
     def add(model: str, metric: str, value: float, low: float = np.nan, high: float = np.nan, version: str = "1", count: int = n) -> None:
-        role = next((m.role for m in suite.models if m.name == model), "data")
+        role = next((m.role for m in suite.models if m.name == model), "data" if model == "data" else "logged")
         sha = next((m.sha256 or code_sha256(m, suite) for m in suite.models if m.name == model), data.sha256)
         rows.append({"dataset": data.name, "model": model, "model_sha": sha, "role": role, "variant": "clean", "slice": "all",
                      "metric": metric, "metric_version": version, "value": value, "ci_low": low, "ci_high": high, "n": count})
@@ -176,6 +245,8 @@ def _summary_rows(
         return pd.DataFrame(rows)
     for model, frame in preds.items():
         scores = _scores(frame)
+        if scores.shape[1] == 0:  # logged predictions without scores: the window signals give their accuracy
+            continue
         estimate = estimate_performance(scores, confidence=suite.bootstrap.confidence, seed=suite.seed, calibrator=calibrators.get(model))
         add(model, "accuracy_estimated", estimate.accuracy, estimate.accuracy_low, estimate.accuracy_high, ESTIMATE_VERSION)
         add(model, "macro_f1_estimated", estimate.macro_f1, estimate.macro_f1_low, estimate.macro_f1_high, ESTIMATE_VERSION)
@@ -193,16 +264,22 @@ def _summary_rows(
 
 
 def _scores(frame: pd.DataFrame) -> np.ndarray:
+    """A model's class scores (``score_<k>`` in class order), each row normalised to sum to 1; no columns when none were logged."""
     scores = frame[sorted((c for c in frame.columns if c.startswith("score_")), key=lambda c: int(c[6:]))].to_numpy(dtype=np.float64)
-    return scores / scores.sum(axis=1, keepdims=True)
+    return scores / scores.sum(axis=1, keepdims=True) if scores.shape[1] else scores
 
 
-def _calibrators(suite: SuiteSpec, reference: DriftSide, labels: pd.Series | None) -> dict[str, Calibrator]:
-    """Per model, the calibrator fitted once on the reference's scores and labels (identity without labels)."""
-    if suite.task != "classification" or labels is None:
-        return {m: IDENTITY for m in reference.predictions}
-    y = labels.to_numpy(dtype=np.int64)
-    return {m: fit_calibrator(_scores(p), y, seed=suite.seed) for m, p in reference.predictions.items()}
+def _calibrators(suite: SuiteSpec, reference: DriftSide, y: np.ndarray | None) -> dict[str, Calibrator]:
+    """Per model, the calibrator fitted once on the reference's scores and known labels (identity without them)."""
+    known = None if y is None or suite.task != "classification" else y >= 0
+    out = {}
+    for model, frame in reference.predictions.items():
+        scores = _scores(frame)
+        if known is None or not known.any() or scores.shape[1] == 0:
+            out[model] = IDENTITY
+        else:
+            out[model] = fit_calibrator(scores[known], y[known].astype(np.int64), seed=suite.seed)  # type: ignore[index]
+    return out
 
 
 def _classes(suite: SuiteSpec, settings: Settings) -> list[int | str] | None:

@@ -70,6 +70,9 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
     if run_id is not None:
         check_run_id(run_id)
     suite = load_suite(suite_path)
+    if not suite.models:
+        raise VigilError(f"suite {suite.source}: models: nothing to evaluate (the suite has no models; "
+                         f"watch its logged outputs with `vigil drift --suite {suite_path}`)")
     check_names(suite)
     check_code_pins(suite)
     models, upstream, fingerprints = [], upstream_digest(suite), {}

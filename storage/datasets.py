@@ -129,7 +129,7 @@ def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
             raise DataError(f"{where}: id_column: {spec.id_column!r} has duplicate ids")
     elif SAMPLE_ID not in frame.columns:
         frame = frame.assign(**{SAMPLE_ID: np.arange(len(frame), dtype=np.int64)})
-    reserved = {SAMPLE_ID, spec.label, spec.timestamp}
+    reserved = {SAMPLE_ID, spec.label, spec.timestamp, *spec.logged_columns(list(frame.columns))}  # logged outputs are no features
     features = spec.features or [c for c in frame.columns if c not in reserved]
     _check_columns(frame, features, "features", where)
     if spec.label is not None:

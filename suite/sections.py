@@ -8,10 +8,10 @@ validators are imported lazily for the same reason.
 from __future__ import annotations
 
 import warnings
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, field_validator, model_validator
 
 from suite.base import Frozen
 
@@ -104,11 +104,133 @@ def variant_name(kind: str, severity: int) -> str:
     return CLEAN if severity == 0 else f"{kind}:{severity}"
 
 
+_CALENDAR = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q-DEC", "year": "Y-DEC"}
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+WINDOW_HELP = ("a fixed span such as '1D' or '6h', a calendar period (day, week, month, quarter, year, "
+               "or a pandas alias such as '1W', '1ME', '1MS'), {rows: N}, {calendar: ...} or {every: ...}")
+
+
+def _offset(text: str) -> Any:
+    import pandas as pd
+
+    try:
+        return pd.tseries.frequencies.to_offset(text)
+    except ValueError:
+        return None
+
+
+def calendar_period(text: str) -> str:
+    """The pandas period frequency of a calendar window: ``week`` or ``1W`` -> ``W-SUN``, ``1MS`` -> ``M``.
+
+    Calendar windows are whole periods (weeks Monday to Sunday, months, quarters, years), never spans
+    counted from the epoch.
+
+    Example:
+        >>> [calendar_period(t) for t in ("month", "1ME", "1MS", "W-MON", "QS")]
+        ['M', 'M', 'M', 'W-MON', 'Q-DEC']
+    """
+    if text in _CALENDAR:
+        return _CALENDAR[text]
+    offset = _offset(text)
+    if offset is None or offset.n != 1:
+        raise ValueError(f"expected {WINDOW_HELP}, got {text!r}")
+    prefix, _, month = offset.name.partition("-")
+    if prefix == "D":
+        return "D"
+    if prefix == "W":
+        return offset.name
+    if prefix in ("ME", "MS"):
+        return "M"
+    if prefix in ("QE", "QS", "YE", "YS"):
+        end = month if prefix.endswith("E") else _MONTHS[_MONTHS.index(month) - 1]
+        return f"{prefix[0]}-{end}"
+    raise ValueError(f"expected {WINDOW_HELP}, got {text!r}")
+
+
+class WindowSpec(Frozen):
+    """How a stream is cut into windows: exactly one of ``rows``, ``calendar`` or ``every``.
+
+    Attributes:
+        rows: Consecutive rows per window (in timestamp order when there is one; no timestamp needed).
+        calendar: Calendar periods: ``day``, ``week`` (Monday to Sunday), ``month``, ``quarter``, ``year``,
+            or a pandas calendar alias such as ``1W``, ``W-MON``, ``1ME``, ``1MS``, ``QS``.
+        every: A fixed span such as ``1D`` or ``6h``, aligned to multiples of the span from the epoch.
+    """
+
+    rows: PositiveInt | None = None
+    calendar: str | None = None
+    every: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WindowSpec:
+        given = [k for k in ("rows", "calendar", "every") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"expected exactly one of rows, calendar or every, got {given or 'none'}")
+        if self.calendar is not None:
+            calendar_period(self.calendar)
+        if self.every is not None and not _is_span(self.every):
+            raise ValueError(f"every: expected a fixed span such as '1D' or '6h', got {self.every!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The spec as written: ``rows=500``, ``calendar=month`` or ``every=1D``."""
+        key = next(k for k in ("rows", "calendar", "every") if getattr(self, k) is not None)
+        return f"{key}={getattr(self, key)}"
+
+
+def _is_span(text: str) -> bool:
+    import pandas as pd
+
+    offset = _offset(text)
+    return offset is not None and isinstance(offset, pd.offsets.Tick)
+
+
+def as_window(value: str | WindowSpec) -> WindowSpec:
+    """A window as written (``"1D"``, ``"1ME"`` or a mapping) in its one normal form.
+
+    Example:
+        >>> as_window("6h").every, as_window("1W").calendar
+        ('6h', '1W')
+    """
+    if isinstance(value, WindowSpec):
+        return value
+    if _is_span(value):
+        return WindowSpec(every=value)
+    calendar_period(value)
+    return WindowSpec(calendar=value)
+
+
+class ReferenceRange(Frozen):
+    """A time range ``[start, end)`` of the reference dataset; either end may be left open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReferenceRange:
+        if self.start is None and self.end is None:
+            raise ValueError("expected start and/or end, got neither")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError(f"expected start before end, got {self.start} .. {self.end}")
+        return self
+
+
 class DriftSpec(Frozen):
     """Data drift of evaluation data (and model outputs) against a reference dataset.
 
     Attributes:
         reference: Name of a suite dataset with ``use: reference``.
+        reference_rows: ``[start, end)`` row positions of the reference dataset to use as the reference;
+            the rest of that dataset is then watched as a stream.
+        reference_range: The same as a time range ``{start, end}`` of the reference's timestamp column.
         columns: Columns to compare; None means every feature of the reference dataset.
         categorical: Columns to treat as categorical even when numeric.
         methods: Column -> drift check name (``ks``, ``chi_square``, ``chi_square_homogeneity``, ``z``,
@@ -122,7 +244,9 @@ class DriftSpec(Frozen):
         multivariate: Also test the numeric data columns' joint distribution (``mmd``, one row of kind
             ``multivariate``, column ``<joint>``).
         share_threshold: Share of drifted columns at which the dataset counts as drifted.
-        window: Pandas frequency for windows over the dataset's timestamp column (e.g. ``"1D"``), or None.
+        window: How ``vigil drift`` cuts streams: a fixed span (``"1D"``, ``"6h"``), a calendar period
+            (``"1W"``, ``"1ME"``) or a :class:`WindowSpec` mapping (``{rows: 500}``); None means ``1D``.
+        signal_alpha: Significance level of the label, prediction and metric tests that name a window's pattern.
         mode: ``"summaries"`` (merged per-shard summaries, any size), ``"evidently"`` (Evidently on the
             whole window, small windows only) or ``"auto"`` (Evidently up to ``evidently_max_rows``).
         evidently_max_rows: Largest window handed to Evidently whole under ``"auto"``.
@@ -133,6 +257,9 @@ class DriftSpec(Frozen):
     """
 
     reference: str
+    # The keys added with window signals are left out of the fingerprint at their defaults (older suites keep theirs).
+    reference_rows: tuple[NonNegativeInt, PositiveInt] | None = Field(default=None, exclude_if=lambda v: v is None)
+    reference_range: ReferenceRange | None = Field(default=None, exclude_if=lambda v: v is None)
     columns: list[str] | None = None
     categorical: list[str] = Field(default_factory=list)
     methods: dict[str, str] = Field(default_factory=dict)
@@ -142,7 +269,8 @@ class DriftSpec(Frozen):
     effect_floors: dict[str, float] = Field(default_factory=dict)
     multivariate: bool = True
     share_threshold: float = Field(default=0.5, gt=0, le=1)
-    window: str | None = None
+    window: str | WindowSpec | None = None
+    signal_alpha: float = Field(default=0.001, gt=0, lt=0.5, exclude_if=lambda v: v == 0.001)
     mode: Literal["auto", "summaries", "evidently"] = "auto"
     evidently_max_rows: PositiveInt = 100_000
     bins: PositiveInt = 2048
@@ -170,17 +298,38 @@ class DriftSpec(Frozen):
             raise ValueError(f"expected effect floors >= 0, got {bad}")
         return floors
 
-    @field_validator("window")
+    @field_validator("window", mode="before")
     @classmethod
-    def _a_frequency(cls, window: str | None) -> str | None:
-        if window is not None:
-            import pandas as pd
-
+    def _a_window(cls, window: Any) -> Any:
+        if window is None or isinstance(window, WindowSpec):
+            return window
+        if isinstance(window, str):
+            as_window(window)
+            return window
+        if isinstance(window, dict):
             try:
-                pd.tseries.frequencies.to_offset(window)
-            except ValueError:
-                raise ValueError(f"expected a pandas frequency such as '1D' or '6h', got {window!r}") from None
-        return window
+                return WindowSpec.model_validate(window)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                problem = str(first.get("ctx", {}).get("error", first["msg"]))
+                problem = problem.replace("Input should be", "expected").replace("Extra inputs are not permitted", "unknown key")
+                raise ValueError(f"{where + ': ' if where else ''}{problem}, got {first.get('input')!r}"
+                                 if "got" not in problem else f"{where + ': ' if where else ''}{problem}") from None
+        raise ValueError(f"expected {WINDOW_HELP}, got {window!r}")
+
+    @model_validator(mode="after")
+    def _one_reference_part(self) -> DriftSpec:
+        if self.reference_rows is not None and self.reference_range is not None:
+            raise ValueError("reference_rows: give at most one of reference_rows or reference_range")
+        if self.reference_rows is not None and self.reference_rows[0] >= self.reference_rows[1]:
+            raise ValueError(f"reference_rows: expected [start, end) with start < end, got {list(self.reference_rows)}")
+        return self
+
+    @property
+    def windowing(self) -> WindowSpec:
+        """The window in normal form (``1D`` when none is given)."""
+        return as_window(self.window or "1D")
 
 
 class MetricDriftSpec(Frozen):

@@ -19,8 +19,9 @@ import numpy as np
 from pydantic import Field, PositiveInt, PrivateAttr, model_validator
 
 from suite.base import Frozen
+from suite.data_spec import DatasetSpec
 from suite.errors import VigilError
-from suite.sections import DataChecksSpec, DriftSpec, MetricDriftSpec, PerturbationSpec, RobustnessSpec
+from suite.sections import DriftSpec, MetricDriftSpec, PerturbationSpec, RobustnessSpec
 
 __all__ = ["Frozen", "SuiteSpec", "ModelSpec", "DatasetSpec", "GateSpec"]
 
@@ -59,30 +60,6 @@ class ModelSpec(Frozen):
             raise ValueError("a model file needs its sha256 pinned")
         if self.module_sha256 is not None and self.module is None:
             raise ValueError("module_sha256 pins a module file: give module too")
-        return self
-
-
-class DatasetSpec(Frozen):
-    """A versioned dataset: a Parquet/CSV file or a built-in loader such as ``sklearn.digits``."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    path: str | None = None
-    loader: str | None = None
-    split: Literal["train", "test", "all"] = "test"
-    sha256: Sha256 | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    features: list[str] | None = None
-    label: str | None = None
-    timestamp: str | None = None
-    id_column: str | None = None
-    image_shape: tuple[PositiveInt, ...] | None = None
-    use: Literal["evaluation", "reference"] = "evaluation"
-    checks: DataChecksSpec | None = None
-    allow_nan: list[str] = Field(default_factory=list, exclude_if=lambda names: not names)  # features that may hold NaN
-
-    @model_validator(mode="after")
-    def _one_source(self) -> DatasetSpec:
-        if (self.path is None) == (self.loader is None):
-            raise ValueError("give exactly one of path or loader")
         return self
 
 
@@ -305,7 +282,7 @@ class SuiteSpec(Frozen):
     description: str = ""
     task: Literal["classification", "regression"]
     classes: list[int | str] | None = None
-    models: list[ModelSpec] = Field(min_length=1)
+    models: list[ModelSpec] = Field(default_factory=list)
     datasets: list[DatasetSpec] = Field(min_length=1)
     metrics: list[str] | None = None
     primary_metric: str | None = None
@@ -342,7 +319,12 @@ class SuiteSpec(Frozen):
             unknown = [d for d in module.datasets or [] if d not in names]
             if unknown:
                 raise ValueError(f"upstream[{i}].datasets: expected dataset names {sorted(names)}, got {unknown[0]!r}")
-        if not any(d.use == "evaluation" for d in self.datasets):
+        if not self.models:
+            gated = "gates" if self.gates else "robustness_gates" if self.robustness_gates else "drift_gate" if self.drift_gate else None
+            if self.drift is None or gated:
+                why = f"{gated} need models" if gated else "a suite without models needs a drift: section to watch logged outputs"
+                raise ValueError(f"models: expected at least 1 model ({why}), got 0")
+        elif not any(d.use == "evaluation" for d in self.datasets):
             raise ValueError("datasets: at least one dataset needs use: evaluation")
         if self.drift is not None:
             refs = [d.name for d in self.datasets if d.use == "reference"]

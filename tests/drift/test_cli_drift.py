@@ -34,6 +34,11 @@ def test_vigil_drift_on_the_example_finds_the_shift_day(example: Path, vigil_hom
     assert starts == list(pd.date_range("2026-03-01", periods=7, freq="D"))
     assert [w["dataset_drifted"] for w in windows] == [s >= SHIFT for s in starts]
     assert [w["labelled"] for w in windows] == [s <= LAST_LABELLED for s in starts]
+    assert [w["pattern"] for w in windows] == ["covariate drift" if s >= SHIFT else "none" for s in starts]
+    shifted = windows[starts.index(SHIFT)]["signals"]
+    assert shifted["data_drifted_columns"] >= 9 and shifted["labels"]["moved"]  # the shift moved the label rate too
+    assert {c["column"] for c in windows[0]["columns"] if c["kind"] == "data"} == {
+        c for c in example.read_text().split("columns: [", 1)[1].split("]", 1)[0].replace("\n", " ").replace(" ", "").split(",")}
     store = ResultStore(load_settings())
     estimated = store.history(suite="breast-cancer", metric="accuracy_estimated", dataset="cancer-stream")
     realised = store.history(suite="breast-cancer", metric="accuracy", dataset="cancer-stream")
@@ -44,7 +49,7 @@ def test_vigil_drift_on_the_example_finds_the_shift_day(example: Path, vigil_hom
     # Re-running the last days replaces their runs: still seven window runs.
     again = CliRunner().invoke(app, ["drift", "--suite", str(example), "--since", "2026-03-06"])
     assert again.exit_code == 0, again.output
-    assert "DRIFT" in again.stdout
+    assert "covariate drift" in again.stdout and "2026-03-06" in again.stdout
     assert len(store.list_runs(suite="breast-cancer")) == 7
 
 
@@ -63,5 +68,6 @@ def test_vigil_drift_on_the_digits_example_finds_the_dimming(tmp_path: Path, vig
     assert result.exit_code == 0, result.output
     windows = json.loads(result.stdout)
     assert [w["dataset_drifted"] for w in windows] == [pd.Timestamp(w["window_start"]) >= SHIFT for w in windows]
+    assert [w["pattern"] for w in windows] == ["covariate drift" if pd.Timestamp(w["window_start"]) >= SHIFT else "none" for w in windows]
     history = ResultStore(load_settings()).history(suite="digits", metric="drift_share", model="data", dataset="digits-stream")
     assert len(history) == 7 and history["value"].iloc[-1] == 1.0

@@ -85,7 +85,7 @@ def test_estimated_accuracy_covers_realised_on_the_shifted_window(synth: Path) -
 
 
 def test_unknown_dataset_names_the_choices(synth: Path) -> None:
-    with pytest.raises(VigilError, match=r"--dataset: expected a dataset with a timestamp column \['stream'\], got 'nope'"):
+    with pytest.raises(VigilError, match=r"--dataset: expected one of the streams to watch \['stream'\], got 'nope'"):
         watch_windows(str(synth), load_settings(), dataset="nope")
 
 

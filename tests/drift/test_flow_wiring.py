@@ -19,6 +19,7 @@ from pipeline.metric_watch import metric_changes_for_run
 from pipeline.prepare import prepare_run
 from storage.store import ResultStore
 from suite.settings import load_settings
+from tests.drift.stream_data import write_logged_suite
 from tests.drift.wiring_data import CHANGE_DAY, DAYS, read_events, window_day, write_suite
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -113,3 +114,16 @@ def test_drift_stage_is_skipped_without_a_drift_section(shifted_example: Path, v
     shifted_example.write_text(yaml.safe_dump(doc, sort_keys=False))
     plan, _ = prepare_run(shifted_example, run_id="no-drift")
     assert drift_stage(plan, load_settings()) is None
+
+
+def test_drift_watch_flow_alerts_on_concept_drift_windows(tmp_path: Path, vigil_home: Path) -> None:
+    suite_path = write_logged_suite(tmp_path / "logs", "concept", windows=4, change=2)
+    name = f"logs-{uuid.uuid4().hex[:6]}"
+    _rename(suite_path, name)
+    outcome = drift_watch(suite_path=str(suite_path))
+    assert list(outcome["patterns"].values()) == ["none", "none", "concept drift", "concept drift"]
+    events = read_events(DRIFT_EVENT, f"vigil.suite.{name}", expected=outcome["drift_events"])
+    concept = sorted((e.payload for e in events if e.payload["kind"] == "concept"), key=lambda p: p["run_id"])
+    assert [p["run_id"] for p in concept] == list(outcome["patterns"])[2:]
+    assert all(p["columns"] and set(p["columns"]) <= {"labels", "accuracy:logged"} and p["magnitude"] > 0.05 for p in concept)
+    assert not [e for e in events if e.payload["kind"] == "data"]  # the features never moved

@@ -50,7 +50,7 @@ BAD_SUITES = [
     (_set("models.0.sha256", _DELETE), "suite digits.yaml: models[0]: a model file needs its sha256 pinned"),
     (_set("task", _DELETE), "suite digits.yaml: task: required key is missing"),
     (_set("task", "ranking"), "suite digits.yaml: task: expected one of 'classification' or 'regression', got 'ranking'"),
-    (_set("models", []), "suite digits.yaml: models: expected at least 1 item(s), got 0"),
+    (_set("models", []), "suite digits.yaml: models: expected at least 1 model (a suite without models needs a drift: section to watch logged outputs), got 0"),
     (_set("models.1.name", "cnn"), "suite digits.yaml: models: duplicate name 'cnn'"),
     (_set("datasets.0.path", "x.csv"), "suite digits.yaml: datasets[0]: give exactly one of path or loader"),
     (_set("bootstrap", {"confidence": 1.5}), "suite digits.yaml: bootstrap.confidence: expected a number < 1.0, got 1.5"),
