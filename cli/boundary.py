@@ -20,7 +20,6 @@ import sys
 import traceback
 from typing import Any
 
-import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 

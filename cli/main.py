@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from cli.boundary import VigilGroup, is_verbose, report, set_verbose
+from cli.boundary import VigilGroup, is_verbose, set_verbose
+from cli.boundary import report as report_error
 from suite.errors import VigilError
 from suite.ids import check_run_id
 
@@ -396,7 +397,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - anything the group's boundary did not see (e.g. at start-up)
-        report(exc, verbose=bool({"--verbose", "-v"} & set(sys.argv[1:])))
+        report_error(exc, verbose=bool({"--verbose", "-v"} & set(sys.argv[1:])))
         sys.exit(EXIT_ERROR)
 
 

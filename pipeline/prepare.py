@@ -21,7 +21,7 @@ from pipeline.upstream import upstream_digest
 from pipeline.variants import check_perturbations, variant_versions, variants_of
 from storage.datasets import check_reference_labels, encode_labels, load_dataset
 from storage.provenance import collect_provenance
-from suite.errors import SpecError
+from suite.errors import SpecError, VigilError
 from suite.ids import check_run_id
 from suite.load import load_suite
 from suite.spec import ModelSpec, SuiteSpec

@@ -44,7 +44,7 @@ from storage.frames import read_frame, write_frame
 from storage.provenance import collect_provenance
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
 from storage.request_log import ParquetAppender, iter_parquet_frames, parquet_columns
-from suite.errors import DataError, VigilError
+from suite.errors import VigilError
 from suite.ids import check_run_id
 from suite.load import load_suite
 from suite.settings import Settings

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 
 from flows.nightly import nightly_run_id
 from pipeline.backfill import plan_backfill
