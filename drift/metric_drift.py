@@ -44,7 +44,8 @@ from suite.base import Frozen
 from suite.sections import MetricDriftSpec
 
 ROBUST_SD = 1.4826  # MAD -> standard deviation for a normal distribution
-SPREAD_CONFIDENCE = 0.9  # the reference's between-run variance is taken at this upper confidence bound
+SPREAD_CONFIDENCE = 0.75  # the between-run (excess) variance is taken at this upper confidence bound
+ROW_THRESHOLD = 2.0  # a stream of single 0/1 rows: the CUSUM threshold is this many times cusum_h
 PLAIN_FLOOR = 1e-3  # a series with no CI, no spread and not a proportion: sd floor, relative to its level
 
 State = Literal["opened", "changed", "closed"]
@@ -121,6 +122,23 @@ def ci_z(level: float = 0.95) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
+def excess_variance(values: np.ndarray, sampling: float, confidence: float = SPREAD_CONFIDENCE) -> float:
+    """Between-run variance of ``values`` beyond their mean sampling variance ``sampling`` (random-effects tau²).
+
+    As in a random-effects meta-analysis, the spread of the values is explained first by each
+    point's own error; only the excess is between-run variance: ``max(0, var - sampling)``
+    (DerSimonian–Laird's moment estimate). With ``m`` points it is taken at an upper ``confidence``
+    bound (the Q-profile bound: the variance scaled by ``(m - 1) / chi2_{1-confidence}(m - 1)``,
+    minus the sampling part), so a short reference that happens to look calm does not make every
+    later run look significant; the sampling part itself is never inflated.
+    """
+    m = len(values)
+    if m < 2:
+        return 0.0
+    upper = float(np.var(values, ddof=1)) * (m - 1) / float(chi2.ppf(1 - confidence, m - 1))
+    return max(0.0, upper - sampling)
+
+
 def detect_changes(
     values: Sequence[float],
     ci_low: Sequence[float] | None = None,
@@ -147,8 +165,8 @@ def detect_changes(
         mask, needed = np.asarray(reference, dtype=bool), 3
     if mask.sum() < needed:
         return SeriesVerdict(reference=None, events=[], reason=f"reference has {int(mask.sum())} points, needs {needed}")
-    noise = _Noise(x, ci_low, ci_high, n, mask, ci_z(ci_level))
-    return SeriesVerdict(reference=noise.reference, events=_scan(x, noise, spec))
+    events, ref = _scan(x, _Noise(x, ci_low, ci_high, n, mask, ci_z(ci_level)), spec)
+    return SeriesVerdict(reference=ref, events=events)
 
 
 class _Noise:
@@ -172,21 +190,24 @@ class _Noise:
             self.kind, self.se2 = "binomial", np.zeros(len(x))
         else:
             self.kind, self.se2 = "plain", np.full(len(x), (PLAIN_FLOOR * max(abs(mean), 1e-9)) ** 2)
-        own = float(np.mean([self.sampling(i, self.reference_points) for i in self.reference_points]))
-        spread = max(float(np.var(ref_x, ddof=1)), robust_sd(ref_x) ** 2)
-        # An upper 90% confidence bound on the reference's variance: ten points underestimate it
-        # often enough (by half, one time in ten) to page on noise otherwise.
-        spread *= (len(ref_x) - 1) / chi2.ppf(1 - SPREAD_CONFIDENCE, len(ref_x) - 1)
-        self.between = max(0.0, spread - own)
-        self.reference = Reference(
-            mean=mean, sd=float(np.sqrt(own + self.between)), between_sd=float(np.sqrt(self.between)),
-            size=len(ref_x), last_index=int(self.reference_points[-1]), noise=self.kind,
+        own = float(np.mean(self.sampling(self.reference_points, self.reference_points)))
+        # A single 0/1 row has no spread beyond its rate's (a Bernoulli's variance is p(1-p)): no excess.
+        self.single_rows = self.kind == "binomial" and bool((self.rows <= 1).all())
+        self.between = 0.0 if self.single_rows else excess_variance(ref_x, own)
+        self.reference = self.at(self.reference_points)
+
+    def at(self, points: np.ndarray) -> Reference:
+        """The reference formed by ``points``."""
+        own = float(np.mean(self.sampling(points, points)))
+        return Reference(
+            mean=float(self.x[points].mean()), sd=float(np.sqrt(own + self.between)),
+            between_sd=float(np.sqrt(self.between)), size=len(points), last_index=int(points[-1]), noise=self.kind,
         )
 
-    def sampling(self, i: int, level_points: np.ndarray) -> float:
-        """Sampling variance of point ``i`` at the level of ``level_points``."""
+    def sampling(self, i: int | np.ndarray, level_points: np.ndarray) -> np.ndarray:
+        """Sampling variance of point(s) ``i`` at the level of ``level_points``."""
         if self.kind != "binomial":
-            return float(self.se2[i])
+            return self.se2[i]
         # Agresti–Coull: the level's pooled rate with z²/2 successes and failures added, never 0 or 1.
         rows = self.rows[level_points]
         p = (float(self.x[level_points] @ rows) + self.z**2 / 2) / (rows.sum() + self.z**2)
@@ -194,16 +215,14 @@ class _Noise:
 
     def variance(self, i: int, level_points: np.ndarray) -> float:
         """Variance of point ``i`` around the level of ``level_points``: sampling plus between-run."""
-        return self.sampling(i, level_points) + self.between
+        return float(self.sampling(i, level_points)) + self.between
 
 
-def _scan(x: np.ndarray, noise: _Noise, spec: MetricDriftSpec) -> list[MetricEvent]:
-    """The CUSUM state machine over the points after the reference."""
-    ref = noise.reference
-    # The slack grows by half the reference mean's standard error (in sd): a short reference's
-    # mean is off by about 1/sqrt(size) sd, and a CUSUM would otherwise accumulate that bias.
-    k, h = spec.cusum_k + 0.5 / np.sqrt(ref.size), spec.cusum_h
-    mean_var = ref.sd**2 / ref.size  # uncertainty of the reference mean
+def _scan(x: np.ndarray, noise: _Noise, spec: MetricDriftSpec) -> tuple[list[MetricEvent], Reference]:
+    """The CUSUM state machine over the points after the reference; the events and the final reference."""
+    ref, ref_points = noise.reference, noise.reference_points
+    h = spec.cusum_h * (ROW_THRESHOLD if noise.single_rows else 1.0)
+    k, mean_var = _slack(spec, ref)
     events: list[MetricEvent] = []
     first = ref.last_index + 1
     segment: int | None = None  # first point of the open incident's current segment
@@ -211,7 +230,14 @@ def _scan(x: np.ndarray, noise: _Noise, spec: MetricDriftSpec) -> list[MetricEve
     up = down = back = 0.0
     up_start = down_start = back_start = first
     for i in range(first, len(x)):
-        ref_sd = float(np.sqrt(noise.variance(i, noise.reference_points) + mean_var))
+        cleared = min(up_start, down_start)
+        if noise.single_rows and incident == 0 and cleared > int(ref_points[-1]) + 1:
+            # Ten 0/1 rows cannot pin a rate: until the first incident, the rows the CUSUM has
+            # cleared (no sum is running on them) join the reference.
+            ref_points = np.r_[noise.reference_points, np.arange(first, cleared)]
+            ref = noise.at(ref_points)
+            k, mean_var = _slack(spec, ref)
+        ref_sd = float(np.sqrt(noise.variance(i, ref_points) + mean_var))
         if segment is None:
             level, sd = ref.mean, ref_sd
         else:
@@ -248,7 +274,16 @@ def _scan(x: np.ndarray, noise: _Noise, spec: MetricDriftSpec) -> list[MetricEve
         segment = None if state == "closed" else start
         up = down = back = 0.0
         up_start = down_start = back_start = i + 1
-    return events
+    return events, ref
+
+
+def _slack(spec: MetricDriftSpec, ref: Reference) -> tuple[float, float]:
+    """The CUSUM slack for ``ref`` and the variance of its mean.
+
+    The slack grows by half the reference mean's standard error (in sd): a short reference's
+    mean is off by about 1/sqrt(size) sd, and a CUSUM would otherwise accumulate that bias.
+    """
+    return spec.cusum_k + 0.5 / np.sqrt(ref.size), ref.sd**2 / ref.size
 
 
 def _best_start(window: np.ndarray, level: float) -> int:

@@ -211,7 +211,7 @@ class MetricDriftSpec(Frozen):
     reference_to: datetime | None = None
     reference_runs: list[str] | None = Field(default=None, min_length=3)
     cusum_k: float = Field(default=0.5, ge=0)
-    cusum_h: float = Field(default=8.0, gt=0)
+    cusum_h: float = Field(default=6.0, gt=0)
     shewhart: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="before")
