@@ -46,6 +46,7 @@ from suite.sections import MetricDriftSpec
 ROBUST_SD = 1.4826  # MAD -> standard deviation for a normal distribution
 SPREAD_CONFIDENCE = 0.75  # the between-run (excess) variance is taken at this upper confidence bound
 ROW_THRESHOLD = 2.0  # a stream of single 0/1 rows: the CUSUM threshold is this many times cusum_h
+ROW_Z_CAP = 4.0  # ... and one row's standardised residual counts at most this many sd (no Shewhart limit)
 PLAIN_FLOOR = 1e-3  # a series with no CI, no spread and not a proportion: sd floor, relative to its level
 
 State = Literal["opened", "changed", "closed"]
@@ -245,16 +246,17 @@ def _scan(x: np.ndarray, noise: _Noise, spec: MetricDriftSpec) -> tuple[list[Met
             level = float(x[points].mean())
             sd = float(np.sqrt(noise.variance(i, points) * (1 + 1 / len(points))))
         zi = (x[i] - level) / max(sd, 1e-12)
-        up, down = max(0.0, up + zi - k), max(0.0, down - zi - k)
+        zc = min(max(zi, -ROW_Z_CAP), ROW_Z_CAP) if noise.single_rows else zi
+        up, down = max(0.0, up + zc - k), max(0.0, down - zc - k)
         up_start = i + 1 if up == 0 else up_start
         down_start = i + 1 if down == 0 else down_start
         if segment is not None:
             toward = (ref.mean - level) / ref_sd  # where the reference lies, in sd of the segment
-            back = max(0.0, back + np.sign(toward) * zi - max(abs(toward) / 2, k))
+            back = max(0.0, back + np.sign(toward) * zc - max(abs(toward) / 2, k))
             back_start = i + 1 if back == 0 else back_start
         if segment is not None and back > h:
             start, method = back_start, "recovery"
-        elif up > h or down > h or abs(zi) > spec.shewhart:
+        elif up > h or down > h or (abs(zi) > spec.shewhart and not noise.single_rows):
             start, method = (up_start if up > h or (down <= h and zi > 0) else down_start), "cusum"
         else:
             continue

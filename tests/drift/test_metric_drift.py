@@ -57,6 +57,17 @@ def test_a_bernoulli_rate_change_is_caught_after_the_change_and_not_before(seed)
     assert 900 <= verdict.reference.size <= first.index and verdict.reference.mean == pytest.approx(0.3, abs=0.04)
 
 
+@pytest.mark.parametrize("rate", [0.002, 0.02, 0.98])
+def test_a_check_that_rarely_fails_does_not_page_on_single_failures(rate):
+    # Its reference grows to ~1,000 rows, so one failure is 7-20 sd out; a row counts at most 4 sd
+    # and there is no one-point limit for single rows, so only a run of failures opens an incident.
+    streams = [(np.random.default_rng([seed, 3]).random(2000) < rate).astype(float) for seed in range(5)]
+    assert all(detect_changes(stream).events == [] for stream in streams)
+    burst = streams[0].copy()
+    burst[1500:1530] = 1.0 - round(rate)  # the rare outcome 30 times in a row
+    assert [e.state for e in detect_changes(burst).events][:1] == ["opened"]
+
+
 def test_excess_variance_is_the_spread_beyond_the_points_own_error():
     rng = np.random.default_rng(0)
     se, tau = 0.004, 0.008
