@@ -338,8 +338,8 @@ class MetricDriftSpec(Frozen):
     Each series is compared with a FIXED reference period: by default its first ``reference``
     points; or the points whose runs started in ``[reference_from, reference_to)``; or exactly the
     runs in ``reference_runs``. A two-sided CUSUM on residuals standardised by each point's standard
-    error (from its CI) and the reference's between-run spread opens one incident per change and
-    closes it when the series returns to the reference.
+    error (from its CI) and the reference's excess between-run variance opens one incident per change
+    and closes it when the series returns to the reference.
 
     Attributes:
         reference: Number of first points of a series forming its reference (at least 3).
@@ -348,8 +348,9 @@ class MetricDriftSpec(Frozen):
         reference_runs: The run ids forming the reference (overrides the two above).
         cusum_k: CUSUM slack, in standard deviations (half the shift it is tuned for); the detector adds
             ``0.5 / sqrt(reference size)`` for the reference mean's own uncertainty.
-        cusum_h: CUSUM decision threshold, in standard deviations.
-        shewhart: A single point this many standard deviations from the current level alarms at once.
+        cusum_h: CUSUM decision threshold, in standard deviations (doubled for a stream of single 0/1 rows).
+        shewhart: A single point this many standard deviations from the current level alarms at once
+            (not for single 0/1 rows).
 
     The keys ``history``, ``k``, ``min_history`` and ``require_ci_outside`` of the former rolling
     band are accepted and ignored, with a ``DeprecationWarning``.
@@ -360,7 +361,7 @@ class MetricDriftSpec(Frozen):
     reference_to: datetime | None = None
     reference_runs: list[str] | None = Field(default=None, min_length=3)
     cusum_k: float = Field(default=0.5, ge=0)
-    cusum_h: float = Field(default=8.0, gt=0)
+    cusum_h: float = Field(default=6.0, gt=0)
     shewhart: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="before")

@@ -11,7 +11,7 @@ from drift.spec import DriftSpec, MetricDriftSpec
 def test_defaults_and_overrides():
     spec = DriftSpec(reference="train", methods={"age": "psi"}, thresholds={"age": 0.2}, window="6h")
     assert spec.mode == "auto" and spec.share_threshold == 0.5 and spec.methods == {"age": "psi"}
-    assert MetricDriftSpec().reference == 10 and MetricDriftSpec().cusum_h == 8.0
+    assert MetricDriftSpec().reference == 10 and MetricDriftSpec().cusum_h == 6.0
 
 
 def test_unknown_method_names_the_nearest():
