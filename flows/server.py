@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from suite.errors import VigilError
 
@@ -71,3 +74,63 @@ class PrefectServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ---- the temporary server Prefect starts by itself ------------------------------------------
+def _parent_death_signal() -> Callable[[], None]:
+    """A ``preexec_fn`` asking the kernel to SIGKILL the child when its parent dies (Linux ``PR_SET_PDEATHSIG``).
+
+    Everything is looked up before the fork: the child only calls ``prctl``
+    and checks that the parent did not die before the request took effect.
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def start_ephemeral_server() -> str | None:
+    """Start Prefect's temporary API server now, as a child the kernel kills with this process.
+
+    With no ``PREFECT_API_URL``, Prefect starts a temporary ``uvicorn`` server
+    on first use and stops it at exit; a ``kill -9`` skips that, and the server
+    used to run on for ever. Started here instead (same class, so Prefect finds
+    and reuses it), its process carries ``PR_SET_PDEATHSIG``. Call it from the
+    main thread: the kernel ties the signal to the thread that started the
+    child. Does nothing with an API URL set, or off Linux.
+
+    Returns:
+        The temporary server's API URL, or None when none was started.
+    """
+    from prefect.server.api import server as prefect_server
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not sys.platform.startswith("linux"):
+        return None
+
+    class _DiesWithParent:
+        """``subprocess`` as Prefect's server module sees it, with every Popen dying with this process."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(subprocess, name)
+
+        @staticmethod
+        def Popen(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:  # noqa: N802 (mirrors subprocess.Popen)
+            return subprocess.Popen(*args, preexec_fn=_parent_death_signal(), **kwargs)
+
+    server = prefect_server.SubprocessASGIServer()  # Prefect's per-process singleton: its own later calls get this one
+    if not server.running:
+        prefect_server.subprocess = _DiesWithParent()  # type: ignore[assignment]
+        try:
+            server.start()
+        finally:
+            prefect_server.subprocess = subprocess
+    return server.api_url

@@ -46,6 +46,15 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy a folder, raising the first OSError itself (``shutil.copytree`` folds them into one without an errno)."""
+    for folder, _dirs, files in os.walk(source):
+        here = target / Path(folder).relative_to(source)
+        here.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copy2(Path(folder) / name, here / name)
+
+
 def describe(error: OSError) -> str:
     """``EROFS (Read-only file system)``: an OSError as its errno name and text."""
     name = errno.errorcode.get(error.errno or 0, "OSError")
@@ -104,16 +113,19 @@ def promote(run_id: str, staging: Path, final: Path) -> Promotion | None:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         fsync_tree(staging)
-        source = staging
-        if os.stat(staging).st_dev != os.stat(final.parent).st_dev:  # rename would fail with EXDEV
-            incoming = final.with_name(f"{_prefix(final)}{uuid.uuid4().hex}+incoming")
-            shutil.copytree(staging, incoming)
-            fsync_tree(incoming)
-            source, promotion.copied = incoming, True
         if final.exists():
             promotion.replaced = final.with_name(f"{_prefix(final)}{uuid.uuid4().hex}+replaced")
             os.replace(final, promotion.replaced)
-        os.replace(source, final)
+        try:
+            os.replace(staging, final)
+        except OSError as error:
+            if error.errno != errno.EXDEV:  # another filesystem, or a bind mount of this one
+                raise
+            incoming = final.with_name(f"{_prefix(final)}{uuid.uuid4().hex}+incoming")
+            _copy_tree(staging, incoming)
+            fsync_tree(incoming)
+            os.replace(incoming, final)
+            promotion.copied = True
         fsync_dir(final.parent)
     except OSError as error:
         if incoming is not None:

@@ -43,6 +43,9 @@ class RunBusyError(VigilError):
     """Another process holds the run id's lock."""
 
 
+CLAIM_MARKER = ".claimed"
+"""A file in a staging folder saying a locked run owns it; :func:`sweep_staging` removes only such folders."""
+
 # Locks this process holds: path -> (file descriptor, depth). Per process by nature (see module docstring).
 _held: dict[Path, tuple[int, int]] = {}
 _held_guard = threading.Lock()
@@ -126,13 +129,15 @@ def _segment_locked(settings: Settings, segment: str) -> bool:
 def sweep_staging(settings: Settings) -> list[Path]:
     """Remove staging folders (and half-moved commit folders) of runs whose process died.
 
-    A folder is stale when nobody holds its run id's lock: the kernel released
-    it when the process ended. Cheap: one ``flock`` attempt per folder.
+    A claimed folder (one holding :data:`CLAIM_MARKER`) is stale when nobody
+    holds its run id's lock: the kernel released it when the process ended.
+    Cheap: one ``flock`` attempt per folder.
 
     Returns:
         The folders removed.
     """
-    stale = [(p, p.name) for p in (settings.home / "staging").glob("*") if p.is_dir()]
+    # only folders a claimed run marked (pipeline.persist.claim_run): shadow replays and drift windows stage without the lock
+    stale = [(p.parent, p.parent.name) for p in (settings.home / "staging").glob(f"*/{CLAIM_MARKER}")]
     # storage.run_folders names its temporary folders ".vigil+<run segment>+<token>+<kind>"; only a crash mid-commit leaves one
     stale += [(p, p.name.split("+")[1]) for p in settings.runs_dir.glob(".vigil+*+*")]
     removed = []
