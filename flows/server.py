@@ -111,7 +111,7 @@ def start_ephemeral_server() -> str | None:
         The temporary server's API URL, or None when none was started.
     """
     from prefect.server.api import server as prefect_server
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not sys.platform.startswith("linux"):
         return None
@@ -129,8 +129,15 @@ def start_ephemeral_server() -> str | None:
     server = prefect_server.SubprocessASGIServer()  # Prefect's per-process singleton: its own later calls get this one
     if not server.running:
         prefect_server.subprocess = _DiesWithParent()  # type: ignore[assignment]
+        timeout_s = max(int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), _EPHEMERAL_START_TIMEOUT_S)
         try:
-            server.start()
+            server.start(timeout=timeout_s)
+        except RuntimeError as error:  # Prefect's only signal for "never became healthy"
+            raise VigilError(f"prefect's temporary server: expected healthy within {timeout_s} s, got {str(error).splitlines()[0]}") from error
         finally:
             prefect_server.subprocess = subprocess
     return server.api_url
+
+
+_EPHEMERAL_START_TIMEOUT_S = 90
+"""Prefect's default (20 s) is too short on a busy 2-core machine, where the server has taken 20 s to come up."""

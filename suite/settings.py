@@ -46,19 +46,21 @@ def load_settings(ray_address: str | None = None, home: str | Path | None = None
 
 
 def pause_for_tests(stage: str, home: Path) -> None:
-    """Test hook: with ``VIGIL_TEST_PAUSE_AT=<stage>``, stop at the start of ``stage`` for good.
+    """Test hook: with ``VIGIL_TEST_PAUSE_AT=<stage>``, wait at the start of ``stage``.
 
-    Fault tests (``tests/reliability``) set it to kill a run at a known point:
-    the process writes its pid to ``<home>/paused-at-<stage>`` and sleeps
-    until killed. Stages: ``infer``, ``score``, ``persist``, ``commit`` (inside
-    the commit, after the run folder moved into place and before the index
-    transaction). Unset (always, outside tests), it does nothing.
+    Fault tests (``tests/reliability``) set it to kill a run, or race it, at a
+    known point: the process writes its pid to ``<home>/paused-at-<stage>``
+    and waits until that file is deleted (then goes on) or it is killed.
+    Stages: ``infer``, ``score``, ``persist``, ``commit`` (inside the commit,
+    after the run folder moved into place and before the index transaction).
+    Unset (always, outside tests), it does nothing.
     """
     if os.environ.get("VIGIL_TEST_PAUSE_AT") != stage:
         return
     import time
 
+    flag = home / f"paused-at-{stage}"
     home.mkdir(parents=True, exist_ok=True)
-    (home / f"paused-at-{stage}").write_text(f"{os.getpid()}\n")
-    while True:
-        time.sleep(60)
+    flag.write_text(f"{os.getpid()}\n")
+    while flag.exists():
+        time.sleep(0.1)
