@@ -19,6 +19,7 @@ from pipeline.plan import RunPlan
 from pipeline.score import staged_results_path
 from storage.frames import read_frame
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
+from storage.recovery import recover_commits
 from storage.run_folders import describe
 from storage.run_lock import CLAIM_MARKER, run_lock, sweep_staging
 from storage.store import ResultStore
@@ -74,7 +75,8 @@ def claim_run(run_id: str, settings: Settings) -> Iterator[None]:
 
     On entry: takes the run id's lock (:func:`storage.run_lock.run_lock`;
     re-entrant within a process), removes staging left by crashed runs of any
-    id and whatever an earlier attempt at this id staged, checks that
+    id, settles commits a crash interrupted (:mod:`storage.recovery`), removes
+    whatever an earlier attempt at this id staged, checks that
     ``runs/`` accepts a new folder (a read-only or missing mount fails before
     any work instead of at the commit), and marks the new staging folder as
     claimed so a later sweep may remove it once this process is gone.
@@ -85,6 +87,7 @@ def claim_run(run_id: str, settings: Settings) -> Iterator[None]:
     """
     with run_lock(settings, run_id):
         sweep_staging(settings)
+        recover_commits(ResultStore(settings))
         discard_run(run_id, settings)
         probe = settings.runs_dir / f".probe-{uuid.uuid4().hex}"
         try:

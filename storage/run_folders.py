@@ -4,21 +4,26 @@ The move is the first half of a commit (:meth:`storage.store.ResultStore.commit_
 every staged file and folder is fsynced, then one ``rename`` puts the folder in
 place, then ``runs/`` itself is fsynced. A folder already at ``runs/<run_id>``
 (an earlier commit of the id) is first renamed aside and comes back if anything
-later fails. When ``runs/`` is on another filesystem than the staging folder (a
-bind mount: ``rename`` fails with EXDEV), the folder is first copied next to
+later fails. When ``runs/`` is on another filesystem than the staging folder, or
+a bind mount (``rename`` fails with EXDEV), the folder is first copied next to
 ``runs/<run_id>`` on that filesystem and renamed from there, so the swap is
 still one atomic rename.
 
-Temporary folders are named ``runs/.vigil+<run>+<token>+<kind>``; only a crash
-mid-commit leaves one, and :func:`storage.run_lock.sweep_staging` removes it.
+Every commit has a token. It is written into the folder (``.vigil-commit``)
+and, by the caller, into the index row; a journal entry
+``runs/.vigil+<run>+<token>+journal`` exists from before the move until the
+index transaction has committed or the move was undone. Temporary folders carry
+the same token (``+replaced``, ``+incoming``, ``+failed``). A crash leaves the
+journal behind, and :func:`storage.recovery.recover_commits` settles it: if the
+index holds the token the commit landed, else it is undone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,42 +66,70 @@ def describe(error: OSError) -> str:
     return f"{name} ({error.strerror or error})"
 
 
+TOKEN_FILE = ".vigil-commit"
+"""The file in a run folder naming the commit that put it there."""
+
+
+def temporary(final: Path, token: str, kind: str) -> Path:
+    """``runs/.vigil+<run>+<token>+<kind>``: a commit's temporary entry beside ``final``."""
+    return final.with_name(f".vigil+{final.name}+{token}+{kind}")
+
+
+def folder_token(folder: Path) -> str | None:
+    """The token of the commit that put ``folder`` in place, if any."""
+    try:
+        return (folder / TOKEN_FILE).read_text().strip()
+    except OSError:
+        return None
+
+
+def discard(folder: Path, token: str) -> None:
+    """Remove a folder, renaming it aside first so a half-removed folder is never at a run's path."""
+    if folder.exists():
+        doomed = temporary(folder, token, "failed")
+        os.replace(folder, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
 @dataclass
 class Promotion:
     """A staged folder moved into place; :meth:`rollback` undoes it, :meth:`finish` drops the old copy."""
 
     staging: Path
     final: Path
-    replaced: Path | None = None
+    token: str
     copied: bool = False
+
+    @property
+    def replaced(self) -> Path:
+        return temporary(self.final, self.token, "replaced")
+
+    @property
+    def journal(self) -> Path:
+        return temporary(self.final, self.token, "journal")
 
     def rollback(self) -> None:
         """Put things back as they were before :func:`promote` (staging kept for a retry)."""
-        if self.final.exists():
+        if folder_token(self.final) == self.token:
             if self.copied:
-                doomed = self.final.with_name(f"{_prefix(self.final)}{uuid.uuid4().hex}+failed")
-                os.replace(self.final, doomed)
-                shutil.rmtree(doomed, ignore_errors=True)
+                discard(self.final, self.token)
             else:
                 os.replace(self.final, self.staging)
-        if self.replaced is not None:
+        if self.replaced.exists():
             os.replace(self.replaced, self.final)
+        self.journal.unlink(missing_ok=True)
         fsync_dir(self.final.parent)
 
     def finish(self) -> None:
-        """The commit held: remove the replaced folder (and the staged original of a copy)."""
-        if self.replaced is not None:
-            shutil.rmtree(self.replaced, ignore_errors=True)
+        """The index holds the commit: drop the replaced folder (and the staged original of a copy), then the journal."""
+        shutil.rmtree(self.replaced, ignore_errors=True)
         if self.copied:
             shutil.rmtree(self.staging, ignore_errors=True)
+        self.journal.unlink(missing_ok=True)
 
 
-def _prefix(final: Path) -> str:
-    return f".vigil+{final.name}+"
-
-
-def promote(run_id: str, staging: Path, final: Path) -> Promotion | None:
-    """Durably move ``staging`` to ``final``, setting aside a folder already there.
+def promote(run_id: str, staging: Path, final: Path, token: str) -> Promotion | None:
+    """Durably move ``staging`` to ``final`` under commit ``token``, setting aside a folder already there.
 
     Returns:
         The promotion to finish or roll back, or None when nothing was staged
@@ -108,29 +141,31 @@ def promote(run_id: str, staging: Path, final: Path) -> Promotion | None:
     """
     if not staging.is_dir():
         return None
-    promotion = Promotion(staging=staging, final=final)
-    incoming: Path | None = None
+    promotion = Promotion(staging=staging, final=final, token=token)
+    incoming = temporary(final, token, "incoming")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        promotion.journal.touch()
+        (staging / TOKEN_FILE).write_text(token)
         fsync_tree(staging)
+        fsync_dir(final.parent)
         if final.exists():
-            promotion.replaced = final.with_name(f"{_prefix(final)}{uuid.uuid4().hex}+replaced")
             os.replace(final, promotion.replaced)
         try:
             os.replace(staging, final)
         except OSError as error:
             if error.errno != errno.EXDEV:  # another filesystem, or a bind mount of this one
                 raise
-            incoming = final.with_name(f"{_prefix(final)}{uuid.uuid4().hex}+incoming")
             _copy_tree(staging, incoming)
             fsync_tree(incoming)
             os.replace(incoming, final)
             promotion.copied = True
         fsync_dir(final.parent)
     except OSError as error:
-        if incoming is not None:
-            shutil.rmtree(incoming, ignore_errors=True)
-        if promotion.replaced is not None and not final.exists():
+        shutil.rmtree(incoming, ignore_errors=True)
+        if promotion.replaced.exists() and not final.exists():
             os.replace(promotion.replaced, final)
+        with contextlib.suppress(OSError):  # e.g. EROFS even for a journal never created
+            promotion.journal.unlink(missing_ok=True)
         raise VigilError(f"run {run_id!r}: could not move its artifacts into {final}: {describe(error)}; nothing was recorded") from error
     return promotion

@@ -114,6 +114,19 @@ def is_locked(settings: Settings, run_id: str) -> bool:
     return _segment_locked(settings, path_segment(run_id, "run_id"))
 
 
+@contextmanager
+def lock_if_free(settings: Settings, segment: str) -> Iterator[bool]:
+    """Hold the lock of a run id (given as its path segment) if nobody does; yields whether it got it."""
+    path = settings.home / "locks" / f"{segment}.lock"
+    with _held_guard:
+        fd = None if path in _held else _try_lock(path)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def _segment_locked(settings: Settings, segment: str) -> bool:
     path = settings.home / "locks" / f"{segment}.lock"
     with _held_guard:
@@ -127,7 +140,7 @@ def _segment_locked(settings: Settings, segment: str) -> bool:
 
 
 def sweep_staging(settings: Settings) -> list[Path]:
-    """Remove staging folders (and half-moved commit folders) of runs whose process died.
+    """Remove the staging folders of runs whose process died.
 
     A claimed folder (one holding :data:`CLAIM_MARKER`) is stale when nobody
     holds its run id's lock: the kernel released it when the process ended.
@@ -138,19 +151,12 @@ def sweep_staging(settings: Settings) -> list[Path]:
     """
     # only folders a claimed run marked (pipeline.persist.claim_run): shadow replays and drift windows stage without the lock
     stale = [(p.parent, p.parent.name) for p in (settings.home / "staging").glob(f"*/{CLAIM_MARKER}")]
-    # storage.run_folders names its temporary folders ".vigil+<run segment>+<token>+<kind>"; only a crash mid-commit leaves one
-    stale += [(p, p.name.split("+")[1]) for p in settings.runs_dir.glob(".vigil+*+*")]
     removed = []
     for folder, segment in stale:
-        path = settings.home / "locks" / f"{segment}.lock"
-        with _held_guard:
-            fd = None if path in _held else _try_lock(path)  # held while removing, so no new run of the id starts meanwhile
-        if fd is None:
-            continue
-        try:
+        with lock_if_free(settings, segment) as free:  # held while removing, so no new run of the id starts meanwhile
+            if not free:
+                continue
             shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            os.close(fd)
         removed.append(folder)
         log.debug("removed %s: the run that left it is no longer running", folder)
     return removed

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +56,8 @@ from storage.run_lock import run_lock
 from suite.errors import VigilError
 from suite.settings import Settings, pause_for_tests
 
+COMMIT_KEY = "commit"
+"""The provenance key holding the token of the commit that wrote a run (see :mod:`storage.run_folders`)."""
 _INDEX_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0)  # ~7.5 s: a restarting Postgres is back well within it
 log = logging.getLogger(__name__)
 
@@ -178,10 +181,13 @@ class ResultStore:
             storage.run_lock.RunBusyError: another process is running this id.
         """
         frame = normalise_results(run, results)
+        token = uuid.uuid4().hex
         run = run.model_copy(update={"artifacts": [self._committed_artifact(run.run_id, a) for a in run.artifacts]})
         target = self.results_path(run)
         with run_lock(self.settings, run.run_id):
-            promotion = promote(run.run_id, self.staging_dir(run.run_id), self._run_dir(run.run_id))
+            promotion = promote(run.run_id, self.staging_dir(run.run_id), self._run_dir(run.run_id), token)
+            if promotion is not None:  # a moved folder is told from a crashed commit's by this token (storage.recovery)
+                run = run.model_copy(update={"provenance": {**run.provenance, COMMIT_KEY: token}})
             try:
                 pause_for_tests("commit", self.settings.home)
                 backup = self._write_results(run.run_id, frame, target)

@@ -115,3 +115,66 @@ def test_readers_show_a_run_whose_folder_is_gone_as_broken(store: ResultStore, m
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "broken" in lines[0], (command, result.output)
     assert runner.invoke(app, ["show", "kept"]).exit_code == 0
+
+
+_CRASHING_COMMIT = """
+import sys
+from pathlib import Path
+from storage.store import ResultStore
+from suite.settings import Settings
+from tests.reliability.crash_kit import stage_run
+home = Path(sys.argv[1])
+store = ResultStore(Settings(home=home, index_url=f"sqlite:///{home / 'index.db'}", ray_address=None))
+run, results = stage_run(store, "r1", payload=b"second", day=1)
+store.commit_run(run, results)  # VIGIL_TEST_PAUSE_AT=commit: waits after the folder moved, before the index
+"""
+
+
+def test_a_commit_killed_before_the_index_is_undone_by_the_next_run(store: ResultStore) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from storage.recovery import recover_commits
+
+    run, results = stage_run(store, "r1", payload=b"first")
+    store.commit_run(run, results)
+    before, first_record = index_counts(store), store.get_run("r1")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "VIGIL_TEST_PAUSE_AT": "commit"}
+    crashing = subprocess.Popen([sys.executable, "-c", _CRASHING_COMMIT, str(store.settings.home)], cwd=root, env=env)
+    flag = store.settings.home / "paused-at-commit"
+    deadline = time.monotonic() + 120
+    while not flag.exists():
+        assert crashing.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(crashing.pid, signal.SIGKILL)
+    crashing.wait()
+    assert (store.settings.runs_dir / "r1" / "report.html").read_bytes() == b"second"  # moved in, never indexed: a lie until settled
+    journal, replaced = (name for name in leftovers(store) if name.endswith("+journal")), leftovers(store)
+    token = next(journal).split("+")[2]
+    assert replaced == sorted([f".vigil+r1+{token}+journal", f".vigil+r1+{token}+replaced"])
+
+    assert recover_commits(store) == [f"run 'r1': commit {token} never reached the index; undone"]
+    assert (store.settings.runs_dir / "r1" / "report.html").read_bytes() == b"first"
+    assert leftovers(store) == [] and index_counts(store) == before and store.get_run("r1") == first_record
+
+
+def test_a_commit_killed_after_the_index_is_finished_by_the_next_run(store: ResultStore) -> None:
+    from storage.recovery import recover_commits
+    from storage.store import COMMIT_KEY
+
+    run, results = stage_run(store, "r1", payload=b"new")
+    store.commit_run(run, results)
+    token = store.get_run("r1").provenance[COMMIT_KEY]
+    runs = store.settings.runs_dir
+    (runs / f".vigil+r1+{token}+replaced").mkdir()  # what a kill between the index commit and the clean-up leaves
+    (runs / f".vigil+r1+{token}+journal").touch()
+    (runs / ".vigil+r9+0123+failed").mkdir()  # half-removed by a failed commit whose process died
+
+    actions = recover_commits(store)
+    assert actions == [f"run 'r1': commit {token} had landed; removed the folder it replaced", "removed .vigil+r9+0123+failed"]
+    assert (runs / "r1" / "report.html").read_bytes() == b"new" and leftovers(store) == []
+    assert store.broken_runs(["r1"]) == {}
