@@ -87,7 +87,7 @@ def claim_run(run_id: str, settings: Settings) -> Iterator[None]:
     """
     with run_lock(settings, run_id):
         sweep_staging(settings)
-        recover_commits(ResultStore(settings))
+        recover_commits(ResultStore(settings), mine=run_id)
         discard_run(run_id, settings)
         probe = settings.runs_dir / f".probe-{uuid.uuid4().hex}"
         try:

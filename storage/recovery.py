@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from storage.parquet import path_segment
 from storage.run_folders import discard, folder_token, temporary
 from storage.run_lock import lock_if_free
 from storage.store import COMMIT_KEY, ResultStore
@@ -31,13 +34,20 @@ from storage.store import COMMIT_KEY, ResultStore
 log = logging.getLogger(__name__)
 
 
-def recover_commits(store: ResultStore) -> list[str]:
-    """Finish or undo every interrupted commit in ``runs/``; returns one line per action taken."""
+def recover_commits(store: ResultStore, mine: str | None = None) -> list[str]:
+    """Finish or undo every interrupted commit in ``runs/``; returns one line per action taken.
+
+    Args:
+        store: The store whose ``runs/`` to settle.
+        mine: A run id whose lock the caller holds, at the start of a run of
+            it (so none of its commits is in flight): settled too.
+    """
     runs = store.settings.runs_dir
+    own = path_segment(mine, "run_id") if mine is not None else None
     actions: list[str] = []
     for journal in sorted(runs.glob(".vigil+*+*+journal")):
         _, segment, token, _ = journal.name.split("+")
-        with lock_if_free(store.settings, segment) as free:
+        with _claimable(store, segment, own) as free:
             if not free or not journal.exists():
                 continue
             try:
@@ -50,13 +60,22 @@ def recover_commits(store: ResultStore) -> list[str]:
         _, segment, token, kind = leftover.name.split("+")
         if kind == "journal" or temporary(runs / segment, token, "journal").exists():
             continue
-        with lock_if_free(store.settings, segment) as free:
+        with _claimable(store, segment, own) as free:
             if free and leftover.exists():
                 shutil.rmtree(leftover, ignore_errors=True)
                 actions.append(f"removed {leftover.name}")
     for action in actions:
         log.debug("recovered an interrupted commit: %s", action)
     return actions
+
+
+@contextmanager
+def _claimable(store: ResultStore, segment: str, own: str | None) -> Iterator[bool]:
+    if segment == own:
+        yield True
+        return
+    with lock_if_free(store.settings, segment) as free:
+        yield free
 
 
 def _settle(store: ResultStore, final: Path, run_id: str, token: str) -> str:
