@@ -1,4 +1,10 @@
-"""A local Prefect server as a child process: started with its own PREFECT_HOME, stopped by PID."""
+"""A local Prefect server as a child process: started with its own PREFECT_HOME, stopped by PID, killed with us.
+
+Both servers Vigil may run (``PrefectServer`` for ``vigil serve``, and the
+temporary one Prefect starts without ``PREFECT_API_URL``, via
+:func:`start_ephemeral_server`) carry Linux ``PR_SET_PDEATHSIG``: when the
+process that started them dies, even by ``kill -9``, the kernel kills them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -44,7 +51,8 @@ class PrefectServer:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.database_url
         log = (self.home / "server.log").open("ab")
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", self.host, "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        dies_with_us = _parent_death_signal() if _main_thread_on_linux() else None  # `vigil serve` killed -9 takes its server along
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=dies_with_us)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -97,6 +105,11 @@ def _parent_death_signal() -> Callable[[], None]:
 _PR_SET_PDEATHSIG = 1
 
 
+def _main_thread_on_linux() -> bool:
+    """Where ``PR_SET_PDEATHSIG`` does what we want: it fires when the creating *thread* ends, so only from the main thread."""
+    return sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
+
+
 def start_ephemeral_server() -> str | None:
     """Start Prefect's temporary API server now, as a child the kernel kills with this process.
 
@@ -113,7 +126,7 @@ def start_ephemeral_server() -> str | None:
     from prefect.server.api import server as prefect_server
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not sys.platform.startswith("linux"):
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not _main_thread_on_linux():
         return None
 
     class _DiesWithParent:
