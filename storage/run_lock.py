@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,10 +73,26 @@ def _try_lock(path: Path) -> int | None:
 
 
 def _holder(path: Path) -> str:
+    """The pid in the lock file, waiting briefly while a new holder has the lock but has not written it yet."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            text = ""
+        if text.isdigit() and _alive(int(text)) or time.monotonic() > deadline:
+            return text or "unknown"
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
     try:
-        return path.read_text().strip() or "unknown"
-    except OSError:
-        return "unknown"
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -92,11 +109,12 @@ def run_lock(settings: Settings, run_id: str) -> Iterator[None]:
             _held[path] = (fd, depth + 1)
         else:
             fd = _try_lock(path)
-            if fd is None:
-                raise RunBusyError(f"run {run_id!r} is already running (pid {_holder(path)}); wait for it or pick another --run-id")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            _held[path] = (fd, 1)
+            if fd is not None:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                _held[path] = (fd, 1)
+    if fd is None:
+        raise RunBusyError(f"run {run_id!r} is already running (pid {_holder(path)}); wait for it or pick another --run-id")
     try:
         yield
     finally:
@@ -111,7 +129,8 @@ def run_lock(settings: Settings, run_id: str) -> Iterator[None]:
 
 def is_locked(settings: Settings, run_id: str) -> bool:
     """Whether some process (this one included) holds ``run_id``'s lock right now."""
-    return _segment_locked(settings, path_segment(run_id, "run_id"))
+    with lock_if_free(settings, path_segment(run_id, "run_id")) as free:
+        return not free
 
 
 @contextmanager
@@ -125,18 +144,6 @@ def lock_if_free(settings: Settings, segment: str) -> Iterator[bool]:
     finally:
         if fd is not None:
             os.close(fd)
-
-
-def _segment_locked(settings: Settings, segment: str) -> bool:
-    path = settings.home / "locks" / f"{segment}.lock"
-    with _held_guard:
-        if path in _held:
-            return True
-    fd = _try_lock(path)
-    if fd is None:
-        return True
-    os.close(fd)
-    return False
 
 
 def sweep_staging(settings: Settings) -> list[Path]:
