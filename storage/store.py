@@ -226,8 +226,9 @@ class ResultStore:
             except OperationalError as error:
                 if pause is None or not _transient(error):
                     reason = (str(error.orig) if error.orig is not None else str(error)).strip().splitlines()[0]
+                    tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
                     raise VigilError(
-                        f"run {run.run_id!r}: the index at {self._safe_url()} failed {attempt + 1} times ({reason}); nothing was recorded"
+                        f"run {run.run_id!r}: the index at {self._safe_url()} did not take the commit after {tries} ({reason}); nothing was recorded"
                     ) from error
                 log.warning("run %s: index write failed (%s); retrying in %.1f s", run.run_id, type(error).__name__, pause)
                 time.sleep(pause)

@@ -90,7 +90,7 @@ def test_commit_survives_a_postgres_restart_or_fails_whole(postgres: DisposableP
     with pytest.raises(VigilError) as error:
         store.commit_run(run, results)
     assert time.monotonic() - started < 30
-    assert "\n" not in str(error.value) and "failed 3 times" in str(error.value) and "nothing was recorded" in str(error.value)
+    assert "\n" not in str(error.value) and "after 3 attempts" in str(error.value) and "nothing was recorded" in str(error.value)
     assert not (store.settings.runs_dir / "r2").exists() and (store.staging_dir("r2") / "report.html").is_file()
     assert leftovers(store) == []
     postgres.start()
