@@ -49,7 +49,7 @@ def _quiet_prefect(verbose: bool) -> None:
 @app.command()
 def run(
     suite: Annotated[str, typer.Argument(help="Path to the suite YAML file.")],
-    run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results).")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results; one process per id at a time).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
     trigger: Annotated[str, typer.Option(help="What started this run (shown in the dashboard).")] = "manual",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
