@@ -81,7 +81,7 @@ def _quiet_prefect(verbose: bool) -> None:
 @app.command()
 def run(
     suite: Annotated[str, typer.Argument(help="Path to the suite YAML file.")],
-    run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results).")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results; one process per id at a time).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
     trigger: Annotated[str, typer.Option(help="What started this run (shown in the dashboard).")] = "manual",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs, and on an error its traceback.")] = False,
@@ -92,21 +92,26 @@ def run(
     set_verbose(verbose)
     run_id = run_id_option(run_id)
     from cli.render import RichProgress, err
+    from pipeline.persist import claim_run
     from pipeline.prepare import prepare_run
     from pipeline.progress import reporting
+    from suite.settings import load_settings
 
     try:
-        _, spec = prepare_run(suite, run_id=run_id)  # fail fast on bad input, before Prefect and Ray start
+        plan, spec = prepare_run(suite, run_id=run_id)  # fail fast on bad input, before Prefect and Ray start
         _warn_unpinned(spec)
-        from flows.evaluate import evaluate_suite
+        with claim_run(plan.run_id, load_settings(ray_address)):  # ... and on a run id already running (the flow re-enters the lock)
+            from flows.evaluate import evaluate_suite
+            from flows.server import start_ephemeral_server
 
-        if not verbose:
-            from flows.progress import mute_console_logs
+            if not verbose:
+                from flows.progress import mute_console_logs
 
-            mute_console_logs()
-        err.print(f"[dim]running {suite} …[/]")
-        with RichProgress() as progress, reporting(progress):
-            outcome = evaluate_suite(suite_path=suite, run_id=run_id, ray_address=ray_address, trigger=trigger)
+                mute_console_logs()
+            err.print(f"[dim]running {suite} …[/]")
+            start_ephemeral_server()  # from the main thread, so the server dies with this process even on kill -9
+            with RichProgress() as progress, reporting(progress):
+                outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger)
     except VigilError as exc:
         fail(str(exc))
     if as_json:
@@ -160,8 +165,11 @@ def runs(
     from storage.store import ResultStore
     from suite.settings import load_settings
 
-    records = ResultStore(load_settings()).list_runs(suite=suite, limit=limit)
-    rows = [{"run_id": r.run_id, "suite": r.suite, "started": r.started_at.isoformat(timespec="seconds"), "status": r.status, "verdict": r.verdict, "trigger": r.trigger} for r in records]
+    store = ResultStore(load_settings())
+    records = store.list_runs(suite=suite, limit=limit)
+    broken = store.broken_runs(r.run_id for r in records)  # listed in the index, files gone: never shown as completed
+    rows = [{"run_id": r.run_id, "suite": r.suite, "started": r.started_at.isoformat(timespec="seconds"),
+             "status": "broken" if r.run_id in broken else r.status, "verdict": r.verdict, "trigger": r.trigger} for r in records]
     if as_json:
         emit_json(rows)
         return
@@ -169,14 +177,23 @@ def runs(
     out.print(frame_table(frame, title="Vigil runs"))
 
 
+def _committed_run(store: Any, run_id: str) -> Any:
+    """The run's record; exits 2 with one line if it is unknown or its files are gone."""
+    record = store.get_run(run_id)
+    if record is None:
+        fail(f"run {run_id!r} not found (see `vigil runs`)")
+    missing = store.broken_runs([run_id]).get(run_id)
+    if missing is not None:
+        fail(f"run {run_id!r} is broken: the index lists it but {missing} is gone; re-run it with --run-id {run_id}")
+    return record
+
+
 def _show_document(run_id: str, *, slices: bool = True) -> dict[str, Any]:
     from storage.store import ResultStore
     from suite.settings import load_settings
 
     store = ResultStore(load_settings())
-    record = store.get_run(run_id)
-    if record is None:
-        fail(f"run {run_id!r} not found (see `vigil runs`)")
+    record = _committed_run(store, run_id)
     results = store.run_results(run_id)
     if not slices:
         results = results[results["slice"] == "all"]
@@ -195,9 +212,7 @@ def _print_run(run_id: str, slices: bool = False) -> None:
 
     settings = load_settings()
     store = ResultStore(settings)
-    record = store.get_run(run_id)
-    if record is None:
-        fail(f"run {run_id!r} not found (see `vigil runs`)")
+    record = _committed_run(store, run_id)
     results = store.run_results(run_id)
     colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}.get(record.verdict, "white")
     out.print(f"\n[bold]run[/] {record.run_id}  [bold]suite[/] {record.suite}  [bold]verdict[/] [{colour}]{record.verdict.upper()}[/]")

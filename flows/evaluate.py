@@ -19,7 +19,7 @@ from flows.tasks import (
     CLUSTER_TAG, alert, analyse, decide, drift, infer, persist, prepare, publish, report, score,
 )
 from pipeline.infer import release_workers
-from pipeline.persist import discard_run
+from pipeline.persist import claim_run, discard_run
 from pipeline.progress import reporting
 from suite.settings import load_settings
 
@@ -37,22 +37,23 @@ def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str 
     """Evaluate every model of a suite on its datasets and record the verdict."""
     settings = load_settings(ray_address)
     plan = prepare(suite_path, run_id, trigger)
-    try:
-        with reporting(PrefectProgress(plan.run_id)):
-            for model in plan.models:
-                for item in (i for i in plan.work_items() if i.model == model.name):
-                    infer(plan, item, settings)
-                release_workers()
-            score(plan, settings)
-        drift(plan, settings)
-        decision = decide(plan, settings)
-        analyse(plan, settings)
-        report(plan, decision, settings)
-        persist(plan, decision, settings)
-    except BaseException:
-        release_workers()  # a long-lived process (a runner, a test session) must not keep a failed run's actors
-        discard_run(plan.run_id, settings)
-        raise
-    alerts = alert(plan, settings)  # after the commit: metric drift compares against committed history
-    publish(plan, decision, settings, alerts)
+    with claim_run(plan.run_id, settings):  # one process per run id, held to the end: a second run of it fails at once
+        try:
+            with reporting(PrefectProgress(plan.run_id)):
+                for model in plan.models:
+                    for item in (i for i in plan.work_items() if i.model == model.name):
+                        infer(plan, item, settings)
+                    release_workers()
+                score(plan, settings)
+            drift(plan, settings)
+            decision = decide(plan, settings)
+            analyse(plan, settings)
+            report(plan, decision, settings)
+            persist(plan, decision, settings)
+        except BaseException:
+            release_workers()  # a long-lived process (a runner, a test session) must not keep a failed run's actors
+            discard_run(plan.run_id, settings)
+            raise
+        alerts = alert(plan, settings)  # after the commit: metric drift compares against committed history
+        publish(plan, decision, settings, alerts)
     return {"run_id": plan.run_id, "verdict": decision.verdict}

@@ -19,12 +19,12 @@ from pipeline.analysis import analyse_run
 from pipeline.decide import Decision, decide_run
 from pipeline.drift import drift_stage
 from pipeline.infer import infer_item, prediction_cache_key
-from pipeline.persist import discard_run, persist_run
+from pipeline.persist import persist_run
 from pipeline.plan import RunPlan, WorkItem
 from pipeline.prepare import prepare_run
 from pipeline.report import stage_report
 from pipeline.score import score_run
-from suite.settings import Settings, load_settings
+from suite.settings import Settings, pause_for_tests
 
 
 def _infer_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -33,9 +33,7 @@ def _infer_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
 
 @task(name="prepare")
 def prepare(suite_path: str, run_id: str | None, trigger: str) -> RunPlan:
-    plan = prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
-    discard_run(plan.run_id, settings=load_settings())  # whatever a crashed attempt at this run id left in staging
-    return plan
+    return prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
 
 
 CLUSTER_TAG = "vigil-cluster"
@@ -45,11 +43,13 @@ CLUSTER_TAG = "vigil-cluster"
 @task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, tags=[CLUSTER_TAG],
       retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5)
 def infer(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
+    pause_for_tests("infer", settings.home)
     return infer_item(plan, item, settings)
 
 
 @task(name="score")
 def score(plan: RunPlan, settings: Settings) -> str:
+    pause_for_tests("score", settings.home)
     return score_run(plan, settings)
 
 

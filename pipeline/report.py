@@ -119,6 +119,9 @@ def rerender_report(run_id: str, settings: Any, out: Path | None = None) -> Path
     run = store.get_run(check_run_id(run_id))
     if run is None:
         raise VigilError(f"run {run_id!r} not found (see `vigil runs`)")
+    missing = store.broken_runs([run_id]).get(run_id)
+    if missing is not None:
+        raise VigilError(f"run {run_id!r} is broken: the index lists it but {missing} is gone; re-run it with --run-id {run_id}")
     results = store.run_results(run_id)
     primary = _primary_of(run.provenance, results)
     folder = settings.run_dir(run_id)

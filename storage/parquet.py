@@ -48,6 +48,11 @@ def write_parquet_atomic(frame: pd.DataFrame, target: Path) -> Path | None:
     backup: Path | None = None
     try:
         frame.to_parquet(temporary, index=False, engine="pyarrow")
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename below must never expose a file whose bytes are not on disk yet
+        finally:
+            os.close(fd)
         if target.exists():
             backup = target.with_name(f".{target.name}.{token}.bak")
             os.link(target, backup)

@@ -8,12 +8,19 @@ Layout under ``VIGIL_HOME``::
 
 Names in paths are percent-encoded (``gaussian_noise:3`` → ``gaussian_noise%3A3``).
 
-A commit writes the run's results Parquet first (temporary file, then
-``os.replace``) and then the index in ONE short transaction. A run exists for
-readers only once that transaction commits; if it fails, the Parquet written
-for the attempt is removed (or the previous file restored). Committing a run id
-again replaces the run: its old index rows go in the same transaction, and an
-older results file in another date partition is removed after the commit.
+A commit puts the artifacts in place first and makes the run visible last:
+
+1. the staged folder is fsynced and renamed to ``runs/<run_id>`` (an earlier
+   commit's folder set aside; :mod:`storage.run_folders`);
+2. the results Parquet is written (temporary file, fsync, ``os.replace``);
+3. ONE short index transaction adds the run (retried on a lost connection).
+
+A run exists for readers only once that transaction commits; if any step
+fails, the earlier ones are undone (folder moved back to staging, previous
+folder and Parquet restored) and a one-line :class:`VigilError` says why.
+Committing a run id again replaces the run: its old index rows go in the same
+transaction, and an older results file in another date partition is removed
+after the commit. The commit holds the run id's lock (:mod:`storage.run_lock`).
 
 Example:
     >>> store = ResultStore(load_settings(home=tmp))          # doctest: +SKIP
@@ -23,41 +30,37 @@ Example:
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, delete, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from storage.db import open_index, write_connection_options
-from storage.models import Artifact, DatasetVersion, MetricSummary, ModelVersion, Run
-from storage.parquet import path_segment, restore_parquet, write_parquet_atomic
-from storage.records import (
-    RESULT_COLUMNS,
-    ArtifactRecord,
-    DatasetVersionRecord,
-    ModelVersionRecord,
-    RunRecord,
+from storage.index_rows import (
+    as_utc, local_path, normalise_results, run_records, typed_results, write_run_rows,
 )
+from storage.models import Artifact, MetricSummary, Run
+from storage.parquet import path_segment, restore_parquet, write_parquet_atomic
+from storage.records import RESULT_COLUMNS, ArtifactRecord, RunRecord
+from storage.run_folders import describe, fsync_dir, promote
+from storage.run_lock import run_lock
 from suite.errors import VigilError
 from suite.ids import check_run_id
-from suite.settings import Settings
+from suite.settings import Settings, pause_for_tests
 
-_TEXT_COLUMNS = (
-    "run_id", "suite", "suite_hash", "dataset", "model", "model_sha", "role", "variant", "slice", "metric", "metric_version",
-)
-_FLOAT_COLUMNS = ("value", "ci_low", "ci_high")
-_FILLED_FROM_RUN = ("run_id", "suite", "suite_hash")
-_CHILD_TABLES = (MetricSummary, ModelVersion, DatasetVersion, Artifact)
+COMMIT_KEY = "commit"
+"""The provenance key holding the token of the commit that wrote a run (see :mod:`storage.run_folders`)."""
+_INDEX_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0)  # ~7.5 s: a restarting Postgres is back well within it
+log = logging.getLogger(__name__)
 
 
 class ResultStore:
@@ -151,7 +154,7 @@ class ResultStore:
     # ---- commit ------------------------------------------------------------------------
     def results_path(self, run: RunRecord) -> Path:
         """Where ``run``'s results Parquet lives (its suite and UTC start date partition)."""
-        day = _as_utc(run.started_at).date().isoformat()
+        day = as_utc(run.started_at).date().isoformat()
         return (
             self.settings.results_dir
             / f"suite={path_segment(run.suite, 'suite')}"
@@ -171,52 +174,71 @@ class ResultStore:
                 with now. May be empty (a failed run that scored nothing).
 
         Raises:
-            VigilError: ``results`` lack columns or name another run, or the
-                index refuses them (e.g. two rows for one key); nothing is
-                visible afterwards, and an earlier commit of the run is kept.
+            VigilError: ``results`` lack columns or name another run, the
+                index refuses them (e.g. two rows for one key) or stays
+                unreachable, or the files cannot be moved or written (EROFS,
+                ENOSPC, EACCES); nothing is visible afterwards, the staged
+                folder is back in staging and an earlier commit of the run is kept.
+            storage.run_lock.RunBusyError: another process is running this id.
         """
-        frame = _normalise_results(run, results)
+        frame = normalise_results(run, results)
+        token = uuid.uuid4().hex
         run = run.model_copy(update={"artifacts": [self._committed_artifact(run.run_id, a) for a in run.artifacts]})
         target = self.results_path(run)
-        backup = write_parquet_atomic(frame, target)
+        with run_lock(self.settings, run.run_id):
+            promotion = promote(run.run_id, self.staging_dir(run.run_id), self._run_dir(run.run_id), token)
+            if promotion is not None:  # a moved folder is told from a crashed commit's by this token (storage.recovery)
+                run = run.model_copy(update={"provenance": {**run.provenance, COMMIT_KEY: token}})
+            try:
+                pause_for_tests("commit", self.settings.home)
+                backup = self._write_results(run.run_id, frame, target)
+                try:
+                    self._write_index_retrying(run, frame)
+                except BaseException:
+                    restore_parquet(target, backup)
+                    raise
+            except BaseException:
+                if promotion is not None:
+                    promotion.rollback()
+                raise
+            if promotion is not None:
+                promotion.finish()
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+            self._remove_other_results(run.run_id, keep=target)
+
+    def _write_results(self, run_id: str, frame: pd.DataFrame, target: Path) -> Path | None:
         try:
-            self._write_index(run, frame)
-        except BaseException as error:
-            restore_parquet(target, backup)
-            if isinstance(error, IntegrityError):
+            backup = write_parquet_atomic(frame, target)
+            fsync_dir(target.parent)
+        except OSError as error:
+            raise VigilError(f"run {run_id!r}: could not write its results to {target}: {describe(error)}; nothing was recorded") from error
+        return backup
+
+    def _write_index_retrying(self, run: RunRecord, frame: pd.DataFrame) -> None:
+        """One index transaction, retried while the database is unreachable (e.g. restarting)."""
+        for attempt, pause in enumerate((*_INDEX_RETRY_PAUSES_S, None)):
+            try:
+                self._write_index(run, frame)
+                return
+            except IntegrityError as error:
                 reason = str(error.orig).splitlines()[0] if error.orig is not None else str(error)
                 raise VigilError(f"run {run.run_id!r}: the index refused the results: {reason}") from error
-            raise
-        if backup is not None:
-            backup.unlink(missing_ok=True)
-        self._remove_other_results(run.run_id, keep=target)
-        self._promote_staging(run.run_id)
+            except OperationalError as error:
+                if pause is None or not _transient(error):
+                    reason = (str(error.orig) if error.orig is not None else str(error)).strip().splitlines()[0]
+                    tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+                    raise VigilError(
+                        f"run {run.run_id!r}: the index at {self._safe_url()} did not take the commit after {tries} ({reason}); nothing was recorded"
+                    ) from error
+                log.warning("run %s: index write failed (%s); retrying in %.1f s", run.run_id, type(error).__name__, pause)
+                time.sleep(pause)
+
+    def _safe_url(self) -> str:
+        return make_url(self.settings.index_url).render_as_string(hide_password=True)
 
     def _write_index(self, run: RunRecord, frame: pd.DataFrame) -> None:
-        run_row = {
-            "run_id": run.run_id,
-            "suite": run.suite,
-            "suite_hash": run.suite_hash,
-            "status": run.status,
-            "verdict": run.verdict,
-            "trigger": run.trigger,
-            "started_at": _as_utc(run.started_at),
-            "finished_at": _as_utc(run.finished_at) if run.finished_at else None,
-            "provenance": json.loads(json.dumps(run.provenance, default=str)),
-        }
-        metric_rows = _metric_rows(frame)
-        writer = self.engine.execution_options(**write_connection_options())
-        with Session(writer) as session:
-            for table in _CHILD_TABLES:
-                session.exec(delete(table).where(col(table.run_id) == run.run_id))
-            session.exec(delete(Run).where(col(Run.run_id) == run.run_id))
-            session.exec(insert(Run).values(**run_row))
-            _insert_many(session, ModelVersion, run.run_id, (m.model_dump() for m in run.models))
-            _insert_many(session, DatasetVersion, run.run_id, (d.model_dump() for d in run.datasets))
-            _insert_many(session, Artifact, run.run_id, (a.model_dump() for a in run.artifacts))
-            if metric_rows:
-                session.exec(insert(MetricSummary), params=metric_rows)
-            session.commit()
+        write_run_rows(self.engine.execution_options(**write_connection_options()), run, frame)
 
     def _committed_artifact(self, run_id: str, artifact: ArtifactRecord) -> ArtifactRecord:
         staging, final = self.staging_dir(run_id), self._run_dir(run_id)
@@ -233,26 +255,35 @@ class ResultStore:
             if stale != keep:
                 stale.unlink(missing_ok=True)
 
-    def _promote_staging(self, run_id: str) -> None:
-        """Move the staged folder into ``runs/<run_id>``; a run without staging keeps its folder."""
-        staging, final = self.staging_dir(run_id), self._run_dir(run_id)
-        if not staging.is_dir():
-            return
-        final.parent.mkdir(parents=True, exist_ok=True)
-        replaced = None
-        if final.exists():
-            replaced = final.with_name(f".replaced-{final.name}-{uuid.uuid4().hex}")
-            os.replace(final, replaced)
-        os.replace(staging, final)
-        if replaced is not None:
-            shutil.rmtree(replaced, ignore_errors=True)
-
     # ---- reads -------------------------------------------------------------------------
+    def broken_runs(self, run_ids: Iterable[str]) -> dict[str, Path]:
+        """Runs among ``run_ids`` that the index lists but whose files under ``runs/<run_id>`` are gone.
+
+        A commit never makes such a run (files go in place before the index
+        row); a folder removed by hand or a lost disk does. Readers show these
+        runs as ``broken`` instead of reading their files.
+
+        Returns:
+            run id -> its first missing file.
+        """
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        with Session(self.engine) as session:
+            rows = session.exec(select(Artifact.run_id, Artifact.uri).where(col(Artifact.run_id).in_(ids)).order_by(col(Artifact.id))).all()
+        broken: dict[str, Path] = {}
+        for run_id, uri in rows:
+            path = local_path(uri)
+            owned = path is not None and path.is_relative_to(self._run_dir(run_id))  # files elsewhere are not Vigil's to vouch for
+            if run_id not in broken and owned and not path.exists():
+                broken[run_id] = path
+        return broken
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """The committed run with this id (any status), or None."""
         with Session(self.engine) as session:
             row = session.exec(select(Run).where(Run.run_id == run_id)).first()
-            return _records(session, [row])[0] if row else None
+            return run_records(session, [row])[0] if row else None
 
     def list_runs(self, suite: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Committed runs (any status), newest first, optionally of one suite."""
@@ -261,7 +292,7 @@ class ResultStore:
             query = query.where(Run.suite == suite)
         query = query.order_by(col(Run.started_at).desc(), col(Run.id).desc()).limit(limit)
         with Session(self.engine) as session:
-            return _records(session, list(session.exec(query).all()))
+            return run_records(session, list(session.exec(query).all()))
 
     def last_run(self, suite: str, *, verdict: str | None = None, before: datetime | None = None) -> RunRecord | None:
         """The newest completed run of ``suite``, optionally with ``verdict`` and started before ``before``."""
@@ -269,11 +300,11 @@ class ResultStore:
         if verdict is not None:
             query = query.where(Run.verdict == verdict)
         if before is not None:
-            query = query.where(col(Run.started_at) < _as_utc(before))
+            query = query.where(col(Run.started_at) < as_utc(before))
         query = query.order_by(col(Run.started_at).desc(), col(Run.id).desc()).limit(1)
         with Session(self.engine) as session:
             row = session.exec(query).first()
-            return _records(session, [row])[0] if row else None
+            return run_records(session, [row])[0] if row else None
 
     def run_results(self, run_id: str) -> pd.DataFrame:
         """The committed results rows of one run (columns of ``RESULT_COLUMNS``); empty if none."""
@@ -281,7 +312,7 @@ class ResultStore:
         with Session(self.engine) as session:
             rows = [row.model_dump() for row in session.exec(query).all()]
         frame = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "id"]).drop(columns="id")
-        return _typed(frame)
+        return typed_results(frame)
 
     def history(
         self,
@@ -294,6 +325,8 @@ class ResultStore:
         dataset: str | None = None,
     ) -> pd.DataFrame:
         """One metric across the completed runs of a suite, oldest to newest.
+
+        Runs whose artifact files are gone (:meth:`broken_runs`) are left out.
 
         Returns:
             Columns ``run_id, started_at, verdict, dataset, model, model_sha, role, variant,
@@ -320,10 +353,11 @@ class ResultStore:
                    "slice", "metric", "metric_version", "value", "ci_low", "ci_high", "n"]
         with Session(self.engine) as session:
             rows = [
-                {**summary.model_dump(), "started_at": _as_utc(started_at), "verdict": verdict}
+                {**summary.model_dump(), "started_at": as_utc(started_at), "verdict": verdict}
                 for summary, started_at, verdict in session.exec(query).all()
             ]
-        frame = pd.DataFrame(rows, columns=columns)
+        broken = self.broken_runs(row["run_id"] for row in rows)
+        frame = pd.DataFrame([row for row in rows if row["run_id"] not in broken], columns=columns)
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
         return frame.astype({"value": "float64", "ci_low": "float64", "ci_high": "float64", "n": "int64"})
 
@@ -343,94 +377,14 @@ class ResultStore:
         frames = [pd.read_parquet(path) for path in sorted(self.settings.results_dir.glob(pattern))]
         frames = [f[f["run_id"].isin(committed)] for f in frames if len(f)]
         if not frames:
-            return _typed(pd.DataFrame(columns=list(RESULT_COLUMNS)))
+            return typed_results(pd.DataFrame(columns=list(RESULT_COLUMNS)))
         return pd.concat(frames, ignore_index=True)
 
 
-# ---- helpers ---------------------------------------------------------------------------
-def _as_utc(moment: datetime) -> datetime:
-    """Aware UTC; naive values (SQLite returns them) are taken as UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+_TRANSIENT = ("connection refused", "server closed the connection", "terminating connection", "starting up",
+              "shutting down", "connection is closed", "connection reset", "database is locked", "no connection to the server")
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    for name in _TEXT_COLUMNS:
-        frame[name] = frame[name].astype(str)
-    for name in _FLOAT_COLUMNS:
-        frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
-    frame["n"] = frame["n"].astype("int64")
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    return frame[list(RESULT_COLUMNS)]
-
-
-def _normalise_results(run: RunRecord, results: pd.DataFrame) -> pd.DataFrame:
-    if results.empty:  # e.g. a failed run that scored nothing
-        return _typed(pd.DataFrame(columns=list(RESULT_COLUMNS)))
-    frame = results.copy()
-    for name in _FILLED_FROM_RUN:
-        if name not in frame.columns:
-            frame[name] = getattr(run, name)
-    if "created_at" not in frame.columns:
-        frame["created_at"] = datetime.now(UTC)
-    missing = [name for name in RESULT_COLUMNS if name not in frame.columns]
-    if missing:
-        raise VigilError(f"results of run {run.run_id!r}: expected columns {list(RESULT_COLUMNS)}, missing {missing}")
-    empty = [name for name in (*_TEXT_COLUMNS, "n", "created_at") if frame[name].isna().any()]
-    if empty:
-        raise VigilError(f"results of run {run.run_id!r}: expected values in every row, got nulls in {empty}")
-    for name in _FILLED_FROM_RUN:
-        others = sorted(set(frame[name].astype(str)) - {getattr(run, name)})
-        if others:
-            expected = getattr(run, name)
-            raise VigilError(f"results of run {run.run_id!r}: {name}: expected {expected!r}, got {others[:3]}")
-    return _typed(frame)
-
-
-def _metric_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    for row in rows:
-        row["n"] = int(row["n"])
-        row["created_at"] = _as_utc(row["created_at"].to_pydatetime())
-        for name in _FLOAT_COLUMNS:
-            row[name] = None if row[name] is None else float(row[name])
-    return rows
-
-
-def _insert_many(session: Session, table: type, run_id: str, rows: Iterable[dict[str, Any]]) -> None:
-    values = [{**row, "run_id": run_id} for row in rows]
-    if values:
-        session.exec(insert(table), params=values)
-
-
-def _records(session: Session, runs: list[Run]) -> list[RunRecord]:
-    """RunRecords for ``runs``, fetching their children in one query per table."""
-    ids = [run.run_id for run in runs]
-    children: dict[type, dict[str, list[Any]]] = {}
-    for table in (ModelVersion, DatasetVersion, Artifact):
-        grouped: dict[str, list[Any]] = {run_id: [] for run_id in ids}
-        for row in session.exec(select(table).where(col(table.run_id).in_(ids)).order_by(col(table.id))).all():
-            grouped[row.run_id].append(row)
-        children[table] = grouped
-    models, datasets, artifacts = children[ModelVersion], children[DatasetVersion], children[Artifact]
-    return [
-        RunRecord(
-            run_id=run.run_id,
-            suite=run.suite,
-            suite_hash=run.suite_hash,
-            started_at=_as_utc(run.started_at),
-            finished_at=_as_utc(run.finished_at) if run.finished_at else None,
-            status=run.status,  # type: ignore[arg-type]
-            verdict=run.verdict,  # type: ignore[arg-type]
-            trigger=run.trigger,
-            provenance=run.provenance,
-            models=[ModelVersionRecord(**_fields(row, ModelVersionRecord)) for row in models[run.run_id]],
-            datasets=[DatasetVersionRecord(**_fields(row, DatasetVersionRecord)) for row in datasets[run.run_id]],
-            artifacts=[ArtifactRecord(**_fields(row, ArtifactRecord)) for row in artifacts[run.run_id]],
-        )
-        for run in runs
-    ]
-
-
-def _fields(row: Any, record: type) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in record.model_fields}
+def _transient(error: OperationalError) -> bool:
+    """Whether retrying may help: the server is (re)starting or dropped us, not a wrong URL or a missing database."""
+    return bool(error.connection_invalidated) or any(word in str(error).lower() for word in _TRANSIENT)

@@ -49,3 +49,24 @@ def load_settings(ray_address: str | None = None, home: str | Path | None = None
     url = os.environ.get("VIGIL_INDEX_URL") or f"sqlite:///{root / 'index.db'}"
     address = ray_address or os.environ.get("VIGIL_RAY_ADDRESS") or None
     return Settings(home=root, index_url=url, ray_address=address)
+
+
+def pause_for_tests(stage: str, home: Path) -> None:
+    """Test hook: with ``VIGIL_TEST_PAUSE_AT=<stage>``, wait at the start of ``stage``.
+
+    Fault tests (``tests/reliability``) set it to kill a run, or race it, at a
+    known point: the process writes its pid to ``<home>/paused-at-<stage>``
+    and waits until that file is deleted (then goes on) or it is killed.
+    Stages: ``infer``, ``score``, ``persist``, ``commit`` (inside the commit,
+    after the run folder moved into place and before the index transaction).
+    Unset (always, outside tests), it does nothing.
+    """
+    if os.environ.get("VIGIL_TEST_PAUSE_AT") != stage:
+        return
+    import time
+
+    flag = home / f"paused-at-{stage}"
+    home.mkdir(parents=True, exist_ok=True)
+    flag.write_text(f"{os.getpid()}\n")
+    while flag.exists():
+        time.sleep(0.1)

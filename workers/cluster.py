@@ -1,10 +1,20 @@
-"""Connect to Ray once per process: a running cluster when given its address, else a local one."""
+"""Connect to Ray once per process: a running cluster when given its address, else a local one.
+
+A local Ray is watched by :mod:`workers.reaper`, so none of its processes
+outlives this one, even after ``kill -9``.
+"""
 
 from __future__ import annotations
+
+import subprocess
 
 import ray
 
 from suite.errors import VigilError
+from workers.reaper import start_reaper
+
+# Watchdogs of the local Rays this process started; kept referenced, since closing the pipe is their signal.
+_reapers: list[subprocess.Popen[bytes]] = []
 
 
 def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> str:
@@ -27,4 +37,14 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: in
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
+            reaper = start_reaper(_local_ray_pids())
+            if reaper is not None:
+                _reapers.append(reaper)
     return ray.get_runtime_context().gcs_address
+
+
+def _local_ray_pids() -> list[int]:
+    """The processes of the local Ray this process started (gcs_server, raylet, monitors)."""
+    node = getattr(ray._private.worker, "_global_node", None)  # no public API lists them
+    processes = getattr(node, "all_processes", None) or {}
+    return [info.process.pid for infos in processes.values() for info in infos if getattr(info, "process", None) is not None]

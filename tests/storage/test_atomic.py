@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from storage.models import Artifact, DatasetVersion, MetricSummary, ModelVersion, Run
@@ -93,7 +92,7 @@ def test_missing_postgres_database_leaves_no_parquet(tmp_path: Path, postgres_se
     url = f"{postgres_server}/vigil_absent_{uuid.uuid4().hex[:12]}"
     store = ResultStore(Settings(home=tmp_path / "home", index_url=url, ray_address=None))
     run = make_run("r1")
-    with pytest.raises(OperationalError, match="does not exist"):
+    with pytest.raises(VigilError, match="does not exist"):
         store.commit_run(run, make_results(run))
     _assert_nothing_visible(tmp_path / "home")
 
@@ -103,6 +102,6 @@ def test_unopenable_sqlite_index_leaves_no_parquet(tmp_path: Path) -> None:
     (home / "index-is-a-folder").mkdir(parents=True)
     store = ResultStore(Settings(home=home, index_url=f"sqlite:///{home / 'index-is-a-folder'}", ray_address=None))
     run = make_run("r1")
-    with pytest.raises(OperationalError, match="unable to open database"):
+    with pytest.raises(VigilError, match="unable to open database"):
         store.commit_run(run, make_results(run))
     _assert_nothing_visible(home)
