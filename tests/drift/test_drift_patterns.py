@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from cli.drift import window_table
 from cli.main import app
+from drift.performance_estimation import fit_calibrator
 from pipeline.drift_windows import WindowOutcome, watch_windows
 from storage.store import ResultStore
 from suite.settings import load_settings
@@ -40,6 +41,7 @@ def test_abrupt_concept_drift_is_named_from_its_window_on_via_the_cli(tmp_path: 
     assert windows[0]["run_id"] == "logs-concept-drift-stream-rows-002000-002500"
     assert all(w["window_start"] is None and w["rows"] == ROWS for w in windows)
     data = stream("concept")
+    calibrator = fit_calibrator(data[["p0", "p1"]].to_numpy(np.float64)[:REF_ROWS], data["y"].to_numpy()[:REF_ROWS], seed=0)
     for w in (windows[0], windows[-1]):
         rows = data.iloc[w["first_row"]:w["end_row"]]
         signals = w["signals"]
@@ -53,7 +55,10 @@ def test_abrupt_concept_drift_is_named_from_its_window_on_via_the_cli(tmp_path: 
         realised = logged["realised"]
         assert realised["value"] == pytest.approx(float((rows["y_pred"] == rows["y"]).mean()))
         assert realised["reference"] == pytest.approx(float((data["y_pred"] == data["y"])[:REF_ROWS].mean()))
-        assert logged["estimated"]["value"] == pytest.approx(float(np.maximum(rows["p0"], rows["p1"]).mean()))
+        # The estimate: the logged scores calibrated on the reference rows' scores and labels.
+        proba = rows[["p0", "p1"]].to_numpy(np.float64)
+        calibrated = calibrator.apply(proba)
+        assert logged["estimated"]["value"] == pytest.approx(float(calibrated[np.arange(len(proba)), proba.argmax(axis=1)].mean()), abs=1e-6)
     assert windows[-1]["signals"]["labels"]["moved"] and windows[-1]["signals"]["models"][0]["realised"]["moved"]
     # Every per-column row of the window's drift table is in the JSON, as stored.
     columns = {(c["kind"], c["column"]) for c in windows[0]["columns"]}
