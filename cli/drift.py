@@ -32,7 +32,7 @@ def drift(
     prediction drift, covariate+concept, none). Re-running the same windows replaces their runs. See the
     curve with `vigil history --suite NAME --metric drift_share --dataset DATASET`.
     """
-    from cli.main import emit_json, fail
+    from cli.common import emit_json, fail
     from cli.render import out
     from pipeline.drift_windows import watch_windows
     from suite.errors import VigilError

@@ -9,16 +9,16 @@ on stdout, nothing else).
 from __future__ import annotations
 
 import json
-import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.boundary import VigilGroup, is_verbose, set_verbose
+from cli.boundary import VigilGroup, set_verbose
 from cli.boundary import report as report_error
+from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json, fail, quiet_prefect, run_id_option
+from cli.show import print_run, show_document
 from suite.errors import VigilError
-from suite.ids import check_run_id
 
 if TYPE_CHECKING:
     from suite.spec import SuiteSpec
@@ -32,50 +32,11 @@ app = typer.Typer(
     cls=VigilGroup,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
-EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
-
-
-def fail(message: str) -> NoReturn:
-    """Print a one-line error on stderr and exit 2 (after the traceback of the error being handled, with --verbose)."""
-    import traceback
-
-    from rich.markup import escape
-
-    from cli.render import err
-
-    if is_verbose() and sys.exc_info()[1] is not None:
-        traceback.print_exc(file=sys.stderr)
-    err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_ERROR)
-
-
-def run_id_option(value: str | None, where: str = "--run-id") -> str | None:
-    """A run id given on the command line, checked (:func:`suite.ids.check_run_id`); exits 2 with one line if bad."""
-    if value is None:
-        return None
-    try:
-        return check_run_id(value, where)
-    except VigilError as exc:
-        fail(str(exc))
-
-
 @app.callback()
 def _options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="On an error, print its traceback too (any command).")] = False,
 ) -> None:
     set_verbose(verbose, reset=True)
-
-
-def emit_json(document: Any) -> None:
-    """Write ``document`` as JSON to stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
-
-
-def _quiet_prefect(verbose: bool) -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @app.command()
@@ -88,7 +49,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
-    _quiet_prefect(verbose)
+    quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
     from cli.render import RichProgress, err
@@ -115,9 +76,9 @@ def run(
     except VigilError as exc:
         fail(str(exc))
     if as_json:
-        emit_json(_show_document(outcome["run_id"]))
+        emit_json(show_document(outcome["run_id"]))
     else:
-        _print_run(outcome["run_id"])
+        print_run(outcome["run_id"])
     raise typer.Exit(EXIT_GATE_FAILED if outcome["verdict"] == "fail" else EXIT_OK)
 
 
@@ -177,122 +138,6 @@ def runs(
     out.print(frame_table(frame, title="Vigil runs"))
 
 
-def _committed_run(store: Any, run_id: str) -> Any:
-    """The run's record; exits 2 with one line if it is unknown or its files are gone."""
-    record = store.get_run(run_id)
-    if record is None:
-        fail(f"run {run_id!r} not found (see `vigil runs`)")
-    missing = store.broken_runs([run_id]).get(run_id)
-    if missing is not None:
-        fail(f"run {run_id!r} is broken: the index lists it but {missing} is gone; re-run it with --run-id {run_id}")
-    return record
-
-
-def _show_document(run_id: str, *, slices: bool = True) -> dict[str, Any]:
-    from storage.store import ResultStore
-    from suite.settings import load_settings
-
-    store = ResultStore(load_settings())
-    record = _committed_run(store, run_id)
-    results = store.run_results(run_id)
-    if not slices:
-        results = results[results["slice"] == "all"]
-    document = record.model_dump(mode="json")
-    document["results"] = json.loads(results.drop(columns=["created_at"], errors="ignore").to_json(orient="records"))
-    return document
-
-
-def _print_run(run_id: str, slices: bool = False) -> None:
-    from urllib.parse import urlparse
-
-    from cli.render import frame_table, out
-    from pipeline.summary import headline_pivot
-    from storage.store import ResultStore
-    from suite.settings import load_settings
-
-    settings = load_settings()
-    store = ResultStore(settings)
-    record = _committed_run(store, run_id)
-    results = store.run_results(run_id)
-    colour = {"pass": "green", "fail": "red", "inconclusive": "yellow"}.get(record.verdict, "white")
-    out.print(f"\n[bold]run[/] {record.run_id}  [bold]suite[/] {record.suite}  [bold]verdict[/] [{colour}]{record.verdict.upper()}[/]")
-    if (results["variant"] == "clean").any():
-        out.print(frame_table(headline_pivot(results), title="Clean data, all rows: value [95% CI]"))
-    elif not results.empty:  # shadow replays and drift watches have no clean variant
-        whole = results[(results["slice"] == "all") & ~results["variant"].str.contains("@")]
-        cols = ["model", "variant", "metric", "value", "ci_low", "ci_high", "n"]
-        out.print(frame_table(whole[cols].reset_index(drop=True), title="All rows: value [95% CI]"))
-    if slices:
-        table = results[(results["slice"] != "all") | (results["variant"] != "clean")]
-        cols = ["model", "dataset", "variant", "slice", "metric", "value", "ci_low", "ci_high", "n"]
-        if not table.empty:
-            out.print(frame_table(table[cols].reset_index(drop=True), title="Per variant and slice"))
-    folder = settings.run_dir(run_id)
-    _print_frame(folder / "robustness.parquet", "Robustness (primary metric)", ["model", "dataset", "perturbation", "clean", "worst", "breaking_severity", "relative_robustness"])
-    _print_upstream(folder / "upstream.parquet")
-    _print_drift(folder / "drift.parquet")
-    _print_gates(folder / "gates.json")
-    report = next((a for a in record.artifacts if a.kind == "report"), None)
-    if report is not None:
-        out.print(f"report: {urlparse(report.uri).path}")
-
-
-def _print_frame(path: Any, title: str, columns: list[str]) -> None:
-    from cli.render import frame_table, out
-    from storage.frames import read_frame
-
-    if path.is_file():
-        frame = read_frame(path)
-        if "breaking_severity" in frame.columns:
-            frame["breaking_severity"] = [("never" if v != v else str(int(v))) for v in frame["breaking_severity"]]
-        out.print(frame_table(frame[[c for c in columns if c in frame.columns]], title=title))
-
-
-def _print_upstream(path: Any) -> None:
-    import pandas as pd
-
-    from cli.render import frame_table, out
-    from storage.frames import read_frame
-
-    if not path.is_file():
-        return
-    rows = [{"module": r.module, "versions": f"{r.previous_version} → {r.version}", "model": r.model, "dataset": r.dataset,
-             "delta": f"{r.delta:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}]", "p": f"{r.p_value:.3g}"} for r in read_frame(path).itertuples()]
-    metric = read_frame(path)["metric"].iloc[0] if rows else ""
-    out.print(frame_table(pd.DataFrame(rows), title=f"Upstream modules: change in {metric} attributed to each (current − rolled back, 95% CI)"))
-
-
-def _print_drift(path: Any) -> None:
-    import pandas as pd
-
-    from cli.render import frame_table, out
-    from storage.frames import read_frame
-
-    if not path.is_file():
-        return
-    table = read_frame(path)
-    rows = []
-    for (dataset, kind, model), group in table.groupby(["dataset", "kind", "model"], dropna=False, sort=True):
-        drifted = sorted(group.loc[group["drifted"].astype(bool), "column"].astype(str))
-        rows.append({"dataset": dataset, "kind": kind, "model": model if isinstance(model, str) else "", "drifted": f"{len(drifted)}/{len(group)}",
-                     "columns": ", ".join(drifted[:6]) + (" …" if len(drifted) > 6 else "")})
-    out.print(frame_table(pd.DataFrame(rows), title="Drift vs the reference"))
-
-
-def _print_gates(path: Any) -> None:
-    import pandas as pd
-
-    from cli.render import frame_table, out
-
-    if not path.is_file():
-        return
-    outcomes = json.loads(path.read_text()).get("outcomes", [])
-    if outcomes:
-        frame = pd.DataFrame(outcomes)
-        keep = [c for c in ["status", "gate", "model", "slice", "reason"] if c in frame.columns]
-        out.print(frame_table(frame[keep], title="Gates", styles={"fail": "red", "pass": "green", "inconclusive": "yellow"}))
-
-
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id from `vigil runs`.")],
@@ -302,9 +147,9 @@ def show(
     """Metrics per model × variant × slice with 95% CIs, the gates, and (with --json) provenance."""
     run_id_option(run_id, "RUN_ID")
     if as_json:
-        emit_json(_show_document(run_id, slices=slices))
+        emit_json(show_document(run_id, slices=slices))
         return
-    _print_run(run_id, slices=slices)
+    print_run(run_id, slices=slices)
 
 
 @app.command()

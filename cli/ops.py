@@ -27,7 +27,7 @@ notify_app = typer.Typer(help="Emit Vigil events to the Prefect server (from CI 
 
 
 def _fail(message: str) -> NoReturn:
-    from cli.main import fail
+    from cli.common import fail
 
     fail(message)
 

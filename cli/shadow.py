@@ -36,11 +36,12 @@ def replay(
 ) -> None:
     """Replay a request log through the suite's candidate and compare it with production's logged answers."""
     from cli.boundary import set_verbose
-    from cli.main import _quiet_prefect, _show_document, emit_json, fail, run_id_option
+    from cli.common import emit_json, fail, quiet_prefect, run_id_option
+    from cli.show import show_document
     from cli.render import err
     from suite.errors import VigilError
 
-    _quiet_prefect(verbose)
+    quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
     if window not in (None, "hour", "day"):
@@ -53,7 +54,7 @@ def replay(
     except VigilError as exc:
         fail(str(exc))
     if as_json:
-        emit_json(_show_document(str(outcome["run_id"])))
+        emit_json(show_document(str(outcome["run_id"])))
         return
     _print_replay(outcome)
 
@@ -84,7 +85,7 @@ def mirror(
     threads: Annotated[int, typer.Option(help="Candidate threads (shadow copies scored at once); more copies wait in the queue.")] = 2,
 ) -> None:
     """Proxy to production, answer with production, and shadow each POST to the candidate (run in this process)."""
-    from cli.main import fail
+    from cli.common import fail
     from cli.render import err
     from suite.errors import VigilError
 
