@@ -28,7 +28,7 @@ from suite.settings import Settings, pause_for_tests
 
 
 def _infer_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    return prediction_cache_key(parameters["plan"], parameters["item"], parameters["settings"])
+    return prediction_cache_key(parameters["plan"], parameters["item"], parameters["settings"], context.result_store.exists)
 
 
 @task(name="prepare")

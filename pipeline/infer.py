@@ -10,6 +10,7 @@ unchanged re-run finds them there and skips inference. Perturbed variants are ma
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -29,10 +30,19 @@ from workers.cluster import ensure_ray
 from workers.pool import close_pools, get_pool
 
 
-def prediction_cache_key(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
-    """The Prefect cache key of an inference task: the prediction key while its file exists."""
+def prediction_cache_key(plan: RunPlan, item: WorkItem, settings: Settings, has_record: Callable[[str], bool]) -> str:
+    """The orchestrator's cache key of an inference task: the prediction key, unless it would serve a lost file.
+
+    The key is computed before the task runs, and the orchestrator stores its record under it, so
+    the first run must already use the real key for the next run to be served from its cache. Only
+    when a record exists under the key (``has_record``) but the predictions file is gone (a
+    cleared cache) does the task get a key of its own, so it runs again instead of returning a URI
+    to nothing.
+    """
     key = plan.cache_key(item.model, item.dataset, item.variant)
-    return key if PredictionCache(settings.cache_dir).has(key) else f"{key}-missing-{uuid.uuid4().hex}"
+    if PredictionCache(settings.cache_dir).has(key) or not has_record(key):
+        return key
+    return f"{key}-missing-{uuid.uuid4().hex}"
 
 
 def predictions_frame(data: LoadedDataset, outputs: np.ndarray, suite: SuiteSpec, classes: list[int | str] | None) -> pd.DataFrame:

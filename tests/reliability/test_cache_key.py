@@ -128,21 +128,27 @@ def test_library_versions_change_their_formats_keys(digits_suite: Path, monkeypa
     assert _changed(before, _keys(digits_suite)) == {(m, v) for m, _, v in before}  # both digits models are torch
 
 
-def test_prefect_task_cache_misses_after_a_code_edit(digits_suite: Path, vigil_home: Path) -> None:
-    """The infer task's Prefect cache key (``flows.tasks._infer_cache_key``) follows the prediction key."""
-    from flows.tasks import _infer_cache_key
-
+def test_orchestrator_cache_key_follows_the_prediction_key(digits_suite: Path, vigil_home: Path) -> None:
+    """The infer task's Prefect cache key (``pipeline.infer.prediction_cache_key``) is the prediction key, so a code
+    edit misses; a record whose predictions file is gone gets a key of its own (the end-to-end hit is
+    ``tests/flows/test_evaluate.py::test_rerun_same_id_replaces_and_reuses_predictions``)."""
     settings = load_settings()
     plan, _ = prepare_run(digits_suite)
     item = plan.work_items()[0]
-    PredictionCache(settings.cache_dir).put(plan.cache_key(item.model, item.dataset, item.variant), pd.DataFrame({"x": [1]}))
-    cached = _infer_cache_key(None, {"plan": plan, "item": item, "settings": settings})  # type: ignore[arg-type]
-    assert cached == prediction_cache_key(plan, item, settings) == plan.cache_key(item.model, item.dataset, item.variant)
+    key = plan.cache_key(item.model, item.dataset, item.variant)
+    records: set[str] = set()
+    assert prediction_cache_key(plan, item, settings, records.__contains__) == key  # a first run stores under the real key
+    records.add(key)
+    PredictionCache(settings.cache_dir).put(key, pd.DataFrame({"x": [1]}))
+    assert prediction_cache_key(plan, item, settings, records.__contains__) == key  # ... which the next run hits
     negate_cnn(digits_suite)
     replanned, _ = prepare_run(digits_suite)
     assert item.model == "cnn"
-    missed = _infer_cache_key(None, {"plan": replanned, "item": item, "settings": settings})  # type: ignore[arg-type]
-    assert missed != cached and "-missing-" in missed
+    edited = prediction_cache_key(replanned, item, settings, records.__contains__)
+    assert edited == replanned.cache_key(item.model, item.dataset, item.variant) != key
+    PredictionCache(settings.cache_dir).path(key).unlink()  # the cache cleared behind the orchestrator's back
+    lost = prediction_cache_key(plan, item, settings, records.__contains__)
+    assert lost.startswith(key) and "-missing-" in lost
 
 
 def test_fingerprint_follows_local_imports_not_installed_packages(tmp_path: Path) -> None:
