@@ -33,6 +33,8 @@ bench: install
 	$(BIN)/python bench/mirror.py
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/suite_limits.py
+	$(BIN)/python bench/detection_estimation.py
+	$(BIN)/python bench/shadow_stream.py
 
 clean:
 	rm -rf .vigil test-artifacts
