@@ -218,7 +218,7 @@ def test_fit_calibrator_names_bad_labels_and_methods():
 
 
 def test_estimation_study_in_bench_shows_the_gain():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))  # after the root: bench/drift.py must not shadow the drift package
     from detection_estimation import estimation_study
 
     result = estimation_study(seed=1, repeats=8, n_reference=1000, n_window=1000)
