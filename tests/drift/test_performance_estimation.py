@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+from bench.detection_estimation import simulate
 from drift.calibration import ISOTONIC_MIN_ROWS, MIN_ROWS, Platt, Temperature
 from drift.performance_estimation import (
     IDENTITY,
@@ -32,25 +33,9 @@ BINARY = np.array([[0.0, 0.0], [1.5, -1.0]])
 SHIFT = (1.0, -0.8)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def _draw(rng: np.random.Generator, n: int, weights: np.ndarray, centre=(0.0, 0.0), model: str = "calibrated"):
-    """The model's scores, the labels and the true probabilities of n rows around ``centre``."""
-    x = rng.normal(centre, 1.0, size=(n, 2))
-    logits = x @ weights.T
-    truth = _softmax(logits)
-    y = np.minimum((rng.random(n)[:, None] > np.cumsum(truth, axis=1)).sum(axis=1), len(weights) - 1)
-    if model == "overconfident":
-        logits = 2 * logits
-    elif model == "biased":
-        logits = logits + np.eye(len(weights))[1]
-    elif model == "warped":  # monotone but not logistic: no slope and bias undo it
-        logits = logits - logits[:, :1]
-        logits = np.sign(logits) * np.abs(logits) ** 1.7
-    return _softmax(logits), y, truth
+    """The model's scores, the labels and the true probabilities of n rows around ``centre`` (the bench's simulation)."""
+    return simulate(rng, n, weights, centre, model)
 
 
 def _window(n: int, centre: tuple[float, float], seed: int):
