@@ -108,12 +108,17 @@ def logged_outputs(suite: SuiteSpec, spec: DatasetSpec, data: LoadedDataset, cla
     return {LOGGED: frame}
 
 
-def window_reference(suite: SuiteSpec, settings: Settings, classes: list[int | str] | None) -> Reference:
-    """The suite's drift reference: its rows (all, or ``reference_rows`` / ``reference_range``), outputs and labels."""
+def window_reference(
+    suite: SuiteSpec, settings: Settings, classes: list[int | str] | None, data: LoadedDataset | None = None,
+) -> Reference:
+    """The suite's drift reference: its rows (all, or ``reference_rows`` / ``reference_range``), outputs and labels.
+
+    ``data`` is the reference dataset when the caller has already loaded it (it is read once per run).
+    """
     spec = suite.drift
     assert spec is not None
     ds = dataset_spec(suite, spec.reference)
-    data = load_dataset(ds, suite)
+    data = data if data is not None else load_dataset(ds, suite)
     keep = reference_mask(suite, ds, data.frame)
     rows = LoadedDataset(data.name, data.frame[keep].reset_index(drop=True), data.features, data.label, data.sha256, data.source)
     preds = {m: p[keep].reset_index(drop=True) for m, p in outputs(suite, data, settings, classes).items()} if spec.predictions else {}

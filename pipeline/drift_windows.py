@@ -110,8 +110,9 @@ def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None
     suite = load_suite(suite_path)
     names = stream_datasets(suite, dataset)
     assert suite.drift is not None
-    classes = _classes(suite, settings)
-    reference = window_reference(suite, settings, classes)
+    ref_data = load_dataset(dataset_spec(suite, suite.drift.reference), suite)  # read once: classes and the reference side
+    classes = _classes(suite, ref_data)
+    reference = window_reference(suite, settings, classes, data=ref_data)
     calibrators = _calibrators(suite, reference.side, reference.y)
     found = []
     for name in names:
@@ -282,12 +283,11 @@ def _calibrators(suite: SuiteSpec, reference: DriftSide, y: np.ndarray | None) -
     return out
 
 
-def _classes(suite: SuiteSpec, settings: Settings) -> list[int | str] | None:
+def _classes(suite: SuiteSpec, reference: LoadedDataset) -> list[int | str] | None:
     if suite.task != "classification":
         return None
     if suite.classes is not None:
         return list(suite.classes)
-    reference = load_dataset(next(d for d in suite.datasets if d.name == suite.drift.reference), suite)  # type: ignore[union-attr]
     if reference.label is None:
         raise VigilError(f"suite {suite.source}: classes: expected classes or a labelled drift reference, got neither")
     return encode_labels(reference.frame[reference.label], None, f"dataset {reference.name}")[1]
