@@ -2,7 +2,7 @@
 
 Writes a JSONL request log of ``--rows`` rows with ``--features`` features (plus a few
 malformed lines), then, in a fresh process, stages it the way ``vigil shadow replay``
-does (:func:`pipeline.shadow_log.stage_log`) and reports the growth of the peak RSS
+does (:func:`pipeline.shadow.log.stage_log`) and reports the growth of the peak RSS
 over the process's size after imports, beside the log's size on disk.
 
 Usage: ``python bench/shadow_stream.py [--rows 200000] [--features 64] [--chunk-rows 10000]``
@@ -50,7 +50,7 @@ def stage(log: Path, features: int, chunk_rows: int) -> dict[str, float]:
     """Stage ``log`` in this process; the peak RSS growth (MB) over the size after imports, and the time taken."""
     from evaluators.shadow.log_decode import LogLimits
     from evaluators.shadow.log_schema import LogSchema
-    from pipeline.shadow_log import stage_log
+    from pipeline.shadow.log import stage_log
 
     schema = LogSchema(features=tuple(f"f{j}" for j in range(features)), classes=(0, 1, 2))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -10,8 +10,8 @@ import typer
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from pipeline.drift_signals import ModelSignals, RateShift, Shift
-    from pipeline.drift_windows import WindowOutcome
+    from pipeline.drift_watch.signals import ModelSignals, RateShift, Shift
+    from pipeline.drift_watch.windows import WindowOutcome
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +34,7 @@ def drift(
     """
     from cli.common import emit_json, fail
     from cli.render import out
-    from pipeline.drift_windows import watch_windows
+    from pipeline.drift_watch.windows import watch_windows
     from suite.errors import VigilError
     from suite.load import load_suite
     from suite.settings import load_settings

@@ -53,8 +53,8 @@ def run(
     set_verbose(verbose)
     run_id = run_id_option(run_id)
     from cli.render import RichProgress, err
-    from pipeline.persist import claim_run
-    from pipeline.prepare import prepare_run
+    from pipeline.evaluate.persist import claim_run
+    from pipeline.evaluate.prepare import prepare_run
     from pipeline.progress import reporting
     from suite.settings import load_settings
 
@@ -89,8 +89,8 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
     Loading imports the models' module files: it runs the suite's code in this process.
     """
     from cli.render import out
-    from pipeline.load_check import load_models
-    from pipeline.prepare import prepare_run
+    from pipeline.evaluate.load_check import load_models
+    from pipeline.evaluate.prepare import prepare_run
 
     try:
         plan, spec = prepare_run(suite)
@@ -106,7 +106,7 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
 def _warn_unpinned(spec: SuiteSpec) -> None:
     """One stderr line when the suite's code runs without sha256 pins (an error with require_code_pins: true)."""
     from cli.render import err
-    from pipeline.fingerprint import unpinned_code, unpinned_warning
+    from pipeline.evaluate.fingerprint import unpinned_code, unpinned_warning
 
     warning = unpinned_warning(spec, unpinned_code(spec))
     if warning is not None:
@@ -172,7 +172,7 @@ def history(
     frame = store.history(suite=suite, metric=metric, model=model, slice=slice_, variant=variant, dataset=dataset)
     found = None
     if changes:
-        from pipeline.metric_history import history_changes
+        from pipeline.triggers.metric_history import history_changes
 
         found = history_changes(store, suite, frame)
     if as_json:
@@ -202,7 +202,7 @@ def report(
     from pathlib import Path
 
     from cli.render import out as console
-    from pipeline.report import rerender_report
+    from pipeline.evaluate.report import rerender_report
     from suite.settings import load_settings
 
     run_id_option(run_id, "RUN_ID")

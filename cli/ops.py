@@ -65,7 +65,7 @@ def notify_model_updated(
     sha256: Annotated[str | None, typer.Option(help="Its sha256 (computed from --path when omitted).")] = None,
 ) -> None:
     """Emit vigil.model.updated (resource vigil.model.<model>) so on-model-change evaluates it."""
-    from pipeline.triggers import ModelUpdate
+    from pipeline.triggers.derive import ModelUpdate
 
     _notify("model-updated", lambda p, sha: ModelUpdate(model=model, version=version, path=p, sha256=sha), path, sha256, {"model": NAME})
 
@@ -80,7 +80,7 @@ def notify_upstream_updated(
     previous_sha256: Annotated[str | None, typer.Option(help="sha256 of the version it replaces (default: the last one Vigil saw).")] = None,
 ) -> None:
     """Emit vigil.upstream.updated (resource vigil.upstream.<module>) so on-upstream-change re-validates and attributes it."""
-    from pipeline.upstream_changes import UpstreamUpdate
+    from pipeline.triggers.upstream_changes import UpstreamUpdate
 
     def build(p: str | None, sha: str | None) -> UpstreamUpdate:
         return UpstreamUpdate(module=module, version=version, field=field, path=p, sha256=sha, previous_sha256=previous_sha256)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ def frame_table(frame: pd.DataFrame, title: str | None = None, styles: dict[str,
 
 
 def print_changes(series: list[dict]) -> None:
-    """Segments and incidents of each series (from :func:`pipeline.metric_history.history_changes`)."""
+    """Segments and incidents of each series (from :func:`pipeline.triggers.metric_history.history_changes`)."""
     for doc in series:
         out.print(f"[bold]{doc['model']} · {doc['dataset']} · {doc['metric']} v{doc['metric_version']}[/]", highlight=False)
         for seg in doc["segments"]:

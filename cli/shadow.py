@@ -98,7 +98,7 @@ def mirror(
     try:
         from mirror import MirrorConfig, run_mirror
         from mirror.candidate import ThreadCandidate
-        from pipeline.shadow_online import load_online_candidate
+        from pipeline.shadow.online import load_online_candidate
         from suite.load import load_suite
         from suite.settings import load_settings
 

@@ -39,7 +39,7 @@ def print_run(run_id: str, slices: bool = False) -> None:
     from urllib.parse import urlparse
 
     from cli.render import frame_table, out
-    from pipeline.summary import headline_pivot
+    from pipeline.evaluate.summary import headline_pivot
     from storage.store import ResultStore
     from suite.settings import load_settings
 

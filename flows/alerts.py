@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from prefect.events import emit_event
 
-from pipeline.alerts import DriftAlert, alerts_markdown, drift_alerts, drift_payload, metric_payload
-from pipeline.drift import drift_table
-from pipeline.metric_watch import MetricAlert, metric_changes_for_run
+from pipeline.triggers.alerts import DriftAlert, alerts_markdown, drift_alerts, drift_payload, metric_payload
+from pipeline.evaluate.drift import drift_table
+from pipeline.triggers.metric_watch import MetricAlert, metric_changes_for_run
 from suite.settings import Settings
 
 DRIFT_EVENT = "vigil.drift.detected"

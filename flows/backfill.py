@@ -16,8 +16,8 @@ from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate_suite
 from flows.publish import artifact_key
-from pipeline.backfill import aging_curve, piece_suite, plan_backfill, split_windows
-from pipeline.triggers import ModelUpdate
+from pipeline.triggers.backfill import aging_curve, piece_suite, plan_backfill, split_windows
+from pipeline.triggers.derive import ModelUpdate
 from storage.store import ResultStore
 from suite.load import load_suite
 from suite.settings import load_settings

@@ -19,8 +19,8 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
-from pipeline.triggers import MODEL_UPDATED
-from pipeline.upstream_changes import UPSTREAM_UPDATED
+from pipeline.triggers.derive import MODEL_UPDATED
+from pipeline.triggers.upstream_changes import UPSTREAM_UPDATED
 from suite.load import load_suite
 from suite.spec import ScheduleSpec
 

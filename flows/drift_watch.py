@@ -1,7 +1,7 @@
 """The ``drift-watch`` flow: each window of a suite's timestamped data against its reference, then alerts.
 
 Entrypoint ``flows/drift_watch.py:drift_watch``. Each window is committed as a run
-of the suite (trigger ``drift-watch``, see :mod:`pipeline.drift_windows`); then
+of the suite (trigger ``drift-watch``, see :mod:`pipeline.drift_watch.windows`); then
 every window run's drift — data groups that drifted, and windows whose pattern is concept or
 prediction drift (kind ``concept`` / ``prediction``) — and metric incident events are emitted as
 ``vigil.drift.detected`` / ``vigil.metric.changed`` / ``vigil.metric.recovered`` events.
@@ -14,10 +14,10 @@ from datetime import datetime
 from prefect import flow, task
 
 from flows.alerts import emit_drift_events, emit_metric_events
-from pipeline.alerts import drift_alerts
-from pipeline.drift import drift_table
-from pipeline.drift_windows import WindowOutcome, pattern_alerts, watch_windows
-from pipeline.metric_watch import metric_changes_for_run
+from pipeline.triggers.alerts import drift_alerts
+from pipeline.evaluate.drift import drift_table
+from pipeline.drift_watch.windows import WindowOutcome, pattern_alerts, watch_windows
+from pipeline.triggers.metric_watch import metric_changes_for_run
 from suite.load import load_suite
 from suite.settings import Settings, load_settings
 

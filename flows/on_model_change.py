@@ -13,7 +13,7 @@ from prefect import flow, tags, task
 from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate_suite
-from pipeline.triggers import ModelUpdate, derive_suite, file_sha256, triggered_run_id
+from pipeline.triggers.derive import ModelUpdate, derive_suite, file_sha256, triggered_run_id
 from storage.store import ResultStore
 from suite.load import load_suite
 from suite.settings import load_settings

@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate_suite
 from flows.on_model_change import given as _given
-from pipeline.upstream_changes import UpstreamUpdate, derive_upstream_suite, pin_update, triggered_upstream_run_id
+from pipeline.triggers.upstream_changes import UpstreamUpdate, derive_upstream_suite, pin_update, triggered_upstream_run_id
 from storage.archive import ModuleArchive
 from storage.store import ResultStore
 from suite.load import load_suite

@@ -8,11 +8,11 @@ import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from pipeline.analysis import ROBUSTNESS_FILE
-from pipeline.attribution import UPSTREAM_FILE
-from pipeline.decide import Decision
-from pipeline.plan import RunPlan
-from pipeline.summary import headline_table, verdict_markdown
+from pipeline.evaluate.analysis import ROBUSTNESS_FILE
+from pipeline.evaluate.attribution import UPSTREAM_FILE
+from pipeline.evaluate.decide import Decision
+from pipeline.evaluate.plan import RunPlan
+from pipeline.evaluate.summary import headline_table, verdict_markdown
 from storage.frames import read_frame
 from storage.store import ResultStore
 from suite.settings import Settings

@@ -1,6 +1,6 @@
 """The ``shadow-replay`` flow: prepare → infer the candidate over a request log → compare → persist → publish.
 
-Each task is one stage of :mod:`pipeline.shadow`; tasks pass the small replay
+Each task is one stage of :mod:`pipeline.shadow.replay`; tasks pass the small replay
 plan and file paths, never frames. The candidate runs on warm Ray actors inside
 ``infer`` (a cluster by address when configured, else a local Ray).
 """
@@ -15,7 +15,7 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from flows.publish import artifact_key
-from pipeline.shadow import ReplayPlan, Window, compare_replay, infer_replay, persist_replay, prepare_replay
+from pipeline.shadow.replay import ReplayPlan, Window, compare_replay, infer_replay, persist_replay, prepare_replay
 from storage.store import ResultStore
 from suite.settings import Settings, load_settings
 
@@ -72,7 +72,7 @@ def shadow_replay(
     from_mirror: bool = False,
 ) -> dict[str, object]:
     """Replay a request log through the suite's candidate (or, ``from_mirror``, use the answers it logged) and record how it compares with production."""
-    from pipeline.persist import discard_run
+    from pipeline.evaluate.persist import discard_run
 
     settings = load_settings(ray_address)
     plan = prepare(suite_path, log_path, labels_path, window, run_id, batch_rows, settings, from_mirror)

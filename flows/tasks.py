@@ -15,15 +15,15 @@ from prefect.tasks import exponential_backoff
 
 from flows.alerts import alert_run
 from flows.publish import publish_run
-from pipeline.analysis import analyse_run
-from pipeline.decide import Decision, decide_run
-from pipeline.drift import drift_stage
-from pipeline.infer import infer_item, prediction_cache_key
-from pipeline.persist import persist_run
-from pipeline.plan import RunPlan, WorkItem
-from pipeline.prepare import prepare_run
-from pipeline.report import stage_report
-from pipeline.score import score_run
+from pipeline.evaluate.analysis import analyse_run
+from pipeline.evaluate.decide import Decision, decide_run
+from pipeline.evaluate.drift import drift_stage
+from pipeline.evaluate.infer import infer_item, prediction_cache_key
+from pipeline.evaluate.persist import persist_run
+from pipeline.evaluate.plan import RunPlan, WorkItem
+from pipeline.evaluate.prepare import prepare_run
+from pipeline.evaluate.report import stage_report
+from pipeline.evaluate.score import score_run
 from suite.settings import Settings, pause_for_tests
 
 

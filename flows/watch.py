@@ -13,9 +13,9 @@ from typing import Any
 from prefect import flow
 from prefect.events import emit_event
 
-from pipeline.manifest import changed_entries, read_manifest
-from pipeline.triggers import ModelUpdate, changed_checkpoints, scan_checkpoints
-from pipeline.upstream_changes import UpstreamUpdate, changed_files
+from pipeline.triggers.manifest import changed_entries, read_manifest
+from pipeline.triggers.derive import ModelUpdate, changed_checkpoints, scan_checkpoints
+from pipeline.triggers.upstream_changes import UpstreamUpdate, changed_files
 from storage.archive import ModuleArchive
 from suite.spec import SuiteSpec
 

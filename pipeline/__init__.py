@@ -1,6 +1,12 @@
-"""The stages of one evaluation run: prepare → infer → score → decide → persist.
+"""The stages of each run kind, one room per kind.
 
-Each stage is a plain function over a :class:`~pipeline.plan.RunPlan` and the
-settings; flows/ wraps each in a Prefect task and the CLI calls the flow. Stages
-pass run ids and URIs, never data frames.
+- :mod:`pipeline.evaluate`: one evaluation of a suite's models on its datasets
+  (plan → infer → score → drift → decide → analyse → report → persist).
+- :mod:`pipeline.shadow`: replaying or mirroring production requests to a candidate.
+- :mod:`pipeline.drift_watch`: drift over time windows of logged outputs.
+- :mod:`pipeline.triggers`: what starts runs: model and upstream changes,
+  manifests, backfills, and metric watch with its alerts.
+
+Stages are plain functions over a plan and the settings; ``flows/`` wraps each
+in a Prefect task and the CLI calls the flow.
 """

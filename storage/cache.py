@@ -3,7 +3,7 @@
 An unchanged re-run finds its predictions here and skips inference; the key
 changes whenever anything that changes a prediction changes — the model's
 checkpoint, code, init_args, output mode or libraries (its prediction
-fingerprint, :mod:`pipeline.fingerprint`), the data, the variant or (for
+fingerprint, :mod:`pipeline.evaluate.fingerprint`), the data, the variant or (for
 perturbed variants) the seed — so a stale entry is never read.
 """
 

@@ -24,7 +24,6 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session
 
 __all__ = ["BUSY_TIMEOUT_S", "create_index_engine", "open_index", "upgrade_to_head", "write_connection_options"]
 

@@ -26,7 +26,7 @@ from workers.formats import MODEL_FORMATS
 PREDICTOR_VERSION = "1"
 """The version of Vigil's prediction path (loading, batching, output conversion).
 
-It is part of every model's prediction fingerprint (:mod:`pipeline.fingerprint`):
+It is part of every model's prediction fingerprint (:mod:`pipeline.evaluate.fingerprint`):
 bump it whenever a change here or in :mod:`workers.formats` can change a
 prediction, so cached predictions made by the old path are not reused.
 """

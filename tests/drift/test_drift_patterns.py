@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from cli.drift import window_table
 from cli.main import app
 from drift.performance_estimation import fit_calibrator
-from pipeline.drift_windows import WindowOutcome, watch_windows
+from pipeline.drift_watch.windows import WindowOutcome, watch_windows
 from storage.store import ResultStore
 from suite.settings import load_settings
 from tests.drift.stream_data import CHANGE, REF_ROWS, ROWS, WINDOWS, stream, write_logged_suite

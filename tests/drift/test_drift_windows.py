@@ -1,4 +1,4 @@
-"""`pipeline.drift_windows` on a synthetic stream with a known change point: real Evidently, real storage."""
+"""`pipeline.drift_watch.windows` on a synthetic stream with a known change point: real Evidently, real storage."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import skops.io as sio
 
 from drift.performance_estimation import fit_calibrator
-from pipeline.drift import drift_table
-from pipeline.drift_windows import TRIGGER, watch_windows
+from pipeline.evaluate.drift import drift_table
+from pipeline.drift_watch.windows import TRIGGER, watch_windows
 from storage.store import ResultStore
 from suite.errors import VigilError
 from suite.settings import load_settings

@@ -13,10 +13,10 @@ import yaml
 from flows.alerts import DRIFT_EVENT, emit_drift_events, emit_metric_events
 from flows.drift_watch import drift_watch
 from flows.evaluate import evaluate_suite
-from pipeline.alerts import alerts_markdown, drift_alerts
-from pipeline.drift import drift_stage, drift_table
-from pipeline.metric_watch import metric_changes_for_run
-from pipeline.prepare import prepare_run
+from pipeline.triggers.alerts import alerts_markdown, drift_alerts
+from pipeline.evaluate.drift import drift_stage, drift_table
+from pipeline.triggers.metric_watch import metric_changes_for_run
+from pipeline.evaluate.prepare import prepare_run
 from storage.store import ResultStore
 from suite.settings import load_settings
 from tests.drift.stream_data import write_logged_suite

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from flows.alerts import METRIC_EVENT, RECOVERED_EVENT, emit_metric_events
-from pipeline.alerts import alerts_markdown
-from pipeline.metric_watch import metric_changes_for_run
+from pipeline.triggers.alerts import alerts_markdown
+from pipeline.triggers.metric_watch import metric_changes_for_run
 from storage.records import RunRecord
 from storage.store import ResultStore
 from suite.sections import MetricDriftSpec

@@ -10,7 +10,7 @@ from statsmodels.stats.multitest import multipletests
 
 from drift.policy import adjust_p_values, default_check_name
 from drift.spec import DriftSpec
-from pipeline.drift import DRIFT_COLUMNS, compare, drift_rows
+from pipeline.evaluate.drift import DRIFT_COLUMNS, compare, drift_rows
 
 
 @pytest.mark.parametrize(("ours", "theirs"), [("bh", "fdr_bh"), ("holm", "holm")])

@@ -10,11 +10,11 @@ import pytest
 from scipy import stats
 
 from drift.windows import cut_windows
-from pipeline.drift_signals import (
+from pipeline.drift_watch.signals import (
     BOTH, CONCEPT, COVARIATE, NONE, PREDICTION, MetricSignal, ModelSignals, Shift, name_pattern, rate_shift, two_proportion_p,
 )
-from pipeline.drift_streams import reference_mask, stream_datasets
-from pipeline.drift_windows import window_run_id, watch_windows
+from pipeline.drift_watch.streams import reference_mask, stream_datasets
+from pipeline.drift_watch.windows import window_run_id, watch_windows
 from suite.load import parse_suite
 from suite.sections import WindowSpec
 from suite.settings import load_settings
@@ -139,7 +139,7 @@ def test_calendar_week_windows_end_to_end_are_runs_named_by_their_week(tmp_path:
 
 
 def test_signals_count_labelled_rows_only_on_both_sides():
-    from pipeline.drift_signals import window_signals
+    from pipeline.drift_watch.signals import window_signals
 
     rng = np.random.default_rng(5)
     ref_pred, ref_y = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
@@ -172,7 +172,7 @@ def test_new_keys_at_their_defaults_leave_the_fingerprint_alone():
 
 
 def test_pattern_kinds_say_what_moved_and_by_how_much():
-    from pipeline.drift_signals import RateShift, WindowSignals, pattern_kinds
+    from pipeline.drift_watch.signals import RateShift, WindowSignals, pattern_kinds
 
     labels = RateShift(classes=["0", "1"], rates=[0.46, 0.54], low=[0.4, 0.5], high=[0.5, 0.6], reference=[0.34, 0.66],
                        n=500, n_reference=2000, p_value=1e-6, test="two-proportion z", moved=True, headline=1)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from flows.nightly import nightly_run_id
-from pipeline.backfill import plan_backfill
-from pipeline.triggers import ModelUpdate, changed_checkpoints, derive_suite, scan_checkpoints, triggered_run_id
-from pipeline.prepare import prepare_run
+from pipeline.triggers.backfill import plan_backfill
+from pipeline.triggers.derive import ModelUpdate, changed_checkpoints, derive_suite, scan_checkpoints, triggered_run_id
+from pipeline.evaluate.prepare import prepare_run
 from suite.errors import VigilError
 from suite.load import load_suite
 
@@ -77,7 +77,7 @@ def test_backfill_plan_is_versions_times_windows(digits_suite: Path) -> None:
 
 
 def test_registry_manifest_entries_are_updates(tmp_path: Path) -> None:
-    from pipeline.manifest import changed_entries, read_manifest
+    from pipeline.triggers.manifest import changed_entries, read_manifest
 
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "cnn-v1.pt").write_bytes(b"w1")

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.triggers import file_sha256
+from pipeline.triggers.derive import file_sha256
 from storage.store import ResultStore
 from suite.settings import load_settings
 from tests.conftest import require

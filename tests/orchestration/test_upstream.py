@@ -13,7 +13,7 @@ import yaml
 from prefect.client.orchestration import get_client
 
 from flows.evaluate import evaluate_suite
-from pipeline.prepare import prepare_run
+from pipeline.evaluate.prepare import prepare_run
 from storage.datasets import DATASET_LOADERS, load_dataset
 from storage.store import ResultStore
 from suite.errors import ChecksumError, DataError, SpecError

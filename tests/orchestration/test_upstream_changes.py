@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from flows.deployments import MODEL_CHANGE_PARAMETERS, UPSTREAM_CHANGE_PARAMETERS
-from pipeline.upstream_changes import UpstreamUpdate, changed_files, derive_upstream_suite, pin_update, triggered_upstream_run_id
+from pipeline.triggers.upstream_changes import UpstreamUpdate, changed_files, derive_upstream_suite, pin_update, triggered_upstream_run_id
 from storage.archive import ModuleArchive
 from suite.errors import VigilError
 from suite.load import load_suite

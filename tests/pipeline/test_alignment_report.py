@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.report import alignment_table
+from pipeline.evaluate.report import alignment_table
 from storage.store import ResultStore
 from suite.settings import load_settings
 from tests.storage.factories import make_results, make_run

@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 import yaml
 
-import pipeline.fingerprint as fingerprint
+import pipeline.evaluate.fingerprint as fingerprint
 from evaluators.perturbations import PERTURBATIONS
-from pipeline.fingerprint import model_fingerprint
-from pipeline.infer import prediction_cache_key
-from pipeline.prepare import prepare_run
+from pipeline.evaluate.fingerprint import model_fingerprint
+from pipeline.evaluate.infer import prediction_cache_key
+from pipeline.evaluate.prepare import prepare_run
 from storage.cache import PredictionCache
 from suite.load import load_suite
 from suite.settings import load_settings
@@ -129,7 +129,7 @@ def test_library_versions_change_their_formats_keys(digits_suite: Path, monkeypa
 
 
 def test_orchestrator_cache_key_follows_the_prediction_key(digits_suite: Path, vigil_home: Path) -> None:
-    """The infer task's Prefect cache key (``pipeline.infer.prediction_cache_key``) is the prediction key, so a code
+    """The infer task's Prefect cache key (``pipeline.evaluate.infer.prediction_cache_key``) is the prediction key, so a code
     edit misses; a record whose predictions file is gone gets a key of its own (the end-to-end hit is
     ``tests/flows/test_evaluate.py::test_rerun_same_id_replaces_and_reuses_predictions``)."""
     settings = load_settings()
@@ -174,8 +174,8 @@ def test_fingerprint_follows_local_imports_not_installed_packages(tmp_path: Path
 
 
 def test_drift_outputs_are_recomputed_after_a_code_edit(digits_suite: Path, vigil_home: Path) -> None:
-    """``pipeline.drift.model_predictions`` (drift's own cache) predicts afresh when the module changes."""
-    from pipeline.drift import model_predictions
+    """``pipeline.evaluate.drift.model_predictions`` (drift's own cache) predicts afresh when the module changes."""
+    from pipeline.evaluate.drift import model_predictions
     from storage.datasets import load_dataset
 
     suite = load_suite(digits_suite)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.prepare import prepare_run
+from pipeline.evaluate.prepare import prepare_run
 from suite.errors import ChecksumError, SpecError
 from suite.load import load_suite
 from suite.spec import ModelSpec

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.prepare import prepare_run
+from pipeline.evaluate.prepare import prepare_run
 from suite.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]

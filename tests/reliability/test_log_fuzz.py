@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from evaluators.shadow.log_decode import LogLimits
 from evaluators.shadow.log_reader import read_request_log
 from evaluators.shadow.log_schema import LogSchema
-from pipeline.shadow_log import stage_log
+from pipeline.shadow.log import stage_log
 
 SCHEMA = LogSchema(features=("a", "b"), classes=(0, 1, 2))
 LIMITS = LogLimits(max_line_bytes=4096, max_depth=32, chunk_rows=7, chunk_bytes=2048)  # small, so chunks and limits are crossed often

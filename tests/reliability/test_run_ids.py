@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
-from pipeline.prepare import prepare_run
+from pipeline.evaluate.prepare import prepare_run
 from storage.store import ResultStore
 from suite.errors import VigilError
 from suite.ids import MAX_RUN_ID_LENGTH, check_run_id, is_run_id
@@ -51,7 +51,7 @@ def test_hostile_ids_are_refused_by_every_path_builder(value: str, vigil_home: P
 def test_generated_ids_pass(vigil_home: Path) -> None:
     from datetime import UTC, datetime
 
-    from pipeline.prepare import new_run_id
+    from pipeline.evaluate.prepare import new_run_id
 
     assert is_run_id(new_run_id("s" * 200, datetime.now(UTC)))
     assert ResultStore(load_settings()).staging_dir("digits-20260101T000000-abcdef").name == "digits-20260101T000000-abcdef"

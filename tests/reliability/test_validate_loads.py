@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.load_check import load_models
-from pipeline.prepare import prepare_run
+from pipeline.evaluate.load_check import load_models
+from pipeline.evaluate.prepare import prepare_run
 from suite.errors import VigilError
 from suite.load import load_suite
 from tests.reliability.suite_edits import edit_model, repin, write_helper_model

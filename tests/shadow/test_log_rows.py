@@ -13,7 +13,7 @@ from bench.shadow_stream import measure
 from evaluators.shadow import replay_compare
 from evaluators.shadow.log_reader import read_request_log
 from evaluators.shadow.log_schema import LogSchema
-from pipeline.shadow import prepare_replay
+from pipeline.shadow.replay import prepare_replay
 from suite.settings import load_settings
 
 CANCER = Path(__file__).resolve().parents[2] / "examples" / "breast_cancer"

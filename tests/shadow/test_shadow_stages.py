@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from evaluators.shadow import replay_compare
-from pipeline.shadow import prepare_replay, replay_markdown, results_rows
-from pipeline.shadow_online import load_online_candidate, request_features
+from pipeline.shadow.replay import prepare_replay, replay_markdown, results_rows
+from pipeline.shadow.online import load_online_candidate, request_features
 from evaluators.shadow.log_reader import read_request_log
-from pipeline.shadow import candidate_context
-from pipeline.shadow_log import replay_schema
+from pipeline.shadow.replay import candidate_context
+from pipeline.shadow.log import replay_schema
 from suite.errors import ChecksumError, DataError
 from suite.load import load_suite
 from suite.settings import load_settings
@@ -83,7 +83,7 @@ def test_results_rows_name_windows_and_the_summary_leads_with_agreement(tmp_path
 
 
 def test_logged_candidate_answers_are_used_and_unanswered_rows_quarantined(tmp_path: Path, vigil_home: Path) -> None:
-    from pipeline.shadow import logged_candidate
+    from pipeline.shadow.replay import logged_candidate
 
     log = pd.read_parquet(CANCER / "shadow" / "requests.parquet").head(40)
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ A ``module:`` reference is ``path/to/file.py:Name`` or ``package.module:Name``.
 :func:`local_sources` follows its ``import`` statements (read with :mod:`ast`,
 never executed) to every ``.py`` file they resolve to in the module's own
 folder or the suite's folder, transitively. Installed packages are not
-followed: their versions stand for them (see :mod:`pipeline.fingerprint`).
+followed: their versions stand for them (see :mod:`pipeline.evaluate.fingerprint`).
 
 Example:
     >>> from pathlib import Path

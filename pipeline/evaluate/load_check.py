@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.plan import RunPlan
+from pipeline.evaluate.plan import RunPlan
 from suite.errors import VigilError
 from suite.spec import SuiteSpec
 from workers.formats.base import first_line

@@ -41,8 +41,8 @@ from drift.evidently_adapter import run_data_drift, save_html
 from drift.policy import DriftPolicy, apply_policy, default_check_name
 from drift.results import DatasetDrift, DriftResult
 from drift.scale import drift_from_summaries, make_bins_spec
-from pipeline.plan import RunPlan
-from pipeline.fingerprint import canonical_sha256, model_fingerprint
+from pipeline.evaluate.plan import RunPlan
+from pipeline.evaluate.fingerprint import canonical_sha256, model_fingerprint
 from storage.cache import PredictionCache, prediction_key
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from storage.frames import read_frame, write_frame
@@ -242,7 +242,7 @@ def labels_of(data: LoadedDataset, task: str, classes: list[int | str] | None) -
 
 def reference_side(suite: SuiteSpec, settings: Settings, classes: list[int | str] | None) -> tuple[LoadedDataset, DriftSide]:
     """The suite's drift reference (its ``reference_rows``/``reference_range`` only) with its outputs and labels."""
-    from pipeline.drift_streams import window_reference  # it builds on this module
+    from pipeline.drift_watch.streams import window_reference  # it builds on this module
 
     _drift_spec(suite)
     reference = window_reference(suite, settings, classes)

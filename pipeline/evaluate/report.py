@@ -20,8 +20,8 @@ import pandas as pd
 
 from evaluators.alignment import proxy_alignment
 from evaluators.metrics import METRICS
-from pipeline.analysis import NEWLY_WRONG_FILE, REGIONS_FILE, ROBUSTNESS_FILE
-from pipeline.attribution import UPSTREAM_FILE
+from pipeline.evaluate.analysis import NEWLY_WRONG_FILE, REGIONS_FILE, ROBUSTNESS_FILE
+from pipeline.evaluate.attribution import UPSTREAM_FILE
 from reports import ReportData, render_report
 from storage.frames import read_frame
 from storage.store import ResultStore
@@ -96,7 +96,7 @@ def write_report(data: ReportData, path: Path) -> Path:
 
 def stage_report(plan: Any, decision: Any, settings: Any) -> str:
     """Render the report of a run about to be committed into its staging folder; returns its path."""
-    from pipeline.score import staged_results_path
+    from pipeline.evaluate.score import staged_results_path
     from suite.load import load_suite
 
     store = ResultStore(settings)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.triggers import ModelUpdate, derive_suite
+from pipeline.triggers.derive import ModelUpdate, derive_suite
 from storage.datasets import load_dataset
 from storage.frames import write_frame
 from suite.errors import VigilError

@@ -15,10 +15,10 @@ from typing import Any
 
 from evaluators.metrics import METRICS
 from evaluators.data_checks import check_dataset
-from pipeline.fingerprint import check_code_pins, data_fingerprint, model_fingerprint, perturbation_params
-from pipeline.plan import DatasetEntry, ModelEntry, RunPlan
-from pipeline.upstream import upstream_digest
-from pipeline.variants import check_perturbations, variant_versions, variants_of
+from pipeline.evaluate.fingerprint import check_code_pins, data_fingerprint, model_fingerprint, perturbation_params
+from pipeline.evaluate.plan import DatasetEntry, ModelEntry, RunPlan
+from pipeline.evaluate.upstream import upstream_digest
+from pipeline.evaluate.variants import check_perturbations, variant_versions, variants_of
 from storage.datasets import check_reference_labels, encode_labels, load_dataset
 from storage.provenance import collect_provenance
 from suite.errors import SpecError, VigilError

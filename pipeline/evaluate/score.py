@@ -17,7 +17,7 @@ from evaluators.metrics.base import Metric
 from evaluators.metrics.expected_cost import cost_metric
 from evaluators.scoring import score_predictions
 from evaluators.slices import slice_masks
-from pipeline.plan import RunPlan, WorkItem
+from pipeline.evaluate.plan import RunPlan, WorkItem
 from pipeline.progress import report
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, load_dataset

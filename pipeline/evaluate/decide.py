@@ -17,9 +17,9 @@ from evaluators.gates import GateInputs, GateOutcome, MetricLookup, PairedSource
 from evaluators.metrics import METRICS
 from evaluators.slices import slice_masks
 from evaluators.statistics import MetricFn
-from pipeline.drift import drift_table
-from pipeline.plan import RunPlan
-from pipeline.score import prediction_arrays, staged_results_path, suite_metrics
+from pipeline.evaluate.drift import drift_table
+from pipeline.evaluate.plan import RunPlan
+from pipeline.evaluate.score import prediction_arrays, staged_results_path, suite_metrics
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, load_dataset
 from storage.frames import read_frame

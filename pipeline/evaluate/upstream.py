@@ -2,9 +2,9 @@
 
 Each module turns a batch of features into the batch the models see. It runs on
 the workers (after any perturbation), so the driver ships only file paths (see
-:mod:`pipeline.upstream_stages`). A module with a ``previous`` version adds the
+:mod:`pipeline.evaluate.upstream_stages`). A module with a ``previous`` version adds the
 variant ``ablation@<name>``: clean data through the pipeline with only that
-module rolled back; :mod:`pipeline.attribution` turns the pair into a delta.
+module rolled back; :mod:`pipeline.evaluate.attribution` turns the pair into a delta.
 
 Example:
     >>> ablation_variant("scaler"), ablated_module("ablation@scaler"), ablated_module("clean")
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.upstream_stages import CodeStage, SnapshotStage, check_snapshot, load_snapshot
+from pipeline.evaluate.upstream_stages import CodeStage, SnapshotStage, check_snapshot, load_snapshot
 from storage.checksums import sha256_file, verify_pin
 from storage.datasets import SAMPLE_ID, LoadedDataset
 from suite.errors import DataError, SpecError

@@ -3,7 +3,7 @@
 The prediction cache (and Prefect's cache of inference tasks) keys on
 :func:`model_fingerprint` with the data's :func:`data_fingerprint`, the
 variant with its perturbation version and parameters, and the seed of a
-perturbed variant (:meth:`pipeline.plan.RunPlan.cache_key`). The fingerprint
+perturbed variant (:meth:`pipeline.evaluate.plan.RunPlan.cache_key`). The fingerprint
 covers:
 
 * the checkpoint's sha256 (``sha256``), the ``format``, ``init_args``, ``output`` and ``input``;
@@ -11,7 +11,7 @@ covers:
   file it imports, transitively (:func:`workers.formats.sources.local_sources`),
   and the name of the object it takes from the module;
 * for an installed ``package.module:Name``, that package's version;
-* the upstream modules' files (:func:`pipeline.upstream.upstream_digest`);
+* the upstream modules' files (:func:`pipeline.evaluate.upstream.upstream_digest`);
 * Vigil's :data:`~workers.predictor.PREDICTOR_VERSION` and the versions of the
   libraries the format predicts with (numpy always; torch; scikit-learn and skops);
 * the requested ``device`` for torch formats only: CUDA kernels round differently

@@ -34,10 +34,10 @@ from pydantic import BaseModel
 from evaluators.shadow import ShadowReport, replay_compare
 from evaluators.shadow.log_reader import LogCounts, ParsedLog
 from evaluators.shadow.log_schema import candidate_outputs
-from pipeline.fingerprint import model_fingerprint
-from pipeline.plan import ModelEntry
-from pipeline.prepare import new_run_id
-from pipeline.shadow_log import replay_schema, stage_log
+from pipeline.evaluate.fingerprint import model_fingerprint
+from pipeline.evaluate.plan import ModelEntry
+from pipeline.evaluate.prepare import new_run_id
+from pipeline.shadow.log import replay_schema, stage_log
 from storage.checksums import sha256_file
 from storage.datasets import encode_labels, load_dataset
 from storage.frames import read_frame, write_frame

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.triggers import derive_suite
+from pipeline.triggers.derive import derive_suite
 from storage.archive import ModuleArchive
 from storage.checksums import sha256_file
 from suite.errors import VigilError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.metric_watch import MetricAlert
+from pipeline.triggers.metric_watch import MetricAlert
 from suite.spec import Frozen
 
 
@@ -37,7 +37,7 @@ class DriftAlert(Frozen):
 
 
 def drift_alerts(table: pd.DataFrame) -> list[DriftAlert]:
-    """Alerts from a drift table (:data:`pipeline.drift.DRIFT_COLUMNS`): groups with ``dataset_drifted``."""
+    """Alerts from a drift table (:data:`pipeline.evaluate.drift.DRIFT_COLUMNS`): groups with ``dataset_drifted``."""
     alerts = []
     if table.empty:
         return alerts

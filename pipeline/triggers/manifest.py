@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from pipeline.triggers import ModelUpdate
+from pipeline.triggers.derive import ModelUpdate
 from storage.checksums import sha256_file
 from suite.errors import VigilError
 

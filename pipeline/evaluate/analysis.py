@@ -10,7 +10,7 @@ Writes beside the staged results (and so into the run's folder on commit):
   slices and feature ranges where it is worst relative to the baseline (ranked
   by a significance-aware score) and the examples it newly gets wrong;
 - ``upstream.parquet``: the change attributed to each upstream module
-  (:mod:`pipeline.attribution`), when the suite rolls one back.
+  (:mod:`pipeline.evaluate.attribution`), when the suite rolls one back.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pandas as pd
 from evaluators.error_analysis import newly_wrong, worst_regions
 from evaluators.metrics import METRICS
 from evaluators.robustness import breaking_severity, relative_robustness, severity_points
-from pipeline.attribution import UPSTREAM_FILE, attribution
-from pipeline.plan import RunPlan
-from pipeline.score import prediction_arrays, staged_results_path
+from pipeline.evaluate.attribution import UPSTREAM_FILE, attribution
+from pipeline.evaluate.plan import RunPlan
+from pipeline.evaluate.score import prediction_arrays, staged_results_path
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, load_dataset
 from storage.frames import read_frame, write_frame

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from pipeline.decide import Decision
-from pipeline.plan import RunPlan
-from pipeline.score import staged_results_path
+from pipeline.evaluate.decide import Decision
+from pipeline.evaluate.plan import RunPlan
+from pipeline.evaluate.score import staged_results_path
 from storage.frames import read_frame
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
 from storage.recovery import recover_commits

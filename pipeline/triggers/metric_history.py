@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from drift.change_points import segments
-from pipeline.metric_watch import SERIES_KEY, series_verdict, suite_settings, to_alert
+from pipeline.triggers.metric_watch import SERIES_KEY, series_verdict, suite_settings, to_alert
 from storage.store import ResultStore
 
 

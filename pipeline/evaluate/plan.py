@@ -14,7 +14,7 @@ class ModelEntry(BaseModel):
     """A model as verified for this run.
 
     ``sha256`` is the checkpoint's (or the code's) sha256, for provenance;
-    ``fingerprint`` (:func:`pipeline.fingerprint.model_fingerprint`) covers all
+    ``fingerprint`` (:func:`pipeline.evaluate.fingerprint.model_fingerprint`) covers all
     that changes its predictions and keys the prediction cache.
     """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from evaluators.perturbations import PERTURBATIONS, BoundPerturbation
 from evaluators.perturbations.base import context_from_frame
 from evaluators.perturbations.spec import CLEAN, PerturbationSpec, parse_variant
-from pipeline.upstream import ablated_module, ablation_variants
+from pipeline.evaluate.upstream import ablated_module, ablation_variants
 from storage.datasets import LoadedDataset
 from suite.errors import SpecError
 from suite.spec import SuiteSpec

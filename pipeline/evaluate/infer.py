@@ -2,7 +2,7 @@
 
 Predictions land in the content-addressed cache keyed by (the model's
 prediction fingerprint, the data's fingerprint, the variant with its
-perturbation version, seed; see :meth:`pipeline.plan.RunPlan.cache_key`): an
+perturbation version, seed; see :meth:`pipeline.evaluate.plan.RunPlan.cache_key`): an
 unchanged re-run finds them there and skips inference. Perturbed variants are made on the workers from
 (seed, sample id), never shipped from the driver.
 """
@@ -16,10 +16,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from pipeline.plan import RunPlan, WorkItem
+from pipeline.evaluate.plan import RunPlan, WorkItem
 from pipeline.progress import report
-from pipeline.upstream import with_upstream
-from pipeline.variants import bound_perturbation, is_label_variant
+from pipeline.evaluate.upstream import with_upstream
+from pipeline.evaluate.variants import bound_perturbation, is_label_variant
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from suite.errors import ChecksumError

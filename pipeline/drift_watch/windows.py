@@ -19,7 +19,7 @@ Summary rows per window (variant ``clean``, slice ``all``):
   ``provenance["calibration"]`` — with their intervals as CI); when every label of the window is present, the
   suite's realised metrics with bootstrap CIs and ``accuracy_estimate_error`` /
   ``macro_f1_estimate_error`` (estimate − realised);
-* the window signals (:mod:`pipeline.drift_signals`): model ``data`` — ``label_rate:<class>`` (Wilson CI);
+* the window signals (:mod:`pipeline.drift_watch.signals`): model ``data`` — ``label_rate:<class>`` (Wilson CI);
   per model — ``predicted_rate:<class>``. The window's pattern (``covariate drift``, ``concept drift``, …)
   and all its signals are in the run's provenance (``pattern``, ``signals``).
 
@@ -39,11 +39,11 @@ from drift.evidently_adapter import save_html
 from drift.performance_estimation import IDENTITY, Calibrator, compare_with_labels, estimate_performance, fit_calibrator
 from drift.windows import WindowCut, cut_windows
 from evaluators.scoring import score_predictions
-from pipeline.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of
-from pipeline.alerts import DriftAlert
-from pipeline.drift_signals import WindowSignals, pattern_kinds, window_signals
-from pipeline.drift_streams import Reference, dataset_spec, outputs, stream_datasets, window_labels, window_reference
-from pipeline.prepare import code_sha256
+from pipeline.evaluate.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of
+from pipeline.triggers.alerts import DriftAlert
+from pipeline.drift_watch.signals import WindowSignals, pattern_kinds, window_signals
+from pipeline.drift_watch.streams import Reference, dataset_spec, outputs, stream_datasets, window_labels, window_reference
+from pipeline.evaluate.prepare import code_sha256
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from storage.frames import write_frame
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord

@@ -11,9 +11,9 @@ import pandas as pd
 
 from evaluators.metrics import METRICS
 from evaluators.statistics import paired_bootstrap_diff
-from pipeline.plan import RunPlan
-from pipeline.score import prediction_arrays
-from pipeline.upstream import ablation_variant, version_files
+from pipeline.evaluate.plan import RunPlan
+from pipeline.evaluate.score import prediction_arrays
+from pipeline.evaluate.upstream import ablation_variant, version_files
 from storage.cache import PredictionCache
 from storage.checksums import sha256_file
 from storage.datasets import SAMPLE_ID

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.drift import DriftSide, labels_of, model_predictions
+from pipeline.evaluate.drift import DriftSide, labels_of, model_predictions
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from suite.data_spec import DatasetSpec
 from suite.errors import DataError, VigilError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.decide import Decision
-from pipeline.plan import RunPlan
+from pipeline.evaluate.decide import Decision
+from pipeline.evaluate.plan import RunPlan
 from storage.records import ArtifactRecord
 
 

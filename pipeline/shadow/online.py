@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.shadow import candidate_context
+from pipeline.shadow.replay import candidate_context
 from suite.errors import DataError
 from suite.spec import ModelSpec, SuiteSpec
 from workers.predictor import Predictor

@@ -1,0 +1,1 @@
+"""Drift watch: cut logged outputs into windows, check each against the reference, name the pattern, alert."""

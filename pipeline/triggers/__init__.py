@@ -1,0 +1,1 @@
+"""What starts runs: model and upstream changes, manifests, backfills, and metric watch with its alerts."""
