@@ -53,7 +53,7 @@ def run(
     set_verbose(verbose)
     run_id = run_id_option(run_id)
     from cli.render import RichProgress, err
-    from pipeline.evaluate.persist import claim_run
+    from pipeline.commit import claim_run
     from pipeline.evaluate.prepare import prepare_run
     from pipeline.progress import reporting
     from suite.settings import load_settings

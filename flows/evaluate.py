@@ -19,7 +19,7 @@ from flows.tasks import (
     CLUSTER_TAG, alert, analyse, decide, drift, infer, persist, prepare, publish, report, score,
 )
 from pipeline.evaluate.infer import release_workers
-from pipeline.evaluate.persist import claim_run, discard_run
+from pipeline.commit import claim_run, discard_run
 from pipeline.progress import reporting
 from suite.settings import load_settings
 

@@ -72,7 +72,7 @@ def shadow_replay(
     from_mirror: bool = False,
 ) -> dict[str, object]:
     """Replay a request log through the suite's candidate (or, ``from_mirror``, use the answers it logged) and record how it compares with production."""
-    from pipeline.evaluate.persist import discard_run
+    from pipeline.commit import discard_run
 
     settings = load_settings(ray_address)
     plan = prepare(suite_path, log_path, labels_path, window, run_id, batch_rows, settings, from_mirror)

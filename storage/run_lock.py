@@ -156,7 +156,7 @@ def sweep_staging(settings: Settings) -> list[Path]:
     Returns:
         The folders removed.
     """
-    # only folders a claimed run marked (pipeline.evaluate.persist.claim_run): shadow replays and drift windows stage without the lock
+    # only folders a claimed run marked (pipeline.commit.claim_run): shadow replays and drift windows stage without the lock
     stale = [(p.parent, p.parent.name) for p in (settings.home / "staging").glob(f"*/{CLAIM_MARKER}")]
     removed = []
     for folder, segment in stale:

@@ -40,13 +40,14 @@ from drift.performance_estimation import IDENTITY, Calibrator, compare_with_labe
 from drift.windows import WindowCut, cut_windows
 from evaluators.scoring import score_predictions
 from pipeline.evaluate.drift import DRIFT_TABLE, DriftSide, compare, drift_rows, labels_of
+from pipeline.commit import StagedArtifact, StagedRun, commit_staged_run
 from pipeline.triggers.alerts import DriftAlert
 from pipeline.drift_watch.signals import WindowSignals, pattern_kinds, window_signals
 from pipeline.drift_watch.streams import Reference, dataset_spec, outputs, stream_datasets, window_labels, window_reference
 from pipeline.evaluate.prepare import code_sha256
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
 from storage.frames import write_frame
-from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
+from storage.records import DatasetVersionRecord, ModelVersionRecord
 from storage.store import ResultStore
 from suite.errors import VigilError
 from suite.load import load_suite
@@ -55,6 +56,8 @@ from suite.spec import Frozen, SuiteSpec
 
 TRIGGER = "drift-watch"
 ESTIMATE_VERSION = "cbpe-2"
+_TABLE = StagedArtifact(kind="drift_table", file=DRIFT_TABLE, description="drift per window × column")
+_HTML = StagedArtifact(kind="drift", file="drift.html", description="Evidently drift report")
 __all__ = ["TRIGGER", "WindowOutcome", "pattern_alerts", "stream_datasets", "watch_windows", "window_run_id"]
 
 
@@ -146,11 +149,9 @@ def _commit_window(
     table = drift_rows(comparison, spec.share_threshold, **context)
     staging = store.staging_dir(run_id)
     write_frame(staging / DRIFT_TABLE, table)
-    final = settings.runs_dir / run_id
-    artifacts = [ArtifactRecord(kind="drift_table", uri=(final / DRIFT_TABLE).as_uri(), description="drift per window × column")]
-    if comparison.snapshot is not None and spec.html:
-        save_html(comparison.snapshot, staging / "drift.html")
-        artifacts.append(ArtifactRecord(kind="drift", uri=(final / "drift.html").as_uri(), description="Evidently drift report"))
+    html = comparison.snapshot is not None and spec.html
+    if html:
+        save_html(comparison.snapshot, staging / _HTML.file)
     results = _summary_rows(suite, data, table, window, window_preds, labels, calibrators)
     estimates = {r["model"]: r for r in results.to_dict("records") if r["metric"] == "accuracy_estimated"} if len(results) else {}
     signals = window_signals(
@@ -158,19 +159,18 @@ def _commit_window(
         ref_y=reference.y, ref_preds=ref_side.predictions, alpha=spec.signal_alpha, confidence=suite.bootstrap.confidence,
     )
     results = pd.concat([results, _signal_rows(suite, data, signals)], ignore_index=True)
-    record = RunRecord(
-        run_id=run_id, suite=suite.name, suite_hash=suite.fingerprint(), started_at=_started(cut),
-        finished_at=datetime.now(UTC), status="completed", verdict="none", trigger=TRIGGER,
-        provenance={"window": [cut.start.isoformat() if cut.start is not None else None, cut.end.isoformat() if cut.end is not None else None],
-                    "rows": [cut.first_row, cut.end_row], "window_spec": spec.windowing.label, "dataset": data.name,
-                    "reference": spec.reference,
-                    "calibration": {m: c.method for m, c in calibrators.items() if m in preds}, "pattern": signals.pattern, "signals": signals.model_dump(mode="json")},
+    run = StagedRun(  # a window records no environment (provenance None): its own facts only
+        run_id=run_id, suite=suite.name, suite_hash=suite.fingerprint(), started_at=_started(cut), trigger=TRIGGER, verdict="none",
+        details={"window": [cut.start.isoformat() if cut.start is not None else None, cut.end.isoformat() if cut.end is not None else None],
+                 "rows": [cut.first_row, cut.end_row], "window_spec": spec.windowing.label, "dataset": data.name,
+                 "reference": spec.reference,
+                 "calibration": {m: c.method for m, c in calibrators.items() if m in preds}, "pattern": signals.pattern, "signals": signals.model_dump(mode="json")},
         models=[ModelVersionRecord(name=m.name, sha256=m.sha256 or code_sha256(m, suite), format=m.format,
                                    path=m.path or "", role=m.role, version=m.version) for m in suite.models if m.name in preds],
         datasets=[DatasetVersionRecord(name=data.name, sha256=data.sha256, rows=len(rows), source=data.source)],
-        artifacts=artifacts,
+        artifacts=[_TABLE, _HTML] if html else [_TABLE],  # not an HTML an earlier attempt left in staging
     )
-    store.commit_run(record, results)
+    commit_staged_run(run, results, settings, store)
     return WindowOutcome(
         run_id=run_id, dataset=data.name, window=cut.label,
         window_start=cut.start.to_pydatetime() if cut.start is not None else None,

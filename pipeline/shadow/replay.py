@@ -6,7 +6,7 @@ the flow passes only the plan and paths between its tasks. Results are stored
 like every other run's: long-format rows of the suite's candidate with variant
 ``shadow`` (whole log, per slice, per production class) and ``shadow@hour`` /
 ``shadow@day`` (one block per time window, the window named in ``dataset`` as
-``<log>@<ISO start>``), committed by :meth:`storage.store.ResultStore.commit_run`.
+``<log>@<ISO start>``), committed by :func:`pipeline.commit.commit_staged_run`.
 
 Candidate latency is measured on the driver: the wall time of each
 ``InferencePool.predict`` call on one batch of ``batch_rows`` rows (Ray
@@ -42,7 +42,7 @@ from storage.checksums import sha256_file
 from storage.datasets import encode_labels, load_dataset
 from storage.frames import read_frame, write_frame
 from storage.provenance import collect_provenance
-from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
+from storage.records import DatasetVersionRecord
 from storage.request_log import ParquetAppender, iter_parquet_frames, parquet_columns
 from suite.errors import VigilError
 from suite.ids import check_run_id
@@ -270,9 +270,8 @@ def results_rows(plan: ReplayPlan, report: ShadowReport) -> pd.DataFrame:
 
 def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
     """Commit the replay as a run of the suite (quarantine counts and file in its provenance); returns the run id."""
-    from storage.store import ResultStore
+    from pipeline.commit import StagedArtifact, StagedRun, commit_staged_run, model_record  # the index's engine only when committing
 
-    store = ResultStore(settings)
     final = settings.run_dir(plan.run_id)
     provenance = collect_provenance(
         suite_path=Path(plan.suite_path), suite_hash=plan.suite_hash, seed=plan.seed,
@@ -280,28 +279,25 @@ def persist_replay(plan: ReplayPlan, settings: Settings) -> str:
     )
     provenance["trigger"] = plan.trigger
     provenance["prediction_fingerprints"] = {plan.model.name: {"sha256": plan.model.fingerprint}}
-    provenance["ray_address"] = settings.ray_address or "local"
-    provenance["shadow"] = {
+    shadow = {
         "log": plan.log_path, "labels": plan.labels_path, "window": plan.window, **plan.counts,
         "quarantine_path": str(final / _QUARANTINE),
         "candidate_source": plan.candidate_source,
         "candidate_latency": "as the mirror logged it on live traffic" if plan.candidate_source == "mirror"
         else f"driver wall time per batch of {plan.batch_rows} row(s), Ray dispatch included",
     }
-    artifacts = [
-        ArtifactRecord(kind="quarantine", uri=plan.staged(_QUARANTINE).as_uri(), description=f"{plan.counts['rows_quarantined']} quarantined rows with reasons"),
-        ArtifactRecord(kind="shadow_report", uri=plan.staged(_REPORT).as_uri(), description="shadow replay summary (markdown)"),
-        ArtifactRecord(kind="shadow_candidate", uri=plan.staged(_CANDIDATE).as_uri(), description="candidate scores and latency per scored row"),
-    ]
-    record = RunRecord(
+    run = StagedRun(
         run_id=plan.run_id, suite=plan.suite_name, suite_hash=plan.suite_hash, started_at=plan.started_at,
-        finished_at=datetime.now(UTC), status="completed", verdict="none", trigger=plan.trigger, provenance=provenance,
-        models=[ModelVersionRecord(name=plan.model.name, sha256=plan.model.sha256, format=plan.model.format,
-                                   path=plan.model.path, role=plan.model.role, version=plan.model.version)],
+        trigger=plan.trigger, verdict="none", provenance=provenance, details={"shadow": shadow},
+        models=[model_record(plan.model)],
         datasets=[DatasetVersionRecord(name=plan.log_name, sha256=plan.log_sha256, rows=plan.counts["rows_in"], source=plan.log_path)],
-        artifacts=artifacts,
+        artifacts=[
+            StagedArtifact(kind="quarantine", file=_QUARANTINE, description=f"{plan.counts['rows_quarantined']} quarantined rows with reasons"),
+            StagedArtifact(kind="shadow_report", file=_REPORT, description="shadow replay summary (markdown)"),
+            StagedArtifact(kind="shadow_candidate", file=_CANDIDATE, description="candidate scores and latency per scored row"),
+        ],
     )
-    store.commit_run(record, read_frame(plan.staged(_RESULTS)))
+    commit_staged_run(run, read_frame(plan.staged(_RESULTS)), settings)
     return plan.run_id
 
 
