@@ -63,6 +63,6 @@ def on_upstream_change(
     with tags(f"upstream:{module}", f"version:{version}"):
         outcome = evaluate_suite(suite_path=str(planned["suite"]), run_id=str(planned["run_id"]), ray_address=ray_address,
                                  trigger=f"upstream-change:{module}@{version}")
-    assert pinned.field is not None and pinned.sha256 is not None
-    ModuleArchive(load_settings().home / "upstream").record(str(planned["suite_name"]), module, pinned.field, pinned.sha256)
+    field, _, sha256 = pinned.pinned()
+    ModuleArchive(load_settings().home / "upstream").record(str(planned["suite_name"]), module, field, sha256)
     return {**outcome, "duplicate": False, "event_id": none_if_missing(event_id)}
