@@ -23,17 +23,15 @@ from drift.checks import DRIFT_CHECKS, column_kind
 from drift.results import DatasetDrift, DriftResult
 from suite.errors import VigilError
 
-# Evidently's name for a stat test -> Vigil check name (which fixes the score kind). A metric
-# reports the display name when Evidently chose the test and the short name when it was given one.
-_EVIDENTLY_METHODS = {
-    **{check.evidently_name: name for name, check in DRIFT_CHECKS.items() if getattr(check, "evidently_name", None)},
-    "K-S p_value": "ks",
-    "chi-square p_value": "chi_square",
-    "Z-test p_value": "z",
-    "Wasserstein distance (normed)": "wasserstein",
-    "Jensen-Shannon distance": "jensen_shannon",
-    "PSI": "psi",
-}
+def _vigil_names() -> dict[str, str]:
+    """Evidently's name for a stat test -> Vigil check name (which fixes the score kind). A metric reports
+    the display name when Evidently chose the test and the short name when it was given one."""
+    names = {}
+    for name, check in DRIFT_CHECKS.items():
+        for evidently in (getattr(check, "evidently_name", None), getattr(check, "evidently_display_name", None)):
+            if evidently:
+                names[evidently] = name
+    return names
 
 
 def run_data_drift(
@@ -153,15 +151,15 @@ def _adapt(
         metric = metrics.get(test["metric_config"]["metric_id"])
         if metric is not None:
             flags[metric["config"]["column"]] = test["status"] == "FAIL"
-    results = []
+    results, vigil_names = [], _vigil_names()
     for metric in metrics.values():
         config = metric["config"]
         column, display = config["column"], config["method"]
-        if display not in _EVIDENTLY_METHODS:
-            raise VigilError(f"evidently method for {column!r}: expected one of {sorted(_EVIDENTLY_METHODS)}, got {display!r}")
+        if display not in vigil_names:
+            raise VigilError(f"evidently method for {column!r}: expected one of {sorted(vigil_names)}, got {display!r}")
         if column not in flags:
             raise VigilError(f"evidently report: expected a drift test for column {column!r}, found none")
-        check = DRIFT_CHECKS.get(_EVIDENTLY_METHODS[display])
+        check = DRIFT_CHECKS.get(vigil_names[display])
         results.append(
             DriftResult(
                 column=column,

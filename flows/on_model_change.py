@@ -19,7 +19,7 @@ from suite.load import load_suite
 from suite.settings import load_settings
 
 
-def given(value: str | None) -> str | None:
+def none_if_missing(value: str | None) -> str | None:
     """An event-template parameter, or None (a missing payload field renders as "None" or "")."""
     return None if value in (None, "", "None", "null") else value
 
@@ -49,7 +49,7 @@ def on_model_change(
     event_id: str | None = None, ray_address: str | None = None,
 ) -> dict[str, object]:
     """Gate ``model`` at ``version`` against the suite's baseline; a repeated change is not re-run."""
-    path, sha256 = given(path), given(sha256)
+    path, sha256 = none_if_missing(path), none_if_missing(sha256)
     if path and not sha256:
         sha256 = file_sha256(Path(path))
     update = ModelUpdate(model=model, version=version, path=path, sha256=sha256)
@@ -59,4 +59,4 @@ def on_model_change(
         return {"run_id": planned["run_id"], "verdict": planned["verdict"], "duplicate": True}
     with tags(f"model:{model}", f"version:{version}"):
         outcome = evaluate_suite(suite_path=str(planned["suite"]), run_id=planned["run_id"], ray_address=ray_address, trigger=f"model-change:{model}@{version}")
-    return {**outcome, "duplicate": False, "event_id": given(event_id)}
+    return {**outcome, "duplicate": False, "event_id": none_if_missing(event_id)}

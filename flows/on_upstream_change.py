@@ -16,7 +16,7 @@ from prefect import flow, tags, task
 from prefect.runtime import flow_run
 
 from flows.evaluate import evaluate_suite
-from flows.on_model_change import given as _given
+from flows.on_model_change import none_if_missing
 from pipeline.triggers.upstream_changes import UpstreamUpdate, derive_upstream_suite, pin_update, triggered_upstream_run_id
 from storage.archive import ModuleArchive
 from storage.store import ResultStore
@@ -51,8 +51,8 @@ def on_upstream_change(
     previous_sha256: str | None = None, event_id: str | None = None, ray_address: str | None = None,
 ) -> dict[str, object]:
     """Evaluate the suite with ``module`` at ``version`` and attribute the change to it; a repeated change is not re-run."""
-    update = UpstreamUpdate(module=module, version=version, field=_given(field), path=_given(path),  # type: ignore[arg-type]
-                            sha256=_given(sha256), previous_sha256=_given(previous_sha256))
+    update = UpstreamUpdate(module=module, version=version, field=none_if_missing(field), path=none_if_missing(path),  # type: ignore[arg-type]
+                            sha256=none_if_missing(sha256), previous_sha256=none_if_missing(previous_sha256))
     planned = plan_upstream_change(suite_path, update)
     pinned: UpstreamUpdate = planned["update"]  # type: ignore[assignment]
     if planned["suite"] is None:
@@ -63,6 +63,6 @@ def on_upstream_change(
     with tags(f"upstream:{module}", f"version:{version}"):
         outcome = evaluate_suite(suite_path=str(planned["suite"]), run_id=str(planned["run_id"]), ray_address=ray_address,
                                  trigger=f"upstream-change:{module}@{version}")
-    assert pinned.field is not None and pinned.sha256 is not None
-    ModuleArchive(load_settings().home / "upstream").record(str(planned["suite_name"]), module, pinned.field, pinned.sha256)
-    return {**outcome, "duplicate": False, "event_id": _given(event_id)}
+    field, _, sha256 = pinned.pinned()
+    ModuleArchive(load_settings().home / "upstream").record(str(planned["suite_name"]), module, field, sha256)
+    return {**outcome, "duplicate": False, "event_id": none_if_missing(event_id)}

@@ -44,7 +44,7 @@ def persist(plan: ReplayPlan, settings: Settings) -> str:
 @task(name="publish")
 def publish(plan: ReplayPlan, settings: Settings) -> None:
     run = ResultStore(settings).get_run(plan.run_id)
-    report = next(a for a in run.artifacts if a.kind == "shadow_report") if run else None
+    report = next((a for a in run.artifacts if a.kind == "shadow_report"), None) if run else None
     markdown = Path(report.uri.removeprefix("file://")).read_text() if report else ""
     create_markdown_artifact(key=artifact_key(plan.suite_name, "shadow"), markdown=markdown, description=f"Shadow replay of {plan.model.name}")
     results = ResultStore(settings).run_results(plan.run_id)

@@ -10,3 +10,8 @@
 Stages are plain functions over a plan and the settings; ``flows/`` wraps each
 in a Prefect task and the CLI calls the flow.
 """
+
+# Every stage loads the suite; importing the registries first installs the checks of the names
+# the suite gives them (suite.name_checks), so a misspelt perturbation or drift method fails at load.
+import drift.checks  # noqa: E402, F401
+import evaluators.perturbations  # noqa: E402, F401

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from suite.errors import VigilError
@@ -38,10 +38,6 @@ class Registry(Generic[T]):
             raise VigilError(f"{self.kind} {name!r}: expected {self._base}, got {type(item).__name__}")
         self._items[name] = item
         return item
-
-    def decorator(self, name: str) -> Callable[[T], T]:
-        """Register the decorated object under ``name``."""
-        return lambda item: self.register(name, item)
 
     def get(self, name: str) -> T:
         """The item named ``name``, or an error listing what is available."""

@@ -1,8 +1,9 @@
 """Suite sections owned by other packages' engines: data checks, perturbations, drift.
 
 They live here, beside the suite spec, so the spec never imports an engine
-package; the packages that implement them re-export them. Registry lookups in
-validators are imported lazily for the same reason.
+package; the packages that implement them re-export them. Names that refer to
+those packages' registries are checked by the checks they install
+(:mod:`suite.name_checks`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, field_validator, model_validator
 
 from suite.base import Frozen
+from suite.name_checks import check_name
 
 DtypeFamily = Literal["int", "float", "numeric", "bool", "string", "category", "datetime"]
 
@@ -61,10 +63,7 @@ class PerturbationSpec(Frozen):
     @field_validator("kind")
     @classmethod
     def _registered(cls, kind: str) -> str:
-        from evaluators.perturbations import PERTURBATIONS  # the registry imports the suite spec
-
-        if kind not in PERTURBATIONS:
-            raise ValueError(PERTURBATIONS.unknown_message(kind))
+        check_name("perturbations.kind", kind)
         return kind
 
     @field_validator("severities")
@@ -77,11 +76,7 @@ class PerturbationSpec(Frozen):
 
     @model_validator(mode="after")
     def _enough_columns(self) -> PerturbationSpec:
-        from evaluators.perturbations import PERTURBATIONS
-
-        needed = PERTURBATIONS.get(self.kind).column_count
-        if needed is not None and len(self.columns or ()) != needed:
-            raise ValueError(f"{self.kind} needs exactly {needed} columns, got {self.columns}")
+        check_name("perturbations.columns", self)
         return self
 
     def variants(self) -> list[str]:
@@ -281,13 +276,7 @@ class DriftSpec(Frozen):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, methods: dict[str, str]) -> dict[str, str]:
-        from drift.checks import DRIFT_CHECKS
-
-        for column, name in methods.items():
-            if name not in DRIFT_CHECKS:
-                raise ValueError(f"methods[{column}]: {DRIFT_CHECKS.unknown_message(name)}")
-            if not hasattr(DRIFT_CHECKS.get(name), "kinds"):
-                raise ValueError(f"methods[{column}]: expected a column check, got the multivariate check {name!r}")
+        check_name("drift.methods", methods)
         return methods
 
     @field_validator("effect_floors")

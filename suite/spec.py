@@ -53,7 +53,7 @@ class ModelSpec(Frozen):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _needs_what_its_format_needs(self) -> ModelSpec:
+    def _has_its_path_and_pins(self) -> ModelSpec:
         if self.format != "callable" and self.path is None:
             raise ValueError(f"format {self.format!r} needs a path")
         if self.path is not None and self.sha256 is None:

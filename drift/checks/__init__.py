@@ -29,11 +29,24 @@ from drift.checks.z import Z
 from drift.policy import DriftPolicy, default_check_name
 from drift.results import DriftResult
 from suite.errors import VigilError
+from suite.name_checks import install_name_check
 from suite.registry import Registry
 
 DRIFT_CHECKS: Registry[DriftCheck | JointCheck] = Registry("drift check", (DriftCheck, JointCheck))
 for _check in (KS, CHI_SQUARE, CHI_SQUARE_HOMOGENEITY, Z, WASSERSTEIN, JENSEN_SHANNON, PSI, MMD):
     DRIFT_CHECKS.register(_check.name, _check)
+
+
+def _check_suite_methods(methods: dict[str, str]) -> None:
+    """A suite's ``drift.methods`` name registered column checks."""
+    for column, name in methods.items():
+        if name not in DRIFT_CHECKS:
+            raise ValueError(f"methods[{column}]: {DRIFT_CHECKS.unknown_message(name)}")
+        if not isinstance(DRIFT_CHECKS.get(name), DriftCheck):
+            raise ValueError(f"methods[{column}]: expected a column check, got the multivariate check {name!r}")
+
+
+install_name_check("drift.methods", _check_suite_methods)
 
 
 def column_check(method: str, column: str, kind: str) -> DriftCheck:

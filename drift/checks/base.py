@@ -46,6 +46,7 @@ class DriftCheck:
         default_threshold: Threshold used when none is given.
         kinds: Column kinds the check accepts.
         evidently_name: The name Evidently's ``per_column_method`` knows it by (None: Vigil only).
+        evidently_display_name: The name Evidently's results show when Evidently chose the test itself.
         score: ``(reference, current) -> score`` on cleaned series.
         from_summaries: The same score from two merged column summaries (large windows).
         effect: The effect size recorded beside the score, and floored by the default policy.
@@ -61,6 +62,7 @@ class DriftCheck:
     from_summaries: Callable[[ColumnSummary, ColumnSummary], float]
     effect: EffectSize | None = None
     version: str = "1"
+    evidently_display_name: str | None = None
 
     def __call__(self, reference: pd.Series, current: pd.Series, threshold: float | None = None) -> DriftResult:
         """Compare ``current`` with ``reference`` and judge the score against ``threshold``."""

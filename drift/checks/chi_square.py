@@ -39,6 +39,7 @@ CHI_SQUARE = DriftCheck(
     default_threshold=0.05,
     kinds=("categorical", "numerical"),
     evidently_name="chisquare",
+    evidently_display_name="chi-square p_value",
     score=chi_square_p_value,
     from_summaries=lambda r, c: chi_square_from_counts(*aligned_counts(r, c)),
     effect=TVD,

@@ -31,6 +31,7 @@ JENSEN_SHANNON = DriftCheck(
     default_threshold=0.1,
     kinds=("categorical", "numerical"),
     evidently_name="jensenshannon",
+    evidently_display_name="Jensen-Shannon distance",
     score=jensen_shannon_distance,
     from_summaries=lambda r, c: js_from_shares(*summary_shares(r, c)),
 )

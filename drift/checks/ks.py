@@ -39,6 +39,7 @@ KS = DriftCheck(
     default_threshold=0.05,
     kinds=("numerical",),
     evidently_name="ks",
+    evidently_display_name="K-S p_value",
     score=ks_p_value,
     from_summaries=ks_p_value_from_summaries,
     effect=KS_D,

@@ -30,6 +30,7 @@ PSI = DriftCheck(
     default_threshold=0.1,
     kinds=("categorical", "numerical"),
     evidently_name="psi",
+    evidently_display_name="PSI",
     score=psi,
     from_summaries=lambda r, c: psi_from_shares(*summary_shares(r, c)),
 )

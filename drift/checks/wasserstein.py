@@ -42,6 +42,7 @@ WASSERSTEIN = DriftCheck(
     default_threshold=0.1,
     kinds=("numerical",),
     evidently_name="wasserstein",
+    evidently_display_name="Wasserstein distance (normed)",
     score=wasserstein_normed,
     from_summaries=wasserstein_from_summaries,
 )

@@ -67,6 +67,7 @@ Z = DriftCheck(
     default_threshold=0.05,
     kinds=("categorical", "numerical"),
     evidently_name="z",
+    evidently_display_name="Z-test p_value",
     score=z_p_value,
     from_summaries=z_p_value_from_summaries,
     effect=COHENS_H,

@@ -10,7 +10,7 @@ from evaluators.gates.inputs import GateInputs, MetricLookup, PairedArrays, Pair
 from evaluators.gates.metric_gates import evaluate_metric_gate
 from evaluators.gates.outcome import GateOutcome, Status, Verdict, outcomes_frame, verdict
 from evaluators.gates.robustness_drift import evaluate_drift_gate, evaluate_robustness_gate
-from evaluators.gates.specs import CostSpec, DriftGate, RobustnessGate, expected_cost
+from suite.spec import CostSpec, DriftGate, RobustnessGate
 
 __all__ = [
     "AnyGate",
@@ -28,7 +28,6 @@ __all__ = [
     "evaluate_gates",
     "evaluate_metric_gate",
     "evaluate_robustness_gate",
-    "expected_cost",
     "outcomes_frame",
     "verdict",
 ]

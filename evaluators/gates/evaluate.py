@@ -8,8 +8,7 @@ from evaluators.gates.inputs import GateInputs
 from evaluators.gates.metric_gates import evaluate_metric_gate
 from evaluators.gates.outcome import GateOutcome
 from evaluators.gates.robustness_drift import evaluate_drift_gate, evaluate_robustness_gate
-from evaluators.gates.specs import DriftGate, RobustnessGate
-from suite.spec import GateSpec
+from suite.spec import DriftGate, GateSpec, RobustnessGate
 
 AnyGate = GateSpec | RobustnessGate | DriftGate
 

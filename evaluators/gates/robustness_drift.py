@@ -9,8 +9,8 @@ import pandas as pd
 
 from evaluators.gates.inputs import GateInputs
 from evaluators.gates.outcome import NAN, GateOutcome
-from evaluators.gates.specs import DriftGate, RobustnessGate
 from evaluators.robustness import CurvePoint, breaking_severity, robustness_curve, severity_points
+from suite.spec import DriftGate, RobustnessGate
 
 
 def _curve(

@@ -52,7 +52,9 @@ from evaluators.perturbations.timing_jitter import TimingJitter
 from evaluators.perturbations.unseen_categories import UnseenCategories
 from evaluators.perturbations.whitespace import Whitespace
 from evaluators.perturbations.word_dropout import WordDropout
+from suite.name_checks import install_name_check
 from suite.registry import Registry
+from suite.sections import PerturbationSpec
 
 PERTURBATIONS: Registry[Perturbation] = Registry("perturbation", Perturbation)
 for _cls in (
@@ -64,6 +66,21 @@ for _cls in (
     LabelNoise,
 ):  # fmt: skip
     PERTURBATIONS.register(_cls.name, _cls())
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in PERTURBATIONS:
+        raise ValueError(PERTURBATIONS.unknown_message(kind))
+
+
+def _check_column_count(spec: PerturbationSpec) -> None:
+    needed = PERTURBATIONS.get(spec.kind).column_count
+    if needed is not None and len(spec.columns or ()) != needed:
+        raise ValueError(f"{spec.kind} needs exactly {needed} columns, got {spec.columns}")
+
+
+install_name_check("perturbations.kind", _check_kind)
+install_name_check("perturbations.columns", _check_column_count)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,13 @@ class UpstreamUpdate(BaseModel):
             "payload": self.model_dump(),
         }
 
+    def pinned(self) -> tuple[FieldName, str, str]:
+        """``(field, path, sha256)`` of an update that :func:`pin_update` filled in, or a :class:`VigilError`."""
+        if self.field is None or self.path is None or self.sha256 is None:
+            raise VigilError(f"upstream update {self.module}@{self.version}: expected a pinned field, path and sha256 "
+                             f"(see pin_update), got field={self.field!r}, path={self.path!r}, sha256={self.sha256!r}")
+        return self.field, self.path, self.sha256
+
 
 def triggered_upstream_run_id(suite_name: str, update: UpstreamUpdate) -> str:
     """The run id of evaluating ``update``: the same new file gives the same id (dedupe key)."""
@@ -140,12 +147,12 @@ def derive_upstream_suite(suite_path: str | Path, suite: SuiteSpec, update: Upst
         the run re-validates downstream but has nothing to roll back to).
     """
     module = _module(suite, update.module)
-    assert update.field is not None and update.path is not None and update.sha256 is not None, "pin_update first"
-    current = module_file(suite, module, update.field)
-    previous_path = _previous_file(suite, module, update.field, update, update.sha256, current, archive)
-    entry = _version_entry(suite, module, update.field, Path(update.path), update.version)
+    field, path, sha256 = update.pinned()
+    current = module_file(suite, module, field)
+    previous_path = _previous_file(suite, module, field, update, sha256, current, archive)
+    entry = _version_entry(suite, module, field, Path(path), update.version)
     if previous_path is not None:
-        entry["previous"] = {k: v for k, v in _version_entry(suite, module, update.field, previous_path, None).items() if v is not None}
+        entry["previous"] = {k: v for k, v in _version_entry(suite, module, field, previous_path, None).items() if v is not None}
     derived = derive_suite(suite_path, target, upstream={module.name: entry})
     return derived, previous_path is not None or module.previous is not None
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from statsmodels.stats.multitest import multipletests
 
 from drift.policy import adjust_p_values, default_check_name
-from drift.spec import DriftSpec
+from suite.sections import DriftSpec
 from pipeline.evaluate.drift import DRIFT_COLUMNS, compare, drift_rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from drift.spec import DriftSpec, MetricDriftSpec
+from suite.sections import DriftSpec, MetricDriftSpec
 
 
 def test_defaults_and_overrides():

@@ -17,10 +17,10 @@ from evaluators.gates import (
     GateOutcome,
     RobustnessGate,
     evaluate_gates,
-    expected_cost,
     outcomes_frame,
     verdict,
 )
+from evaluators.metrics.expected_cost import cost_metric
 from evaluators.statistics import MetricFn
 from suite.errors import VigilError
 from suite.spec import GateSpec
@@ -276,11 +276,11 @@ def test_drift_gate_counts_the_drifted_share() -> None:
 
 def test_expected_cost_against_a_hand_computed_matrix() -> None:
     spec = CostSpec(matrix={"cat": {"dog": 1.0, "fox": 4.0}, "fox": {"cat": 10.0}})
-    fn = expected_cost(spec.as_array(3, classes=["cat", "dog", "fox"]))
+    fn = cost_metric(spec.as_array(3, classes=["cat", "dog", "fox"]))
     y = np.array([0, 0, 2, 1])
     scores = np.array([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1], [0.2, 0.7, 0.1]])
     assert fn(y, scores) == pytest.approx((1.0 + 4.0 + 10.0 + 0.0) / 4)
-    assert expected_cost(np.eye(2)[::-1])(np.array([0, 1]), np.array([[0.9, 0.1], [0.9, 0.1]])) == 0.5
+    assert cost_metric(np.eye(2)[::-1])(np.array([0, 1]), np.array([[0.9, 0.1], [0.9, 0.1]])) == 0.5
     with pytest.raises(ValidationError, match="non-negative"):
         CostSpec(matrix={0: {1: -1.0}})
     with pytest.raises(VigilError, match="expected a class"):
