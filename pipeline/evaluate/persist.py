@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pipeline.evaluate.decide import Decision
+from pipeline.evaluate.infer import staged_placements
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.score import staged_results_path
 from storage.frames import read_frame
@@ -29,7 +30,7 @@ from suite.settings import Settings, pause_for_tests
 
 def run_record(plan: RunPlan, decision: Decision, settings: Settings, artifacts: list[ArtifactRecord]) -> RunRecord:
     """The index record of a finished run, with its provenance."""
-    provenance = {**plan.provenance, "ray_address": settings.ray_address or "local"}
+    provenance = {**plan.provenance, "ray_address": settings.ray_address or "local", "placements": staged_placements(plan, settings)}
     return RunRecord(
         run_id=plan.run_id,
         suite=plan.suite_name,
