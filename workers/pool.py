@@ -242,10 +242,12 @@ class InferencePool:
         return out
 
     def _shard_size(self, rows: int) -> int:
-        """Rows per shard: ``shard_rows``; on GPUs at least a quarter of each actor's rows, so per-call costs stay small."""
+        """Rows per shard: ``shard_rows``; on GPUs at least a quarter of each actor's rows, in whole batches."""
         if not self.gpu or self._fixed_shards:
             return self.shard_rows
-        return max(self.shard_rows, -(-rows // (_GPU_SHARDS_PER_ACTOR * max(1, len(self.actors)))))
+        share = -(-rows // (_GPU_SHARDS_PER_ACTOR * max(1, len(self.actors))))
+        batch = self.spec.batch_size
+        return max(self.shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
 
     def _shard_refs(self, data_key: str | None, count: int, size: int) -> list[Any]:
         """The shard reference slots for this call: the last dataset's when its key matches."""
