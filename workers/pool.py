@@ -34,7 +34,7 @@ model gets one actor per GPU (unless ``workers.num_actors`` is given), each
 running two shards at a time on :class:`workers.device.StreamedModel` lanes
 (pinned staging, async copies on CUDA streams overlapped with compute, outputs
 into one pinned buffer per shard), with three shards in flight per actor and
-shards of at least a quarter of each actor's rows. Given a
+shards of at least an eighth of each actor's rows. Given a
 :class:`~workers.row_files.RowFile` instead of an array, actors read their own
 row ranges from the memory-mapped file and nothing goes through the object
 store but the results. ``placements()`` names each actor's node, GPU ids and
@@ -67,7 +67,7 @@ Transform = Callable[[Batch, np.ndarray], Batch]
 
 _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
-_GPU_SHARDS_PER_ACTOR = 4  # a call's rows are cut into at least this many shards per GPU actor
+_GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into at least this many shards per GPU actor: the last one's result copies are not overlapped
 
 
 class _PredictorHost:
@@ -242,7 +242,7 @@ class InferencePool:
         return out
 
     def _shard_size(self, rows: int) -> int:
-        """Rows per shard: ``shard_rows``; on GPUs at least a quarter of each actor's rows, in whole batches."""
+        """Rows per shard: ``shard_rows``; on GPUs at least an eighth of each actor's rows, in whole batches."""
         if not self.gpu or self._fixed_shards:
             return self.shard_rows
         share = -(-rows // (_GPU_SHARDS_PER_ACTOR * max(1, len(self.actors))))

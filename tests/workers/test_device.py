@@ -132,7 +132,7 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         assert sorted(g for p in placements for g in p["gpu_ids"]) == ["0", "1"]  # 2 GPUs → 2 actors, one GPU each
         assert {p["precision"] for p in placements} == {"bf16"} and all(p["node_ip"] for p in placements)
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
-        assert pool._shard_size(len(x)) == 512  # 1500 rows / (2 actors × 4): below two batches, so two batches
+        assert pool._shard_size(len(x)) == 512  # 1500 rows / (2 actors × 8): below two batches, so two batches
     finally:
         pool.close()
     halves = WorkersSpec(gpus_per_actor=0.5, cpus_per_actor=0.5)
