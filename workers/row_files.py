@@ -70,9 +70,8 @@ class RowFile:
             return np.column_stack([part.column(c).to_numpy() for c in self.columns]).astype(np.float32, copy=False)
         column = part.column(FEATURES)
         chunk = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-        width = chunk.type.list_size
-        values = chunk.values.slice(chunk.offset * width, len(chunk) * width).to_numpy(zero_copy_only=False)
-        return values.reshape((len(chunk), *(self.row_shape or (width,))))
+        values = chunk.flatten().to_numpy(zero_copy_only=False)  # flatten honours the slice's offset; no copy
+        return values.reshape((len(chunk), *(self.row_shape or (chunk.type.list_size,))))
 
 
 @lru_cache(maxsize=8)
