@@ -102,10 +102,11 @@ def test_actors_read_their_own_row_ranges_from_a_file(suffix: str, tmp_path: Pat
     pool = InferencePool(spec, tmp_path, task="classification", num_classes=5, workers=WorkersSpec(num_actors=2),
                          name_prefix="t", shard_rows=700)
     try:
-        np.testing.assert_array_equal(pool.predict(rows, ids), expected)
+        # shards of 700 rows cut batches differently from one in-process call: equal up to rounding
+        np.testing.assert_allclose(pool.predict(rows, ids), expected, rtol=1e-5, atol=1e-6)
         assert pool._last_shards is None  # nothing was put in the object store
-        shifted = pool.predict(rows, ids, transform=_Shift(0.5))
-        np.testing.assert_array_equal(shifted, Predictor(spec, tmp_path, task="classification", num_classes=5)(x + 0.5))
+        shifted = pool.predict(rows, ids, transform=_Shift())
+        np.testing.assert_allclose(shifted, Predictor(spec, tmp_path, task="classification", num_classes=5)(x + 0.5), rtol=1e-5, atol=1e-6)
     finally:
         pool.close()
 
