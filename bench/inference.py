@@ -7,9 +7,12 @@ actor start is timed separately). ``--ray-data`` also times Ray Data's
 starts its actors for every execution.
 
 Usage:
-    PYTHONPATH=$PWD python bench/inference.py [--rows 200000] [--device cuda] [--ray-data]
+    PYTHONPATH=$PWD python bench/inference.py [--rows 200000] [--ray-data]
+    PYTHONPATH=$PWD python bench/inference.py --device cuda [--precisions fp32 bf16]
 
-The last line is ``ratio_vs_plain_torch: X.XX`` (pool rows/s over plain rows/s).
+On a CPU the last line is ``ratio_vs_plain_torch: X.XX`` (pool rows/s over plain rows/s).
+``--device cuda`` runs ``bench/inference_cuda.py`` instead (the MLP and ResNet-18 against a
+tuned torch loop, fp32 and bf16) and ends with ``ratio_vs_tuned_torch: X.XX``.
 """
 
 from __future__ import annotations
@@ -92,14 +95,26 @@ def ray_data(spec: ModelSpec, base_dir: Path, features: np.ndarray, num_gpus: fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--rows", type=int, default=None, help="MLP rows (default 200,000; 4,000,000 on cuda)")
+    parser.add_argument("--batch-size", type=int, default=None, help="MLP batch (default 8,192; 65,536 on cuda)")
+    parser.add_argument("--images", type=int, default=4096, help="cuda: ResNet-18 images")
+    parser.add_argument("--image-batch", type=int, default=256, help="cuda: ResNet-18 batch")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "tf32", "bf16", "fp16"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--ray-data", action="store_true", help="also time Ray Data map_batches")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("bench --device cuda: expected a CUDA GPU, but torch.cuda.is_available() is False")
+    if args.device == "cuda":
+        import inference_cuda  # bench/ is on sys.path when this file runs as a script
+
+        args.rows, args.batch_size = args.rows or 4_000_000, args.batch_size or 65_536
+        with tempfile.TemporaryDirectory() as tmp:
+            ratio = inference_cuda.run(args, Path(tmp))
+        print(f"ratio_vs_tuned_torch: {ratio:.2f}")
+        return
+    args.rows, args.batch_size = args.rows or 200_000, args.batch_size or 8192
 
     features = np.random.default_rng(0).standard_normal((args.rows, 64), dtype=np.float32)
     ids = np.arange(args.rows, dtype=np.int64)

@@ -35,6 +35,9 @@ class ModelSpec(Frozen):
     function for ``callable``, as ``path/to/file.py:Name`` (relative to the
     suite) or ``package.module:Name``. ``module_sha256`` pins that file like
     ``sha256`` pins the checkpoint: a mismatch is refused before it is imported.
+    ``precision`` (torch formats) is what the model computes in: ``fp32`` (strict,
+    TF32 off), ``tf32``, or ``bf16``/``fp16`` autocast; it is left out of the suite's
+    fingerprint while it is the default ``fp32``, so existing suites keep theirs.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -48,6 +51,7 @@ class ModelSpec(Frozen):
     input: Literal["array", "frame"] = "array"
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     batch_size: PositiveInt = 8192
+    precision: Literal["fp32", "tf32", "bf16", "fp16"] = Field(default="fp32", exclude_if=lambda p: p == "fp32")
     role: Literal["candidate", "baseline"] = "candidate"
     version: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -84,7 +88,11 @@ class BootstrapSpec(Frozen):
 
 
 class WorkersSpec(Frozen):
-    """How many warm Ray actors serve each model, and their CPU share."""
+    """How many warm Ray actors serve each model, and their CPU/GPU share.
+
+    A ``device: cuda`` model gets one actor per GPU in the cluster unless ``num_actors``
+    is given (fractions of a GPU only when ``gpus_per_actor`` below 1 is asked for).
+    """
 
     num_actors: PositiveInt = 2
     cpus_per_actor: float = Field(default=1.0, gt=0)

@@ -27,6 +27,18 @@ with the two timed alternately) measured on an otherwise idle 2-core machine:
 Actor start (2 actors, model loaded) took 1.4–5 s, paid once per pool. On a
 busy machine two single-threaded actors beat one two-threaded torch (ratios
 of 1.05–1.9 were seen under load), so only quiet-machine ratios are comparable.
+
+On GPUs (issue 17) the object store starved the device: 2 actors × 0.5 GPU ran
+at 0.47–0.61× even the bench's untuned loop on an H200. So a ``device: cuda``
+model gets one actor per GPU (unless ``workers.num_actors`` is given), each
+running two shards at a time on :class:`workers.device.StreamedModel` lanes
+(pinned staging, async copies on CUDA streams overlapped with compute, outputs
+into one pinned buffer per shard), with three shards in flight per actor and
+shards of at least an eighth of each actor's rows. Given a
+:class:`~workers.row_files.RowFile` instead of an array, actors read their own
+row ranges from the memory-mapped file and nothing goes through the object
+store but the results. ``placements()`` names each actor's node, GPU ids and
+GPU; ``busy_seconds()`` is the device time the actors computed.
 """
 
 from __future__ import annotations
@@ -48,11 +60,14 @@ from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import verify_model
 from workers.predictor import Predictor, rows_of
+from workers.row_files import RowFile
 
 Batch = np.ndarray | pd.DataFrame
 Transform = Callable[[Batch, np.ndarray], Batch]
 
 _IN_FLIGHT_PER_ACTOR = 2
+_GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
+_GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into at least this many shards per GPU actor: the last one's result copies are not overlapped
 
 
 class _PredictorHost:
@@ -63,14 +78,28 @@ class _PredictorHost:
 
     def placement(self) -> dict[str, Any]:
         """Where this actor runs: node, pid, GPU ids Ray assigned, and the device the model uses."""
-        return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                "gpu_ids": list(ray.get_gpu_ids()), "device": self.predictor.device}
+        where = {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address(),
+                 "pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "device": self.predictor.device,
+                 "precision": self.predictor.spec.precision}
+        if self.predictor.device == "cuda":
+            import torch
 
-    def predict(self, shard: tuple[Batch, np.ndarray], transform: Transform | None) -> np.ndarray:
-        features, sample_ids = shard
+            where["gpu_name"] = torch.cuda.get_device_name()
+        return where
+
+    def predict(self, shard: tuple[Any, ...], transform: Transform | None) -> np.ndarray:
+        if isinstance(shard[0], RowFile):  # read by this actor from the mapped file
+            rows, start, stop, sample_ids = shard
+            features = rows.read(start, stop)
+        else:
+            features, sample_ids = shard
         if transform is not None:
             features = transform(features, sample_ids)
         return self.predictor(features)
+
+    def busy_seconds(self, reset: bool) -> float:
+        streamed = self.predictor.streamed
+        return streamed.busy_seconds(reset) if streamed is not None else 0.0
 
 
 _RemoteHost = ray.remote(_PredictorHost)
@@ -111,16 +140,22 @@ class InferencePool:
         verify_model(spec, Path(base_dir))
         self.spec = spec
         self.workers = workers
+        self.gpu = spec.device == "cuda"
         self.shard_rows = shard_rows or 2 * spec.batch_size
+        self._fixed_shards = shard_rows is not None
         self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)))
         self._options: dict[str, Any] = {"num_cpus": workers.cpus_per_actor, "max_restarts": 0}
-        if spec.device == "cuda":
-            self._options["num_gpus"] = workers.gpus_per_actor
+        num_actors = workers.num_actors
+        if self.gpu:
+            self._options.update(num_gpus=workers.gpus_per_actor, max_concurrency=_GPU_CALLS_PER_ACTOR)
+            gpus = ray.cluster_resources().get("GPU", 0)
+            if "num_actors" not in workers.model_fields_set and gpus >= workers.gpus_per_actor:
+                num_actors = int(gpus // workers.gpus_per_actor)  # one actor per GPU by default
         self._name = f"{name_prefix}-{spec.name}-{uuid.uuid4().hex[:6]}"
         self._started = 0
         self._last_shards: tuple[tuple[str | None, int, int], list[Any]] | None = None
         self._lock = threading.Lock()
-        self.actors: list[Any] = [self._start() for _ in range(workers.num_actors)]
+        self.actors: list[Any] = [self._start() for _ in range(num_actors)]
         self._closed = False
         try:
             ray.get([actor.placement.remote() for actor in self.actors], timeout=start_timeout_s)
@@ -132,7 +167,7 @@ class InferencePool:
         except GetTimeoutError:
             self.close()
             raise VigilError(
-                f"model {spec.name}: {workers.num_actors} actors asking for {self._options} each were not placed"
+                f"model {spec.name}: {num_actors} actors asking for {self._options} each were not placed"
                 f" within {start_timeout_s:g} s; cluster has {ray.cluster_resources()}"
             ) from None
 
@@ -141,16 +176,21 @@ class InferencePool:
         return _RemoteHost.options(name=f"{self._name}-{self._started}", **self._options).remote(*self._args)
 
     def placements(self) -> list[dict[str, Any]]:
-        """Each actor's pid, assigned GPU ids and model device."""
+        """Each actor's node, pid, assigned GPU ids, GPU name, model device and precision."""
         return ray.get([actor.placement.remote() for actor in self.actors])
 
+    def busy_seconds(self, reset: bool = False) -> list[float]:
+        """Per actor, the seconds its GPU computed batches (CUDA events) since the last reset; 0 on CPUs."""
+        return ray.get([actor.busy_seconds.remote(reset) for actor in self.actors])
+
     def predict(
-        self, features: Batch, sample_ids: np.ndarray, transform: Transform | None = None, *, data_key: str | None = None
+        self, features: Batch | RowFile, sample_ids: np.ndarray, transform: Transform | None = None, *, data_key: str | None = None
     ) -> np.ndarray:
         """Scores for all rows, in input order.
 
         Args:
-            features: rows to score (array or frame, as the model's ``input`` says).
+            features: rows to score (array or frame, as the model's ``input`` says), or a
+                :class:`~workers.row_files.RowFile` whose row ranges the actors read themselves.
             sample_ids: one int64 id per row, handed to ``transform``.
             transform: a picklable ``(batch, sample_ids) -> batch`` run on the actor before predicting.
             data_key: names the content of ``features`` (e.g. its sha256); calls with the same key reuse
@@ -163,16 +203,19 @@ class InferencePool:
             raise VigilError(f"model {self.spec.name}: the inference pool is closed")
         if len(features) != len(sample_ids):
             raise VigilError(f"model {self.spec.name}: expected one sample id per row, got {len(sample_ids)} for {len(features)} rows")
-        bounds = [(s, min(s + self.shard_rows, len(features))) for s in range(0, max(len(features), 1), self.shard_rows)]
-        shards = self._shard_refs(data_key, len(bounds))  # object refs, put as first dispatched, kept for retries
+        size = self._shard_size(len(features))
+        bounds = [(s, min(s + size, len(features))) for s in range(0, max(len(features), 1), size)]
+        shards = self._shard_refs(data_key, len(bounds), size)  # object refs, put as first dispatched, kept for retries
 
         def shard(index: int) -> Any:
+            start, stop = bounds[index]
+            if isinstance(features, RowFile):  # a few bytes: the actor reads the rows itself
+                return (features, start, stop, np.asarray(sample_ids[start:stop]) if transform is not None else None)
             if shards[index] is None:
-                start, stop = bounds[index]
                 shards[index] = ray.put((rows_of(features, start, stop), np.asarray(sample_ids[start:stop])))
             return shards[index]
 
-        results: dict[int, np.ndarray] = {}
+        out: np.ndarray | None = None  # filled as shards arrive, so the copies overlap the shards still computing
         failures = [0] * len(shards)
         pending = deque(range(len(shards)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
@@ -182,7 +225,10 @@ class InferencePool:
             for ref in done:
                 index, actor = in_flight.pop(ref)
                 try:
-                    results[index] = ray.get(ref)
+                    result = ray.get(ref)
+                    if out is None:
+                        out = np.empty((len(features), *result.shape[1:]), dtype=result.dtype)
+                    out[bounds[index][0] : bounds[index][1]] = result
                 except RayActorError as exc:
                     failures[index] += 1
                     if failures[index] > self.workers.max_retries:
@@ -192,11 +238,20 @@ class InferencePool:
                         ) from None
                     self._replace(actor)
                     pending.appendleft(index)
-        return np.concatenate([results[i] for i in range(len(shards))])
+        assert out is not None  # every call has at least one shard
+        return out
 
-    def _shard_refs(self, data_key: str | None, count: int) -> list[Any]:
+    def _shard_size(self, rows: int) -> int:
+        """Rows per shard: ``shard_rows``; on GPUs at least an eighth of each actor's rows, in whole batches."""
+        if not self.gpu or self._fixed_shards:
+            return self.shard_rows
+        share = -(-rows // (_GPU_SHARDS_PER_ACTOR * max(1, len(self.actors))))
+        batch = self.spec.batch_size
+        return max(self.shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
+
+    def _shard_refs(self, data_key: str | None, count: int, size: int) -> list[Any]:
         """The shard reference slots for this call: the last dataset's when its key matches."""
-        key = (data_key, count, self.shard_rows)
+        key = (data_key, count, size)
         if data_key is not None and self._last_shards is not None and self._last_shards[0] == key:
             return self._last_shards[1]
         refs: list[Any] = [None] * count
@@ -214,8 +269,9 @@ class InferencePool:
         for _, actor in in_flight.values():
             if id(actor) in busy:
                 busy[id(actor)] += 1
+        limit = _GPU_CALLS_PER_ACTOR + 1 if self.gpu else _IN_FLIGHT_PER_ACTOR
         for actor in self.actors:
-            while pending and busy[id(actor)] < _IN_FLIGHT_PER_ACTOR:
+            while pending and busy[id(actor)] < limit:
                 index = pending.popleft()
                 in_flight[actor.predict.remote(shard(index), transform)] = (index, actor)
                 busy[id(actor)] += 1

@@ -21,14 +21,16 @@ import pandas as pd
 from suite.errors import VigilError
 from suite.spec import ModelSpec
 from workers.checksum import verify_model
+from workers.device import StreamedModel
 from workers.formats import MODEL_FORMATS
 
-PREDICTOR_VERSION = "1"
+PREDICTOR_VERSION = "2"
 """The version of Vigil's prediction path (loading, batching, output conversion).
 
 It is part of every model's prediction fingerprint (:mod:`pipeline.evaluate.fingerprint`):
 bump it whenever a change here or in :mod:`workers.formats` can change a
 prediction, so cached predictions made by the old path are not reused.
+Version 2: torch models run through :class:`workers.device.StreamedModel` (softmax on the device).
 """
 
 
@@ -71,6 +73,10 @@ class Predictor:
             raise VigilError(f"model {spec.name}: output: expected logits, probabilities or labels for classification, got values")
         if self.output == "labels" and task == "classification" and not num_classes:
             raise VigilError(f"model {spec.name}: output labels needs the suite's classes, got none")
+        self.streamed: StreamedModel | None = None
+        if self.model.module is not None:  # torch: batches fed on the device, softmax there too
+            softmax = task == "classification" and self.output == "logits"
+            self.streamed = StreamedModel(self.model.module, self.model.device, spec.precision, spec.batch_size, softmax=softmax)
 
     @property
     def device(self) -> str:
@@ -84,6 +90,9 @@ class Predictor:
         """
         if self.spec.input == "array" and isinstance(batch, pd.DataFrame):
             batch = batch.to_numpy()
+        if self.streamed is not None and len(batch):
+            raw = self.streamed(batch)
+            return self._convert(raw, probabilities=self.streamed.softmax and raw.ndim == 2 and raw.shape[1] > 1)
         size = self.spec.batch_size
         with self._mode():
             parts = [self._convert(self.model.predict(rows_of(batch, i, i + size))) for i in range(0, len(batch), size)]
@@ -99,7 +108,7 @@ class Predictor:
 
         return torch.inference_mode()
 
-    def _convert(self, raw: np.ndarray) -> np.ndarray:
+    def _convert(self, raw: np.ndarray, probabilities: bool = False) -> np.ndarray:
         raw = np.asarray(raw)
         if self.task == "regression":
             return raw.reshape(len(raw), -1)[:, 0].astype(np.float32) if raw.ndim > 1 else raw.astype(np.float32)
@@ -109,7 +118,9 @@ class Predictor:
             onehot = np.zeros((len(labels), self.num_classes), dtype=np.float32)
             onehot[np.arange(len(labels)), labels] = 1.0
             return onehot
-        scores = raw.astype(np.float32).reshape(len(raw), -1)
+        scores = raw.astype(np.float32, copy=False).reshape(len(raw), -1)
+        if probabilities:  # softmax was applied on the device
+            return scores
         if scores.shape[1] == 1:  # one positive-class column: expand to the (n, 2) convention
             positive = 1.0 / (1.0 + np.exp(-scores[:, 0])) if self.output == "logits" else scores[:, 0]
             return np.stack([1.0 - positive, positive], axis=1).astype(np.float32)

@@ -16,7 +16,8 @@ covers:
   libraries the format predicts with (numpy always; torch; scikit-learn and skops);
 * the requested ``device`` for torch formats only: CUDA kernels round differently
   from the CPU's, so cpu and cuda predictions are cached apart. ``auto`` is keyed
-  as written. ``batch_size`` is left out: a row's prediction does not depend on its
+  as written. The ``precision`` too (torch formats): bf16/fp16/TF32 round differently.
+  ``batch_size`` is left out: a row's prediction does not depend on its
   batch in eval mode (rounding aside), and shards already mix rows across batches.
 
 Nothing is imported to compute it: local imports are read with :mod:`ast`.
@@ -103,6 +104,7 @@ def model_fingerprint(spec: ModelSpec, suite: SuiteSpec, upstream: str | None = 
         "output": spec.output,
         "input": spec.input,
         "device": spec.device if spec.format in _TORCH_FORMATS else None,
+        "precision": spec.precision if spec.format in _TORCH_FORMATS else None,
         "upstream": upstream,
         "libraries": {lib: _version(lib) for lib in _LIBRARIES.get(spec.format, ("numpy",))},
     }

@@ -9,6 +9,7 @@ unchanged re-run finds them there and skips inference. Perturbed variants are ma
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
@@ -22,6 +23,7 @@ from pipeline.evaluate.upstream import with_upstream
 from pipeline.evaluate.variants import bound_perturbation, is_label_variant
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
+from storage.store import ResultStore
 from suite.errors import ChecksumError
 from suite.load import load_suite
 from suite.settings import Settings
@@ -73,6 +75,7 @@ def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDatase
     transform = with_upstream(suite, item.variant, transform, data)  # checked before any actor starts
     ensure_ray(settings.ray_address)
     pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
+    _note_placement(plan, spec, pool.placements(), settings)
     outputs = pool.predict(model_inputs(data, spec), data.sample_ids, transform, data_key=f"{data.sha256}:{spec.input}")
     frame = predictions_frame(data, outputs, suite, plan.classes)
     if label_variant:
@@ -80,6 +83,20 @@ def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDatase
         assert noise is not None
         frame["y_true"] = noise(frame["y_true"].to_numpy(), frame[SAMPLE_ID].to_numpy())
     return frame
+
+
+def _note_placement(plan: RunPlan, spec: ModelSpec, placements: list[dict], settings: Settings) -> None:
+    """Stage where this model's actors ran (node, GPU ids, GPU, precision) for the run's provenance (``placements``)."""
+    path = ResultStore(settings).staging_dir(plan.run_id) / "placements" / f"{spec.name}.json"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(placements, default=str))
+
+
+def staged_placements(plan: RunPlan, settings: Settings) -> dict[str, list[dict]]:
+    """Model name → its actors' placements, as staged by the inference tasks of this run."""
+    folder = ResultStore(settings).staging_dir(plan.run_id) / "placements"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
 @lru_cache(maxsize=2)

@@ -11,6 +11,7 @@ import json
 
 from pipeline.commit import StagedArtifact, StagedRun, commit_staged_run, model_record
 from pipeline.evaluate.decide import Decision
+from pipeline.evaluate.infer import staged_placements
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.score import staged_results_path
 from storage.frames import read_frame
@@ -32,6 +33,7 @@ def staged_run(plan: RunPlan, decision: Decision, settings: Settings) -> StagedR
     return StagedRun(
         run_id=plan.run_id, suite=plan.suite_name, suite_hash=plan.suite_hash, started_at=plan.started_at,
         trigger=plan.trigger, verdict=decision.verdict, provenance=plan.provenance,
+        details={"placements": staged_placements(plan, settings)},
         models=[model_record(m) for m in plan.models],
         datasets=[DatasetVersionRecord(name=d.name, sha256=d.sha256, rows=d.rows, source=d.source) for d in plan.datasets],
         artifacts=artifacts,

@@ -44,6 +44,9 @@ def test_digits_run_records_every_result(digits_suite: Path, vigil_home: Path) -
     assert {m.name for m in run.models} == {"cnn", "mlp"}
     assert run.provenance["suite"]["hash"] == run.suite_hash
     assert set(run.provenance["models"]) == {"cnn", "mlp"}
+    for model in ("cnn", "mlp"):  # where each model's actors ran (issue 17)
+        placed = run.provenance["placements"][model]
+        assert placed and all({"node_id", "node_ip", "pid", "gpu_ids", "device", "precision"} <= set(p) for p in placed)
     results = store.run_results("digits-e2e")
     # 2 models × 5 metrics × (all + 10 label slices)
     assert len(results) == 2 * 5 * 11

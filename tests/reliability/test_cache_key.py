@@ -68,6 +68,7 @@ EDITS: dict[str, tuple[Callable[[Path], None] | None, Callable[[Path], None], se
     "output mode": (None, lambda s: edit_model(s, "cnn", output="probabilities"), "cnn"),
     "input form": (None, lambda s: edit_model(s, "mlp", input="frame"), "mlp"),
     "device": (None, lambda s: edit_model(s, "mlp", device="cuda"), "mlp"),
+    "precision": (None, lambda s: edit_model(s, "mlp", precision="bf16"), "mlp"),
     "checkpoint": (None, _retrain_checkpoint, "cnn"),
     "data": (None, lambda s: edit_dataset(s, "digits-test", split="all"), "*"),
     "features read": (None, lambda s: edit_dataset(s, "digits-test", features=[f"pixel_{i}" for i in range(63)]), "*"),
@@ -117,7 +118,7 @@ def test_perturbation_version_changes_its_keys(digits_suite: Path, monkeypatch: 
 
 def test_predictor_version_changes_every_key(digits_suite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = _keys(digits_suite)
-    monkeypatch.setattr(fingerprint, "PREDICTOR_VERSION", "2")
+    monkeypatch.setattr(fingerprint, "PREDICTOR_VERSION", "99")
     assert _changed(before, _keys(digits_suite)) == {(m, v) for m, _, v in before}
 
 

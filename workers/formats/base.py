@@ -24,12 +24,15 @@ class LoadedModel:
         auto_output: what ``predict`` returns when the spec says ``output: auto``.
         device: where it computes: ``"cpu"`` or ``"cuda"``.
         uses_torch: whether batches should run under ``torch.inference_mode``.
+        module: the torch module itself, for torch formats: :class:`workers.device.StreamedModel`
+            feeds it on its device (pinned buffers and CUDA streams on a GPU).
     """
 
     predict: Callable[[Any], np.ndarray]
     auto_output: RawOutput
     device: str = "cpu"
     uses_torch: bool = False
+    module: Any = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) ->
         detail = detail if len(detail) <= 240 else detail[:239] + "…"
         raise VigilError(f"model {spec.name}: checkpoint {checkpoint} does not fit {spec.module}: {detail}") from None
     module = module.to(device).eval()
-    return LoadedModel(torch_predict(module, device), auto_output="logits", device=device, uses_torch=True)
+    return LoadedModel(torch_predict(module, device), auto_output="logits", device=device, uses_torch=True, module=module)
 
 
 FORMAT = ModelFormat("torch_state_dict", load)

@@ -19,7 +19,7 @@ def load(spec: ModelSpec, checkpoint: Path | None, base_dir: Path, task: str) ->
         module = torch.jit.load(str(checkpoint), map_location=device).eval()
     except (RuntimeError, ValueError) as exc:
         raise VigilError(f"model {spec.name}: checkpoint {checkpoint}: torch.jit.load cannot load it: {first_line(exc)}") from None
-    return LoadedModel(torch_predict(module, device), auto_output="logits", device=device, uses_torch=True)
+    return LoadedModel(torch_predict(module, device), auto_output="logits", device=device, uses_torch=True, module=module)
 
 
 FORMAT = ModelFormat("torchscript", load)

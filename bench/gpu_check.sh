@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one prepared command for the GPU machine (issue 17). From the repository root, with .gpu-bundle carried:
+#     bash bench/gpu_check.sh
+# Each step has its own time limit and the script goes on when one fails; outputs land in $OUT
+# (the run tool's folder; /tmp/vigil-gpu-out elsewhere). About 4-5 minutes on an H100.
+OUT=${OUT:-/tmp/vigil-gpu-out}
+mkdir -p "$OUT"
+
+step() {  # step NAME LIMIT_S COMMAND...: run with a time limit, keep its output, report its status
+    local name=$1 limit=$2 started=$SECONDS rc
+    shift 2
+    echo "=== $name (limit ${limit} s)"
+    timeout -k 10 "$limit" "$@" > "$OUT/$name.txt" 2>&1
+    rc=$?
+    grep -v -e "token" -e "^\s*warnings.warn" "$OUT/$name.txt" | tail -n 60
+    echo "=== $name: exit $rc after $((SECONDS - started)) s"
+}
+
+step setup 120 bash .gpu-bundle/setup.sh
+# shellcheck disable=SC1091
+. .gpu-bundle/env
+nvidia-smi -L
+nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.current,pcie.link.width.current --format=csv
+python3 -c "import torch, ray, pydantic; print('torch', torch.__version__, 'cuda', torch.version.cuda, '| ray', ray.__version__, '| pydantic', pydantic.__version__)"
+
+# nvidia-smi samples the GPU's utilisation every 200 ms during the bench: a second view of the idle share.
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -lms 200 > "$OUT/smi.csv" 2>&1 &
+smi=$!
+step cuda 330 python3 bench/inference.py --device cuda --precisions fp32 bf16
+kill "$smi" 2>/dev/null
+step parity 90 python3 bench/precision_parity.py --device cuda --rows 200000
+step cpu 150 python3 bench/inference.py --repeats 3
+echo "=== summary"
+grep -h -e "ratio_vs" -e "precision_parity" -e "summary" "$OUT"/cuda.txt "$OUT"/parity.txt "$OUT"/cpu.txt 2>/dev/null
