@@ -48,8 +48,8 @@ def write_log(path: Path, rows: int, features: int, seed: int = 0) -> int:
 
 def stage(log: Path, features: int, chunk_rows: int) -> dict[str, float]:
     """Stage ``log`` in this process; the peak RSS growth (MB) over the size after imports, and the time taken."""
-    from evaluators.shadow.log_decode import LogLimits
-    from evaluators.shadow.log_schema import LogSchema
+    from evaluators.shadow.request_log.decode import LogLimits
+    from evaluators.shadow.request_log.rows import LogSchema
     from pipeline.shadow.log import stage_log
 
     schema = LogSchema(features=tuple(f"f{j}" for j in range(features)), classes=(0, 1, 2))

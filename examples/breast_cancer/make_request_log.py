@@ -22,7 +22,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1])]
 
-from evaluators.shadow.sample_log import build_request_log  # noqa: E402
+from bench.sample_log import build_request_log  # noqa: E402
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 from storage.request_log import write_request_log  # noqa: E402
 from suite.load import load_suite  # noqa: E402

@@ -23,7 +23,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1])]
 
-from evaluators.shadow.sample_log import build_request_log  # noqa: E402
+from bench.sample_log import build_request_log  # noqa: E402
 from storage.datasets import load_dataset  # noqa: E402
 from suite.load import load_suite  # noqa: E402
 from workers.predictor import Predictor  # noqa: E402

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,6 +50,13 @@ class LogLimits:
 
 
 DEFAULT_LIMITS = LogLimits()
+
+
+class TruncatedLine(Protocol):
+    """A JSONL line longer than the limit, as a chunked reader hands it on: its first bytes and its length."""
+
+    prefix: bytes
+    length: int
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
