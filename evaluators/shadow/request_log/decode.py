@@ -51,12 +51,6 @@ class LogLimits:
 
 DEFAULT_LIMITS = LogLimits()
 
-
-class TruncatedLine(Protocol):
-    """A JSONL line longer than the limit, as a chunked reader hands it on: its first bytes and its length."""
-
-    prefix: bytes
-    length: int
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -79,6 +73,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+class TruncatedLine(Protocol):
+    """A JSONL line longer than the limit, as a chunked reader hands it on: its first bytes and its length."""
+
+    prefix: bytes
+    length: int
 
 
 def too_deep(text: str, max_depth: int) -> bool:
