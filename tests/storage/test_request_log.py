@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from evaluators.shadow.request_log.format import MIRROR_COLUMNS, QUARANTINE_COLUMNS
+from evaluators.shadow.request_log.format import MIRROR_COLUMNS, QUARANTINE_COLUMNS, ColumnType
 from evaluators.shadow.request_log.reader import labels_by_request_id
 from storage.request_log import LongLine, ParquetAppender, arrow_schema, iter_log_chunks, read_table_file
 from suite.errors import DataError
@@ -95,5 +95,21 @@ def test_log_formats_parquet_schemas_are_unchanged() -> None:
     assert arrow_schema(QUARANTINE_COLUMNS) == pa.schema(
         [("row_number", pa.int64()), ("request_id", pa.string()), ("reason", pa.string()), ("raw", pa.string())]
     )
+    assert len(arrow_schema([(kind.value, kind) for kind in ColumnType])) == len(ColumnType)  # every type has a Parquet type
     with pytest.raises(DataError, match="expected column types among .* got \\['decimal'\\]"):
         arrow_schema([("x", "decimal")])
+
+
+def test_staged_log_parquet_schema_is_unchanged() -> None:
+    from evaluators.shadow.request_log.rows import LogSchema
+
+    schema = LogSchema(features=("x", "s"), classes=(0, 1), string_features=frozenset({"s"}),
+                       slice_columns=(("region", False), ("age", True)), mirror=True)
+    f64, text, scores = pa.float64(), pa.string(), pa.list_(pa.float64())
+    assert arrow_schema(schema.column_types()) == pa.schema([
+        ("request_id", text), ("timestamp", pa.timestamp("us", tz="UTC")), ("x", f64), ("s", text), ("prediction", pa.int64()),
+        ("scores", scores), ("latency_ms", f64), ("label", f64), ("region", text), ("age", f64), ("candidate_prediction", f64),
+        ("candidate_scores", scores), ("candidate_latency_ms", f64), ("candidate_status", text),
+    ])
+    regression = LogSchema(features=("x",), task="regression")
+    assert arrow_schema(regression.column_types()).field("prediction").type == f64
