@@ -208,8 +208,8 @@ def main() -> None:
         finally:
             stop(mirror)
             stop(production)
-        from evaluators.shadow.log_reader import read_request_log
-        from evaluators.shadow.log_schema import LogSchema
+        from pipeline.shadow.log import read_request_log
+        from evaluators.shadow.request_log.rows import LogSchema
 
         schema = LogSchema(features=("x",), classes=(0, 1, 2), mirror=True)  # only rows_in is read
         logged = read_request_log(log_dir, schema, write_quarantine=False).counts.rows_in

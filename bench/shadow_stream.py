@@ -28,6 +28,8 @@ def write_log(path: Path, rows: int, features: int, seed: int = 0) -> int:
     """A JSONL log of ``rows`` rows (every 1000th malformed in some way); returns the bytes written."""
     import numpy as np
 
+    from evaluators.shadow.request_log.format import LATENCY_MS, PREDICTION, REQUEST_ID, TIMESTAMP
+
     rng = np.random.default_rng(seed)
     names = [f"f{j}" for j in range(features)]
     bad = [b"{not json", b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b""]
@@ -39,8 +41,8 @@ def write_log(path: Path, rows: int, features: int, seed: int = 0) -> int:
                 if i % 1000 == 999:
                     lines.append(bad[(i // 1000) % len(bad)])
                     continue
-                row = {"request_id": f"r{i}", "timestamp": "2026-01-01T00:00:00Z", **dict(zip(names, values.tolist())),
-                       "prediction": int(i % 3), "latency_ms": 1.5}
+                row = {REQUEST_ID: f"r{i}", TIMESTAMP: "2026-01-01T00:00:00Z", **dict(zip(names, values.tolist())),
+                       PREDICTION: int(i % 3), LATENCY_MS: 1.5}
                 lines.append(json.dumps(row).encode())
             fh.write(b"\n".join(lines) + b"\n")
     return path.stat().st_size
@@ -48,8 +50,8 @@ def write_log(path: Path, rows: int, features: int, seed: int = 0) -> int:
 
 def stage(log: Path, features: int, chunk_rows: int) -> dict[str, float]:
     """Stage ``log`` in this process; the peak RSS growth (MB) over the size after imports, and the time taken."""
-    from evaluators.shadow.log_decode import LogLimits
-    from evaluators.shadow.log_schema import LogSchema
+    from evaluators.shadow.request_log.decode import LogLimits
+    from evaluators.shadow.request_log.rows import LogSchema
     from pipeline.shadow.log import stage_log
 
     schema = LogSchema(features=tuple(f"f{j}" for j in range(features)), classes=(0, 1, 2))

@@ -14,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from evaluators.shadow.request_log.format import MIRROR_COLUMNS
 from mirror.candidate import Candidate, HttpCandidate
 from mirror.config import MirrorConfig
-from mirror.shadow import LOG_SCHEMA, ShadowDispatcher, ShadowItem
+from mirror.shadow import ShadowDispatcher, ShadowItem
 from mirror.transport import KeepAliveTransport
 from storage.log_writer import LogWriter
+from storage.request_log import arrow_schema
 
 STATS_PATH = "/_vigil/stats"
 # RFC 9110 §7.6.1 connection-specific fields (plus any a Connection header names)
@@ -42,7 +44,7 @@ def build_app(config: MirrorConfig, candidate: Candidate | None = None) -> Starl
         shadow_to = candidate
         if shadow_to is None and config.candidate_url:
             shadow_to = HttpCandidate(config.candidate_url, timeout_s=config.candidate_timeout_s)
-        writer = LogWriter(config.log_dir, LOG_SCHEMA, batch_rows=config.batch_rows, flush_seconds=config.flush_seconds)
+        writer = LogWriter(config.log_dir, arrow_schema(MIRROR_COLUMNS), batch_rows=config.batch_rows, flush_seconds=config.flush_seconds)
         client = httpx.AsyncClient(base_url=config.production_url, timeout=config.production_timeout_s, transport=KeepAliveTransport())
         client.headers.clear()  # forward the caller's headers only, not httpx's defaults (user-agent, accept...)
         dispatcher = ShadowDispatcher(config, shadow_to, writer)

@@ -15,18 +15,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from evaluators.shadow.log_schema import CANDIDATE_OK, MIRROR_LOG_SCHEMA, NOT_SHADOWED
+from evaluators.shadow.request_log import format as log
+from evaluators.shadow.request_log.format import DROPPED, CandidateStatus
 from mirror.candidate import Candidate, CandidateBusy, ShadowRequest
 from mirror.config import MirrorConfig
 from mirror.hashing import hash_sensitive
 from storage.log_writer import LogWriter
 
-LOG_SCHEMA = MIRROR_LOG_SCHEMA  # one definition, shared with the reader
-
 
 @dataclass
 class MirrorStats:
-    """Counters served at ``GET /_vigil/stats``."""
+    """Counters served at ``GET /_vigil/stats``; each ``dropped_*`` counter is named after its ``candidate_status``."""
 
     requests: int = 0
     production_errors: int = 0
@@ -42,7 +41,11 @@ class MirrorStats:
     @property
     def dropped(self) -> int:
         """Shadow copies that produced no candidate answer, for any reason."""
-        return self.dropped_queue_full + self.dropped_timeout + self.dropped_busy + self.dropped_error + self.dropped_shutdown
+        return sum(getattr(self, status.value) for status in DROPPED)
+
+    def count_drop(self, status: CandidateStatus) -> None:
+        """Count one copy dropped with ``status`` (one of :data:`~evaluators.shadow.request_log.format.DROPPED`)."""
+        setattr(self, status.value, getattr(self, status.value) + 1)
 
     def as_dict(self) -> dict[str, float]:
         """Counters plus ``dropped`` and ``drop_rate`` (dropped / offered)."""
@@ -90,8 +93,7 @@ class ShadowDispatcher:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
-            self.stats.dropped_queue_full += 1
-            self._log(item, None, None, "dropped_queue_full")
+            self._drop(item, CandidateStatus.DROPPED_QUEUE_FULL)
 
     async def stop(self) -> None:
         """Drain the queue (up to ``drain_timeout_s``), log what is left as dropped, and flush the log."""
@@ -102,9 +104,7 @@ class ShadowDispatcher:
         self._flusher.cancel()
         await asyncio.gather(*self._tasks, self._flusher, return_exceptions=True)
         while not self.queue.empty():
-            item = self.queue.get_nowait()
-            self.stats.dropped_shutdown += 1
-            self._log(item, None, None, "dropped_shutdown")
+            self._drop(self.queue.get_nowait(), CandidateStatus.DROPPED_SHUTDOWN)
         await asyncio.to_thread(self.writer.close)
 
     async def _work(self) -> None:
@@ -117,26 +117,27 @@ class ShadowDispatcher:
 
     async def _shadow(self, item: ShadowItem) -> None:
         if self.candidate is None:
-            self._log(item, None, None, NOT_SHADOWED)
+            self._log(item, None, None, CandidateStatus.NOT_SHADOWED)
             return
         request = ShadowRequest(item.method, item.path, item.body, _json(item.body))  # parsed here, off the answer path
         start = time.perf_counter()
         try:
             answer = await asyncio.wait_for(self.candidate(request), self.config.candidate_timeout_s)
         except TimeoutError:
-            self.stats.dropped_timeout += 1
-            self._log(item, None, None, "dropped_timeout")
+            self._drop(item, CandidateStatus.DROPPED_TIMEOUT)
         except CandidateBusy:
-            self.stats.dropped_busy += 1
-            self._log(item, None, None, "dropped_busy")
+            self._drop(item, CandidateStatus.DROPPED_BUSY)
         except Exception:  # noqa: BLE001 - any candidate failure is a dropped copy, never a proxy failure
-            self.stats.dropped_error += 1
-            self._log(item, None, None, "dropped_error")
+            self._drop(item, CandidateStatus.DROPPED_ERROR)
         else:
             self.stats.shadow_completed += 1
-            self._log(item, answer, (time.perf_counter() - start) * 1000, CANDIDATE_OK)
+            self._log(item, answer, (time.perf_counter() - start) * 1000, CandidateStatus.OK)
 
-    def _log(self, item: ShadowItem, answer: Any, latency_ms: float | None, status: str) -> None:
+    def _drop(self, item: ShadowItem, status: CandidateStatus) -> None:
+        self.stats.count_drop(status)
+        self._log(item, None, None, status)
+
+    def _log(self, item: ShadowItem, answer: Any, latency_ms: float | None, status: CandidateStatus) -> None:
         cfg = self.config
         production = _json(item.response_body)
         production = production if isinstance(production, dict) else {}
@@ -147,19 +148,19 @@ class ShadowDispatcher:
         candidate = answer if isinstance(answer, dict) else {}
         self.writer.append(
             {
-                "request_id": item.request_id,
-                "timestamp": item.timestamp,
-                "method": item.method,
-                "path": item.path,
-                "status": item.status,
-                "features": None if features is None else json.dumps(features, separators=(",", ":")),
-                "prediction": _number(production.get(cfg.prediction_key)),
-                "scores": _numbers(production.get(cfg.scores_key)),
-                "latency_ms": item.latency_ms,
-                "candidate_prediction": _number(candidate.get(cfg.prediction_key)),
-                "candidate_scores": _numbers(candidate.get(cfg.scores_key)),
-                "candidate_latency_ms": latency_ms,
-                "candidate_status": status,
+                log.REQUEST_ID: item.request_id,
+                log.TIMESTAMP: item.timestamp,
+                log.METHOD: item.method,
+                log.PATH: item.path,
+                log.HTTP_STATUS: item.status,
+                log.FEATURES: None if features is None else json.dumps(features, separators=(",", ":")),
+                log.PREDICTION: _number(production.get(cfg.prediction_key)),
+                log.SCORES: _numbers(production.get(cfg.scores_key)),
+                log.LATENCY_MS: item.latency_ms,
+                log.CANDIDATE_PREDICTION: _number(candidate.get(cfg.prediction_key)),
+                log.CANDIDATE_SCORES: _numbers(candidate.get(cfg.scores_key)),
+                log.CANDIDATE_LATENCY_MS: latency_ms,
+                log.CANDIDATE_STATUS: status.value,
             }
         )
         self.stats.rows_logged += 1

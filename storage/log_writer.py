@@ -1,7 +1,7 @@
 """Append-only, batched Parquet writing for request logs (the mirror's log).
 
 Each batch becomes one part file, written to a temporary name and renamed into
-place, so a reader (``evaluators.shadow.log_reader`` on the folder)
+place, so a reader (``pipeline.shadow.log.read_request_log`` on the folder)
 never sees half a file.
 """
 

@@ -1,9 +1,8 @@
 """Request logs for shadow traffic as bytes and Parquet: read them in bounded chunks, write them, append Parquet.
 
-Nothing here judges a row: the row schema and its checks are
-:mod:`evaluators.shadow.log_schema` and :mod:`evaluators.shadow.log_decode`, and
-:mod:`evaluators.shadow.log_reader` puts the two together. This module only moves
-bytes:
+Nothing here judges a row or names a column: the format, the row schema and its
+checks are :mod:`evaluators.shadow.request_log`, and :mod:`pipeline.shadow.log` feeds
+the chunks read here to its checker. This module only moves bytes:
 
 * :func:`iter_log_chunks` yields a log a chunk at a time: a JSONL file as lists of
   raw lines (bytes; a line longer than the limit as a :class:`LongLine` holding only
@@ -12,7 +11,8 @@ bytes:
   ``iter_batches``. Memory is bounded by the chunk, never by the log.
 * :class:`ParquetAppender` writes a Parquet file batch by batch and renames it
   into place when closed.
-* :func:`read_labels` reads a labels file (``request_id``, ``label``).
+* :func:`arrow_schema` turns the format's (column, type) pairs into a Parquet schema.
+* :func:`read_table_file` reads a small table (a labels file) from Parquet, JSONL or CSV.
 * :func:`write_request_log` writes a frame as a log (Parquet or JSONL).
 
 Example:
@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,31 @@ class LongLine:
 
 
 RawRow = bytes | LongLine | dict[str, Any]
+
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "list<float64>": pa.list_(pa.float64()),
+    "timestamp[us, UTC]": pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_schema(columns: Sequence[tuple[str, str]]) -> pa.Schema:
+    """The Parquet schema of (column, type name) pairs, the names being ``ColumnType``'s.
+
+    Example:
+        >>> arrow_schema([("request_id", "string"), ("scores", "list<float64>")]).types
+        [DataType(string), ListType(list<item: double>)]
+
+    Raises:
+        DataError: a type name this store does not know.
+    """
+    unknown = sorted({str(kind) for _, kind in columns} - set(_ARROW_TYPES))
+    if unknown:
+        raise DataError(f"log schema: expected column types among {sorted(_ARROW_TYPES)}, got {unknown}")
+    return pa.schema([(name, _ARROW_TYPES[str(kind)]) for name, kind in columns])
 
 
 def iter_log_chunks(
@@ -172,6 +197,10 @@ class ParquetAppender:
         writer.write_table(table.select(self.schema.names).cast(self.schema))  # type: ignore[union-attr]
         self.rows += table.num_rows
 
+    def append_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Write rows given as dicts keyed by the file's columns (the schema must be set)."""
+        self.append(pa.Table.from_pylist(rows, schema=self.schema))
+
     def append_frame(self, frame: pd.DataFrame) -> None:
         """Write a frame whose columns are the file's schema's."""
         self.append(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False, safe=False))
@@ -198,33 +227,27 @@ class ParquetAppender:
             self.abort()
 
 
-def read_labels(path: str | Path) -> dict[str, Any]:
-    """A labels file (Parquet/JSONL/CSV with ``request_id`` and ``label``) as {request id: first label}.
+def read_table_file(path: str | Path, what: str = "labels file") -> pd.DataFrame:
+    """A small table from a Parquet, CSV or (otherwise) JSONL file, read whole.
 
     Raises:
-        DataError: the file is missing, unreadable or lacks those columns.
+        DataError: the file is missing or unreadable (named as ``what``).
     """
     path = Path(path)
     try:
         if path.suffix == ".parquet":
-            labels = pq.read_table(path).to_pandas()
-        elif path.suffix == ".csv":
-            labels = pd.read_csv(path)
-        else:
-            labels = pd.read_json(path, lines=True)
+            return pq.read_table(path).to_pandas()
+        if path.suffix == ".csv":
+            return pd.read_csv(path)
+        return pd.read_json(path, lines=True)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise DataError(f"labels file {path}: expected a Parquet/JSONL/CSV file, got {type(exc).__name__}: {str(exc)[:200]}") from exc
-    missing = {"request_id", "label"} - set(labels.columns)
-    if missing:
-        raise DataError(f"labels file {path}: expected columns request_id and label, got {sorted(map(str, labels.columns))}")
-    labels = labels.assign(request_id=labels["request_id"].astype(str)).drop_duplicates("request_id", keep="first")
-    return dict(zip(labels["request_id"], (v.item() if isinstance(v, np.generic) else v for v in labels["label"]), strict=True))
+        raise DataError(f"{what} {path}: expected a Parquet/JSONL/CSV file, got {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 def write_request_log(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a request-log frame as Parquet (by suffix ``.parquet``) or JSONL, atomically.
 
-    ``timestamp`` is written as ISO-8601 in JSONL; lists and dicts stay JSON.
+    Datetime columns are written as ISO-8601 in JSONL; lists and dicts stay JSON.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,16 +256,16 @@ def write_request_log(frame: pd.DataFrame, path: str | Path) -> Path:
         return path
     tmp = path.with_name(f".{path.name}.tmp")
     out = frame.copy()
-    if "timestamp" in out and pd.api.types.is_datetime64_any_dtype(out["timestamp"]):
-        out["timestamp"] = out["timestamp"].map(lambda t: t.isoformat() if pd.notna(t) else None)
+    for name in out.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in out.dtypes]]:
+        out[name] = out[name].map(lambda t: t.isoformat() if pd.notna(t) else None)
     with tmp.open("w") as fh:
         for record in out.to_dict(orient="records"):
-            fh.write(json.dumps(record, default=jsonable) + "\n")
+            fh.write(json.dumps(record, default=_jsonable) + "\n")
     os.replace(tmp, path)
     return path
 
 
-def jsonable(v: Any) -> Any:
+def _jsonable(v: Any) -> Any:
     """A cell as something ``json.dumps`` writes (arrays as lists, numpy scalars as numbers, the rest as text)."""
     if isinstance(v, np.ndarray):
         return v.tolist()

@@ -1,7 +1,7 @@
 """Replay comparison: a candidate's answers against production's on the same logged requests.
 
 :func:`replay_compare` takes a validated request log (see
-``evaluators.shadow.log_reader``) and the candidate's outputs and
+``evaluators.shadow.request_log``) and the candidate's outputs and
 latencies for its rows, in order, and returns a :class:`ShadowReport` whose
 tables are long frames ready to store as results and time series.
 """
@@ -19,9 +19,9 @@ from evaluators.shadow.agreement import agreements, flip_rate_by_group
 from evaluators.shadow.latency import latency_comparison
 from evaluators.shadow.paired import mcnemar_exact, paired_bootstrap_diff, wilson_interval
 from evaluators.shadow.scores import rank_correlation, score_deltas
+from evaluators.shadow.request_log.format import CANDIDATE_STATUS, LABEL, LATENCY_MS, TIMESTAMP, candidate_answered, candidate_outputs
+from evaluators.shadow.request_log.reader import LogCounts, ParsedLog
 from evaluators.shadow.slices import slice_labels
-from evaluators.shadow.log_reader import LogCounts, ParsedLog
-from evaluators.shadow.log_schema import candidate_answered, candidate_outputs
 from suite.errors import DataError
 from suite.spec import BootstrapSpec, SliceSpec
 
@@ -113,7 +113,7 @@ def replay_compare(
         metrics += _flip_rows(flips[present], labels[present], bootstrap.confidence)
     windows = pd.DataFrame(columns=WINDOW_COLUMNS)
     if window is not None and n:
-        starts = frame["timestamp"].dt.floor(_FLOOR[window]).to_numpy()
+        starts = frame[TIMESTAMP].dt.floor(_FLOOR[window]).to_numpy()
         blocks = [
             pd.DataFrame([(start, *r) for r in _core(rows, starts == start, bootstrap, seed, tolerance)], columns=WINDOW_COLUMNS)
             for start in np.unique(starts)
@@ -132,8 +132,8 @@ def logged_candidate(parsed_log: ParsedLog, task: str = "classification") -> tup
         ready for :func:`replay_compare`.
     """
     frame = parsed_log.frame
-    if "candidate_status" not in frame:
-        raise DataError("shadow log: expected candidate_status and candidate_* columns (a mirror log read with mirror=True), got none")
+    if CANDIDATE_STATUS not in frame:
+        raise DataError(f"shadow log: expected {CANDIDATE_STATUS} and candidate_* columns (a mirror log read with mirror=True), got none")
     kept = frame.loc[candidate_answered(frame)].reset_index(drop=True)
     outputs, latency = candidate_outputs(kept, task)
     return replace(parsed_log, frame=kept), outputs, latency
@@ -154,7 +154,7 @@ class _Rows:
     def build(cls, log: ParsedLog, outputs: np.ndarray, latency: np.ndarray, task: str) -> _Rows:
         frame = log.frame
         prod_scores = log.production_scores()
-        label = frame["label"].to_numpy(dtype=float) if "label" in frame else None
+        label = frame[LABEL].to_numpy(dtype=float) if LABEL in frame else None
         if task == "classification":
             prod_pred = np.asarray(log.production_predictions(), int)
             if outputs.ndim == 2:
@@ -167,7 +167,7 @@ class _Rows:
             prod_pred = np.asarray(log.production_predictions(), float)
             cand_pred = outputs.astype(float).reshape(-1)
             prod_scores, cand_scores = prod_pred, cand_pred
-        return cls(task, prod_pred, cand_pred, prod_scores, cand_scores, frame["latency_ms"].to_numpy(float), latency, label)
+        return cls(task, prod_pred, cand_pred, prod_scores, cand_scores, frame[LATENCY_MS].to_numpy(float), latency, label)
 
 
 def _core(rows: _Rows, mask: np.ndarray, bootstrap: BootstrapSpec, seed: int, tolerance: float) -> list[Row]:

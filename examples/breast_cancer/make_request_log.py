@@ -22,7 +22,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1])]
 
-from evaluators.shadow.sample_log import build_request_log  # noqa: E402
+from bench.sample_log import build_request_log  # noqa: E402
+from evaluators.shadow.request_log.format import LATENCY_MS, REQUEST_ID, SCORES  # noqa: E402
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 from storage.request_log import write_request_log  # noqa: E402
 from suite.load import load_suite  # noqa: E402
@@ -32,9 +33,9 @@ SEED = 11
 OUT = HERE / "shadow"
 EXPECTED_QUARANTINE = {
     "duplicate_request_id": 1,
-    "missing_field:latency_ms": 1,
+    f"missing_field:{LATENCY_MS}": 1,
     "non_finite:mean_radius": 1,
-    "wrong_type:scores": 1,
+    f"wrong_type:{SCORES}": 1,
 }
 
 
@@ -46,13 +47,13 @@ def main() -> None:
     scores = np.round(production(features.to_numpy(np.float32)).astype(float), 6)
     log = build_request_log(features, scores, seed=SEED, start="2026-03-02T00:00:00Z", interval_s=300, latency_median_ms=6.0)
     good = log.iloc[[10, 11, 12, 13]].copy()
-    good["request_id"] = [f"req-bad-{i}" for i in range(1, 5)]
-    good.loc[good.index[0], "latency_ms"] = np.nan
+    good[REQUEST_ID] = [f"req-bad-{i}" for i in range(1, 5)]
+    good.loc[good.index[0], LATENCY_MS] = np.nan
     good.loc[good.index[1], "mean_radius"] = np.inf
-    good.iat[3, good.columns.get_loc("request_id")] = log["request_id"].iloc[20]
+    good.iat[3, good.columns.get_loc(REQUEST_ID)] = log[REQUEST_ID].iloc[20]
     log = pd.concat([log, good], ignore_index=True)
-    log["scores"] = [[float(v) for v in s] for s in log["scores"]]
-    log.at[len(log) - 2, "scores"] = [1.0]  # one probability for two classes
+    log[SCORES] = [[float(v) for v in s] for s in log[SCORES]]
+    log.at[len(log) - 2, SCORES] = [1.0]  # one probability for two classes
     path = write_request_log(log, OUT / "requests.parquet")
     print(f"wrote {len(log)} rows to {path}")
 

@@ -23,7 +23,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1])]
 
-from evaluators.shadow.sample_log import build_request_log  # noqa: E402
+from bench.sample_log import build_request_log  # noqa: E402
+from evaluators.shadow.request_log.format import LABEL, LATENCY_MS, REQUEST_ID, SCORES, TIMESTAMP  # noqa: E402
 from storage.datasets import load_dataset  # noqa: E402
 from suite.load import load_suite  # noqa: E402
 from workers.predictor import Predictor  # noqa: E402
@@ -32,8 +33,8 @@ SEED = 7
 OUT = HERE / "shadow"
 EXPECTED_QUARANTINE = {
     "duplicate_request_id": 1,
-    "missing_field:latency_ms": 1,
-    "non_finite:latency_ms": 1,
+    f"missing_field:{LATENCY_MS}": 1,
+    f"non_finite:{LATENCY_MS}": 1,
     "unparseable_json": 1,
     "wrong_type:pixel_5": 1,
 }
@@ -46,15 +47,15 @@ def main() -> None:
     features = data.frame[data.features].astype(int)  # raw pixel intensities 0..16
     scores = np.round(production(features.to_numpy(np.float32)).astype(float), 6)
     log = build_request_log(features, scores, seed=SEED, start="2026-03-02T08:00:00Z", interval_s=40, latency_median_ms=4.0)
-    log["latency_ms"] = log["latency_ms"].round(3)
-    log["timestamp"] = log["timestamp"].map(lambda t: t.isoformat())
-    lines = [json.dumps(row | {"scores": [float(s) for s in row["scores"]]}, allow_nan=True) for row in log.to_dict("records")]
+    log[LATENCY_MS] = log[LATENCY_MS].round(3)
+    log[TIMESTAMP] = log[TIMESTAMP].map(lambda t: t.isoformat())
+    lines = [json.dumps(row | {SCORES: [float(s) for s in row[SCORES]]}, allow_nan=True) for row in log.to_dict("records")]
     lines += _malformed(json.loads(lines[3]), len(log))
     OUT.mkdir(exist_ok=True)
     (OUT / "requests.jsonl").write_text("\n".join(lines) + "\n")
     labels = [
-        json.dumps({"request_id": rid, "label": int(y)})
-        for i, (rid, y) in enumerate(zip(log["request_id"], data.frame[data.label]))
+        json.dumps({REQUEST_ID: rid, LABEL: int(y)})
+        for i, (rid, y) in enumerate(zip(log[REQUEST_ID], data.frame[data.label]))
         if i % 5 != 4
     ]
     (OUT / "labels.jsonl").write_text("\n".join(labels) + "\n")
@@ -65,15 +66,15 @@ def _malformed(good: dict, n: int) -> list[str]:
     """One row per quarantine reason, built from a valid row."""
 
     def row(i: int, **changes: object) -> dict:
-        return good | {"request_id": f"req-bad-{i}"} | changes
+        return good | {REQUEST_ID: f"req-bad-{i}"} | changes
 
     missing = row(2)
-    del missing["latency_ms"]
+    del missing[LATENCY_MS]
     return [
         json.dumps(row(1))[:60],  # a truncated line
         json.dumps(missing),
         json.dumps(row(3, pixel_5="sixteen")),
-        json.dumps(row(4, latency_ms=float("inf")), allow_nan=True),
+        json.dumps(row(4, **{LATENCY_MS: float("inf")}), allow_nan=True),
         json.dumps(good),  # the same request id again
     ]
 

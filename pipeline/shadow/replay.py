@@ -32,8 +32,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 from evaluators.shadow import ShadowReport, replay_compare
-from evaluators.shadow.log_reader import LogCounts, ParsedLog
-from evaluators.shadow.log_schema import candidate_outputs
+from evaluators.shadow.request_log.reader import LogCounts, ParsedLog
+from evaluators.shadow.request_log.format import CANDIDATE_LATENCY_MS, CANDIDATE_PREDICTION, CANDIDATE_SCORES, candidate_outputs
 from pipeline.evaluate.fingerprint import model_fingerprint
 from pipeline.evaluate.plan import ModelEntry
 from pipeline.evaluate.prepare import new_run_id
@@ -182,7 +182,7 @@ def prepare_replay(
 
 def logged_candidate(plan: ReplayPlan) -> str:
     """The candidate's answers and latencies as the mirror logged them, staged like re-scored ones; returns their path."""
-    columns = ["candidate_prediction", "candidate_scores", "candidate_latency_ms"]
+    columns = [CANDIDATE_PREDICTION, CANDIDATE_SCORES, CANDIDATE_LATENCY_MS]
     with ParquetAppender(plan.staged(_CANDIDATE)) as out:
         for frame in iter_parquet_frames(plan.staged(_LOG), columns):
             outputs, latency = candidate_outputs(frame, plan.task)

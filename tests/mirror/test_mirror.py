@@ -20,8 +20,8 @@ from mirror.candidate import ShadowRequest, ThreadCandidate
 from mirror.config import MirrorConfig
 from mirror.hashing import salted_digest
 from mirror.server import ThreadedServer
-from evaluators.shadow.log_reader import read_request_log as read_log
-from evaluators.shadow.log_schema import LogSchema
+from pipeline.shadow.log import read_request_log as read_log
+from evaluators.shadow.request_log.rows import LogSchema
 from tests.mirror.stub import production_answer, production_app
 
 pytestmark = pytest.mark.slow

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluators.shadow.log_decode import LogLimits
-from evaluators.shadow.log_reader import read_request_log
-from evaluators.shadow.log_schema import LogSchema
+from evaluators.shadow.request_log.decode import LogLimits
+from pipeline.shadow.log import read_request_log
+from evaluators.shadow.request_log.rows import LogSchema
 from pipeline.shadow.log import stage_log
 
 SCHEMA = LogSchema(features=("a", "b"), classes=(0, 1, 2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluators.shadow.log_decode import LogLimits, decode_line, raw_text, too_deep
+from evaluators.shadow.request_log.decode import LogLimits, decode_line, raw_text, too_deep
 
 CASES: list[tuple[bytes, object]] = [
     (b'{"a": 1}', {"a": 1}),

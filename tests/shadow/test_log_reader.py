@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from evaluators.shadow.log_reader import read_request_log as read_log
-from evaluators.shadow.log_schema import LogSchema
+from pipeline.shadow.log import read_request_log as read_log
+from evaluators.shadow.request_log.rows import LogSchema
 from storage.log_writer import LogWriter
 from storage.request_log import write_request_log
 from suite.errors import DataError

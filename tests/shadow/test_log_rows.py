@@ -11,8 +11,8 @@ import pytest
 
 from bench.shadow_stream import measure
 from evaluators.shadow import replay_compare
-from evaluators.shadow.log_reader import read_request_log
-from evaluators.shadow.log_schema import LogSchema
+from pipeline.shadow.log import read_request_log
+from evaluators.shadow.request_log.rows import LogSchema
 from pipeline.shadow.replay import prepare_replay
 from suite.settings import load_settings
 

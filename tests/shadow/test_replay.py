@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 
 from evaluators.shadow import replay_compare
-from evaluators.shadow.sample_log import build_request_log, write_sample_log
-from evaluators.shadow.log_reader import read_request_log
-from evaluators.shadow.log_schema import LogSchema
+from bench.sample_log import build_request_log, write_sample_log
+from pipeline.shadow.log import read_request_log
+from evaluators.shadow.request_log.rows import LogSchema
 from suite.errors import DataError
 from suite.spec import BootstrapSpec, SliceSpec
 

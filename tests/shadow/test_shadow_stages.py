@@ -12,7 +12,7 @@ import pytest
 from evaluators.shadow import replay_compare
 from pipeline.shadow.replay import prepare_replay, replay_markdown, results_rows
 from pipeline.shadow.online import load_online_candidate, request_features
-from evaluators.shadow.log_reader import read_request_log
+from pipeline.shadow.log import read_request_log
 from pipeline.shadow.replay import candidate_context
 from pipeline.shadow.log import replay_schema
 from suite.errors import ChecksumError, DataError

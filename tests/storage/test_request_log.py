@@ -9,7 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from storage.request_log import LongLine, ParquetAppender, iter_log_chunks, read_labels
+from evaluators.shadow.request_log.format import MIRROR_COLUMNS, QUARANTINE_COLUMNS, ColumnType
+from evaluators.shadow.request_log.reader import labels_by_request_id
+from storage.request_log import LongLine, ParquetAppender, arrow_schema, iter_log_chunks, read_table_file
 from suite.errors import DataError
 
 
@@ -67,9 +69,47 @@ def test_parquet_appender_renames_into_place_only_when_closed(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]  # nothing half-written left
 
 
+def read_labels(path: Path) -> dict[str, object]:
+    return labels_by_request_id(read_table_file(path), str(path))
+
+
 def test_labels_file_first_label_per_id(tmp_path: Path) -> None:
     (tmp_path / "labels.csv").write_text("request_id,label\n7,1\na,0\n7,2\n")
     assert read_labels(tmp_path / "labels.csv") == {"7": 1, "a": 0}
     (tmp_path / "bad.csv").write_text("id,label\n1,2\n")
     with pytest.raises(DataError, match="bad.csv: expected columns request_id and label"):
         read_labels(tmp_path / "bad.csv")
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match="labels file .*broken.parquet: expected a Parquet/JSONL/CSV file"):
+        read_labels(tmp_path / "broken.parquet")
+
+
+def test_log_formats_parquet_schemas_are_unchanged() -> None:
+    """The mirror's log and the quarantine file keep the Parquet types they were first written with."""
+    assert arrow_schema(MIRROR_COLUMNS) == pa.schema([
+        ("request_id", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")), ("method", pa.string()),
+        ("path", pa.string()), ("status", pa.int32()), ("features", pa.string()), ("prediction", pa.float64()),
+        ("scores", pa.list_(pa.float64())), ("latency_ms", pa.float64()), ("candidate_prediction", pa.float64()),
+        ("candidate_scores", pa.list_(pa.float64())), ("candidate_latency_ms", pa.float64()), ("candidate_status", pa.string()),
+    ])
+    assert arrow_schema(QUARANTINE_COLUMNS) == pa.schema(
+        [("row_number", pa.int64()), ("request_id", pa.string()), ("reason", pa.string()), ("raw", pa.string())]
+    )
+    assert len(arrow_schema([(kind.value, kind) for kind in ColumnType])) == len(ColumnType)  # every type has a Parquet type
+    with pytest.raises(DataError, match="expected column types among .* got \\['decimal'\\]"):
+        arrow_schema([("x", "decimal")])
+
+
+def test_staged_log_parquet_schema_is_unchanged() -> None:
+    from evaluators.shadow.request_log.rows import LogSchema
+
+    schema = LogSchema(features=("x", "s"), classes=(0, 1), string_features=frozenset({"s"}),
+                       slice_columns=(("region", False), ("age", True)), mirror=True)
+    f64, text, scores = pa.float64(), pa.string(), pa.list_(pa.float64())
+    assert arrow_schema(schema.column_types()) == pa.schema([
+        ("request_id", text), ("timestamp", pa.timestamp("us", tz="UTC")), ("x", f64), ("s", text), ("prediction", pa.int64()),
+        ("scores", scores), ("latency_ms", f64), ("label", f64), ("region", text), ("age", f64), ("candidate_prediction", f64),
+        ("candidate_scores", scores), ("candidate_latency_ms", f64), ("candidate_status", text),
+    ])
+    regression = LogSchema(features=("x",), task="regression")
+    assert arrow_schema(regression.column_types()).field("prediction").type == f64

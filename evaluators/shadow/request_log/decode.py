@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class LogLimits:
 
 
 DEFAULT_LIMITS = LogLimits()
+
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -72,6 +73,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+class TruncatedLine(Protocol):
+    """A JSONL line longer than the limit, as a chunked reader hands it on: its first bytes and its length."""
+
+    prefix: bytes
+    length: int
 
 
 def too_deep(text: str, max_depth: int) -> bool:

@@ -1,4 +1,4 @@
-"""The one definition of a shadow request-log row: what the mirror writes and what replay reads.
+"""What a replayed request-log row must carry, and the check of one row on its own (:func:`validate_row`).
 
 A row is one production request. :class:`LogSchema` is built from the suite (the
 candidate's feature names, the classes, the slice columns) and every row is
@@ -17,7 +17,8 @@ Columns a row may carry:
   the class's index (``scores``' argmax when only scores are logged);
 * ``label`` (optional; a class outside the suite's classes counts as unlabelled);
 * the mirror's ``candidate_prediction``, ``candidate_scores``,
-  ``candidate_latency_ms`` and ``candidate_status`` (see :data:`CANDIDATE_OK`);
+  ``candidate_latency_ms`` and ``candidate_status`` (the names and statuses are
+  :mod:`evaluators.shadow.request_log.format`'s);
 * columns of the suite's slices.
 
 **Extra keys are ignored**, row by row (a production log carries paths, user
@@ -33,7 +34,7 @@ latency_ms, prediction/scores, features, label; then
 ``no_candidate_answer:<status>`` (only when the mirror's answers are used); then
 ``duplicate_request_id`` (decided by the reader, which sees the rows in order). Line-level reasons (``empty_line``,
 ``line_too_long``, ``not_utf8``, ``too_deep``, ``unparseable_json``,
-``duplicate_key:<k>``) come from :mod:`evaluators.shadow.log_decode`.
+``duplicate_key:<k>``) come from :mod:`evaluators.shadow.request_log.decode`.
 """
 
 from __future__ import annotations
@@ -46,9 +47,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from evaluators.shadow.log_cells import (
+from evaluators.shadow.request_log.cells import (
     as_float,
     class_key,
     finite_numbers,
@@ -59,32 +59,23 @@ from evaluators.shadow.log_cells import (
     utc_timestamp,
     whole,
 )
-
-CANDIDATE_OK = "ok"
-"""``candidate_status`` of a row the candidate answered; any other value names why it did not."""
-CANDIDATE_DROPPED = ("dropped_queue_full", "dropped_timeout", "dropped_busy", "dropped_error", "dropped_shutdown")
-NOT_SHADOWED = "not_shadowed"
-CANDIDATE_COLUMNS = ("candidate_prediction", "candidate_scores", "candidate_latency_ms", "candidate_status")
-
-MIRROR_LOG_SCHEMA = pa.schema(
-    [
-        ("request_id", pa.string()),
-        ("timestamp", pa.timestamp("us", tz="UTC")),
-        ("method", pa.string()),
-        ("path", pa.string()),
-        ("status", pa.int32()),
-        ("features", pa.string()),
-        ("prediction", pa.float64()),
-        ("scores", pa.list_(pa.float64())),
-        ("latency_ms", pa.float64()),
-        ("candidate_prediction", pa.float64()),
-        ("candidate_scores", pa.list_(pa.float64())),
-        ("candidate_latency_ms", pa.float64()),
-        ("candidate_status", pa.string()),
-    ]
+from evaluators.shadow.request_log.format import (
+    CANDIDATE_COLUMNS,
+    CANDIDATE_LATENCY_MS,
+    CANDIDATE_PREDICTION,
+    CANDIDATE_SCORES,
+    CANDIDATE_STATUS,
+    FEATURES,
+    LABEL,
+    LATENCY_MS,
+    PREDICTION,
+    REQUEST_ID,
+    REQUIRED_COLUMNS,
+    SCORES,
+    TIMESTAMP,
+    CandidateStatus,
+    ColumnType,
 )
-"""The Parquet schema of the log ``vigil shadow mirror`` writes (features as a JSON object string)."""
-
 
 @dataclass(frozen=True)
 class LogSchema:
@@ -117,22 +108,22 @@ class LogSchema:
     @property
     def columns(self) -> tuple[str, ...]:
         """The columns of a validated row, in order."""
-        cols = ["request_id", "timestamp", *self.features, "prediction", "scores", "latency_ms", "label"]
+        cols = [REQUEST_ID, TIMESTAMP, *self.features, PREDICTION, SCORES, LATENCY_MS, LABEL]
         cols += [name for name, _ in self.slice_columns if name not in cols]
         if self.mirror or self.require_candidate:
             cols += CANDIDATE_COLUMNS
         return tuple(cols)
 
-    def arrow_schema(self) -> pa.Schema:
-        """The Parquet schema of validated rows (the staged log), the same for every chunk."""
-        kinds: dict[str, pa.DataType] = {"request_id": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"),
-                                         "prediction": pa.float64() if self.task == "regression" else pa.int64(),
-                                         "scores": pa.list_(pa.float64()), "candidate_scores": pa.list_(pa.float64()),
-                                         "candidate_status": pa.string()}
-        kinds |= {name: pa.string() for name in self.string_features}
-        kinds |= {name: pa.float64() if numeric else pa.string() for name, numeric in self.slice_columns
-                  if name not in self.features and name != "label"}
-        return pa.schema([(name, kinds.get(name, pa.float64())) for name in self.columns])
+    def column_types(self) -> tuple[tuple[str, ColumnType], ...]:
+        """The stored type of each of :attr:`columns` (the staged log's schema, the same for every chunk)."""
+        kinds: dict[str, ColumnType] = {REQUEST_ID: ColumnType.STRING, TIMESTAMP: ColumnType.TIMESTAMP,
+                                        PREDICTION: ColumnType.FLOAT64 if self.task == "regression" else ColumnType.INT64,
+                                        SCORES: ColumnType.FLOAT64_LIST, CANDIDATE_SCORES: ColumnType.FLOAT64_LIST,
+                                        CANDIDATE_STATUS: ColumnType.STRING}
+        kinds |= {name: ColumnType.STRING for name in self.string_features}
+        kinds |= {name: ColumnType.FLOAT64 if numeric else ColumnType.STRING for name, numeric in self.slice_columns
+                  if name not in self.features and name != LABEL}
+        return tuple((name, kinds.get(name, ColumnType.FLOAT64)) for name in self.columns)
 
     def class_index(self, value: Any) -> int | None:
         """The index of ``value`` among the classes (None when it is none of them)."""
@@ -141,16 +132,16 @@ class LogSchema:
     def frame(self, rows: Sequence[Mapping[str, Any] | tuple[Any, ...]]) -> pd.DataFrame:
         """Validated rows (dicts, or tuples in :attr:`columns` order) as a frame with fixed dtypes (also when empty)."""
         frame = pd.DataFrame.from_records(list(rows), columns=list(self.columns))
-        frame["request_id"] = frame["request_id"].astype(object)
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        frame[REQUEST_ID] = frame[REQUEST_ID].astype(object)
+        frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], utc=True)
         for name in self.features:
             frame[name] = frame[name].astype(object) if name in self.string_features else frame[name].astype(float)
         regression = self.task == "regression"
-        frame["prediction"] = frame["prediction"].astype(float if regression else "int64")
-        for name in ("latency_ms", "label", *(c for c in CANDIDATE_COLUMNS if c in frame and c.endswith(("_ms", "_prediction")))):
+        frame[PREDICTION] = frame[PREDICTION].astype(float if regression else "int64")
+        for name in (LATENCY_MS, LABEL, *(c for c in (CANDIDATE_PREDICTION, CANDIDATE_LATENCY_MS) if c in frame)):
             frame[name] = frame[name].astype(float)
         for name, numeric in self.slice_columns:
-            if name not in self.features and name != "label":
+            if name not in self.features and name != LABEL:
                 frame[name] = frame[name].astype(float if numeric else object)
         return frame
 
@@ -166,12 +157,12 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
         >>> validate_row({"request_id": "a", "timestamp": "2026-01-01T00:00:00Z", "x": 1, "prediction": 5, "latency_ms": 2}, s)
         'prediction_not_a_class:5'
     """
-    for name in ("request_id", "timestamp", "latency_ms"):
+    for name in REQUIRED_COLUMNS:
         if not present(obj.get(name)):
             return f"missing_field:{name}"
-    prediction, scores = obj.get("prediction"), obj.get("scores")
+    prediction, scores = obj.get(PREDICTION), obj.get(SCORES)
     if not present(prediction) and not (present(scores) and schema.task == "classification"):
-        return "missing_field:prediction"
+        return f"missing_field:{PREDICTION}"
     values = _feature_values(obj, schema)
     if isinstance(values, str):
         return values
@@ -181,22 +172,22 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
             if not present(value):
                 return f"missing_field:{name}"
     out: dict[str, Any] = {}
-    rid = obj["request_id"]
+    rid = obj[REQUEST_ID]
     if isinstance(rid, bool) or not isinstance(rid, (str, int, np.integer)):
-        return "wrong_type:request_id"
-    out["request_id"] = str(rid)
-    if out["request_id"] == "":
-        return "missing_field:request_id"
-    ts = utc_timestamp(obj["timestamp"])
+        return f"wrong_type:{REQUEST_ID}"
+    out[REQUEST_ID] = str(rid)
+    if out[REQUEST_ID] == "":
+        return f"missing_field:{REQUEST_ID}"
+    ts = utc_timestamp(obj[TIMESTAMP])
     if ts is None:
-        return "wrong_type:timestamp"
-    out["timestamp"] = ts
-    latency = number_or_reason(obj["latency_ms"], "latency_ms")
+        return f"wrong_type:{TIMESTAMP}"
+    out[TIMESTAMP] = ts
+    latency = number_or_reason(obj[LATENCY_MS], LATENCY_MS)
     if isinstance(latency, str):
         return latency
     if latency < 0:
-        return "wrong_type:latency_ms"
-    out["latency_ms"] = latency
+        return f"wrong_type:{LATENCY_MS}"
+    out[LATENCY_MS] = latency
     reason = _outputs(prediction, scores, schema, out)
     if reason:
         return reason
@@ -208,7 +199,7 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
             if reason:
                 return reason
             out[name] = checked
-    reason = _label(obj.get("label"), schema, out)
+    reason = _label(obj.get(LABEL), schema, out)
     if reason:
         return reason
     for name, numeric in schema.slice_columns:
@@ -222,29 +213,12 @@ def validate_row(obj: Mapping[str, Any], schema: LogSchema) -> dict[str, Any] | 
     return out
 
 
-def candidate_answered(frame: pd.DataFrame) -> np.ndarray:
-    """Which rows of a validated mirror log the candidate answered (``candidate_status`` ok)."""
-    if "candidate_status" not in frame:
-        return np.zeros(len(frame), bool)
-    return (frame["candidate_status"] == CANDIDATE_OK).to_numpy()
-
-
-def candidate_outputs(frame: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray]:
-    """The logged candidate outputs (``(n, k)`` scores, or ``(n,)`` predictions) and latencies of answered rows."""
-    if task != "regression" and len(frame) and frame["candidate_scores"].map(lambda s: s is not None and len(s) > 0).all():
-        outputs = np.stack([np.asarray(s, dtype=float) for s in frame["candidate_scores"]])
-    else:
-        outputs = frame["candidate_prediction"].to_numpy(dtype=float)
-    latency = frame["candidate_latency_ms"].to_numpy(dtype=float) if "candidate_latency_ms" in frame else np.full(len(frame), np.nan)
-    return outputs, latency
-
-
 # ---------------------------------------------------------------- cells
 
 
 def _feature_values(obj: Mapping[str, Any], schema: LogSchema) -> list[Any] | str:
     """The row's feature values in schema order, from the flat keys or its own ``features`` cell."""
-    cell = obj.get("features")
+    cell = obj.get(FEATURES)
     if not present(cell):
         return list(map(obj.get, schema.features))
     if isinstance(cell, str):
@@ -255,7 +229,7 @@ def _feature_values(obj: Mapping[str, Any], schema: LogSchema) -> list[Any] | st
     if isinstance(cell, Mapping):
         return list(map(cell.get, schema.features))
     if isinstance(cell, (list, tuple, np.ndarray)):
-        return list(cell) if len(cell) == len(schema.features) else "wrong_type:features"
+        return list(cell) if len(cell) == len(schema.features) else f"wrong_type:{FEATURES}"
     return "unparseable_json"
 
 
@@ -270,52 +244,52 @@ def _feature(name: str, value: Any, schema: LogSchema) -> tuple[Any, str | None]
 def _outputs(prediction: Any, scores: Any, schema: LogSchema, out: dict[str, Any]) -> str | None:
     """Check and store ``prediction`` (a class index for classification) and ``scores``."""
     if schema.task == "regression":
-        value = number_or_reason(prediction, "prediction")
+        value = number_or_reason(prediction, PREDICTION)
         if isinstance(value, str):
             return value
-        out["prediction"], out["scores"] = value, None
+        out[PREDICTION], out[SCORES] = value, None
         return None
     numbers: list[float] | None = None
     if present(prediction):
         numeric_classes = schema.classes is None or all(is_number(c) for c in schema.classes)
         if not (is_number(prediction) or (isinstance(prediction, str) and not numeric_classes)):
-            return "wrong_type:prediction"
+            return f"wrong_type:{PREDICTION}"
         if is_number(prediction) and not math.isfinite(as_float(prediction)):
-            return "non_finite:prediction"
+            return f"non_finite:{PREDICTION}"
     if present(scores):
         numbers = float_list(scores)
         if numbers is None or (schema.classes is not None and len(numbers) != len(schema.classes)):
-            return "wrong_type:scores"
+            return f"wrong_type:{SCORES}"
         if not all(math.isfinite(x) for x in numbers):
-            return "non_finite:scores"
+            return f"non_finite:{SCORES}"
     if present(prediction):
         index = schema.class_index(prediction) if schema.classes is not None else whole(prediction)
         if index is None or index < 0:
             return f"prediction_not_a_class:{class_key(prediction)[:40]}"
     else:
         index = int(np.argmax(numbers))
-    out["prediction"], out["scores"] = index, numbers
+    out[PREDICTION], out[SCORES] = index, numbers
     return None
 
 
 def _label(value: Any, schema: LogSchema, out: dict[str, Any]) -> str | None:
     """A label where known: the class index (classification) or the value; NaN when absent or not a class."""
-    out["label"] = math.nan
+    out[LABEL] = math.nan
     if not present(value):
         return None
     if schema.classes is not None and isinstance(value, str):
         index = schema.class_index(value)
-        out["label"] = math.nan if index is None else float(index)
+        out[LABEL] = math.nan if index is None else float(index)
         return None
     if not is_number(value):
-        return "wrong_type:label"
+        return f"wrong_type:{LABEL}"
     if not math.isfinite(as_float(value)):
-        return "non_finite:label"
+        return f"non_finite:{LABEL}"
     if schema.classes is not None:
         index = schema.class_index(value)
-        out["label"] = math.nan if index is None else float(index)
+        out[LABEL] = math.nan if index is None else float(index)
     else:
-        out["label"] = as_float(value)
+        out[LABEL] = as_float(value)
     return None
 
 
@@ -327,21 +301,21 @@ def _slice_value(value: Any, numeric: bool) -> Any:
 
 def _candidate(obj: Mapping[str, Any], schema: LogSchema, out: dict[str, Any]) -> str | None:
     """Keep the mirror's candidate columns; the reason this row has no usable candidate answer, if any."""
-    status = obj.get("candidate_status")
-    status = status if isinstance(status, str) and status else "missing"
-    scores = float_list(obj.get("candidate_scores")) if present(obj.get("candidate_scores")) else None
-    prediction = obj.get("candidate_prediction")
+    status = obj.get(CANDIDATE_STATUS)
+    status = status if isinstance(status, str) and status else CandidateStatus.MISSING.value
+    scores = float_list(obj.get(CANDIDATE_SCORES)) if present(obj.get(CANDIDATE_SCORES)) else None
+    prediction = obj.get(CANDIDATE_PREDICTION)
     prediction = as_float(prediction) if is_number(prediction) else math.nan
-    latency = obj.get("candidate_latency_ms")
-    out.update(candidate_status=status, candidate_scores=scores, candidate_prediction=prediction,
-               candidate_latency_ms=as_float(latency) if is_number(latency) else math.nan)
-    if status != CANDIDATE_OK:
+    latency = obj.get(CANDIDATE_LATENCY_MS)
+    out[CANDIDATE_STATUS], out[CANDIDATE_SCORES], out[CANDIDATE_PREDICTION] = status, scores, prediction
+    out[CANDIDATE_LATENCY_MS] = as_float(latency) if is_number(latency) else math.nan
+    if status != CandidateStatus.OK:
         return f"no_candidate_answer:{status[:40]}"
     if schema.task == "regression":
         usable = math.isfinite(prediction)
     else:
         usable = scores is not None and all(math.isfinite(x) for x in scores) and (schema.classes is None or len(scores) == len(schema.classes))
     if not usable:
-        out["candidate_status"] = "empty"
-        return "no_candidate_answer:empty"
+        out[CANDIDATE_STATUS] = CandidateStatus.EMPTY.value
+        return f"no_candidate_answer:{CandidateStatus.EMPTY.value}"
     return None

@@ -1,6 +1,6 @@
 """Reading one cell of a request-log row: numbers, lists of numbers, timestamps, class keys; never raising.
 
-Used by :mod:`evaluators.shadow.log_schema`; every function takes any Python value
+Used by :mod:`evaluators.shadow.request_log.rows`; every function takes any Python value
 (what ``json.loads`` or a Parquet row gives) and answers without an exception.
 
 Example:

@@ -1,7 +1,8 @@
-"""Build a synthetic request log from features and a production model's outputs.
+"""Build a synthetic request log from features and a production model's outputs (test and demo data, not product code).
 
-Used by examples and tests: latencies are drawn from a seeded log-normal, so
-the same inputs give the same log on any machine.
+Used by the examples' ``make_request_log.py`` and by ``tests/shadow``: latencies are
+drawn from a seeded log-normal, so the same inputs give the same log on any machine.
+Columns are named by :mod:`evaluators.shadow.request_log.format`.
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -18,6 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from evaluators.shadow.request_log.format import FEATURES, LABEL, LATENCY_MS, PREDICTION, REQUEST_ID, SCORES, TIMESTAMP
 from storage.request_log import write_request_log
 
 
@@ -51,22 +53,22 @@ def build_request_log(
     rng = np.random.default_rng(seed)
     log = pd.DataFrame(
         {
-            "request_id": [f"req-{i:06d}" for i in range(n)],
-            "timestamp": pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * interval_s, unit="s"),
+            REQUEST_ID: [f"req-{i:06d}" for i in range(n)],
+            TIMESTAMP: pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * interval_s, unit="s"),
         }
     )
     if features_as == "json":
-        log["features"] = features.reset_index(drop=True).to_json(orient="records", lines=True).splitlines()
+        log[FEATURES] = features.reset_index(drop=True).to_json(orient="records", lines=True).splitlines()
     else:
         log = pd.concat([log, features.reset_index(drop=True)], axis=1)
     if outputs.ndim == 2:
-        log["prediction"] = outputs.argmax(axis=1)
-        log["scores"] = list(outputs)
+        log[PREDICTION] = outputs.argmax(axis=1)
+        log[SCORES] = list(outputs)
     else:
-        log["prediction"] = outputs
-    log["latency_ms"] = latency_median_ms * np.exp(rng.normal(0.0, 0.3, size=n))
+        log[PREDICTION] = outputs
+    log[LATENCY_MS] = latency_median_ms * np.exp(rng.normal(0.0, 0.3, size=n))
     if labels is not None:
-        log["label"] = np.asarray(labels)
+        log[LABEL] = np.asarray(labels)
     return log
 
 
