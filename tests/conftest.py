@@ -18,6 +18,50 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+# Fixtures that start a service: a test using one is `slow`, out of `make test-fast`.
+SERVICE_FIXTURES = {
+    "prefect_server": "a Prefect server",
+    "prefect_api": "a Prefect server",
+    "local_ray": "a local Ray",
+    "postgres_url": "PostgreSQL",
+    "postgres_server": "PostgreSQL",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a service fixture or needs Postgres or Chromium."""
+    for item in items:
+        if (SERVICE_FIXTURES.keys() & set(getattr(item, "fixturenames", ()))
+                or item.get_closest_marker("postgres") or item.get_closest_marker("chromium")):
+            item.add_marker(pytest.mark.slow)
+
+
+def _services_up() -> set[str]:
+    """The services running in this process now: a local Ray, Prefect's temporary API server."""
+    up = set()
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        up.add("a local Ray")
+    server = sys.modules.get("prefect.server.api.server")
+    if server is not None and any(s.running for s in list(server.SubprocessASGIServer._instances.values())):
+        up.add("a Prefect server")
+    return up
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_service(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test not marked `slow` that starts Ray or a Prefect server, so `make test-fast` stays fast."""
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    before = _services_up()
+    yield
+    started = _services_up() - before
+    if started:
+        pytest.fail(f"{request.node.nodeid} started {' and '.join(sorted(started))}: mark it slow (or use a service fixture)", pytrace=False)
+
+
 def require(condition: bool, why: str) -> None:
     """Skip when a service is missing on a user's machine, but fail on CI."""
     if condition:
@@ -84,8 +128,30 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    """A real temporary Prefect server for the whole session."""
+def local_ray() -> Iterator[str]:
+    """One real local Ray for the whole session (per xdist worker): 2 CPUs and 1 simulated GPU.
+
+    The simulated GPU lets GPU placement be checked on a CPU machine. Flows run
+    in this process find it through ``ensure_ray`` and reuse it, so Ray starts
+    once, not once per module. Yields the cluster's GCS address.
+    """
+    import ray
+
+    from workers.cluster import ensure_ray
+    from workers.pool import close_pools
+
+    if ray.is_initialized() and not ray.cluster_resources().get("GPU"):
+        close_pools()
+        ray.shutdown()  # started by a test outside this fixture, without the simulated GPU
+    address = ensure_ray(None, num_cpus=2, num_gpus=1)
+    yield address
+    close_pools()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(local_ray: str) -> Iterator[None]:
+    """A real temporary Prefect server for the whole session; flows in this process run on the session's Ray."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

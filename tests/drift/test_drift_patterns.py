@@ -106,6 +106,7 @@ def _suite_with_window(tmp_path: Path, window: object) -> Path:
     return path
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 def test_bad_window_specs_are_one_line_at_validation_and_exit_2(tmp_path: Path) -> None:
     path = _suite_with_window(tmp_path, "1X")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(tmp_path / "home")}

@@ -89,16 +89,9 @@ def test_unknown_dataset_names_the_choices(synth: Path) -> None:
         watch_windows(str(synth), load_settings(), dataset="nope")
 
 
-def test_summaries_engine_on_ray_gives_the_same_verdicts(tmp_path: Path, vigil_home: Path) -> None:
-    import ray
-
-    ray.shutdown()  # a Ray left by an earlier module: start a small one of our own
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        suite = write_suite(tmp_path / "synth", mode="summaries")
-        outcomes = watch_windows(str(suite), load_settings())
-    finally:
-        ray.shutdown()
+def test_summaries_engine_on_ray_gives_the_same_verdicts(tmp_path: Path, vigil_home: Path, local_ray: str) -> None:
+    suite = write_suite(tmp_path / "synth", mode="summaries")
+    outcomes = watch_windows(str(suite), load_settings())
     assert [o.dataset_drifted for o in outcomes] == [day >= CHANGE_DAY for day in range(1, DAYS + 1)]
     table = drift_table(outcomes[CHANGE_DAY - 1].run_id, load_settings())
     columns = table[table["kind"] != "multivariate"]
