@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: install
 test: install
 	$(BIN)/python examples/digits/train.py --quiet
 	$(BIN)/python -m pytest -q
+
+# The inner loop: no Prefect server, no Ray, no Postgres, no Chromium, no `vigil` subprocess (tests marked `slow` are left out).
+test-fast: install
+	$(BIN)/python examples/digits/train.py --quiet
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/python -m compileall -q suite pipeline workers evaluators drift storage flows cli reports mirror
