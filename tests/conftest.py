@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -18,21 +19,15 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-# Fixtures that start a service: a test using one is `slow`, out of `make test-fast`.
-SERVICE_FIXTURES = {
-    "prefect_server": "a Prefect server",
-    "prefect_api": "a Prefect server",
-    "local_ray": "a local Ray",
-    "postgres_url": "PostgreSQL",
-    "postgres_server": "PostgreSQL",
-}
+# Fixtures that start or need a service (Prefect, Ray, PostgreSQL): a test using one is `slow`, out of `make test-fast`.
+SERVICE_FIXTURES = frozenset({"prefect_server", "prefect_api", "local_ray", "postgres_url", "postgres_server"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a service fixture or needs Postgres or Chromium."""
     for item in items:
-        if (SERVICE_FIXTURES.keys() & set(getattr(item, "fixturenames", ()))
+        if (SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
                 or item.get_closest_marker("postgres") or item.get_closest_marker("chromium")):
             item.add_marker(pytest.mark.slow)
 
@@ -72,10 +67,13 @@ def require(condition: bool, why: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def digits_checkpoints() -> Path:
-    """The example's checkpoints, trained once if missing."""
+def digits_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example's checkpoints, trained once if missing (under a lock: xdist workers share the example folder)."""
     if not (DIGITS / "checkpoints" / "candidate.pt").exists():
-        subprocess.run([sys.executable, str(DIGITS / "train.py"), "--quiet"], check=True)
+        with (tmp_path_factory.getbasetemp().parent / "digits-train.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (DIGITS / "checkpoints" / "candidate.pt").exists():
+                subprocess.run([sys.executable, str(DIGITS / "train.py"), "--quiet"], check=True)
     return DIGITS / "checkpoints"
 
 
