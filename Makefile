@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,9 +19,18 @@ demo: install
 	$(BIN)/vigil run examples/digits/suite.yaml; status=$$?; [ $$status -le 1 ] || exit $$status
 	$(BIN)/vigil runs --limit 5
 
+# JOBS=2: two pytest-xdist workers, each with its own Prefect server and Ray; a file stays on one worker, so module fixtures start once.
+JOBS ?=
+XDIST = $(if $(JOBS),-n $(JOBS) --dist loadfile)
+
 test: install
 	$(BIN)/python examples/digits/train.py --quiet
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
+
+# The inner loop: no Prefect server, no Ray, no Postgres, no Chromium, no `vigil` subprocess (tests marked `slow` are left out).
+test-fast: install
+	$(BIN)/python examples/digits/train.py --quiet
+	$(BIN)/python -m pytest -q -m "not slow" $(XDIST)
 
 lint: install
 	$(BIN)/python -m compileall -q suite pipeline workers evaluators drift storage flows cli reports mirror

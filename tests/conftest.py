@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -18,6 +19,44 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+# Fixtures that start or need a service (Prefect, Ray, PostgreSQL): a test using one is `slow`, out of `make test-fast`.
+SERVICE_FIXTURES = frozenset({"prefect_server", "prefect_api", "local_ray", "postgres_url", "postgres_server"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a service fixture or needs Postgres or Chromium."""
+    for item in items:
+        if (SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or item.get_closest_marker("postgres") or item.get_closest_marker("chromium")):
+            item.add_marker(pytest.mark.slow)
+
+
+def _services_up() -> set[str]:
+    """The services running in this process now: a local Ray, Prefect's temporary API server."""
+    up = set()
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        up.add("a local Ray")
+    server = sys.modules.get("prefect.server.api.server")
+    if server is not None and any(s.running for s in list(server.SubprocessASGIServer._instances.values())):
+        up.add("a Prefect server")
+    return up
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_service(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test not marked `slow` that starts Ray or a Prefect server, so `make test-fast` stays fast."""
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    before = _services_up()
+    yield
+    started = _services_up() - before
+    if started:
+        pytest.fail(f"{request.node.nodeid} started {' and '.join(sorted(started))}: mark it slow (or use a service fixture)", pytrace=False)
+
+
 def require(condition: bool, why: str) -> None:
     """Skip when a service is missing on a user's machine, but fail on CI."""
     if condition:
@@ -28,10 +67,13 @@ def require(condition: bool, why: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def digits_checkpoints() -> Path:
-    """The example's checkpoints, trained once if missing."""
+def digits_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example's checkpoints, trained once if missing (under a lock: xdist workers share the example folder)."""
     if not (DIGITS / "checkpoints" / "candidate.pt").exists():
-        subprocess.run([sys.executable, str(DIGITS / "train.py"), "--quiet"], check=True)
+        with (tmp_path_factory.getbasetemp().parent / "digits-train.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (DIGITS / "checkpoints" / "candidate.pt").exists():
+                subprocess.run([sys.executable, str(DIGITS / "train.py"), "--quiet"], check=True)
     return DIGITS / "checkpoints"
 
 
@@ -84,8 +126,30 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    """A real temporary Prefect server for the whole session."""
+def local_ray() -> Iterator[str]:
+    """One real local Ray for the whole session (per xdist worker): 2 CPUs and 1 simulated GPU.
+
+    The simulated GPU lets GPU placement be checked on a CPU machine. Flows run
+    in this process find it through ``ensure_ray`` and reuse it, so Ray starts
+    once, not once per module. Yields the cluster's GCS address.
+    """
+    import ray
+
+    from workers.cluster import ensure_ray
+    from workers.pool import close_pools
+
+    if ray.is_initialized() and not ray.cluster_resources().get("GPU"):
+        close_pools()
+        ray.shutdown()  # started by a test outside this fixture, without the simulated GPU
+    address = ensure_ray(None, num_cpus=2, num_gpus=1)
+    yield address
+    close_pools()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(local_ray: str) -> Iterator[None]:
+    """A real temporary Prefect server for the whole session; flows in this process run on the session's Ray."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

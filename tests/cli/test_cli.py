@@ -13,6 +13,9 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.suite_edits import slim_suite
+
+pytestmark = pytest.mark.slow  # every test runs `vigil` in a subprocess or a flow on the session's Prefect server and Ray
 
 ROOT = Path(__file__).resolve().parents[2]
 VIGIL = [sys.executable, "-m", "cli.main"]
@@ -22,12 +25,6 @@ def _vigil(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VIGIL_HOME": str(home), "PYTHONPATH": str(ROOT)}
     env.pop("VIGIL_INDEX_URL", None)
     return subprocess.run([*VIGIL, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-
-
-def _fast(suite: Path, **changes: object) -> None:
-    doc = yaml.safe_load(suite.read_text())
-    doc.update({"bootstrap": {"resamples": 100}, "perturbations": [], "robustness_gates": [], "drift": None, **changes})
-    suite.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 def test_tampered_checkpoint_is_refused_with_one_line(digits_suite: Path, tmp_path: Path) -> None:
@@ -52,7 +49,7 @@ def test_malformed_suite_exits_2_naming_file_and_field(digits_suite: Path, tmp_p
 
 
 def test_unknown_metric_suggests_the_nearest(digits_suite: Path, tmp_path: Path) -> None:
-    _fast(digits_suite, metrics=["acuracy"])
+    slim_suite(digits_suite, metrics=["acuracy"])
     result = _vigil("validate", str(digits_suite), home=tmp_path / "home")
     assert result.returncode == 2
     assert "metrics[0]: unknown metric 'acuracy'; did you mean 'accuracy'?" in result.stderr
@@ -60,7 +57,7 @@ def test_unknown_metric_suggests_the_nearest(digits_suite: Path, tmp_path: Path)
 
 @pytest.mark.usefixtures("prefect_server")
 def test_run_then_list_show_history_as_json(digits_suite: Path, vigil_home: Path) -> None:
-    _fast(digits_suite)
+    slim_suite(digits_suite)
     runner = CliRunner()
     ran = runner.invoke(app, ["run", str(digits_suite), "--run-id", "cli-run", "--json"])
     assert ran.exit_code == 0, ran.output
@@ -81,7 +78,7 @@ def test_run_then_list_show_history_as_json(digits_suite: Path, vigil_home: Path
 
 @pytest.mark.usefixtures("prefect_server")
 def test_failed_gate_exits_1(digits_suite: Path, vigil_home: Path) -> None:
-    _fast(digits_suite, gates=[{"metric": "accuracy", "min": 0.999}])
+    slim_suite(digits_suite, gates=[{"metric": "accuracy", "min": 0.999}])
     result = CliRunner().invoke(app, ["run", str(digits_suite)])
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.stdout

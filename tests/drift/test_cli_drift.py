@@ -26,6 +26,7 @@ def example(tmp_path: Path) -> Path:
     return target / "suite.yaml"
 
 
+@pytest.mark.slow  # the whole drift pipeline in-process over many windows (15–30 CPU s)
 def test_vigil_drift_on_the_example_finds_the_shift_day(example: Path, vigil_home: Path) -> None:
     result = CliRunner().invoke(app, ["drift", "--suite", str(example), "--json"])
     assert result.exit_code == 0, result.output
@@ -61,6 +62,7 @@ def test_vigil_drift_without_a_drift_section_exits_2(example: Path, vigil_home: 
     assert "drift: expected a drift section" in result.output
 
 
+@pytest.mark.slow  # the whole drift pipeline in-process over many windows (15–30 CPU s)
 def test_vigil_drift_on_the_digits_example_finds_the_dimming(tmp_path: Path, vigil_home: Path) -> None:
     target = tmp_path / "digits"
     shutil.copytree(ROOT / "examples" / "digits", target, ignore=shutil.ignore_patterns("__pycache__"))

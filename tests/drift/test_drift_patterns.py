@@ -30,6 +30,7 @@ from tests.drift.stream_data import CHANGE, REF_ROWS, ROWS, WINDOWS, stream, wri
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # the whole drift pipeline in-process over many windows (15–30 CPU s)
 def test_abrupt_concept_drift_is_named_from_its_window_on_via_the_cli(tmp_path: Path, vigil_home: Path) -> None:
     suite = write_logged_suite(tmp_path / "concept", "concept")
     result = CliRunner().invoke(app, ["drift", "--suite", str(suite), "--json"])
@@ -78,6 +79,7 @@ def test_abrupt_concept_drift_is_named_from_its_window_on_via_the_cli(tmp_path: 
     assert change.split()[:2] == ["concept", "drift"] and ".81*" in change and "vs .63*" in change
 
 
+@pytest.mark.slow  # the whole drift pipeline in-process over many windows (15–30 CPU s)
 @pytest.mark.parametrize(("kind", "pattern"), [
     ("covariate", "covariate drift"), ("prediction", "prediction drift"), ("both", "covariate+concept"),
 ])
@@ -106,6 +108,7 @@ def _suite_with_window(tmp_path: Path, window: object) -> Path:
     return path
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 def test_bad_window_specs_are_one_line_at_validation_and_exit_2(tmp_path: Path) -> None:
     path = _suite_with_window(tmp_path, "1X")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(tmp_path / "home")}

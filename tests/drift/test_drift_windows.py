@@ -23,6 +23,7 @@ def synth(tmp_path: Path, vigil_home: Path) -> Path:
     return write_suite(tmp_path / "synth")
 
 
+@pytest.mark.slow  # the whole drift pipeline in-process over many windows (15–30 CPU s)
 def test_windows_flag_the_change_point_and_not_before(synth: Path) -> None:
     outcomes = watch_windows(str(synth), load_settings())
     assert [window_day(o.run_id) for o in outcomes] == list(range(1, DAYS + 1))
@@ -43,6 +44,7 @@ def test_windows_flag_the_change_point_and_not_before(synth: Path) -> None:
     assert "target" not in set(unlabelled["kind"])
 
 
+@pytest.mark.slow  # the whole drift pipeline in-process over many windows (15–30 CPU s)
 def test_windows_are_runs_with_one_history_point_each_and_rerun_replaces(synth: Path) -> None:
     settings = load_settings()
     first = watch_windows(str(synth), settings)
@@ -58,6 +60,7 @@ def test_windows_are_runs_with_one_history_point_each_and_rerun_replaces(synth: 
     assert curve["started_at"].dt.tz_convert(None).tolist() == [pd.Timestamp(o.window_start) for o in first]
 
 
+@pytest.mark.slow  # the whole drift pipeline in-process over many windows (15–30 CPU s)
 def test_estimated_accuracy_covers_realised_on_the_shifted_window(synth: Path) -> None:
     settings = load_settings()
     outcomes = watch_windows(str(synth), settings)
@@ -89,16 +92,9 @@ def test_unknown_dataset_names_the_choices(synth: Path) -> None:
         watch_windows(str(synth), load_settings(), dataset="nope")
 
 
-def test_summaries_engine_on_ray_gives_the_same_verdicts(tmp_path: Path, vigil_home: Path) -> None:
-    import ray
-
-    ray.shutdown()  # a Ray left by an earlier module: start a small one of our own
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        suite = write_suite(tmp_path / "synth", mode="summaries")
-        outcomes = watch_windows(str(suite), load_settings())
-    finally:
-        ray.shutdown()
+def test_summaries_engine_on_ray_gives_the_same_verdicts(tmp_path: Path, vigil_home: Path, local_ray: str) -> None:
+    suite = write_suite(tmp_path / "synth", mode="summaries")
+    outcomes = watch_windows(str(suite), load_settings())
     assert [o.dataset_drifted for o in outcomes] == [day >= CHANGE_DAY for day in range(1, DAYS + 1)]
     table = drift_table(outcomes[CHANGE_DAY - 1].run_id, load_settings())
     columns = table[table["kind"] != "multivariate"]

@@ -104,6 +104,7 @@ def test_calibration_removes_the_bias_of_a_miscalibrated_model_under_covariate_s
     assert np.mean(np.abs(raw)) > 4 * np.mean(np.abs(calibrated))
 
 
+@pytest.mark.slow  # a coverage study over many seeded windows (~5 CPU s)
 @pytest.mark.parametrize("weights", [BINARY, WEIGHTS], ids=["binary", "3-class"])
 def test_intervals_cover_the_realised_value_at_about_their_nominal_rate(weights):
     rng = np.random.default_rng(11)

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from flows.evaluate import evaluate_suite
 
@@ -15,13 +14,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 from storage.cache import PredictionCache
 from storage.store import ResultStore
 from suite.settings import load_settings
-
-
-def _edit(suite_path: Path, **changes: object) -> None:
-    """Edit a copied suite; perturbations are dropped unless a test asks for them (speed)."""
-    doc = yaml.safe_load(suite_path.read_text())
-    doc.update({"perturbations": [], "robustness_gates": [], "drift": None, **changes})
-    suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+from tests.suite_edits import slim_suite
 
 
 def _cached_infer_task_runs() -> int:
@@ -35,7 +28,7 @@ def _cached_infer_task_runs() -> int:
 
 
 def test_digits_run_records_every_result(digits_suite: Path, vigil_home: Path) -> None:
-    _edit(digits_suite, bootstrap={"resamples": 200})
+    slim_suite(digits_suite, bootstrap={"resamples": 200})
     outcome = evaluate_suite(suite_path=str(digits_suite), run_id="digits-e2e")
     assert outcome == {"run_id": "digits-e2e", "verdict": "pass"}
     store = ResultStore(load_settings())
@@ -60,7 +53,7 @@ def test_digits_run_records_every_result(digits_suite: Path, vigil_home: Path) -
 
 
 def test_rerun_same_id_replaces_and_reuses_predictions(digits_suite: Path, vigil_home: Path) -> None:
-    _edit(digits_suite, bootstrap={"resamples": 100})
+    slim_suite(digits_suite)
     evaluate_suite(suite_path=str(digits_suite), run_id="same-id")
     cache = PredictionCache(load_settings().cache_dir)
     stamps = {p: p.stat().st_mtime_ns for p in cache.root.rglob("*.parquet")}
@@ -79,7 +72,7 @@ def test_rerun_same_id_replaces_and_reuses_predictions(digits_suite: Path, vigil
 
 
 def test_failing_gate_gives_fail_verdict(digits_suite: Path, vigil_home: Path) -> None:
-    _edit(digits_suite, bootstrap={"resamples": 100}, gates=[{"metric": "accuracy", "min": 0.999}])
+    slim_suite(digits_suite, gates=[{"metric": "accuracy", "min": 0.999}])
     outcome = evaluate_suite(suite_path=str(digits_suite))
     assert outcome["verdict"] == "fail"
     assert re.fullmatch(r"digits-\d{8}T\d{6}-[0-9a-f]{6}", outcome["run_id"])
@@ -87,7 +80,7 @@ def test_failing_gate_gives_fail_verdict(digits_suite: Path, vigil_home: Path) -
 
 def test_run_on_postgres_index(digits_suite: Path, vigil_home: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIGIL_INDEX_URL", postgres_url)
-    _edit(digits_suite, bootstrap={"resamples": 100})
+    slim_suite(digits_suite)
     evaluate_suite(suite_path=str(digits_suite), run_id="pg-run")
     store = ResultStore(load_settings())
     assert store.get_run("pg-run") is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from pathlib import Path
 
 from evaluators.perturbations import BoundPerturbation
@@ -16,15 +15,14 @@ from storage.frames import read_frame
 from storage.store import ResultStore
 from suite.load import load_suite
 from suite.settings import load_settings
+from tests.suite_edits import slim_suite
 from workers.predictor import Predictor
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
 def _suite(path: Path, **changes: object) -> None:
-    doc = yaml.safe_load(path.read_text())
-    doc.update({"bootstrap": {"resamples": 200}, "drift": None, "drift_gate": None, **changes})
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    slim_suite(path, **{"bootstrap": {"resamples": 200}, "drift_gate": None, **changes})
 
 
 def test_noise_curves_fall_with_severity_and_breaking_severity_is_reported(digits_suite: Path, vigil_home: Path) -> None:

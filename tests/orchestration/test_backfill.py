@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from flows.backfill import backfill
 from flows.evaluate import evaluate_suite
 from storage.datasets import DATASET_LOADERS
 from storage.store import ResultStore
 from suite.settings import load_settings
+from tests.suite_edits import slim_suite
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -25,11 +25,8 @@ def _timestamped_digits(suite_path: Path) -> pd.DataFrame:
     month = rng.integers(0, 3, len(frame))
     frame["ts"] = pd.to_datetime("2024-01-01", utc=True) + pd.to_timedelta(month * 31 + rng.integers(0, 28, len(frame)), unit="D")
     frame.to_parquet(suite_path.parent / "stream.parquet", index=False)
-    doc = yaml.safe_load(suite_path.read_text())
-    doc["datasets"] = [{"name": "stream", "path": "stream.parquet", "label": "label", "timestamp": "ts", "id_column": "sample_id", "image_shape": [8, 8]}]
-    doc["bootstrap"] = {"resamples": 100}
-    doc.update(gates=[], perturbations=[], robustness_gates=[], drift=None, metrics=["accuracy"], primary_metric="accuracy", slices=[], workers={"num_actors": 1, "cpus_per_actor": 1})
-    suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    slim_suite(suite_path, datasets=[{"name": "stream", "path": "stream.parquet", "label": "label", "timestamp": "ts", "id_column": "sample_id", "image_shape": [8, 8]}],
+               gates=[], metrics=["accuracy"], primary_metric="accuracy", slices=[], workers={"num_actors": 1, "cpus_per_actor": 1})
     return frame
 
 

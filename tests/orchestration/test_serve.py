@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.orchestration.conftest import ROOT, api, child_env, free_port, wait_for
+
+pytestmark = pytest.mark.slow  # `vigil serve` in a subprocess, with its own Prefect server
 
 
 def test_serve_starts_and_stops_its_own_server(tmp_path: Path) -> None:

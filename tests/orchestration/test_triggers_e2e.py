@@ -25,6 +25,9 @@ from storage.store import ResultStore
 from suite.settings import load_settings
 from tests.conftest import require
 from tests.orchestration.conftest import ROOT, api, child_env, vigil, wait_for
+from tests.suite_edits import slim_suite
+
+pytestmark = pytest.mark.slow  # a Prefect server, `vigil serve` in a subprocess, Chromium
 
 AUTOMATIONS = ROOT / "deploy" / "automations.yaml"
 
@@ -49,14 +52,10 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory, digits_ch
     suite_dir = work / "digits"
     shutil.copytree(ROOT / "examples" / "digits", suite_dir, ignore=shutil.ignore_patterns("__pycache__"))
     suite = suite_dir / "suite.yaml"
-    doc = yaml.safe_load(suite.read_text())
-    doc.update(bootstrap={"resamples": 100}, perturbations=[], robustness_gates=[], drift=None, schedule={"cron": "15 3 * * 1-5", "timezone": "Europe/Paris"})
-    suite.write_text(yaml.safe_dump(doc, sort_keys=False))
+    slim_suite(suite, schedule={"cron": "15 3 * * 1-5", "timezone": "Europe/Paris"})
     cancer = work / "breast_cancer" / "suite.yaml"  # it declares an upstream data snapshot
     shutil.copytree(ROOT / "examples" / "breast_cancer", cancer.parent, ignore=shutil.ignore_patterns("__pycache__"))
-    doc = yaml.safe_load(cancer.read_text())
-    doc.update(bootstrap={"resamples": 100}, perturbations=[], robustness_gates=[], drift=None, drift_gate=None)
-    cancer.write_text(yaml.safe_dump(doc, sort_keys=False))
+    slim_suite(cancer, drift_gate=None)
     env = child_env(prefect_api, work / "vigil-home")
     log = (work / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(suite), str(cancer), "--api-url", prefect_api],

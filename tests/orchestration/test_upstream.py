@@ -19,6 +19,7 @@ from storage.store import ResultStore
 from suite.errors import ChecksumError, DataError, SpecError
 from suite.load import load_suite
 from suite.settings import load_settings
+from tests.suite_edits import slim_suite
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -26,10 +27,8 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 def _with_upstream(suite_path: Path, **pins: str) -> None:
     (suite_path.parent / "features_v2.py").write_text("def transform(x):\n    return x\n")
     (suite_path.parent / "features_v1.py").write_text("def transform(x):\n    return x[:, ::-1].copy()\n")  # mirrored pixels
-    doc = yaml.safe_load(suite_path.read_text())
-    doc.update(bootstrap={"resamples": 200}, metrics=["accuracy"], primary_metric="accuracy", slices=[], gates=[], perturbations=[], robustness_gates=[], drift=None,
+    slim_suite(suite_path, bootstrap={"resamples": 200}, metrics=["accuracy"], primary_metric="accuracy", slices=[], gates=[],
                upstream=[{"name": "featurizer", "module": "features_v2.py:transform", "previous": {"module": "features_v1.py:transform"}, **pins}])
-    suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 def _cnn_accuracy(suite_path: Path, features: np.ndarray, labels: np.ndarray) -> float:
@@ -87,11 +86,8 @@ def _digits_test(suite_path: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray
 
 
 def _only_upstream(suite_path: Path, modules: list[dict[str, object]]) -> None:
-    doc = yaml.safe_load(suite_path.read_text())
-    doc.update(bootstrap={"resamples": 200}, metrics=["accuracy"], primary_metric="accuracy", slices=[], gates=[], perturbations=[],
-               robustness_gates=[], drift=None, upstream=modules)
-    doc["datasets"] = doc["datasets"][:1]
-    suite_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    datasets = yaml.safe_load(suite_path.read_text())["datasets"][:1]
+    slim_suite(suite_path, bootstrap={"resamples": 200}, metrics=["accuracy"], primary_metric="accuracy", slices=[], gates=[], upstream=modules, datasets=datasets)
 
 
 def test_data_snapshot_rolls_back_to_the_previous_snapshot(digits_suite: Path, vigil_home: Path) -> None:

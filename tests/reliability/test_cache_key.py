@@ -28,7 +28,7 @@ from pipeline.evaluate.prepare import prepare_run
 from storage.cache import PredictionCache
 from suite.load import load_suite
 from suite.settings import load_settings
-from tests.reliability.suite_edits import edit_dataset, edit_model, edit_suite, negate_cnn, repin, write_helper_model
+from tests.suite_edits import edit_dataset, edit_model, edit_suite, negate_cnn, repin, slim_suite, write_helper_model
 
 ROOT = Path(__file__).resolve().parents[2]
 Keys = dict[tuple[str, str, str], str]
@@ -211,7 +211,7 @@ def test_vigil_run_recomputes_a_negated_model(digits_suite: Path, tmp_path: Path
     """End to end: the second run reports the negated model's accuracy and fails, not the cached pass."""
     import json
 
-    edit_suite(digits_suite, bootstrap={"resamples": 50}, perturbations=[], robustness_gates=[], drift=None, slices=[],
+    slim_suite(digits_suite, slices=[],
                metrics=["accuracy", "macro_f1"], gates=[{"metric": "macro_f1", "min": 0.9}])
     home = tmp_path / "home"
     first = _vigil_run(digits_suite, home)

@@ -125,6 +125,7 @@ def _vigil(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 def test_validate_on_random_bytes_and_a_deep_nest_through_the_real_cli(tmp_path: Path) -> None:
     noise = tmp_path / "noise.yaml"
     noise.write_bytes(bytes([0xFF, 0x00]) + os.urandom(254))

@@ -15,7 +15,7 @@ from pipeline.evaluate.prepare import prepare_run
 from suite.errors import ChecksumError, SpecError
 from suite.load import load_suite
 from suite.spec import ModelSpec
-from tests.reliability.suite_edits import edit_model, edit_suite
+from tests.suite_edits import edit_model, edit_suite
 from workers.checksum import verify_code, verify_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +55,7 @@ def test_a_swapped_module_is_refused_before_it_is_imported(digits_suite: Path) -
     assert not marker.exists()
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 def test_vigil_run_refuses_a_swapped_module_with_one_line(digits_suite: Path, tmp_path: Path) -> None:
     marker, pinned, actual = _swap_in_code_that_leaves_a_mark(digits_suite)
     result = _vigil("run", str(digits_suite), home=tmp_path / "home")
@@ -65,6 +66,7 @@ def test_vigil_run_refuses_a_swapped_module_with_one_line(digits_suite: Path, tm
     assert not marker.exists()
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 def test_a_missing_pin_warns_once_and_validate_says_what_it_loaded(digits_suite: Path, tmp_path: Path) -> None:
     edit_model(digits_suite, "cnn", module_sha256=None)
     result = _vigil("validate", str(digits_suite), home=tmp_path / "home")

@@ -130,6 +130,7 @@ store.commit_run(run, results)  # VIGIL_TEST_PAUSE_AT=commit: waits after the fo
 """
 
 
+@pytest.mark.slow  # a subprocess killed mid-commit
 def test_a_commit_killed_before_the_index_is_undone_by_the_next_run(store: ResultStore) -> None:
     import os
     import signal

@@ -18,6 +18,8 @@ from storage.store import ResultStore
 from suite.settings import Settings
 from tests.reliability.crash_kit import index_counts, leftovers
 
+pytestmark = pytest.mark.slow  # a subprocess per contender
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -21,20 +21,17 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
-import yaml
+import pytest
 
 from storage.store import ResultStore
 from suite.settings import load_settings
 from tests.reliability.crash_kit import environ_has, is_alive, leftovers, pid_of
+from tests.suite_edits import slim_suite
+
+pytestmark = pytest.mark.slow  # `vigil run` in subprocesses, each with its own Prefect server and Ray
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ID = "crash"
-
-
-def _slim(suite: Path) -> None:
-    doc = yaml.safe_load(suite.read_text())
-    doc.update({"bootstrap": {"resamples": 50}, "perturbations": [], "robustness_gates": [], "drift": None})
-    suite.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 def _marked(marker: str) -> dict[int, str]:
@@ -93,7 +90,7 @@ def _kill_at(stage: str, expected: tuple[str, ...], suite: Path, env: dict[str, 
 
 
 def test_kill_9_at_score_and_at_commit_then_rerun_records_once(digits_suite: Path, tmp_path: Path) -> None:
-    _slim(digits_suite)
+    slim_suite(digits_suite)
     home, marker = tmp_path / "home", f"VIGIL_CRASH_{uuid.uuid4().hex}"
     env = {**os.environ, "VIGIL_HOME": str(home), "PYTHONPATH": str(ROOT), marker: "1"}
     env.pop("VIGIL_INDEX_URL", None)

@@ -100,6 +100,7 @@ def _vigil(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 @pytest.mark.parametrize(("command", "frame", "expected"), [
     ("validate", _frame(a=A_NAN_INF), "column a: 3 NaN and 1 inf values in 40 rows"),
     ("run", _frame().iloc[:0], "expected at least one row, got 0 rows"),

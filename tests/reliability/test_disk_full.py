@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import require
 
+pytestmark = pytest.mark.slow  # `vigil drift` in a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

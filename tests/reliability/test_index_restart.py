@@ -27,6 +27,8 @@ from suite.settings import Settings
 from tests.conftest import require
 from tests.reliability.crash_kit import index_counts, leftovers, stage_run
 
+pytestmark = pytest.mark.slow  # a Postgres cluster of its own
+
 
 class DisposablePostgres:
     """A Postgres cluster in a temporary folder, on a free port, run by user postgres."""

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,7 @@ tokens = st.sampled_from([
 bad_line = st.one_of(deep, deep_object, junk, not_utf8, huge, tokens)
 
 
+@pytest.mark.slow  # 60 fuzzed logs, each decoded and scored (~7 CPU s)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(lines=st.lists(st.one_of(valid_row(), bad_line), min_size=1, max_size=40), valid_first=valid_row(), trailing_newline=st.booleans())
 def test_rows_in_equals_scored_plus_quarantined_for_any_bytes(lines: list, valid_first: dict, trailing_newline: bool) -> None:

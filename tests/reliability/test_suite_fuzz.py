@@ -173,6 +173,7 @@ def test_a_directory_is_not_a_suite(tmp_path: Path) -> None:
         load_suite(tmp_path)
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(tree=trees, noise=st.binary(min_size=1, max_size=64))
 def test_a_few_hostile_files_through_the_real_cli(tree: Any, noise: bytes, tmp_path: Path) -> None:

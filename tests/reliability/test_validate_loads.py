@@ -15,7 +15,7 @@ from pipeline.evaluate.load_check import load_models
 from pipeline.evaluate.prepare import prepare_run
 from suite.errors import VigilError
 from suite.load import load_suite
-from tests.reliability.suite_edits import edit_model, repin, write_helper_model
+from tests.suite_edits import edit_model, repin, write_helper_model
 from workers.predictor import Predictor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +82,7 @@ def test_a_module_importing_a_helper_beside_it_loads_and_predicts(digits_suite: 
     np.testing.assert_allclose(helped(x), original(x), rtol=1e-6)
 
 
+@pytest.mark.slow  # `vigil` in a subprocess
 def test_vigil_validate_exits_2_with_one_line(digits_suite: Path, tmp_path: Path) -> None:
     import torch
 

@@ -31,6 +31,8 @@ from suite.load import load_suite
 from tests.mirror.stub import production_answer, production_app
 from workers.predictor import Predictor
 
+pytestmark = pytest.mark.slow  # `vigil shadow mirror` and `vigil shadow replay` in subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "examples" / "breast_cancer" / "suite.yaml"
 N = 40

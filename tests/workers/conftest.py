@@ -1,12 +1,12 @@
-"""Tiny models of every format, written to a temporary suite folder, and a real local Ray."""
+"""Tiny models of every format, written to a temporary suite folder; the session's local Ray (tests/conftest.py) runs them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import ray
 import torch
 
 from suite.spec import ModelSpec
@@ -36,16 +36,13 @@ def half_and_half(batch):
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    """A real local Ray with a simulated GPU, so GPU placement can be checked on a CPU machine."""
+def local_ray(local_ray: str) -> Iterator[str]:
+    """The session's local Ray (2 CPUs, 1 simulated GPU), with no pool left warm by an earlier module holding its CPUs."""
     from workers.pool import close_pools
 
     close_pools()
-    ray.shutdown()  # a Ray left by an earlier test module (flows start one per process)
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
-    yield
+    yield local_ray
     close_pools()
-    ray.shutdown()
 
 
 @pytest.fixture

@@ -22,6 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.suite_edits import slim_suite
+
+pytestmark = pytest.mark.slow  # a two-node Ray cluster and `vigil run` in subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -118,12 +122,14 @@ def test_actors_spread_over_both_nodes(ray_cluster: tuple[str, dict[str, str]]) 
     assert len({p["node_id"] for p in found["placements"]}) == 2  # one actor per 1-CPU node
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_vigil_run_on_the_cluster_by_address(ray_cluster: tuple[str, dict[str, str]], digits_suite: Path, tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
     address, env = ray_cluster
-    doc = yaml.safe_load(digits_suite.read_text())
-    doc.update(perturbations=[], robustness_gates=[], drift=None, bootstrap={"resamples": 100})
-    digits_suite.write_text(yaml.safe_dump(doc, sort_keys=False))
-    run_env = {**env, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(tmp_path / "home")}
+    slim_suite(digits_suite)
+    # the session's Prefect server, so the child starts none of its own (the cluster is what is under test)
+    run_env = {**env, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(tmp_path / "home"), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     run_env.pop("VIGIL_INDEX_URL", None)
     out = subprocess.run([sys.executable, "-m", "cli.main", "run", str(digits_suite), "--ray-address", address, "--json"],
                          env=run_env, capture_output=True, text=True, timeout=300, cwd=ROOT)

@@ -54,6 +54,7 @@ def test_severity_zero_is_identity(kind: str, n: int, data_seed: int, seed: int)
     assert same(out, values) and out is not values
 
 
+@pytest.mark.slow  # a property over every perturbation and five severities (~14 CPU s)
 @pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=4, deadline=None)
 @given(data_seed=st.integers(0, 2**16), seed=st.integers(0, 2**31))
