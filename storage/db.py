@@ -5,6 +5,7 @@ busy timeout) or at any SQLAlchemy URL, e.g.
 ``postgresql+psycopg://postgres@127.0.0.1:5432/vigil``.
 
 Example:
+    >>> from sqlmodel import Session, select
     >>> from storage.models import Run
     >>> engine = open_index("sqlite://")  # in memory, migrated to head
     >>> with Session(engine) as session:
