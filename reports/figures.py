@@ -170,7 +170,7 @@ def upstream_deltas(data: ReportData) -> go.Figure | None:
     return fig
 
 
-def _drift_label(rows: pd.DataFrame) -> pd.Series:
+def drift_label(rows: pd.DataFrame) -> pd.Series:
     """``column`` alone for data columns, ``kind · model · column`` for model outputs and joint tests."""
     label = rows["column"].astype(str)
     if "kind" in rows:
@@ -202,7 +202,7 @@ def drift_columns(data: ReportData) -> go.Figure | None:
     if drift is None or drift.empty:
         return None
     rows = latest_window(drift).reset_index(drop=True)
-    rows = rows.assign(label=_drift_label(rows))
+    rows = rows.assign(label=drift_label(rows))
     has_effect = "effect" in rows and "effect_floor" in rows
     with_floor = rows[rows["effect"].notna() & rows["effect_floor"].notna()] if has_effect else rows.iloc[0:0]
     by_score = rows.drop(index=with_floor.index)

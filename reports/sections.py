@@ -67,7 +67,7 @@ def drift(data: ReportData) -> str:
     curve = figures.drift_windows(data)
     if curve is not None:
         out += "<h3>Per window</h3>" + figure_div("drift-windows", curve)
-    table_rows = rows.assign(column=figures._drift_label(rows).to_numpy())
+    table_rows = rows.assign(column=figures.drift_label(rows).to_numpy())
     table_rows = table_rows.sort_values(["drifted", "column"], ascending=[False, True], kind="stable")
     shown = [c for c in _DRIFT_SHOWN if c in table_rows and (c in ("column", "score", "drifted") or table_rows[c].notna().any())]
     shared = [f"{name}: {html.escape(str(table_rows[c].iloc[0]))}" for c, name in (

@@ -52,8 +52,11 @@ def test_verdict_artifact_links_open_the_report_over_http(tmp_path: Path) -> Non
         markdown = verdict_markdown(PLAN, DECISION, [report], headline_table(results()), links={report.uri: link})
         created = api(prefect.api_url, "/artifacts/", {"key": "vigil-digits-verdict", "type": "markdown", "data": markdown})
         page = f"{prefect.api_url.removesuffix('/api')}/artifacts/artifact/{created['id']}"
-        dom = _chromium(["--dump-dom", page], tmp_path / "p1")
-        assert dom.returncode == 0, dom.stderr[-2000:]
+        for attempt in range(3):  # on a loaded machine the UI's first load can outlast the virtual-time budget
+            dom = _chromium(["--dump-dom", page], tmp_path / f"p1-{attempt}")
+            assert dom.returncode == 0, dom.stderr[-2000:]
+            if "Vigil verdict:" in dom.stdout:
+                break
         (out / "prefect-verdict-artifact.html").write_text(dom.stdout)
         assert "Vigil verdict:" in dom.stdout and "PASS" in dom.stdout, "the artifact page did not render the markdown"
         assert f'href="{link}"' in dom.stdout, "the report link is not an http link on the artifact page"
