@@ -97,20 +97,25 @@ def serve(
     cron: Cron = None,
     timezone: Tz = None,
     cluster_slots: Slots = 2,
+    artifacts_port: Annotated[int | None, typer.Option(help="Port serving run reports read-only over HTTP, for the verdict artifact's links (default: --port + 1, else any free one).")] = None,
 ) -> None:
     """Run a Prefect server, a runner and every suite's deployments on this machine, until Ctrl-C."""
     from flows.server import PrefectServer
+    from reports.serve import ARTIFACTS_URL_ENV, ArtifactServer
     from suite.settings import load_settings
 
     # Until Prefect's runner installs its own handler, a SIGTERM still stops everything cleanly.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     api_url = api_url or os.environ.get("PREFECT_API_URL")
     server = None if api_url else PrefectServer(load_settings().home / "prefect", port=port, host=host, database_url=database_url)
+    artifacts = ArtifactServer.bind(load_settings().runs_dir, host, artifacts_port or port + 1).start()  # the verdict's links open over HTTP
+    os.environ[ARTIFACTS_URL_ENV] = artifacts.url
     try:
         if server is not None:
             server.start()
             api_url = server.api_url
             typer.echo(f"Prefect UI: http://{host}:{port}")
+        typer.echo(f"Run reports: {artifacts.url}/runs/<run-id>/report.html")
         os.environ["PREFECT_API_URL"] = str(api_url)
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "5")
         from flows.deployments import ensure_cluster_limit, serve_deployments, suite_deployments
@@ -121,6 +126,7 @@ def serve(
     except VigilError as exc:
         _fail(str(exc))
     finally:
+        artifacts.stop()
         if server is not None:
             server.stop()
 

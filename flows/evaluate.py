@@ -14,7 +14,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flows.progress import PrefectProgress
+from flows.progress import FlowLog, PrefectProgress
 from flows.tasks import (
     CLUSTER_TAG, alert, analyse, decide, drift, infer, persist, prepare, publish, report, score,
 )
@@ -35,25 +35,29 @@ def _run_name() -> str:
 @flow(name="evaluate-suite", flow_run_name=_run_name, log_prints=True)
 def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str | None = None, trigger: str = "manual") -> dict[str, str]:
     """Evaluate every model of a suite on its datasets and record the verdict."""
-    settings = load_settings(ray_address)
+    settings, log = load_settings(ray_address), FlowLog()
     plan = prepare(suite_path, run_id, trigger)
+    log.planned(plan)
     with claim_run(plan.run_id, settings):  # one process per run id, held to the end: a second run of it fails at once
         try:
-            with reporting(PrefectProgress(plan.run_id)):
+            with reporting(PrefectProgress(plan.run_id)), reporting(log):
                 for model in plan.models:
                     for item in (i for i in plan.work_items() if i.model == model.name):
                         infer(plan, item, settings)
                     release_workers()
-                score(plan, settings)
-            drift(plan, settings)
+                log.stage("score", score(plan, settings))
+            log.stage("drift", drift(plan, settings) or "no drift section in the suite")
             decision = decide(plan, settings)
-            analyse(plan, settings)
-            report(plan, decision, settings)
-            persist(plan, decision, settings)
+            log.decided(decision)
+            log.stage("analyse", ", ".join(analyse(plan, settings)) or "nothing to analyse")
+            log.stage("report", report(plan, decision, settings))
+            log.stage("persist", f"committed run {plan.run_id}: {persist(plan, decision, settings)}")
         except BaseException:
             release_workers()  # a long-lived process (a runner, a test session) must not keep a failed run's actors
             discard_run(plan.run_id, settings)
             raise
         alerts = alert(plan, settings)  # after the commit: metric drift compares against committed history
+        log.stage("alert", alerts or "no alerts")
         publish(plan, decision, settings, alerts)
+        log.stage("publish", f"verdict artifact and events sent; run {plan.run_id}: {decision.verdict.upper()}")
     return {"run_id": plan.run_id, "verdict": decision.verdict}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pandas as pd
@@ -13,6 +14,7 @@ from pipeline.evaluate.attribution import UPSTREAM_FILE
 from pipeline.evaluate.decide import Decision
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.summary import headline_table, verdict_markdown
+from reports.serve import ARTIFACTS_URL_ENV, http_link
 from storage.frames import read_frame
 from storage.store import ResultStore
 from suite.settings import Settings
@@ -33,9 +35,12 @@ def publish_run(plan: RunPlan, decision: Decision, settings: Settings, alerts: s
     folder = settings.runs_dir / plan.run_id
     robustness = read_frame(folder / ROBUSTNESS_FILE) if (folder / ROBUSTNESS_FILE).is_file() else None
     upstream = read_frame(folder / UPSTREAM_FILE) if (folder / UPSTREAM_FILE).is_file() else None
+    artifacts = run.artifacts if run else []
+    base_url = os.environ.get(ARTIFACTS_URL_ENV)  # set by `vigil serve`, which serves runs/ over HTTP beside the UI
+    links = {a.uri: url for a in artifacts if (url := http_link(a.uri, settings.runs_dir, base_url))}
     create_markdown_artifact(
         key=artifact_key(plan.suite_name, "verdict"),
-        markdown=verdict_markdown(plan, decision, run.artifacts if run else [], table, robustness, [alerts, ""] if alerts else None, upstream),
+        markdown=verdict_markdown(plan, decision, artifacts, table, robustness, [alerts, ""] if alerts else None, upstream, links),
         description=f"Vigil verdict for {plan.suite_name}: {decision.verdict}",
     )
     if upstream is not None:

@@ -22,6 +22,7 @@ class ReportData:
         primary_metric: The metric robustness curves and the slice heat map lead with;
             the first metric in ``results`` when None.
         higher_is_better: Metric directions; metrics not listed count as higher-is-better.
+        across_classes: Metrics that compare classes (macro F1, ROC AUC): left out on single-class slices.
         drift: Per-column drift (dataset, column, method, score, threshold, drifted), if run.
         history: Earlier results of the same suite (created_at, model, metric, value,
             ci_low, ci_high), if any.
@@ -40,6 +41,7 @@ class ReportData:
     provenance: dict[str, Any] = field(default_factory=dict)
     primary_metric: str | None = None
     higher_is_better: dict[str, bool] = field(default_factory=dict)
+    across_classes: frozenset[str] = frozenset()
     drift: pd.DataFrame | None = None
     history: pd.DataFrame | None = None
     worst_regions: pd.DataFrame | None = None

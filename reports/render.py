@@ -1,18 +1,18 @@
-"""Render a run's report as ONE self-contained HTML file (plotly.js inlined once)."""
+"""Render a run's report as ONE self-contained HTML file (plotly.js carried once, compressed)."""
 
 from __future__ import annotations
 
 import html
-import json
-import math
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
-from reports import figures
+from reports import figures, sections
 from reports.data import ReportData
+from reports.plotly_bundle import figure_div, library_scripts
+from reports.sections import fmt as _fmt
+from reports.sections import table as _table
 
 _STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "reported": 3}
 _CSS = """
@@ -32,6 +32,10 @@ th{background:#f3f4f6;font-weight:600}td.num{text-align:right;font-variant-numer
 .badge.inconclusive{background:#fef3c7;color:#92400e}.badge.reported{background:#e5e7eb;color:#374151}
 nav{font-size:13px;margin:12px 0}nav a{margin-right:14px;color:#1d4ed8;text-decoration:none}
 code{font-size:12px}
+h3{font-size:15px;margin:14px 0 6px}.scroll{max-height:420px;overflow:auto}
+dl.prov{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:0;font-size:13px}
+dl.prov dt{font-weight:600;color:#374151}dl.prov dd{margin:0;overflow-wrap:anywhere}dl.prov dl.prov{font-size:12px}
+details{margin-top:10px;font-size:13px}details pre{max-height:360px;overflow:auto;background:#f9fafb;padding:8px}
 """
 
 
@@ -39,60 +43,44 @@ def render_report(data: ReportData) -> str:
     """The whole report as one HTML string: verdict first, then the evidence.
 
     Sections appear only when their data is present: gates, metrics with CIs
-    against the baseline, a per-slice heat map, robustness curves, drift,
-    metric history, error analysis and provenance. plotly.js is inlined in the
-    first chart only, so the file opens offline and carries the library once.
+    against the baseline, a per-slice heat map, robustness curves, upstream
+    modules, drift, metric history, where the candidate got worse (and the
+    examples it newly gets wrong), proxy-vs-downstream alignment and provenance.
+    plotly.js is carried once, compressed (:mod:`reports.plotly_bundle`), so the
+    file opens offline.
 
     Args:
-        data: Already-computed frames and facts for one run.
+        data: Everything the report shows, already computed.
 
     Returns:
         A complete HTML document.
     """
-    charts = _Charts()
-    sections = [
+    omitted = figures.single_class_slices(data)
+    parts = [
         ("gates", "Gates", _gates_table(data.outcomes)),
-        ("metrics", "Metrics vs baseline", charts.add("metrics", figures.metrics_vs_baseline(data)) + _metrics_table(data)),
-        ("slices", "Per-slice results", charts.add("slices", figures.slice_heatmap(data))),
-        ("robustness", f"Robustness ({html.escape(data.primary() or '')})", charts.add("robustness", figures.robustness_curves(data)) + _frame(data.robustness, "Breaking severity: first severity whose drop exceeds the tolerance with its CI excluding no drop (— : never). Relative robustness: area under value/clean over the severities.")),
-        ("upstream", "Upstream modules", charts.add("upstream", figures.upstream_deltas(data)) + _frame(data.upstream, "Delta: the primary metric with the module at its current version minus with only that module rolled back, same rows (paired bootstrap CI).")),
-        ("drift", "Drift", _drift(data.drift)),
-        ("history", "Metric history", charts.add("history", figures.history_chart(data))),
-        ("errors", "Where the candidate got worse", _errors(data)),
+        ("metrics", "Metrics vs baseline", figure_div("metrics", figures.metrics_vs_baseline(data)) + _metrics_table(data)),
+        ("slices", "Per-slice results", _nonempty(figure_div("slices", figures.slice_heatmap(data)), sections.slices_note(data, omitted))),
+        ("robustness", f"Robustness ({html.escape(data.primary() or '')})", figure_div("robustness", figures.robustness_curves(data)) + sections.robustness(data)),
+        ("upstream", "Upstream modules", figure_div("upstream", figures.upstream_deltas(data)) + _frame(data.upstream, "Delta: the primary metric with the module at its current version minus with only that module rolled back, same rows (paired bootstrap CI).")),
+        ("drift", "Drift", sections.drift(data)),
+        ("history", "Metric history", sections.history(data)),
+        ("errors", "Where the candidate got worse", sections.worse_regions(data)),
         ("alignment", "Proxy vs downstream across versions", _frame(data.alignment, "Does the training/validation proxy move with the downstream metric? Flagged: the proxy improved while the downstream metric got worse.")),
-        ("provenance", "Provenance", _provenance(data.provenance)),
+        ("provenance", "Provenance", sections.provenance(data.provenance)),
     ]
-    present = [(key, title, body) for key, title, body in sections if body]
+    present = [(key, title, body) for key, title, body in parts if body]
     nav = "".join(f'<a href="#{key}">{title}</a>' for key, title, _ in present)
     body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>' for key, title, content in present)
+    library = library_scripts() if 'class="chart"' in body else ""
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(data.title)} · {data.verdict.upper()}</title><style>{_CSS}</style></head><body>"
-        f"{_verdict_header(data)}<main><nav>{nav}</nav>{body}</main></body></html>"
+        f"{_verdict_header(data)}<main><nav>{nav}</nav>{body}</main>{library}</body></html>"
     )
 
 
-class _Charts:
-    """Turns figures into divs, inlining plotly.js with the first one only."""
-
-    def __init__(self) -> None:
-        self.first = True
-
-    def add(self, name: str, fig: go.Figure | None) -> str:
-        if fig is None:
-            return ""
-        out = fig.to_html(full_html=False, include_plotlyjs=self.first, div_id=f"chart-{name}",
-                          config={"displaylogo": False, "responsive": True})
-        self.first = False
-        return out
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, float):
-        return "∞" if math.isinf(value) else f"{value:.{digits}g}"
-    return html.escape(str(value))
+def _nonempty(chart: str, text: str) -> str:
+    return chart + text if chart else ""
 
 
 def _verdict_header(data: ReportData) -> str:
@@ -103,17 +91,6 @@ def _verdict_header(data: ReportData) -> str:
         f"<header class='verdict {data.verdict}'><div class='word' id='verdict'>{data.verdict.upper()}</div>"
         f"<div class='meta'><b>{html.escape(data.title)}</b><br>Gates: {tally}<br>Generated {when}</div></header>"
     )
-
-
-def _table(frame: pd.DataFrame, cells: dict[str, Callable[[Any], str]], numeric: set[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells)
-    rows = []
-    for _, row in frame.iterrows():
-        tds = "".join(
-            f"<td class='{'num' if c in numeric else ''}'>{render(row.get(c))}</td>" for c, render in cells.items()
-        )
-        rows.append(f"<tr>{tds}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _gates_table(outcomes: pd.DataFrame) -> str:
@@ -149,38 +126,3 @@ def _frame(frame: pd.DataFrame | None, note: str) -> str:
         return ""
     numeric = {c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
     return f"<p class='note'>{html.escape(note)}</p>" + _table(frame, {c: _fmt for c in frame.columns}, numeric)
-
-
-def _drift(drift: pd.DataFrame | None) -> str:
-    if drift is None or drift.empty:
-        return ""
-    drifted = drift["drifted"].astype(bool)
-    summary = f"<p class='note'><b>{int(drifted.sum())} of {len(drift)}</b> monitored columns drifted.</p>"
-    frame = drift.sort_values("drifted", ascending=False, kind="stable")
-    cells: dict[str, Callable[[Any], str]] = {c: _fmt for c in frame.columns}
-    cells["drifted"] = lambda d: "<span class='badge fail'>drifted</span>" if d else "<span class='badge pass'>stable</span>"
-    return summary + _table(frame, cells, {"score", "threshold"})
-
-
-def _errors(data: ReportData) -> str:
-    out = ""
-    if data.worst_regions is not None and not data.worst_regions.empty:
-        top = data.worst_regions.head(15)
-        out += "<p class='note'>Regions ranked by significance-aware z (positive: candidate worse).</p>"
-        out += _table(top, {c: _fmt for c in top.columns}, {"n", "cand_error", "base_error", "diff", "z", "p_value"})
-    if data.newly_wrong is not None and not data.newly_wrong.empty:
-        top = data.newly_wrong.head(20)
-        out += f"<p class='note'>{len(data.newly_wrong)} examples the baseline gets right and the candidate gets wrong (most confident first).</p>"
-        out += _table(top, {c: _fmt for c in top.columns}, {"confidence"})
-    return out
-
-
-def _provenance(provenance: dict[str, Any]) -> str:
-    if not provenance:
-        return ""
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td><code>"
-        f"{html.escape(v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str))}</code></td></tr>"
-        for k, v in provenance.items()
-    )
-    return f"<table><tbody>{rows}</tbody></table>"

@@ -49,6 +49,8 @@ class Metric:
         fn: ``(y_true, scores) -> value``; NaN where the metric is undefined.
         prepare: Optional fast path for bootstrap resamples (see module doc);
             :meth:`resampled` falls back to copying rows when absent.
+        across_classes: The value compares classes with each other (macro F1, ROC AUC), so
+            it means nothing on a slice that holds one true class; reports leave it out there.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Metric:
     version: str
     fn: Callable[[np.ndarray, np.ndarray], float]
     prepare: Prepare | None = None
+    across_classes: bool = False
 
     def __call__(self, y_true: np.ndarray, scores: np.ndarray) -> float:
         return float(self.fn(np.asarray(y_true), np.asarray(scores)))

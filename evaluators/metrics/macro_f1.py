@@ -8,6 +8,8 @@ predicted but never true (or the reverse) scores 0. Per class,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from evaluators.metrics.base import METRICS, Metric, one_hot
@@ -30,8 +32,8 @@ def _macro_f1(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
 
 MACRO_F1 = METRICS.register(
     "macro_f1",
-    Metric.from_row_sums(
+    replace(Metric.from_row_sums(
         name="macro_f1", task="classification", higher_is_better=True, version="1",
         rows=_tp_predicted_true, reduce=_macro_f1,
-    ),
+    ), across_classes=True),  # one true class in a slice: no second class to compare against
 )

@@ -18,6 +18,8 @@ bootstrap resamples is one sparse-times-dense product.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sparse
 
@@ -88,7 +90,7 @@ def _prepare(y_true: np.ndarray, scores: np.ndarray) -> Resampled:
 
 ROC_AUC = METRICS.register(
     "roc_auc",
-    Metric.from_prepare(
+    replace(Metric.from_prepare(
         name="roc_auc", task="classification", higher_is_better=True, version="1", prepare=_prepare
-    ),
+    ), across_classes=True),  # one true class in a slice: no second class to compare against
 )

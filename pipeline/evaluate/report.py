@@ -79,6 +79,7 @@ def build_report_data(store: ResultStore, *, folder: Path, title: str, suite: st
         title=title, verdict=verdict, outcomes=pd.DataFrame(gates.get("outcomes", [])), results=results,
         provenance=provenance, primary_metric=primary,
         higher_is_better={name: METRICS.get(name).higher_is_better if name in METRICS else False for name in results["metric"].unique()},
+        across_classes=frozenset(name for name in results["metric"].unique() if name in METRICS and METRICS.get(name).across_classes),
         drift=drift, history=metric_history(store, suite, results),
         worst_regions=_optional(folder, REGIONS_FILE), newly_wrong=_optional(folder, NEWLY_WRONG_FILE),
         robustness=_optional(folder, ROBUSTNESS_FILE), alignment=alignment_table(store, suite, primary, current),

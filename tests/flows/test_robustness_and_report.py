@@ -39,6 +39,11 @@ def test_noise_curves_fall_with_severity_and_breaking_severity_is_reported(digit
     assert 1 <= row["breaking_severity"] <= 5
     assert 0 < row["relative_robustness"] < 1
     assert row["clean"] == pytest.approx(curve["clean"])
+    report = vigil_home / "runs" / "robust" / "report.html"  # the digits example's report with its charts
+    page = report.read_text()
+    for chart in ("metrics", "slices", "robustness"):
+        assert f'id="chart-{chart}"' in page
+    assert report.stat().st_size < 1_500_000  # plotly.js carried once, compressed (it was 4.6 MB)
 
 
 def test_perturbed_predictions_match_an_in_process_replay(digits_suite: Path, vigil_home: Path) -> None:

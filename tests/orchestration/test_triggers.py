@@ -66,6 +66,20 @@ def test_nightly_id_uses_the_scheduled_utc_date() -> None:
     assert nightly_run_id("digits", datetime(2024, 3, 1, 23, 59, tzinfo=UTC)) == "digits-nightly-20240301"
 
 
+def test_same_day_retrigger_is_kept_beside_the_scheduled_run_and_a_retry_replaces() -> None:
+    night = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+    committed: set[str] = set()
+    first = nightly_run_id("digits", night, committed.__contains__)
+    assert first == "digits-nightly-20261126"
+    assert nightly_run_id("digits", night, committed.__contains__, retry=True) == first  # nothing committed yet: same id
+    committed.add(first)
+    second = nightly_run_id("digits", night, committed.__contains__)
+    assert second == "digits-nightly-20261126-2"  # a manual re-trigger: a new attempt, the scheduled run kept
+    committed.add(second)
+    assert nightly_run_id("digits", night, committed.__contains__, retry=True) == second  # its retry replaces itself only
+    assert nightly_run_id("digits", night, committed.__contains__) == "digits-nightly-20261126-3"
+
+
 def test_backfill_plan_is_versions_times_windows(digits_suite: Path) -> None:
     suite = load_suite(digits_suite)
     versions = [ModelUpdate(model="cnn", version=v) for v in ("v1", "v2")]

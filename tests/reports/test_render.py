@@ -21,10 +21,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
-def test_report_is_self_contained_with_plotly_inlined_once() -> None:
+def test_report_is_self_contained_with_plotly_carried_once() -> None:
     page = render_report(report_data())
     assert page.startswith("<!DOCTYPE html>") and page.count("</html>") == 1
-    assert page.count("* plotly.js v") == 1  # the library's header: inlined exactly once
+    assert page.count('<script id="vigil-plotly"') == 1  # the library, compressed, exactly once
     tags = re.findall(r"<script\b[^>]*>", page)
     assert len(tags) >= 5 and not any("src=" in tag for tag in tags)  # nothing fetched from elsewhere
     for chart in ("metrics", "slices", "robustness", "history"):
@@ -123,4 +123,5 @@ def test_report_renders_in_headless_chromium() -> None:
     for chart in ("metrics", "slices", "robustness", "history"):
         assert f'id="chart-{chart}"' in html_dom
     # plotly.js ran: every chart div got its SVG drawn.
-    assert html_dom.count('class="main-svg"') >= 4
+    assert html_dom.count('class="main-svg"') >= 5
+    assert 'id="chart-drift"' in html_dom and html_dom.count("js-plotly-plot") >= 5
