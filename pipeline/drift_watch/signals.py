@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from drift.checks.z import two_proportion_p_value
 from evaluators.shadow.paired import wilson_interval
 from suite.base import Frozen
 
@@ -143,15 +144,6 @@ def ks_shift(window: np.ndarray, reference: np.ndarray, alpha: float) -> Shift |
     return Shift(statistic=float(result.statistic), p_value=float(result.pvalue), moved=float(result.pvalue) < alpha)
 
 
-def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
-    """Two-sided p-value of the pooled two-proportion z-test (1.0 when the pooled rate is 0 or 1)."""
-    pooled = (k1 + k2) / (n1 + n2)
-    sd = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if sd == 0:
-        return 1.0
-    return float(2 * stats.norm.sf(abs(k1 / n1 - k2 / n2) / sd))
-
-
 def accuracy_signals(
     y: np.ndarray, pred: np.ndarray, ref_correct: np.ndarray | None, estimate: Mapping[str, float] | None,
     alpha: float, confidence: float,
@@ -172,7 +164,7 @@ def accuracy_signals(
     realised = MetricSignal(metric="accuracy", kind="realised", value=k / n, low=low, high=high, n=n)
     moved = False  # without a labelled reference there is nothing to move against
     if ref_correct is not None and len(ref_correct):
-        p = two_proportion_p(k, n, int(ref_correct.sum()), len(ref_correct))
+        p = two_proportion_p_value(k / n, n, float(ref_correct.mean()), len(ref_correct))
         realised = realised.model_copy(update={"reference": float(ref_correct.mean()), "n_reference": len(ref_correct), "p_value": p})
         moved = p < alpha
     if estimated is not None:  # the estimate's interval is one for the realised value: its sd is the test's
