@@ -33,7 +33,7 @@ def _infer_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
 
 @task(name="prepare")
 def prepare(suite_path: str, run_id: str | None, trigger: str) -> RunPlan:
-    return prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
+    return prepare_run(suite_path, run_id=run_id, trigger=trigger)
 
 
 CLUSTER_TAG = "vigil-cluster"
