@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, PrivateAttr
 
@@ -76,7 +76,7 @@ class CarriesSuite(BaseModel):
     _suite: SuiteSpec | None = PrivateAttr(default=None)
     _data: Mapping[str, LoadedDataset] = PrivateAttr(default_factory=lambda: MappingProxyType({}))
 
-    def attach(self, suite: SuiteSpec, data: Mapping[str, LoadedDataset] | None = None) -> Any:
+    def attach(self, suite: SuiteSpec, data: Mapping[str, LoadedDataset] | None = None) -> Self:
         """Hold ``suite`` and ``data`` (by dataset name, read-only); returns the plan itself."""
         self._suite = suite
         self._data = MappingProxyType(dict(data or {}))

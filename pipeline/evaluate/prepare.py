@@ -105,10 +105,10 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
     specs = {d.name: d for d in suite.datasets}
     for entry in datasets:  # the classes are known once every dataset is read
         entry.fingerprint = data_fingerprint(entry.sha256, specs[entry.name], suite.task, classes if suite.task == "classification" else None)
-    check_reference_labels(suite, classes or [])
-    check_perturbations(suite, features)
     if suite.drift is not None:  # the drift stage's reference (a use: reference dataset), read with the rest
         data[suite.drift.reference] = _load_named(suite, suite.drift.reference, "drift.reference")
+    check_reference_labels(suite, classes or [], data.get(suite.drift.reference) if suite.drift is not None else None)
+    check_perturbations(suite, features)
     now = datetime.now(UTC)
     plan = RunPlan(
         run_id=run_id or new_run_id(suite.name, now),

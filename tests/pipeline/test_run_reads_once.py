@@ -7,6 +7,7 @@ The real loaders run; each module that imported one gets a counting wrapper arou
 from __future__ import annotations
 
 import importlib
+import json
 import pickle
 import sys
 from collections import Counter
@@ -63,6 +64,17 @@ def test_vigil_run_loads_the_suite_once_and_each_dataset_once(digits_suite: Path
     assert ran.exit_code == 0, ran.output
     assert suites == {"suite.yaml": 1}
     assert datasets == {"digits-test": 1, "digits-reference": 1}  # digits-stream is `vigil drift`'s, not the run's
+    stored = _flow_run_parameters("reads-once")  # the API keeps the plan's small JSON, none of its data
+    assert stored["plan"]["run_id"] == "reads-once" and len(json.dumps(stored)) < 20_000
+
+
+def _flow_run_parameters(run_id: str) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = [r for r in client.read_flow_runs() if r.parameters.get("run_id") == run_id]
+    assert len(runs) == 1, [r.parameters for r in runs]
+    return runs[0].parameters
 
 
 def test_the_plan_keeps_its_data_out_of_json_and_pickles(digits_suite: Path) -> None:
