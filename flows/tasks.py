@@ -70,7 +70,7 @@ def drift(plan: RunPlan, settings: Settings) -> str | None:
 
 @task(name="alert")
 def alert(plan: RunPlan, settings: Settings) -> str:
-    return alert_run(plan.run_id, settings)
+    return alert_run(plan.run_id, settings, plan.suite)
 
 
 @task(name="report")
