@@ -40,7 +40,8 @@ def drift(
     from suite.settings import load_settings
 
     try:
-        outcomes = watch_windows(suite, load_settings(), since=since, dataset=dataset)
+        spec = load_suite(suite)
+        outcomes = watch_windows(spec, load_settings(), since=since, dataset=dataset)
     except VigilError as exc:
         fail(str(exc))
     if as_json:
@@ -49,7 +50,7 @@ def drift(
     out.print(window_table(outcomes), soft_wrap=False)
     if outcomes:
         out.print("[dim]* moved (p < drift.signal_alpha; accuracy: vs the reference and its estimate); ~ estimated, no labels[/]")
-        out.print(f"[dim]{len(outcomes)} window runs stored; curve: vigil history --suite {load_suite(suite).name} "
+        out.print(f"[dim]{len(outcomes)} window runs stored; curve: vigil history --suite {spec.name} "
                   f"--metric drift_share --model data --dataset {outcomes[0].dataset}[/]")
 
 

@@ -59,8 +59,8 @@ def run(
     from suite.settings import load_settings
 
     try:
-        plan, spec = prepare_run(suite, run_id=run_id)  # fail fast on bad input, before Prefect and Ray start
-        _warn_unpinned(spec)
+        plan = prepare_run(suite, run_id=run_id, trigger=trigger)  # fail fast on bad input, before Prefect and Ray start
+        _warn_unpinned(plan.suite)
         with claim_run(plan.run_id, load_settings(ray_address)):  # ... and on a run id already running (the flow re-enters the lock)
             from flows.evaluate import evaluate_suite
             from flows.server import start_ephemeral_server
@@ -72,7 +72,7 @@ def run(
             err.print(f"[dim]running {suite} …[/]")
             start_ephemeral_server()  # from the main thread, so the server dies with this process even on kill -9
             with RichProgress() as progress, reporting(progress):
-                outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger)
+                outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger, plan=plan)
     except VigilError as exc:
         fail(str(exc))
     if as_json:
@@ -93,7 +93,8 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
     from pipeline.evaluate.prepare import prepare_run
 
     try:
-        plan, spec = prepare_run(suite)
+        plan = prepare_run(suite)
+        spec = plan.suite
         loaded = load_models(spec, plan)
     except VigilError as exc:
         fail(str(exc))

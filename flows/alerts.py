@@ -14,6 +14,7 @@ from pipeline.triggers.alerts import DriftAlert, alerts_markdown, drift_alerts, 
 from pipeline.evaluate.drift import drift_table
 from pipeline.triggers.metric_watch import MetricAlert, metric_changes_for_run
 from suite.settings import Settings
+from suite.spec import SuiteSpec
 
 DRIFT_EVENT = "vigil.drift.detected"
 METRIC_EVENT = "vigil.metric.changed"
@@ -40,10 +41,15 @@ def emit_metric_events(alerts: list[MetricAlert]) -> int:
     return len(alerts)
 
 
-def alert_run(run_id: str, settings: Settings) -> str:
-    """Emit a committed run's drift and metric-change events; returns the markdown snippet for its verdict."""
+def alert_run(run_id: str, settings: Settings, suite: SuiteSpec | None = None) -> str:
+    """Emit a committed run's drift and metric-change events; returns the markdown snippet for its verdict.
+
+    ``suite`` is the run's parsed suite when the caller holds it (a run's plan does); else the
+    metric-drift settings are read from the suite file the run recorded.
+    """
     drift = drift_alerts(drift_table(run_id, settings))
-    metrics = metric_changes_for_run(run_id, settings)
+    metrics = (metric_changes_for_run(run_id, settings) if suite is None
+               else metric_changes_for_run(run_id, settings, suite.metric_drift, confidence=suite.bootstrap.confidence))
     emit_drift_events(drift)
     emit_metric_events(metrics)
     return alerts_markdown(drift, metrics)

@@ -20,11 +20,12 @@ from pipeline.drift_watch.windows import WindowOutcome, pattern_alerts, watch_wi
 from pipeline.triggers.metric_watch import metric_changes_for_run
 from suite.load import load_suite
 from suite.settings import Settings, load_settings
+from suite.spec import SuiteSpec
 
 
 @task(name="drift-windows", retries=1, retry_delay_seconds=5)
-def windows(suite_path: str, settings: Settings, since: datetime | None, dataset: str | None) -> list[WindowOutcome]:
-    return watch_windows(suite_path, settings, since=since, dataset=dataset)
+def windows(suite: SuiteSpec, settings: Settings, since: datetime | None, dataset: str | None) -> list[WindowOutcome]:
+    return watch_windows(suite, settings, since=since, dataset=dataset)
 
 
 @task(name="alert")
@@ -39,7 +40,8 @@ def alert(outcomes: list[WindowOutcome], settings: Settings, suite: str) -> dict
 def drift_watch(suite_path: str, since: datetime | None = None, dataset: str | None = None, ray_address: str | None = None) -> dict[str, object]:
     """Store drift per window of the suite's timestamped datasets and emit alerts."""
     settings = load_settings(ray_address)
-    outcomes = windows(suite_path, settings, since, dataset)
-    counts = alert(outcomes, settings, load_suite(suite_path).name)
+    suite = load_suite(suite_path)  # parsed once: the windows and the alerts' resource both take it from here
+    outcomes = windows(suite, settings, since, dataset)
+    counts = alert(outcomes, settings, suite.name)
     return {"runs": [o.run_id for o in outcomes], "drifted": [o.run_id for o in outcomes if o.dataset_drifted],
             "patterns": {o.run_id: o.pattern for o in outcomes}, **counts}

@@ -1,7 +1,13 @@
 """The ``evaluate-suite`` flow: prepare → infer (per model × dataset × variant) → score → drift → decide → analyse → report → persist → alert → publish.
 
 Each task (:mod:`flows.tasks`) is a coarse stage calling one function of
-:mod:`pipeline`; tasks pass the small run plan and URIs, never data frames.
+:mod:`pipeline`; tasks pass the run plan and URIs, never data frames. The plan
+(:class:`~pipeline.evaluate.plan.RunPlan`) is built once per run: its public
+fields are small JSON, what Prefect stores and hashes; it also holds, as private
+attributes, the parsed suite and the datasets loaded at plan time, so no stage
+reads the suite file or the data again. ``vigil run`` builds it before Prefect
+starts and passes it in (``plan``); a deployment, schedule or trigger passes only
+``suite_path`` and the flow's ``prepare`` task builds it.
 Inference runs on warm Ray actors inside the ``infer`` task (Ray is reached by
 address when one is configured, else started locally once per process), so
 Prefect's own task runner stays the default thread pool.
@@ -20,6 +26,7 @@ from flows.tasks import (
 )
 from pipeline.evaluate.infer import release_workers
 from pipeline.commit import claim_run, discard_run
+from pipeline.evaluate.plan import RunPlan
 from pipeline.progress import reporting
 from suite.settings import load_settings
 
@@ -33,10 +40,11 @@ def _run_name() -> str:
 
 
 @flow(name="evaluate-suite", flow_run_name=_run_name, log_prints=True)
-def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str | None = None, trigger: str = "manual") -> dict[str, str]:
-    """Evaluate every model of a suite on its datasets and record the verdict."""
+def evaluate_suite(suite_path: str, run_id: str | None = None, ray_address: str | None = None, trigger: str = "manual",
+                   plan: RunPlan | None = None) -> dict[str, str]:
+    """Evaluate every model of a suite on its datasets and record the verdict (``plan``: one already prepared from ``suite_path``)."""
     settings, log = load_settings(ray_address), FlowLog()
-    plan = prepare(suite_path, run_id, trigger)
+    plan = plan if plan is not None else prepare(suite_path, run_id, trigger)
     log.planned(plan)
     with claim_run(plan.run_id, settings):  # one process per run id, held to the end: a second run of it fails at once
         try:

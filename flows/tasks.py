@@ -33,7 +33,7 @@ def _infer_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
 
 @task(name="prepare")
 def prepare(suite_path: str, run_id: str | None, trigger: str) -> RunPlan:
-    return prepare_run(suite_path, run_id=run_id, trigger=trigger)[0]
+    return prepare_run(suite_path, run_id=run_id, trigger=trigger)
 
 
 CLUSTER_TAG = "vigil-cluster"
@@ -70,7 +70,7 @@ def drift(plan: RunPlan, settings: Settings) -> str | None:
 
 @task(name="alert")
 def alert(plan: RunPlan, settings: Settings) -> str:
-    return alert_run(plan.run_id, settings)
+    return alert_run(plan.run_id, settings, plan.suite)
 
 
 @task(name="report")

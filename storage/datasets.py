@@ -188,14 +188,17 @@ def check_labels(values: pd.Series, classes: list[int | str], where: str, what: 
         raise DataError(f"{where}: column {values.name}: {len(outside)} labels outside {what} {list(classes)} (e.g. {example!r}){hint}")
 
 
-def check_reference_labels(suite: SuiteSpec, classes: list[int | str]) -> None:
-    """The drift reference's labels are among the classes the evaluation data established (suites without ``classes:``)."""
+def check_reference_labels(suite: SuiteSpec, classes: list[int | str], reference: LoadedDataset | None = None) -> None:
+    """The drift reference's labels are among the classes the evaluation data established (suites without ``classes:``).
+
+    ``reference`` is the reference dataset when the caller has loaded it already (a run's plan has).
+    """
     if suite.drift is None or suite.task != "classification" or suite.classes is not None:
         return
     spec = next((d for d in suite.datasets if d.name == suite.drift.reference), None)
     if spec is None or spec.label is None:
         return
-    reference = load_dataset(spec, suite)
+    reference = reference if reference is not None else load_dataset(spec, suite)
     where = f"suite {suite.source}: datasets[{suite.datasets.index(spec)}] ({spec.name})"
     check_labels(reference.frame[spec.label], classes, where, "the evaluation data's classes", "; declare classes: to widen them")
 

@@ -30,6 +30,7 @@ a row window's run id ends ``-rows-<first>-<end>`` (positions in the dataset's f
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,11 +98,14 @@ def window_run_id(suite: str, dataset: str, start: pd.Timestamp | WindowCut, end
     return f"{slug}-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}"
 
 
-def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None = None, dataset: str | None = None) -> list[WindowOutcome]:
+def watch_windows(suite: SuiteSpec | str | Path, settings: Settings, *, since: datetime | None = None,
+                  dataset: str | None = None) -> list[WindowOutcome]:
     """Compare every window (``drift.window``, default one day) of each stream dataset with the reference.
 
+    The suite is parsed once (by the caller, or here from its file) and each dataset read once.
+
     Args:
-        suite_path: The suite file.
+        suite: The suite, parsed, or its file.
         settings: Where runs are stored and which Ray to use for large windows.
         since: Only windows starting at or after this moment (naive means UTC); row windows without
             timestamps are always all watched.
@@ -110,7 +114,7 @@ def watch_windows(suite_path: str, settings: Settings, *, since: datetime | None
     Returns:
         One outcome per committed window run, oldest first.
     """
-    suite = load_suite(suite_path)
+    suite = suite if isinstance(suite, SuiteSpec) else load_suite(suite)
     names = stream_datasets(suite, dataset)
     assert suite.drift is not None
     ref_data = load_dataset(dataset_spec(suite, suite.drift.reference), suite)  # read once: classes and the reference side

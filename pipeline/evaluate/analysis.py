@@ -25,10 +25,9 @@ from pipeline.evaluate.attribution import UPSTREAM_FILE, attribution
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.score import prediction_arrays, staged_results_path
 from storage.cache import PredictionCache
-from storage.datasets import SAMPLE_ID, load_dataset
+from storage.datasets import SAMPLE_ID
 from storage.frames import read_frame, write_frame
 from storage.store import ResultStore
-from suite.load import load_suite
 from suite.settings import Settings
 from suite.spec import SuiteSpec
 
@@ -63,7 +62,7 @@ def _error_analysis(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> tupl
     if baseline is None:
         return pd.DataFrame(), pd.DataFrame()
     for spec in suite.evaluation_datasets:
-        data = load_dataset(spec, suite)
+        data = plan.data(spec.name)
         frame = data.frame.sort_values(SAMPLE_ID).reset_index(drop=True)
         base = cache.get(plan.cache_key(baseline.name, spec.name, "clean")).sort_values(SAMPLE_ID)
         y, s_base = prediction_arrays(base, suite.task)
@@ -81,7 +80,7 @@ def _error_analysis(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> tupl
 
 def analyse_run(plan: RunPlan, settings: Settings) -> list[str]:
     """Write the robustness summary and error analysis into the run's staging folder."""
-    suite = load_suite(plan.suite_path)
+    suite = plan.suite
     store = ResultStore(settings)
     staging = store.staging_dir(plan.run_id)
     results = read_frame(staged_results_path(store, plan.run_id))

@@ -21,10 +21,9 @@ from pipeline.evaluate.drift import drift_table
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.score import prediction_arrays, staged_results_path, suite_metrics
 from storage.cache import PredictionCache
-from storage.datasets import SAMPLE_ID, load_dataset
+from storage.datasets import SAMPLE_ID
 from storage.frames import read_frame
 from storage.store import ResultStore
-from suite.load import load_suite
 from suite.settings import Settings
 from suite.spec import SuiteSpec
 
@@ -52,8 +51,7 @@ def paired_source(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> Paired
 
     @lru_cache(maxsize=8)
     def masks(dataset: str) -> dict[str, np.ndarray]:
-        spec = next(d for d in suite.datasets if d.name == dataset)
-        frame = load_dataset(spec, suite).frame.sort_values(SAMPLE_ID).reset_index(drop=True)
+        frame = plan.data(dataset).frame.sort_values(SAMPLE_ID).reset_index(drop=True)
         return slice_masks(frame, suite.slices)
 
     def paired(candidate: str, baseline: str, dataset: str, variant: str, slice_: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +77,7 @@ def metric_lookup(suite: SuiteSpec, classes: list[int | str] | None) -> MetricLo
 
 def decide_run(plan: RunPlan, settings: Settings) -> Decision:
     """Evaluate the suite's gates on the staged results."""
-    suite = load_suite(plan.suite_path)
+    suite = plan.suite
     gates = [*suite.gates, *suite.robustness_gates, *([suite.drift_gate] if suite.drift_gate else [])]
     if not gates:
         return Decision(verdict="none")

@@ -44,11 +44,10 @@ from drift.scale import drift_from_summaries, make_bins_spec
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.fingerprint import canonical_sha256, model_fingerprint
 from storage.cache import PredictionCache, prediction_key
-from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
+from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels
 from storage.frames import read_frame, write_frame
 from storage.store import ResultStore
 from suite.errors import VigilError
-from suite.load import load_suite
 from suite.sections import DriftSpec
 from suite.settings import Settings
 from suite.spec import SuiteSpec
@@ -240,12 +239,16 @@ def labels_of(data: LoadedDataset, task: str, classes: list[int | str] | None) -
     return values.rename(data.label).reset_index(drop=True)
 
 
-def reference_side(suite: SuiteSpec, settings: Settings, classes: list[int | str] | None) -> tuple[LoadedDataset, DriftSide]:
-    """The suite's drift reference (its ``reference_rows``/``reference_range`` only) with its outputs and labels."""
+def reference_side(suite: SuiteSpec, settings: Settings, classes: list[int | str] | None,
+                   data: LoadedDataset | None = None) -> tuple[LoadedDataset, DriftSide]:
+    """The suite's drift reference (its ``reference_rows``/``reference_range`` only) with its outputs and labels.
+
+    ``data`` is the reference dataset when the caller holds it already (a run's plan does).
+    """
     from pipeline.drift_watch.streams import window_reference  # it builds on this module
 
     _drift_spec(suite)
-    reference = window_reference(suite, settings, classes)
+    reference = window_reference(suite, settings, classes, data)
     return reference.data, reference.side
 
 
@@ -254,17 +257,17 @@ def drift_stage(plan: RunPlan, settings: Settings) -> str | None:
 
     Writes ``drift.parquet`` and Evidently's HTML into the run's staging folder and returns the table's path.
     """
-    suite = load_suite(plan.suite_path)
+    suite = plan.suite
     if suite.drift is None:
         return None
     spec = suite.drift
     store, cache = ResultStore(settings), PredictionCache(settings.cache_dir)
-    ref_data, ref_side = reference_side(suite, settings, plan.classes)
+    ref_data, ref_side = reference_side(suite, settings, plan.classes, plan.data(spec.reference))
     staging = store.staging_dir(plan.run_id)
     tables = []
     evaluated = [d for d in suite.evaluation_datasets if d.name in {e.name for e in plan.datasets}]
     for dataset in evaluated:
-        data = load_dataset(dataset, suite)
+        data = plan.data(dataset.name)
         preds = {}
         for name in ref_side.predictions:
             key = plan.cache_key(name, dataset.name, "clean")

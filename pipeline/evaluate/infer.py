@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -22,10 +21,9 @@ from pipeline.progress import report
 from pipeline.evaluate.upstream import with_upstream
 from pipeline.evaluate.variants import bound_perturbation, is_label_variant
 from storage.cache import PredictionCache
-from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
+from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels
 from storage.store import ResultStore
-from suite.errors import ChecksumError
-from suite.load import load_suite
+from suite.errors import VigilError
 from suite.settings import Settings
 from suite.spec import ModelSpec, SuiteSpec
 from workers.cluster import ensure_ray
@@ -68,7 +66,9 @@ def model_inputs(data: LoadedDataset, spec: ModelSpec) -> np.ndarray | pd.DataFr
 
 
 def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDataset, settings: Settings) -> pd.DataFrame:
-    spec = next(m for m in suite.models if m.name == item.model)
+    spec = next((m for m in suite.models if m.name == item.model), None)
+    if spec is None:
+        raise VigilError(f"suite {suite.source}: work item {item.model} · {item.dataset}: expected one of the suite's models {[m.name for m in suite.models]}")
     num_classes = len(plan.classes) if plan.classes else None
     label_variant = is_label_variant(item.variant)
     transform = None if label_variant else bound_perturbation(suite, data, item.variant, plan.seed, num_classes)
@@ -99,23 +99,12 @@ def staged_placements(plan: RunPlan, settings: Settings) -> dict[str, list[dict]
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
-@lru_cache(maxsize=2)
-def _planned_data(suite_path: str, suite_hash: str, name: str, sha256: str) -> tuple[SuiteSpec, LoadedDataset]:
-    """The suite and one dataset as the plan pinned them, loaded once per process, not once per variant."""
-    suite = load_suite(suite_path)
-    data = load_dataset(next(d for d in suite.datasets if d.name == name), suite)
-    if data.sha256 != sha256 or suite.fingerprint() != suite_hash:
-        raise ChecksumError(f"dataset {name} or suite {suite_path}: changed during the run (data {sha256[:12]}… → {data.sha256[:12]}…)")
-    return suite, data
-
-
 def infer_item(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
-    """Predict ``item`` (cached by content); returns the prediction cache key."""
+    """Predict ``item`` (cached by content) on the suite and data the plan holds; returns the prediction cache key."""
     key = plan.cache_key(item.model, item.dataset, item.variant)
     cache = PredictionCache(settings.cache_dir)
     if not cache.has(key):
-        suite, data = _planned_data(plan.suite_path, plan.suite_hash, item.dataset, plan.dataset(item.dataset).sha256)
-        cache.put(key, _predict(plan, item, suite, data, settings))
+        cache.put(key, _predict(plan, item, plan.suite, plan.data(item.dataset), settings))
     items = plan.work_items()
     report("infer", items.index(item) + 1, len(items), f"{item.model} · {item.variant}")
     return key

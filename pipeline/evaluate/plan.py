@@ -1,13 +1,35 @@
-"""A run's plan: the resolved, verified inputs every later stage works from."""
+"""A run's plan: the resolved, verified inputs every later stage works from.
+
+The plan is built once per run (:func:`pipeline.evaluate.prepare.prepare_run`) and
+carries two things:
+
+- public fields, small and JSON-serialisable: ids, checksums, fingerprints,
+  provenance. They are what Prefect sees: a flow parameter is stored as this
+  JSON, a task's input hash is taken over it (Prefect hashes a pydantic model by
+  ``model_dump(mode="json")``, which leaves private attributes out);
+- private attributes, never serialised: the parsed suite (a frozen
+  :class:`~suite.spec.SuiteSpec`) and the datasets as loaded and checksummed at
+  plan time. Every stage takes them from here instead of re-reading a path, so a
+  run reads its YAML once and each dataset once.
+
+Pickling a plan (a persisted task result, a fallback hash) drops the private
+attributes: data never travels with it, and a plan that lost them says so when a
+stage asks (:class:`~suite.errors.VigilError`), rather than re-reading files.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Self
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from storage.cache import prediction_key
+from storage.datasets import LoadedDataset
+from suite.errors import VigilError
+from suite.spec import SuiteSpec
 
 
 class ModelEntry(BaseModel):
@@ -45,8 +67,52 @@ class WorkItem(BaseModel):
     variant: str
 
 
-class RunPlan(BaseModel):
-    """Everything a run needs to know, small enough to pass between Prefect tasks."""
+class CarriesSuite(BaseModel):
+    """A plan that holds its parsed suite (and loaded data) beside its public, JSON-serialisable fields.
+
+    The suite and data are private attributes: out of ``model_dump``/JSON, dropped on pickling.
+    """
+
+    _suite: SuiteSpec | None = PrivateAttr(default=None)
+    _data: Mapping[str, LoadedDataset] = PrivateAttr(default_factory=lambda: MappingProxyType({}))
+
+    def attach(self, suite: SuiteSpec, data: Mapping[str, LoadedDataset] | None = None) -> Self:
+        """Hold ``suite`` and ``data`` (by dataset name, read-only); returns the plan itself."""
+        self._suite = suite
+        self._data = MappingProxyType(dict(data or {}))
+        return self
+
+    @property
+    def suite(self) -> SuiteSpec:
+        """The suite as parsed at plan time (frozen)."""
+        if self._suite is None:
+            raise VigilError(f"plan of run {getattr(self, 'run_id', '?')}: expected the parsed suite with the plan, got none "
+                             "(a plan read back from JSON or a pickle carries only its summary; build it with its prepare stage)")
+        return self._suite
+
+    def data(self, name: str) -> LoadedDataset:
+        """Dataset ``name`` as loaded (and its checksum verified) at plan time."""
+        if name not in self._data:
+            raise VigilError(f"plan of run {getattr(self, 'run_id', '?')}: dataset {name!r}: expected it loaded with the plan, "
+                             f"got only {sorted(self._data)}")
+        return self._data[name]
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        return {**state, "__pydantic_private__": None}  # never pickle the data: see the module docstring
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._suite, self._data = None, MappingProxyType({})
+
+
+class RunPlan(CarriesSuite):
+    """Everything a run needs to know: small public fields to pass between Prefect tasks, and the suite and data it was planned from.
+
+    ``suite`` is the parsed suite; ``data(name)`` every dataset the run reads, loaded and
+    checksummed once at plan time: the evaluation datasets (``datasets`` records their
+    sha256) and the drift reference when the suite has a ``drift:`` section.
+    """
 
     run_id: str
     suite_path: str
@@ -87,8 +153,14 @@ class RunPlan(BaseModel):
 
     def model(self, name: str) -> ModelEntry:
         """The entry for model ``name``."""
-        return next(m for m in self.models if m.name == name)
+        found = next((m for m in self.models if m.name == name), None)
+        if found is None:
+            raise VigilError(f"run {self.run_id}: model {name!r}: expected one of {[m.name for m in self.models]}")
+        return found
 
     def dataset(self, name: str) -> DatasetEntry:
         """The entry for dataset ``name``."""
-        return next(d for d in self.datasets if d.name == name)
+        found = next((d for d in self.datasets if d.name == name), None)
+        if found is None:
+            raise VigilError(f"run {self.run_id}: dataset {name!r}: expected one of {[d.name for d in self.datasets]}")
+        return found

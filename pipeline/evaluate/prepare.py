@@ -3,6 +3,10 @@
 Nothing is evaluated until everything a run depends on has been verified: a
 typo in a metric or format, a tampered checkpoint or a missing column stops the
 run here with one clear line, before any worker starts.
+
+This is the one place a run reads its suite file and its datasets: the plan
+carries the parsed suite and the loaded data (with their checksums, verified
+here) to every later stage.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pipeline.evaluate.fingerprint import check_code_pins, data_fingerprint, mod
 from pipeline.evaluate.plan import DatasetEntry, ModelEntry, RunPlan
 from pipeline.evaluate.upstream import upstream_digest
 from pipeline.evaluate.variants import check_perturbations, variant_versions, variants_of
-from storage.datasets import check_reference_labels, encode_labels, load_dataset
+from storage.datasets import LoadedDataset, check_reference_labels, encode_labels, load_dataset
 from storage.provenance import collect_provenance
 from suite.errors import SpecError, VigilError
 from suite.ids import check_run_id
@@ -65,8 +69,13 @@ def code_sha256(model: ModelSpec, suite: SuiteSpec) -> str:
     return digest.hexdigest()
 
 
-def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: str = "manual") -> tuple[RunPlan, SuiteSpec]:
-    """Verify a suite and everything it pins, and plan the run."""
+def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: str = "manual") -> RunPlan:
+    """Verify a suite and everything it pins, and plan the run.
+
+    Returns:
+        The plan, holding the parsed suite (``plan.suite``) and every dataset the run reads
+        (``plan.data(name)``: the evaluation datasets and the drift reference), each read once, here.
+    """
     if run_id is not None:
         check_run_id(run_id)
     suite = load_suite(suite_path)
@@ -84,9 +93,9 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         fingerprints[model.name] = model_fingerprint(model, suite, upstream)
         models.append(ModelEntry(name=model.name, sha256=sha, fingerprint=fingerprints[model.name].sha256, format=model.format,
                                  role=model.role, path=str(path or ""), version=model.version))
-    datasets, classes, features = [], suite.classes, {}
+    datasets, classes, features, data = [], suite.classes, {}, {}
     for spec in suite.evaluation_datasets:
-        loaded = load_dataset(spec, suite)
+        loaded = data[spec.name] = load_dataset(spec, suite)
         features[spec.name] = loaded.features
         if spec.checks is not None:
             check_dataset(loaded.frame, spec.checks, f"{loaded.source} (suite {suite.source}, datasets[{suite.datasets.index(spec)}].checks)")
@@ -96,10 +105,12 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
     specs = {d.name: d for d in suite.datasets}
     for entry in datasets:  # the classes are known once every dataset is read
         entry.fingerprint = data_fingerprint(entry.sha256, specs[entry.name], suite.task, classes if suite.task == "classification" else None)
-    check_reference_labels(suite, classes or [])
+    if suite.drift is not None:  # the drift stage's reference (a use: reference dataset), read with the rest
+        data[suite.drift.reference] = _load_named(suite, suite.drift.reference, "drift.reference")
+    check_reference_labels(suite, classes or [], data.get(suite.drift.reference) if suite.drift is not None else None)
     check_perturbations(suite, features)
     now = datetime.now(UTC)
-    return RunPlan(
+    plan = RunPlan(
         run_id=run_id or new_run_id(suite.name, now),
         suite_path=str(Path(suite_path).resolve()),
         suite_name=suite.name,
@@ -115,7 +126,15 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         perturbation_params=perturbation_params(suite),
         provenance={**run_provenance(suite, models, datasets, trigger),
                     "prediction_fingerprints": {name: {"sha256": fp.sha256, "inputs": fp.inputs} for name, fp in fingerprints.items()}},
-    ), suite
+    )
+    return plan.attach(suite, data)
+
+
+def _load_named(suite: SuiteSpec, name: str, field: str) -> LoadedDataset:
+    spec = next((d for d in suite.datasets if d.name == name), None)
+    if spec is None:
+        raise VigilError(f"suite {suite.source}: {field}: expected one of the suite's datasets {[d.name for d in suite.datasets]}, got {name!r}")
+    return load_dataset(spec, suite)
 
 
 def run_provenance(suite: SuiteSpec, models: list[ModelEntry], datasets: list[DatasetEntry], trigger: str) -> dict[str, Any]:

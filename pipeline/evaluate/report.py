@@ -98,16 +98,14 @@ def write_report(data: ReportData, path: Path) -> Path:
 def stage_report(plan: Any, decision: Any, settings: Any) -> str:
     """Render the report of a run about to be committed into its staging folder; returns its path."""
     from pipeline.evaluate.score import staged_results_path
-    from suite.load import load_suite
 
     store = ResultStore(settings)
     folder = store.staging_dir(plan.run_id)
     (folder / "gates.json").write_text(json.dumps(decision.model_dump(mode="json"), indent=2))
-    suite = load_suite(plan.suite_path)
     data = build_report_data(
         store, folder=folder, title=f"{plan.suite_name} · run {plan.run_id}", suite=plan.suite_name,
         verdict=decision.verdict, results=read_frame(staged_results_path(store, plan.run_id)),
-        provenance=plan.provenance, primary=suite.primary(), include_current=True,
+        provenance=plan.provenance, primary=plan.suite.primary(), include_current=True,
     )
     return str(write_report(data, folder / REPORT_FILE))
 

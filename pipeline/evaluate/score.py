@@ -20,11 +20,10 @@ from evaluators.slices import slice_masks
 from pipeline.evaluate.plan import RunPlan, WorkItem
 from pipeline.progress import report
 from storage.cache import PredictionCache
-from storage.datasets import SAMPLE_ID, load_dataset
+from storage.datasets import SAMPLE_ID
 from storage.frames import write_frame
 from storage.store import ResultStore
 from suite.errors import DataError
-from suite.load import load_suite
 from suite.settings import Settings
 from suite.spec import SuiteSpec
 
@@ -73,10 +72,10 @@ def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, preds: pd.DataF
 
 def score_run(plan: RunPlan, settings: Settings) -> str:
     """Score all of the run's work items; returns the staged results' path."""
-    suite = load_suite(plan.suite_path)
+    suite = plan.suite
     store, cache = ResultStore(settings), PredictionCache(settings.cache_dir)
     frames, items = [], plan.work_items()
-    data = {d.name: load_dataset(d, suite).frame for d in suite.evaluation_datasets}
+    data = {d.name: plan.data(d.name).frame for d in plan.datasets}
     for done, item in enumerate(items):
         key = plan.cache_key(item.model, item.dataset, item.variant)
         if not cache.has(key):

@@ -29,13 +29,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 
 from evaluators.shadow import ShadowReport, replay_compare
 from evaluators.shadow.request_log.reader import LogCounts, ParsedLog
 from evaluators.shadow.request_log.format import CANDIDATE_LATENCY_MS, CANDIDATE_PREDICTION, CANDIDATE_SCORES, candidate_outputs
 from pipeline.evaluate.fingerprint import model_fingerprint
-from pipeline.evaluate.plan import ModelEntry
+from pipeline.evaluate.plan import CarriesSuite, ModelEntry
 from pipeline.evaluate.prepare import new_run_id
 from pipeline.shadow.log import replay_schema, stage_log
 from storage.checksums import sha256_file
@@ -57,8 +56,8 @@ _CHUNK_ROWS = 10_000
 _LOG, _CANDIDATE, _RESULTS, _QUARANTINE, _REPORT = "log.parquet", "candidate.parquet", "results.parquet", "quarantine.parquet", "shadow.md"
 
 
-class ReplayPlan(BaseModel):
-    """What a replay works from, small enough to pass between Prefect tasks."""
+class ReplayPlan(CarriesSuite):
+    """What a replay works from: small public fields to pass between Prefect tasks, and the suite parsed once (``suite``)."""
 
     run_id: str
     suite_path: str
@@ -155,7 +154,7 @@ def prepare_replay(
     sha = spec.sha256 or ""
     entry = ModelEntry(name=spec.name, sha256=sha, fingerprint=model_fingerprint(spec, suite).sha256, format=spec.format, role=spec.role,
                        path=str(checkpoint or ""), version=spec.version)
-    return ReplayPlan(
+    plan = ReplayPlan(
         run_id=run_id,
         suite_path=str(Path(suite_path).resolve()),
         suite_name=suite.name,
@@ -178,6 +177,7 @@ def prepare_replay(
                 "rows_quarantined": counts.rows_quarantined, "by_reason": counts.by_reason},
         staging=str(staging),
     )
+    return plan.attach(suite)
 
 
 def logged_candidate(plan: ReplayPlan) -> str:
@@ -198,7 +198,7 @@ def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
     from workers.pool import close_pools, get_pool
     from workers.predictor import rows_of
 
-    suite = load_suite(plan.suite_path)
+    suite = plan.suite
     spec = next(m for m in suite.models if m.name == plan.model.name)
     ensure_ray(settings.ray_address)
     pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=len(plan.classes) if plan.classes else None, workers=suite.workers)
@@ -232,7 +232,7 @@ def _candidate_frame(outputs: np.ndarray, latency: np.ndarray) -> pd.DataFrame:
 
 def compare_replay(plan: ReplayPlan, settings: Settings) -> str:
     """Compare the candidate's staged outputs with production's; stage the long results rows; returns their path."""
-    suite = load_suite(plan.suite_path)
+    suite = plan.suite
     slice_columns = {s.column for s in suite.slices}
     names = [c for c in parquet_columns(plan.staged(_LOG)) if c not in plan.features or c in slice_columns]
     frame = read_frame(plan.staged(_LOG), columns=names)  # the outputs and slice columns, not every feature

@@ -130,7 +130,8 @@ def to_alert(suite: str, key: tuple[object, ...], series: pd.DataFrame, verdict:
     )
 
 
-def metric_changes_for_run(run_id: str, settings: Settings, spec: MetricDriftSpec | None = None) -> list[MetricAlert]:
+def metric_changes_for_run(run_id: str, settings: Settings, spec: MetricDriftSpec | None = None, *,
+                           confidence: float | None = None) -> list[MetricAlert]:
     """The incident events that fire at this run's point, over every series the run belongs to.
 
     Args:
@@ -138,6 +139,8 @@ def metric_changes_for_run(run_id: str, settings: Settings, spec: MetricDriftSpe
         settings: Where results live.
         spec: Detector settings; None reads the suite's ``metric_drift`` (defaults when the suite
             file is gone).
+        confidence: The suite's bootstrap confidence; with ``spec`` given too, the suite file is not read
+            (a run's plan holds both).
 
     Raises:
         VigilError: the run is not committed.
@@ -146,7 +149,7 @@ def metric_changes_for_run(run_id: str, settings: Settings, spec: MetricDriftSpe
     run = store.get_run(run_id)
     if run is None:
         raise VigilError(f"metric drift: run {run_id!r} not found (see `vigil runs`)")
-    suite_spec, ci_level = suite_settings(run.provenance)
+    suite_spec, ci_level = (spec, confidence) if spec is not None and confidence is not None else suite_settings(run.provenance)
     spec = spec or suite_spec
     runs = {r.run_id: r.started_at for r in store.list_runs(suite=run.suite, limit=100_000) if r.status == "completed"}
     results = store.scan_results(suite=run.suite)

@@ -84,7 +84,8 @@ def shifted_example(tmp_path: Path) -> Path:
 def test_evaluate_hooks_on_a_committed_run(shifted_example: Path, vigil_home: Path) -> None:
     outcome = evaluate_suite(suite_path=str(shifted_example), run_id="bc-drift")
     settings = load_settings()
-    plan, suite = prepare_run(shifted_example, run_id="bc-drift")
+    plan = prepare_run(shifted_example, run_id="bc-drift")
+    suite = plan.suite
     path = drift_stage(plan, settings)
     assert path is not None and Path(path).name == "drift.parquet"
     table = drift_table(outcome["run_id"], settings)
@@ -112,7 +113,7 @@ def test_drift_stage_is_skipped_without_a_drift_section(shifted_example: Path, v
     doc = yaml.safe_load(shifted_example.read_text())
     doc.pop("drift")
     shifted_example.write_text(yaml.safe_dump(doc, sort_keys=False))
-    plan, _ = prepare_run(shifted_example, run_id="no-drift")
+    plan = prepare_run(shifted_example, run_id="no-drift")
     assert drift_stage(plan, load_settings()) is None
 
 

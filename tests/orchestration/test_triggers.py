@@ -54,7 +54,7 @@ def test_derived_suite_swaps_one_checkpoint_and_keeps_everything_else(digits_sui
     cnn = next(m for m in changed.models if m.name == "cnn")
     assert (cnn.path, cnn.version) == (str(new), "v3")
     assert changed.resolve(next(m for m in changed.models if m.name == "mlp").path) == original.resolve(original.models[1].path)
-    plan, _ = prepare_run(derived)  # checksums and the model module resolve from the new folder
+    plan = prepare_run(derived)  # checksums and the model module resolve from the new folder
     assert plan.model("cnn").version == "v3"
     with pytest.raises(VigilError, match="expected one of \\['cnn', 'mlp'\\], got 'gpt'"):
         derive_suite(digits_suite, tmp_path / "x.yaml", models={"gpt": {"version": "1"}})

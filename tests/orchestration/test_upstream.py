@@ -69,9 +69,9 @@ def test_ablation_attributes_the_change_to_the_module(digits_suite: Path, vigil_
 
 def test_changed_module_changes_the_plan_and_pins_are_checked(digits_suite: Path) -> None:
     _with_upstream(digits_suite)
-    before, _ = prepare_run(digits_suite)
+    before = prepare_run(digits_suite)
     (digits_suite.parent / "features_v2.py").write_text("def transform(x):\n    return x * 1.0\n")
-    after, _ = prepare_run(digits_suite)
+    after = prepare_run(digits_suite)
     assert before.model("cnn").sha256 != after.model("cnn").sha256  # a new module version misses the prediction cache
     assert before.variants == after.variants == ["clean", "ablation@featurizer"]
     _with_upstream(digits_suite, sha256="0" * 64)

@@ -35,7 +35,7 @@ Keys = dict[tuple[str, str, str], str]
 
 
 def _keys(suite: Path) -> Keys:
-    plan, _ = prepare_run(suite)
+    plan = prepare_run(suite)
     return {(i.model, i.dataset, i.variant): plan.cache_key(i.model, i.dataset, i.variant) for i in plan.work_items()}
 
 
@@ -134,7 +134,7 @@ def test_orchestrator_cache_key_follows_the_prediction_key(digits_suite: Path, v
     edit misses; a record whose predictions file is gone gets a key of its own (the end-to-end hit is
     ``tests/flows/test_evaluate.py::test_rerun_same_id_replaces_and_reuses_predictions``)."""
     settings = load_settings()
-    plan, _ = prepare_run(digits_suite)
+    plan = prepare_run(digits_suite)
     item = plan.work_items()[0]
     key = plan.cache_key(item.model, item.dataset, item.variant)
     records: set[str] = set()
@@ -143,7 +143,7 @@ def test_orchestrator_cache_key_follows_the_prediction_key(digits_suite: Path, v
     PredictionCache(settings.cache_dir).put(key, pd.DataFrame({"x": [1]}))
     assert prediction_cache_key(plan, item, settings, records.__contains__) == key  # ... which the next run hits
     negate_cnn(digits_suite)
-    replanned, _ = prepare_run(digits_suite)
+    replanned = prepare_run(digits_suite)
     assert item.model == "cnn"
     edited = prediction_cache_key(replanned, item, settings, records.__contains__)
     assert edited == replanned.cache_key(item.model, item.dataset, item.variant) != key

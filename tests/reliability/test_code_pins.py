@@ -91,7 +91,7 @@ def test_require_code_pins_covers_upstream_modules(digits_suite: Path) -> None:
         prepare_run(digits_suite)
     sha = hashlib.sha256((digits_suite.parent / "scaler.py").read_bytes()).hexdigest()
     edit_suite(digits_suite, upstream=[{"name": "scaler", "module": "scaler.py:transform", "sha256": sha}])
-    assert prepare_run(digits_suite)[0].models[0].fingerprint
+    assert prepare_run(digits_suite).models[0].fingerprint
 
 
 def test_an_installed_module_pin_is_optional_and_checked_when_given(tmp_path: Path) -> None:

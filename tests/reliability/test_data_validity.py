@@ -72,13 +72,13 @@ def test_bad_values_are_refused_naming_suite_dataset_and_column(frame: pd.DataFr
 
 
 def test_allowed_nan_passes(tmp_path: Path) -> None:
-    plan, _ = prepare_run(_suite(tmp_path, _frame(a=A_NAN), dataset={"allow_nan": ["a"]}))
+    plan = prepare_run(_suite(tmp_path, _frame(a=A_NAN), dataset={"allow_nan": ["a"]}))
     assert plan.datasets[0].rows == ROWS
 
 
 def test_allow_nan_left_empty_keeps_the_suite_fingerprint(tmp_path: Path) -> None:
-    _, before = prepare_run(_suite(tmp_path, _frame()))
-    _, after = prepare_run(_suite(tmp_path, _frame(), dataset={"allow_nan": []}))
+    before = prepare_run(_suite(tmp_path, _frame())).suite
+    after = prepare_run(_suite(tmp_path, _frame(), dataset={"allow_nan": []})).suite
     assert before.fingerprint() == after.fingerprint()
 
 

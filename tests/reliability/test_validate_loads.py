@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(suite: Path) -> list[str]:
-    plan, spec = prepare_run(suite)
-    return [f"{m.model}:{m.format}" for m in load_models(spec, plan)]
+    plan = prepare_run(suite)
+    return [f"{m.model}:{m.format}" for m in load_models(plan.suite, plan)]
 
 
 def test_both_examples_load(digits_suite: Path, cancer_suite: Path) -> None:
