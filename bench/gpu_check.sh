@@ -2,7 +2,7 @@
 # The one prepared command for the GPU machine (issue 17). From the repository root, with .gpu-bundle carried:
 #     bash bench/gpu_check.sh
 # Each step has its own time limit and the script goes on when one fails; outputs land in $OUT
-# (the run tool's folder; /tmp/vigil-gpu-out elsewhere). About 4-5 minutes on an H100.
+# (the run tool's folder; /tmp/vigil-gpu-out elsewhere). About 5 minutes on an H100.
 OUT=${OUT:-/tmp/vigil-gpu-out}
 mkdir -p "$OUT"
 
@@ -23,6 +23,9 @@ nvidia-smi -L
 nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.current,pcie.link.width.current --format=csv
 python3 -c "import torch, ray, pydantic; print('torch', torch.__version__, 'cuda', torch.version.cuda, '| ray', ray.__version__, '| pydantic', pydantic.__version__)"
 
+# the host side alone: rows into pinned buffers from an array, a memory map, preadv (no GPU work)
+step host_read 90 python3 bench/host_read.py --rows 4000000 --threads 8
+
 # nvidia-smi samples the GPU's utilisation every 200 ms during the bench: a second view of the idle share.
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -lms 200 > "$OUT/smi.csv" 2>&1 &
 smi=$!
@@ -31,4 +34,4 @@ kill "$smi" 2>/dev/null
 step parity 90 python3 bench/precision_parity.py --device cuda --rows 200000
 step cpu 150 python3 bench/inference.py --repeats 3
 echo "=== summary"
-grep -h -e "ratio_vs" -e "precision_parity" -e "summary" "$OUT"/cuda.txt "$OUT"/parity.txt "$OUT"/cpu.txt 2>/dev/null
+grep -h -e "ratio_vs" -e "precision_parity" -e "summary" -e "pool per call" -e "tuned per call" "$OUT"/cuda.txt "$OUT"/parity.txt "$OUT"/cpu.txt 2>/dev/null

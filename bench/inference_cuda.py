@@ -109,18 +109,20 @@ def save_models(folder: Path) -> tuple[Path, Path, str]:
 
 
 def tuned_torch(module: torch.jit.ScriptModule, values: np.ndarray, batch: int, precision: str,
-                pinned: list[torch.Tensor], on_device: list[torch.Tensor]) -> tuple[np.ndarray, float]:
-    """The baseline loop (see the module docstring); returns the scores and the GPU busy seconds."""
+                pinned: list[torch.Tensor], on_device: list[torch.Tensor]) -> tuple[np.ndarray, float, float]:
+    """The baseline loop (see the module docstring); returns the scores, the GPU busy seconds and the host copy seconds."""
     set_precision(precision)
     copy_stream, compute_stream = torch.cuda.Stream(), torch.cuda.Stream()
     copied = [torch.cuda.Event(), torch.cuda.Event()]
     consumed = [torch.cuda.Event(), torch.cuda.Event()]
-    source, n, out, spans = torch.from_numpy(values), len(values), None, []
+    source, n, out, spans, filling = torch.from_numpy(values), len(values), None, [], 0.0
     with torch.inference_mode():
         for i, start in enumerate(range(0, n, batch)):
             stop, slot = min(start + batch, n), i % 2
             copied[slot].synchronize()
+            began_fill = time.perf_counter()
             pinned[slot][: stop - start].copy_(source[start:stop])
+            filling += time.perf_counter() - began_fill
             with torch.cuda.stream(copy_stream):
                 copy_stream.wait_event(consumed[slot])
                 on_device[slot][: stop - start].copy_(pinned[slot][: stop - start], non_blocking=True)
@@ -139,7 +141,7 @@ def tuned_torch(module: torch.jit.ScriptModule, values: np.ndarray, batch: int, 
                 ended.record(compute_stream)
                 spans.append((began, ended))
         compute_stream.synchronize()
-    return out.numpy(), sum(a.elapsed_time(b) for a, b in spans) / 1000.0
+    return out.numpy(), sum(a.elapsed_time(b) for a, b in spans) / 1000.0, filling
 
 
 def pre_pinned(module: torch.jit.ScriptModule, rows: torch.Tensor, batch: int, precision: str) -> np.ndarray:
@@ -170,22 +172,25 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
     pool = InferencePool(spec, folder, task="classification", num_classes=None, workers=workers, name_prefix="bench")
     placements = pool.placements()
     print(f"[{name} {precision}] pool start {time.perf_counter() - started:.1f} s; placement: "
-          + "; ".join(f"pid {p['pid']} node {p['node_ip']} gpu_ids {p['gpu_ids']} {p.get('gpu_name', p['device'])}" for p in placements))
+          + "; ".join(f"pid {p['pid']} node {p['node_ip']} gpu_ids {p['gpu_ids']} {p.get('gpu_name', p['device'])}"
+                     f" torch threads {p.get('torch_threads')}" for p in placements))
     ids = np.arange(len(values), dtype=np.int64)
     for _ in range(2):  # warm-up: TorchScript's profiling runs, cuDNN plans, page cache, pinned pools
-        expected, _ = tuned_torch(module, values, batch, precision, pinned, on_device)
+        expected, _, _ = tuned_torch(module, values, batch, precision, pinned, on_device)
         pool.predict(rows, ids)
-    tuned_s, tuned_busy, pool_s, pool_busy = [], [], [], []
+    tuned_s, tuned_busy, tuned_fill, pool_s, pool_busy, stages = [], [], [], [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        expected, busy = tuned_torch(module, values, batch, precision, pinned, on_device)
+        expected, busy, filling = tuned_torch(module, values, batch, precision, pinned, on_device)
         tuned_s.append(time.perf_counter() - t0)
         tuned_busy.append(busy)
-        pool.busy_seconds(reset=True)
+        tuned_fill.append(filling)
+        pool.timings(reset=True)
         t0 = time.perf_counter()
         scores = pool.predict(rows, ids)
         pool_s.append(time.perf_counter() - t0)
-        pool_busy.append(sum(pool.busy_seconds(reset=True)))
+        stages.append(pool.timings(reset=True))
+        pool_busy.append(stages[-1]["busy"])
     pool.close()
     gpus = len(placements)
     tuned_rate, pool_rate = len(values) / statistics.median(tuned_s), len(values) / statistics.median(pool_s)
@@ -195,6 +200,14 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
     print(f"[{name} {precision}] tuned torch: {tuned_rate:,.0f} {unit}, GPU idle {tuned_idle:.0%}  (median of {repeats})")
     print(f"[{name} {precision}] InferencePool ({gpus} actor(s), Arrow row file): {pool_rate:,.0f} {unit}, GPU idle {pool_idle:.0%};"
           f" max |pool - tuned| = {diff:.2e}")
+    # where the pool's time goes (actors' own timers, summed over shards; two shards run at once per actor)
+    ms = {k: 1000 * statistics.median(t.get(k, 0.0) for t in stages) for k in ("read", "fill", "wait", "drain", "call", "gather")}
+    gbs = values.nbytes / 1e9 / max(ms["fill"] / 1000, 1e-9)
+    print(f"[{name} {precision}] pool per call (ms, summed over {stages[-1].get('calls', 0):.0f} shards): read {ms['read']:.1f},"
+          f" fill {ms['fill']:.1f} ({gbs:.1f} GB/s per lane), wait-for-slot {ms['wait']:.1f}, drain {ms['drain']:.1f},"
+          f" model calls {ms['call']:.1f}; driver gather {ms['gather']:.1f}; wall {1000 * statistics.median(pool_s):.1f}")
+    print(f"[{name} {precision}] tuned per call (ms): host copy into pinned {1000 * statistics.median(tuned_fill):.1f}"
+          f" ({values.nbytes / 1e9 / max(statistics.median(tuned_fill), 1e-9):.1f} GB/s); wall {1000 * statistics.median(tuned_s):.1f}")
     if name == "mlp":
         rows_pinned = torch.from_numpy(values).pin_memory()
         pre_pinned(module, rows_pinned, batch, precision)

@@ -19,6 +19,16 @@ convolutions), ``tf32`` (TF32 on; the same as fp32 on a CPU), ``bf16`` and
 autocast). The TF32 switches are process-wide, so each call sets them for its
 model: a pool actor serves one model.
 
+A call may also be given a :class:`~workers.row_files.FileSpan` (rows stored
+as one run of bytes in a file): each batch is then read with ``preadv`` straight
+into the pinned buffer by a few reader threads shared by the lanes, instead of
+being copied from an array (see :mod:`workers.row_files`).
+
+Each call also adds to host-side timers (:meth:`StreamedModel.stage_seconds`):
+``fill`` (rows into pinned buffers), ``wait`` (waiting for a slot's previous
+copy), ``drain`` (waiting for the last kernels and result copies) and ``call``
+(the whole call), so a slow pipeline says where its time goes.
+
 GPU busy time is measured with CUDA events around each batch's kernels on the
 compute stream; :meth:`StreamedModel.busy_seconds` is the union of those
 intervals over all lanes, so ``1 - busy / wall`` is the share of a call's wall
@@ -30,7 +40,9 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -58,8 +70,13 @@ def autocast(precision: str, device: str) -> contextlib.AbstractContextManager[A
     return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
-def host_input(array: Any) -> np.ndarray:
-    """The array a model is fed: uint8 kept as is (the model normalises it on the device), anything else float32."""
+def host_input(array: Any) -> Any:
+    """The array a model is fed: uint8 kept as is (the model normalises it on the device), anything else float32.
+
+    A :class:`~workers.row_files.FileSpan` is passed through: its batches are read into the staging buffers.
+    """
+    if hasattr(array, "read_into"):
+        return array
     values = array.to_numpy() if hasattr(array, "to_numpy") else np.asarray(array)
     if values.dtype == np.uint8:
         return np.ascontiguousarray(values)
@@ -100,6 +117,8 @@ class StreamedModel:
         self._lanes: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
         self._intervals: list[tuple[float, float]] = []  # ms since self._origin, one per batch
         self._lock = threading.Lock()
+        self._stages = dict.fromkeys(("call", "fill", "wait", "drain", "calls"), 0.0)
+        self._readers: ThreadPoolExecutor | None = None
         if self.cuda:
             import torch
 
@@ -115,14 +134,51 @@ class StreamedModel:
 
         values = host_input(array)
         set_precision(self.precision)
+        began = time.perf_counter()
         with torch.inference_mode():
             if not self.cuda:
-                return self._on_cpu(values)
-            lane = self._lanes.get()
-            try:
-                return lane.run(values)
-            finally:
-                self._lanes.put(lane)
+                result = self._on_cpu(values)
+            else:
+                lane = self._lanes.get()
+                try:
+                    result = lane.run(values)
+                finally:
+                    self._lanes.put(lane)
+        self._add(call=time.perf_counter() - began, calls=1)
+        return result
+
+    def fill(self, out: Any, values: Any, start: int, stop: int) -> None:
+        """Rows ``start:stop`` of ``values`` (an array, or a file span read by the reader threads) into the tensor ``out``."""
+        began = time.perf_counter()
+        if isinstance(values, np.ndarray):
+            out.copy_(_tensor(values[start:stop]))  # torch's host threads
+        else:
+            values.read_into(out.numpy(), start, stop, self._reader_pool(), self._reader_threads())
+        self._add(fill=time.perf_counter() - began)
+
+    def _reader_threads(self) -> int:
+        import torch
+
+        return max(1, torch.get_num_threads())
+
+    def _reader_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._readers is None:
+                self._readers = ThreadPoolExecutor(self._reader_threads(), thread_name_prefix="vigil-read")
+            return self._readers
+
+    def _add(self, **seconds: float) -> None:
+        with self._lock:
+            for key, value in seconds.items():
+                self._stages[key] += value
+
+    def stage_seconds(self, reset: bool = False) -> dict[str, float]:
+        """Host-side seconds since the last reset, summed over calls: ``call``, ``fill``, ``wait``, ``drain``; and ``calls``."""
+        with self._lock:
+            stages = dict(self._stages)
+            if reset:
+                self._stages = dict.fromkeys(self._stages, 0.0)
+        return stages
 
     def forward(self, x: Any) -> Any:
         """One batch through the module at the model's precision, as float32 (softmax applied when asked)."""
@@ -135,10 +191,22 @@ class StreamedModel:
             y = torch.softmax(y, dim=1)
         return y
 
-    def _on_cpu(self, values: np.ndarray) -> np.ndarray:
-        source = _tensor(values)
-        parts = [self.forward(source[s : s + self.batch_size]).numpy() for s in range(0, len(values), self.batch_size)]
+    def _on_cpu(self, values: Any) -> np.ndarray:
+        import torch
+
+        if isinstance(values, np.ndarray):
+            source = _tensor(values)
+            batches = (source[s : s + self.batch_size] for s in range(0, len(values), self.batch_size))
+        else:  # a file span: each batch read into a buffer, as a lane reads into its pinned one
+            buffer = torch.empty(_staging_shape(values, self.batch_size), dtype=_torch_dtype(values))
+            batches = (self._filled(buffer, values, s) for s in range(0, len(values), self.batch_size))
+        parts = [self.forward(batch).numpy() for batch in batches]
         return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.float32)
+
+    def _filled(self, buffer: Any, values: Any, start: int) -> Any:
+        stop = min(start + self.batch_size, len(values))
+        self.fill(buffer[: stop - start], values, start, stop)
+        return buffer[: stop - start]
 
     def busy_seconds(self, reset: bool = False) -> float:
         """Seconds the device spent computing batches (union over lanes) since the last reset; 0 on a CPU."""
@@ -171,34 +239,35 @@ class _Lane:
         self.consumed = [torch.cuda.Event() for _ in range(2)]  # kernels reading the slot's device buffer done
         self.buffers: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
 
-    def _slots(self, values: np.ndarray) -> tuple[list[Any], list[Any]]:
+    def _slots(self, values: Any) -> tuple[list[Any], list[Any]]:
         import torch
 
-        shape = (self.owner.batch_size, *values.shape[1:])
-        key = (values.dtype.str, shape)
+        shape = _staging_shape(values, self.owner.batch_size)
+        key = (np.dtype(values.dtype).str, shape)
         if key not in self.buffers:
-            dtype = _tensor(values[:0]).dtype
+            dtype = _torch_dtype(values)
             self.buffers.clear()  # a new row shape: the old buffers are not reused
             pinned = [torch.empty(shape, dtype=dtype, pin_memory=True) for _ in range(2)]
             on_device = [torch.empty(shape, dtype=dtype, device="cuda") for _ in range(2)]
             self.buffers[key] = (pinned, on_device)
         return self.buffers[key]
 
-    def run(self, values: np.ndarray) -> np.ndarray:
+    def run(self, values: Any) -> np.ndarray:
         import torch
 
         owner, n = self.owner, len(values)
         if n == 0:
             return np.zeros((0,), dtype=np.float32)
         pinned, on_device = self._slots(values)
-        source = _tensor(values)
         out = None
         spans = []
         for i, start in enumerate(range(0, n, owner.batch_size)):
             stop, slot = min(start + owner.batch_size, n), i % 2
             rows = stop - start
+            waited = time.perf_counter()
             self.copied[slot].synchronize()  # the copy that last read this pinned buffer is done
-            pinned[slot][:rows].copy_(source[start:stop])  # host memcpy, overlapping the other slot's kernels
+            owner._add(wait=time.perf_counter() - waited)
+            owner.fill(pinned[slot][:rows], values, start, stop)  # host side, overlapping the other slot's kernels
             with torch.cuda.stream(self.copy_stream):
                 self.copy_stream.wait_event(self.consumed[slot])
                 on_device[slot][:rows].copy_(pinned[slot][:rows], non_blocking=True)
@@ -214,6 +283,17 @@ class _Lane:
                 out[start:stop].copy_(y, non_blocking=True)
                 ended.record(self.compute_stream)
                 spans.append((began, ended))
+        drained = time.perf_counter()
         self.compute_stream.synchronize()
+        owner._add(drain=time.perf_counter() - drained)
         owner._record(spans)
         return out.numpy()
+
+
+def _staging_shape(values: Any, batch_size: int) -> tuple[int, ...]:
+    return (batch_size, *values.shape[1:])
+
+
+def _torch_dtype(values: Any) -> Any:
+    """The torch dtype of an array's or a file span's values."""
+    return _tensor(np.empty(0, dtype=values.dtype)).dtype

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -103,8 +104,13 @@ def test_actors_read_their_own_row_ranges_from_a_file(suffix: str, tmp_path: Pat
                          name_prefix="t", shard_rows=700)
     try:
         # shards of 700 rows cut batches differently from one in-process call: equal up to rounding
+        pool.timings(reset=True)
         np.testing.assert_allclose(pool.predict(rows, ids), expected, rtol=1e-5, atol=1e-6)
         assert pool._last_shards is None  # nothing was put in the object store
+        times = pool.timings(reset=True)
+        assert times["calls"] == 3 and times["call"] > 0 and times["gather"] > 0 and times["busy"] == 0.0
+        assert (times["fill"] > 0) == (suffix == ".arrow")  # Arrow rows are read into buffers batch by batch
+        assert pool.timings()["calls"] == 0
         shifted = pool.predict(rows, ids, transform=_Shift())
         np.testing.assert_allclose(shifted, Predictor(spec, tmp_path, task="classification", num_classes=5)(x + 0.5), rtol=1e-5, atol=1e-6)
     finally:
@@ -115,6 +121,36 @@ class _Shift:
     def __call__(self, batch: np.ndarray, sample_ids: np.ndarray) -> np.ndarray:
         assert len(sample_ids) == len(batch)
         return batch + np.float32(0.5)
+
+
+@pytest.mark.parametrize("shape", [(16,), (3, 4, 5)])
+def test_a_file_span_reads_rows_into_a_buffer_serially_or_in_parallel(shape: tuple[int, ...], tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    values = rng.standard_normal((30_000, *shape)).astype(np.float32) if len(shape) == 1 else rng.integers(0, 256, (900, *shape), dtype=np.uint8)
+    rows = write_rows(tmp_path / "rows.arrow", values)
+    span = rows.span(100, len(values) - 7)
+    assert span is not None and span.shape == (len(values) - 107, *shape) and span.dtype == values.dtype.str
+    out = np.zeros(span.shape, dtype=values.dtype)
+    span.read_into(out, 3, 50)
+    np.testing.assert_array_equal(out[:47], values[103:150])
+    with ThreadPoolExecutor(3) as readers:  # 1.9 MB for the floats: cut into two 1 MiB slices
+        span.read_into(out, 0, len(span), readers, parts=3)
+    np.testing.assert_array_equal(out, values[100:-7])
+    with pytest.raises(VigilError, match=r"expected a C-contiguous buffer of at least \d+ bytes, got"):
+        span.read_into(out[:10], 0, 20)
+    assert write_rows(tmp_path / "rows.parquet", values).span(0, 5) is None  # Parquet rows are not one run of bytes
+
+
+def test_streamed_model_on_cpu_reads_a_file_span_like_the_array(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    module = torch.nn.Linear(16, 3).eval()
+    x = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
+    span = write_rows(tmp_path / "rows.arrow", x).span(10, 1000)
+    streamed = StreamedModel(module, "cpu", "fp32", batch_size=256, softmax=True)
+    np.testing.assert_array_equal(streamed(span), streamed(x[10:]))
+    times = streamed.stage_seconds(reset=True)
+    assert times["calls"] == 2 and times["fill"] > 0 and times["call"] >= times["fill"]
+    assert streamed.stage_seconds()["calls"] == 0
 
 
 def test_a_row_file_refuses_an_unreadable_file(tmp_path: Path) -> None:
