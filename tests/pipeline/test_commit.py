@@ -91,7 +91,8 @@ def test_an_evaluation_commits_once_with_its_files_and_a_rerun_replaces_it(setti
         ("report", (final / "report.html").as_uri(), "report.html"),
         ("drift_table", (final / "drift.parquet").as_uri(), "drift per dataset × column"),
     ]
-    assert list(run.provenance) == ["seed", "trigger", "ray_address", "commit"] and run.provenance["ray_address"] == "local"
+    assert list(run.provenance) == ["seed", "trigger", "ray_address", "placements", "commit"] and run.provenance["ray_address"] == "local"
+    assert run.provenance["placements"] == {}  # no inference ran: no actors placed
     assert [(m.name, m.sha256, m.version) for m in run.models] == [("mlp", "aa" * 32, "2")]
     assert not (final / CLAIM_MARKER).exists() and (final / "gates.json").is_file()
 
