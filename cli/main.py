@@ -135,21 +135,35 @@ def runs(
         emit_json(rows)
         return
     frame = pd.DataFrame(rows, columns=["run_id", "suite", "started", "status", "verdict", "trigger"])
-    out.print(frame_table(frame, title="Vigil runs"))
+    frame["started"] = frame["started"].str.replace("T", " ").str[:16]
+    out.print(frame_table(frame, title="Vigil runs", droppable=("trigger", "suite")))
 
 
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id from `vigil runs`.")],
-    slices: Annotated[bool, typer.Option("--slices/--no-slices", help="Include per-slice rows.")] = True,
+    every_row: Annotated[bool, typer.Option("--all", help="Also list every row: each model × dataset × variant × slice × metric.")] = False,
+    metric: Annotated[list[str] | None, typer.Option(help="List the rows of this metric (repeatable).")] = None,
+    slice_: Annotated[list[str] | None, typer.Option("--slice", help="List the rows of this slice, e.g. all or label=3 (repeatable).")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(help="List the rows of this dataset (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option(help="List the rows of this model (repeatable).")] = None,
+    variant: Annotated[list[str] | None, typer.Option(help="List the rows of this variant, e.g. clean or contrast:2 (repeatable).")] = None,
+    slices: Annotated[bool, typer.Option("--slices/--no-slices", help="Include per-slice rows (in --all, filters and --json).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Metrics per model × variant × slice with 95% CIs, the gates, and (with --json) provenance."""
+    """A run's summary: verdict, gates, headline metrics with 95% CIs, worst slices, robustness, drift.
+
+    --all or a filter (--metric, --slice, --dataset, --model, --variant) lists the rows themselves;
+    --json gives every row (filtered likewise) and the provenance.
+    """
+    from cli.show import RowFilter
+
     run_id_option(run_id, "RUN_ID")
+    rows = RowFilter(*(tuple(v or ()) for v in (metric, slice_, dataset, model, variant)))
     if as_json:
-        emit_json(show_document(run_id, slices=slices))
+        emit_json(show_document(run_id, slices=slices, rows=rows))
         return
-    print_run(run_id, slices=slices)
+    print_run(run_id, rows=rows, every_row=every_row, slices=slices)
 
 
 @app.command()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -31,15 +33,56 @@ def sparkline(values: list[float]) -> str:
     return "".join(" " if math.isnan(v) else _BARS[round((v - lo) / span * (len(_BARS) - 1))] for v in values)
 
 
-def frame_table(frame: pd.DataFrame, title: str | None = None, styles: dict[str, str] | None = None) -> Table:
-    """A rich table with one column per frame column."""
-    table = Table(title=title, header_style="bold")
+ID_COLUMNS = ("run_id", "run", "first_run", "last_run", "change_run_id")
+
+
+def frame_table(
+    frame: pd.DataFrame,
+    title: str | None = None,
+    styles: dict[str, str] | None = None,
+    *,
+    ids: tuple[str, ...] = ID_COLUMNS,
+    droppable: tuple[str, ...] = (),
+    width: int | None = None,
+) -> Table:
+    """A compact rich table with one column per frame column, made to fit ``width`` (default the terminal's).
+
+    Columns named in ``ids`` (run ids) are never cut or wrapped: the table
+    shrinks its other columns, which wrap or fold rather than end in "…". The
+    ``droppable`` columns go first, in that order, while the table would be
+    wider than ``width``; the caption names them.
+    """
+    width = width or out.width
+    hidden: list[str] = []
+    while True:
+        table = _table(frame.drop(columns=hidden), title, styles, ids)
+        if _natural_width(table) <= width or len(hidden) == len([c for c in droppable if c in frame.columns]):
+            break
+        hidden.append(next(c for c in droppable if c in frame.columns and c not in hidden))
+    if hidden:
+        table.caption = f"not shown at this width: {', '.join(hidden)} (widen the terminal, or use --json)"
+    return table
+
+
+def _table(frame: pd.DataFrame, title: str | None, styles: dict[str, str] | None, ids: tuple[str, ...]) -> Table:
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  collapse_padding=True, title_justify="left", caption_justify="left")
     for col in frame.columns:
-        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        if col in ids:
+            longest = max([len(str(col)), *(len(str(v)) for v in frame[col])])
+            table.add_column(str(col), no_wrap=True, min_width=longest, overflow="fold")
+        else:
+            table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
     for row in frame.itertuples(index=False):
         cells = [fmt(v) for v in row]
         table.add_row(*cells, style=(styles or {}).get(str(row[0]), None))
     return table
+
+
+def _natural_width(table: Table) -> int:
+    """The columns ``table`` takes when nothing in it wraps."""
+    return Console(width=10_000, file=io.StringIO()).measure(table).maximum
 
 
 def print_changes(series: list[dict]) -> None:
