@@ -227,40 +227,12 @@ def report(
     console.print(f"report written to {path}")
 
 
-@app.command()
-def compare(
-    run_a: Annotated[str, typer.Argument(help="The earlier run.")],
-    run_b: Annotated[str, typer.Argument(help="The later run.")],
-    all_rows: Annotated[bool, typer.Option("--all", help="Show unchanged rows too.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Print what changed between two runs: each metric's value in both, the difference, and whether the CIs overlap."""
-    from cli.render import frame_table, out
-    from reports import compare_runs
-    from storage.store import ResultStore
-    from suite.settings import load_settings
-
-    run_id_option(run_a, "RUN_A"), run_id_option(run_b, "RUN_B")
-    store = ResultStore(load_settings())
-    for run_id in (run_a, run_b):
-        if store.get_run(run_id) is None:
-            fail(f"run {run_id!r} not found (see `vigil runs`)")
-    diff = compare_runs(store.run_results(run_a), store.run_results(run_b))
-    if not all_rows and "diff" in diff.columns:
-        changed = (diff["diff"].abs() > 1e-12) | (diff["presence"] != "both") | (diff["value_a"].isna() != diff["value_b"].isna())
-        diff = diff[changed]
-    if as_json:
-        emit_json(json.loads(diff.to_json(orient="records")))
-        return
-    cols = ["dataset", "model", "variant", "slice", "metric", "value_a", "value_b", "diff", "ci_overlap", "presence"]
-    out.print(frame_table(diff[cols].head(200).reset_index(drop=True), title=f"{run_a} → {run_b} (b − a; largest changes first)"))
-
-
+from cli import compare as _compare_commands  # noqa: E402
 from cli import drift as _drift_commands  # noqa: E402
 from cli import ops as _ops_commands  # noqa: E402
 from cli import shadow as _shadow_commands  # noqa: E402
 
-for _module in (_shadow_commands, _drift_commands, _ops_commands):
+for _module in (_compare_commands, _shadow_commands, _drift_commands, _ops_commands):
     _module.register(app)
 
 
