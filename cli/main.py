@@ -8,7 +8,6 @@ on stdout, nothing else).
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,9 +31,21 @@ app = typer.Typer(
     cls=VigilGroup,
 )
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"vigil {version('vigil')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("vigil (not installed: no package metadata)")
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
 def _options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="On an error, print its traceback too (any command).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print Vigil's version and exit.")] = False,
 ) -> None:
     set_verbose(verbose, reset=True)
 
@@ -88,7 +99,7 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
 
     Loading imports the models' module files: it runs the suite's code in this process.
     """
-    from cli.render import out
+    from cli.render import out, plural
     from pipeline.evaluate.load_check import load_models
     from pipeline.evaluate.prepare import prepare_run
 
@@ -99,8 +110,10 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
         fail(str(exc))
     _warn_unpinned(spec)
     formats = ", ".join(sorted({m.format for m in loaded})) or "none"
-    out.print(f"[green]ok[/]: suite {spec.name} ({len(loaded)} models loaded: {formats}; {len(plan.datasets)} datasets; "
-              f"{len(plan.work_items())} inference tasks)", highlight=False, soft_wrap=True)
+    uses = ", ".join(f"{sum(d.use == use for d in spec.datasets)} {use}" for use in dict.fromkeys(d.use for d in spec.datasets))
+    out.print(f"[green]ok[/]: suite {spec.name} ({plural(len(loaded), 'model')} loaded: {formats}; "
+              f"{plural(len(spec.datasets), 'dataset')}: {uses}; {plural(len(plan.work_items()), 'inference task')})",
+              highlight=False, soft_wrap=True)
 
 
 def _warn_unpinned(spec: SuiteSpec) -> None:
@@ -143,11 +156,11 @@ def runs(
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id from `vigil runs`.")],
     every_row: Annotated[bool, typer.Option("--all", help="Also list every row: each model × dataset × variant × slice × metric.")] = False,
-    metric: Annotated[list[str] | None, typer.Option(help="List the rows of this metric (repeatable).")] = None,
-    slice_: Annotated[list[str] | None, typer.Option("--slice", help="List the rows of this slice, e.g. all or label=3 (repeatable).")] = None,
-    dataset: Annotated[list[str] | None, typer.Option(help="List the rows of this dataset (repeatable).")] = None,
-    model: Annotated[list[str] | None, typer.Option(help="List the rows of this model (repeatable).")] = None,
-    variant: Annotated[list[str] | None, typer.Option(help="List the rows of this variant, e.g. clean or contrast:2 (repeatable).")] = None,
+    metric: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this metric (repeatable).")] = None,
+    slice_: Annotated[list[str] | None, typer.Option("--slice", metavar="NAME", help="List the rows of this slice, e.g. all or label=3 (repeatable).")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this dataset (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this model (repeatable).")] = None,
+    variant: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this variant, e.g. clean or contrast:2 (repeatable).")] = None,
     slices: Annotated[bool, typer.Option("--slices/--no-slices", help="Include per-slice rows (in --all, filters and --json).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
@@ -164,47 +177,6 @@ def show(
         emit_json(show_document(run_id, slices=slices, rows=rows))
         return
     print_run(run_id, rows=rows, every_row=every_row, slices=slices)
-
-
-@app.command()
-def history(
-    suite: Annotated[str, typer.Option(help="Suite name.")],
-    metric: Annotated[str, typer.Option(help="Metric name, e.g. accuracy.")],
-    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
-    slice_: Annotated[str, typer.Option("--slice", help="Slice, e.g. all or label=3.")] = "all",
-    variant: Annotated[str, typer.Option(help="Variant: clean or perturbation:severity.")] = "clean",
-    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
-    changes: Annotated[bool, typer.Option("--changes", help="Also locate change points (segments) and show open incidents; --json then gives {points, series}.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """A metric over time: one point per committed run, with CIs and a sparkline per model (--changes: change points, incidents)."""
-    from cli.render import frame_table, out, print_changes, sparkline
-    from storage.store import ResultStore
-    from suite.settings import load_settings
-
-    store = ResultStore(load_settings())
-    frame = store.history(suite=suite, metric=metric, model=model, slice=slice_, variant=variant, dataset=dataset)
-    found = None
-    if changes:
-        from pipeline.triggers.metric_history import history_changes
-
-        found = history_changes(store, suite, frame)
-    if as_json:
-        points = json.loads(frame.to_json(orient="records", date_format="iso"))
-        emit_json(points if found is None else {"points": points, "series": found})
-        return
-    if frame.empty:
-        out.print(f"no history for suite {suite!r}, metric {metric!r}, slice {slice_!r}, variant {variant!r}")
-        return
-    cols = [c for c in ["started_at", "run_id", "model", "value", "ci_low", "ci_high", "n"] if c in frame.columns]
-    if "dataset" in frame.columns and frame["dataset"].nunique() > 1:
-        cols.insert(2, "dataset")  # windows of one run (e.g. shadow@hour) are told apart by their dataset name
-    shown = frame.assign(started_at=frame["started_at"].dt.strftime("%Y-%m-%d %H:%M"))
-    out.print(frame_table(shown[cols], title=f"{suite} · {metric} · {slice_} · {variant}"))
-    for name, group in frame.groupby("model"):
-        out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
-    if found is not None:
-        print_changes(found)
 
 
 @app.command()
@@ -229,10 +201,11 @@ def report(
 
 from cli import compare as _compare_commands  # noqa: E402
 from cli import drift as _drift_commands  # noqa: E402
+from cli import history as _history_commands  # noqa: E402
 from cli import ops as _ops_commands  # noqa: E402
 from cli import shadow as _shadow_commands  # noqa: E402
 
-for _module in (_compare_commands, _shadow_commands, _drift_commands, _ops_commands):
+for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_commands, _ops_commands):
     _module.register(app)
 
 

@@ -23,6 +23,26 @@ def fmt(x: object, digits: int = 4) -> str:
     return str(x)
 
 
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, with an "s" unless there is exactly one.
+
+    Example:
+        >>> plural(1, "dataset"), plural(3, "dataset")
+        ('1 dataset', '3 datasets')
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def with_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``unit`` column after ``value``: shadow latencies are in milliseconds, other metrics unitless."""
+    units = ["ms" if str(m).startswith("latency_") else "" for m in frame["metric"]]
+    if not any(units):
+        return frame
+    shown = frame.copy()
+    shown.insert(list(frame.columns).index("value") + 1, "unit", units)
+    return shown
+
+
 def sparkline(values: list[float]) -> str:
     """A one-line chart of ``values`` (NaNs as spaces)."""
     finite = [v for v in values if not math.isnan(v)]

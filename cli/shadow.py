@@ -60,7 +60,7 @@ def replay(
 
 
 def _print_replay(outcome: dict[str, Any]) -> None:
-    from cli.render import frame_table, out
+    from cli.render import frame_table, out, with_units
     from storage.store import ResultStore
     from suite.settings import load_settings
 
@@ -70,7 +70,8 @@ def _print_replay(outcome: dict[str, Any]) -> None:
         f"\n[bold]run[/] {outcome['run_id']}  [bold]agreement[/] {outcome['agreement_rate']:.4f}  [bold]flip rate[/] {outcome['flip_rate']:.4f}"
         f"  [dim]rows in {outcome['rows_in']} = scored {outcome['rows_scored']} + quarantined {outcome['rows_quarantined']}[/]"
     )
-    out.print(frame_table(overall[["metric", "value", "ci_low", "ci_high", "n"]].reset_index(drop=True), title="Candidate vs production"))
+    table = with_units(overall[["metric", "value", "ci_low", "ci_high", "n"]].reset_index(drop=True))
+    out.print(frame_table(table, title="Candidate vs production"))
 
 
 @shadow_app.command()

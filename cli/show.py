@@ -69,7 +69,7 @@ def print_run(run_id: str, *, rows: RowFilter | None = None, every_row: bool = F
     """
     from urllib.parse import urlparse
 
-    from cli.render import frame_table, out
+    from cli.render import frame_table, out, with_units
     from pipeline.evaluate.summary import headline_pivot
     from storage.store import ResultStore
     from suite.settings import load_settings
@@ -91,7 +91,7 @@ def print_run(run_id: str, *, rows: RowFilter | None = None, every_row: bool = F
     elif not results.empty:  # shadow replays and drift watches have no clean variant
         whole = results[(results["slice"] == "all") & ~results["variant"].str.contains("@")]
         cols = ["model", "variant", "metric", "value", "ci_low", "ci_high", "n"]
-        out.print(frame_table(whole[cols].reset_index(drop=True), title="All rows: value [95% CI]"))
+        out.print(frame_table(with_units(whole[cols].reset_index(drop=True)), title="All rows: value [95% CI]"))
     _print_frame(folder / "robustness.parquet", "Robustness (primary metric)",
                  {"model": "model", "dataset": "dataset", "perturbation": "perturbation", "clean": "clean", "worst": "worst",
                   "breaking_severity": "breaks at", "relative_robustness": "relative"})
