@@ -86,10 +86,12 @@ def suite_file(value: str) -> str:
     from suite.settings import load_settings
 
     latest = ResultStore(load_settings()).list_runs(suite=value, limit=1)
-    path = (latest[0].provenance.get("suite") or {}).get("path") if latest else None
-    if not path:
+    if not latest:
         fail(f"--suite: expected a suite YAML file or the name of a suite with stored runs, got {value!r} "
              "(no such file, and no run of that suite; see `vigil runs`)")
+    path = (latest[0].provenance.get("suite") or {}).get("path")
+    if not path:
+        fail(f"--suite {value}: its latest run ({latest[0].run_id}) does not record its suite file; pass the suite's YAML file")
     if not Path(path).is_file():
         fail(f"--suite {value}: its latest run was made from {path}, which is gone; pass the suite's YAML file")
     return str(path)

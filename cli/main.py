@@ -15,7 +15,7 @@ import typer
 
 from cli.boundary import VigilGroup, set_verbose
 from cli.boundary import report as report_error
-from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json, fail, quiet_prefect, run_id_option
+from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json, fail, quiet_prefect, run_id_option, suite_name
 from cli.show import print_run, show_document
 from suite.errors import VigilError
 
@@ -128,7 +128,7 @@ def _warn_unpinned(spec: SuiteSpec) -> None:
 
 @app.command()
 def runs(
-    suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
+    suite: Annotated[str | None, typer.Option(help="Only runs of this suite (its YAML file, or its name).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
@@ -140,7 +140,7 @@ def runs(
     from suite.settings import load_settings
 
     store = ResultStore(load_settings())
-    records = store.list_runs(suite=suite, limit=limit)
+    records = store.list_runs(suite=suite_name(suite) if suite else None, limit=limit)
     broken = store.broken_runs(r.run_id for r in records)  # listed in the index, files gone: never shown as completed
     rows = [{"run_id": r.run_id, "suite": r.suite, "started": r.started_at.isoformat(timespec="seconds"),
              "status": "broken" if r.run_id in broken else r.status, "verdict": r.verdict, "trigger": r.trigger} for r in records]

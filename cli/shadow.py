@@ -24,7 +24,7 @@ shadow_app = typer.Typer(name="shadow", help="Shadow traffic: replay request log
 @shadow_app.command()
 def replay(
     log: Annotated[str, typer.Option("--log", help="Request log: .jsonl, .parquet, or a mirror's folder of Parquet parts.")],
-    suite: Annotated[str, typer.Option("--suite", help="Suite YAML; its (first) candidate model is replayed.")],
+    suite: Annotated[str, typer.Option("--suite", help="Suite YAML file (or a stored suite's name); its (first) candidate model is replayed.")],
     labels: Annotated[str | None, typer.Option("--labels", help="Labels file (request_id, label): adds both models' accuracy and a paired comparison.")] = None,
     window: Annotated[str | None, typer.Option("--window", help="Also store results per 'hour' or 'day' (variant shadow@hour / shadow@day).")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run).")] = None,
@@ -36,7 +36,7 @@ def replay(
 ) -> None:
     """Replay a request log through the suite's candidate and compare it with production's logged answers."""
     from cli.boundary import set_verbose
-    from cli.common import emit_json, fail, quiet_prefect, run_id_option
+    from cli.common import emit_json, fail, quiet_prefect, run_id_option, suite_file
     from cli.show import show_document
     from cli.render import err
     from suite.errors import VigilError
@@ -44,6 +44,7 @@ def replay(
     quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
+    suite = suite_file(suite)
     if window not in (None, "hour", "day"):
         fail(f"--window: expected hour or day, got {window!r}")
     try:
@@ -77,7 +78,7 @@ def _print_replay(outcome: dict[str, Any]) -> None:
 @shadow_app.command()
 def mirror(
     production: Annotated[str, typer.Option("--production", help="Production's base URL, e.g. http://127.0.0.1:8000.")],
-    suite: Annotated[str, typer.Option("--suite", help="Suite YAML holding the candidate model.")],
+    suite: Annotated[str, typer.Option("--suite", help="Suite YAML file (or a stored suite's name) holding the candidate model.")],
     candidate: Annotated[str | None, typer.Option("--candidate", help="Model name in the suite (default: its first candidate).")] = None,
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on.")] = "127.0.0.1:8787",
     log_dir: Annotated[str | None, typer.Option("--log-dir", help="Folder for the request log (default: $VIGIL_HOME/shadow/<suite>).")] = None,
@@ -86,10 +87,11 @@ def mirror(
     threads: Annotated[int, typer.Option(help="Candidate threads (shadow copies scored at once); more copies wait in the queue.")] = 2,
 ) -> None:
     """Proxy to production, answer with production, and shadow each POST to the candidate (run in this process)."""
-    from cli.common import fail
+    from cli.common import fail, suite_file
     from cli.render import err
     from suite.errors import VigilError
 
+    suite = suite_file(suite)
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         fail(f"--listen: expected HOST:PORT, got {listen!r}")
