@@ -33,15 +33,17 @@ def drift(
     curve with `vigil history --suite NAME --metric drift_share --dataset DATASET`.
     """
     from cli.common import emit_json, fail, suite_file
-    from cli.render import out
+    from cli.render import out, progress_reporter
     from pipeline.drift_watch.windows import watch_windows
+    from pipeline.progress import reporting
     from suite.errors import VigilError
     from suite.load import load_suite
     from suite.settings import load_settings
 
     suite = suite_file(suite)
     try:
-        outcomes = watch_windows(suite, load_settings(), since=since, dataset=dataset)
+        with progress_reporter() as progress, reporting(progress):
+            outcomes = watch_windows(suite, load_settings(), since=since, dataset=dataset)
     except VigilError as exc:
         fail(str(exc))
     if as_json:

@@ -63,7 +63,7 @@ def run(
     quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
-    from cli.render import RichProgress, err
+    from cli.render import err, progress_reporter
     from pipeline.evaluate.persist import claim_run
     from pipeline.evaluate.prepare import prepare_run
     from pipeline.progress import reporting
@@ -82,7 +82,7 @@ def run(
                 mute_console_logs()
             err.print(f"[dim]running {suite} …[/]")
             start_ephemeral_server()  # from the main thread, so the server dies with this process even on kill -9
-            with RichProgress() as progress, reporting(progress):
+            with progress_reporter() as progress, reporting(progress):
                 outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger)
     except VigilError as exc:
         fail(str(exc))

@@ -144,3 +144,52 @@ class RichProgress:
         if stage not in self._tasks:
             self._tasks[stage] = self.progress.add_task(stage, total=total, note="")
         self.progress.update(self._tasks[stage], completed=done, total=total, note=note)
+
+
+class PlainProgress:
+    """Progress as plain lines on stderr, for logs and pipes where bars would only appear at the end.
+
+    Each stage prints a line when it starts, at most one every ``every`` seconds
+    while it runs, and one when it ends, with its count and elapsed time.
+    """
+
+    def __init__(self, every: float = 10.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._every = every
+        self._started: dict[str, float] = {}
+        self._last: dict[str, float] = {}
+        self._ended: set[str] = set()
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, stage: str, done: int, total: int, note: str = "") -> None:
+        now = self._clock()
+        if stage not in self._started:
+            self._started[stage] = self._last[stage] = now
+            self._ended.discard(stage)
+            self._line(f"{stage}: started, {total} to do")
+        if done >= total:
+            if stage not in self._ended:
+                self._ended.add(stage)
+                self._line(f"{stage}: done, {done}/{total} in {now - self._started[stage]:.0f} s")
+            return
+        if now - self._last[stage] >= self._every:
+            self._last[stage] = now
+            self._line(f"{stage}: {done}/{total}" + (f" ({note})" if note else "") + f", {now - self._started[stage]:.0f} s")
+
+    def _line(self, text: str) -> None:
+        import sys
+
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def progress_reporter() -> RichProgress | PlainProgress:
+    """Bars on a terminal; plain, throttled lines when stderr is a file or a pipe."""
+    return RichProgress() if err.is_terminal else PlainProgress()

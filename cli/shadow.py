@@ -38,7 +38,8 @@ def replay(
     from cli.boundary import set_verbose
     from cli.common import emit_json, fail, quiet_prefect, run_id_option, suite_file
     from cli.show import show_document
-    from cli.render import err
+    from cli.render import err, progress_reporter
+    from pipeline.progress import reporting
     from suite.errors import VigilError
 
     quiet_prefect(verbose)
@@ -51,7 +52,9 @@ def replay(
         from flows.shadow import shadow_replay
 
         err.print(f"[dim]replaying {log} through {suite} …[/]")
-        outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id, ray_address=ray_address, batch_rows=batch_rows, from_mirror=from_mirror)
+        with progress_reporter() as progress, reporting(progress):
+            outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id,
+                                    ray_address=ray_address, batch_rows=batch_rows, from_mirror=from_mirror)
     except VigilError as exc:
         fail(str(exc))
     if as_json:

@@ -95,3 +95,19 @@ def test_backfill_takes_suite_as_an_option_and_the_old_positional_with_a_warning
     assert calls == [suite, suite]
     code, _, stderr = _invoke("backfill", "--freq", "M")
     assert code == 2 and "expected --suite" in stderr
+
+
+def test_plain_progress_prints_start_throttled_steps_and_end(capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.render import PlainProgress
+
+    now = [0.0]
+    progress = PlainProgress(every=10.0)
+    progress._clock = lambda: now[0]
+    for done in range(0, 101):
+        now[0] = done * 0.5  # 50 s in all: a line at the start, every 10 s, and at the end
+        progress.update("infer", done, 100, "cnn · clean")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "infer: started, 100 to do"
+    assert lines[1] == "infer: 20/100 (cnn · clean), 10 s"
+    assert lines[-1] == "infer: done, 100/100 in 50 s"
+    assert len(lines) == 2 + 4  # start, 10/20/30/40 s, end
