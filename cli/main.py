@@ -31,7 +31,9 @@ app = typer.Typer(
     cls=VigilGroup,
 )
 
+
 def _print_version(asked: bool) -> None:
+    """``--version``: print the installed package's version and exit."""
     if asked:
         from importlib.metadata import PackageNotFoundError, version
 
