@@ -80,8 +80,32 @@ def is_verbose() -> bool:
     return _State.verbose
 
 
+def _bare_flags(command: Any, ctx: Any) -> None:
+    """Show on/off flags without a type beside them: typer labels each ``<bool>`` unless it has a metavar."""
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _bare_flags(sub, ctx)
+
+
 class VigilGroup(TyperGroup):
-    """The top-level group: commands (and sub-groups) run inside the error boundary."""
+    """The top-level group: commands (and sub-groups) run inside the error boundary, and flags show bare in --help."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        """The group's parameters, flags without a type label."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The sub-command ``cmd_name`` (and, for a sub-group, its commands), flags without a type label."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _bare_flags(command, ctx)
+        return command
 
     def invoke(self, ctx: Any) -> Any:
         """Run the chosen command; turn any exception it raises into one line and exit 2."""

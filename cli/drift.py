@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 
 
 def drift(
-    suite: Annotated[str, typer.Option(help="Path to the suite YAML file (it needs a drift: section).")],
+    suite: Annotated[str, typer.Option(help="A suite with a drift: section: its YAML file, or the name of a suite with stored runs.")],
     since: Annotated[datetime | None, typer.Option(help="Only windows starting at or after this date (UTC).")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this stream dataset.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")] = False,
@@ -32,16 +32,19 @@ def drift(
     prediction drift, covariate+concept, none). Re-running the same windows replaces their runs. See the
     curve with `vigil history --suite NAME --metric drift_share --dataset DATASET`.
     """
-    from cli.common import emit_json, fail
-    from cli.render import out
+    from cli.common import emit_json, fail, suite_file
+    from cli.render import out, progress_reporter
     from pipeline.drift_watch.windows import watch_windows
+    from pipeline.progress import reporting
     from suite.errors import VigilError
     from suite.load import load_suite
     from suite.settings import load_settings
 
+    suite = suite_file(suite)
     try:
         spec = load_suite(suite)
-        outcomes = watch_windows(spec, load_settings(), since=since, dataset=dataset)
+        with progress_reporter() as progress, reporting(progress):
+            outcomes = watch_windows(spec, load_settings(), since=since, dataset=dataset)
     except VigilError as exc:
         fail(str(exc))
     if as_json:

@@ -8,7 +8,6 @@ on stdout, nothing else).
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +15,7 @@ import typer
 
 from cli.boundary import VigilGroup, set_verbose
 from cli.boundary import report as report_error
-from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json, fail, quiet_prefect, run_id_option
+from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json, fail, quiet_prefect, run_id_option, suite_name
 from cli.show import print_run, show_document
 from suite.errors import VigilError
 
@@ -32,9 +31,23 @@ app = typer.Typer(
     cls=VigilGroup,
 )
 
+
+def _print_version(asked: bool) -> None:
+    """``--version``: print the installed package's version and exit."""
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"vigil {version('vigil')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("vigil (not installed: no package metadata)")
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
 def _options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="On an error, print its traceback too (any command).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print Vigil's version and exit.")] = False,
 ) -> None:
     set_verbose(verbose, reset=True)
 
@@ -52,7 +65,7 @@ def run(
     quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
-    from cli.render import RichProgress, err
+    from cli.render import err, progress_reporter
     from pipeline.commit import claim_run
     from pipeline.evaluate.prepare import prepare_run
     from pipeline.progress import reporting
@@ -71,7 +84,7 @@ def run(
                 mute_console_logs()
             err.print(f"[dim]running {suite} …[/]")
             start_ephemeral_server()  # from the main thread, so the server dies with this process even on kill -9
-            with RichProgress() as progress, reporting(progress):
+            with progress_reporter() as progress, reporting(progress):
                 outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger, plan=plan)
     except VigilError as exc:
         fail(str(exc))
@@ -88,7 +101,7 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
 
     Loading imports the models' module files: it runs the suite's code in this process.
     """
-    from cli.render import out
+    from cli.render import out, plural
     from pipeline.evaluate.load_check import load_models
     from pipeline.evaluate.prepare import prepare_run
 
@@ -100,8 +113,10 @@ def validate(suite: Annotated[str, typer.Argument(help="Path to the suite YAML f
         fail(str(exc))
     _warn_unpinned(spec)
     formats = ", ".join(sorted({m.format for m in loaded})) or "none"
-    out.print(f"[green]ok[/]: suite {spec.name} ({len(loaded)} models loaded: {formats}; {len(plan.datasets)} datasets; "
-              f"{len(plan.work_items())} inference tasks)", highlight=False, soft_wrap=True)
+    uses = ", ".join(f"{sum(d.use == use for d in spec.datasets)} {use}" for use in dict.fromkeys(d.use for d in spec.datasets))
+    out.print(f"[green]ok[/]: suite {spec.name} ({plural(len(loaded), 'model')} loaded: {formats}; "
+              f"{plural(len(spec.datasets), 'dataset')}: {uses}; {plural(len(plan.work_items()), 'inference task')})",
+              highlight=False, soft_wrap=True)
 
 
 def _warn_unpinned(spec: SuiteSpec) -> None:
@@ -116,7 +131,7 @@ def _warn_unpinned(spec: SuiteSpec) -> None:
 
 @app.command()
 def runs(
-    suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
+    suite: Annotated[str | None, typer.Option(help="Only runs of this suite (its YAML file, or its name).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
@@ -128,7 +143,7 @@ def runs(
     from suite.settings import load_settings
 
     store = ResultStore(load_settings())
-    records = store.list_runs(suite=suite, limit=limit)
+    records = store.list_runs(suite=suite_name(suite) if suite else None, limit=limit)
     broken = store.broken_runs(r.run_id for r in records)  # listed in the index, files gone: never shown as completed
     rows = [{"run_id": r.run_id, "suite": r.suite, "started": r.started_at.isoformat(timespec="seconds"),
              "status": "broken" if r.run_id in broken else r.status, "verdict": r.verdict, "trigger": r.trigger} for r in records]
@@ -136,62 +151,35 @@ def runs(
         emit_json(rows)
         return
     frame = pd.DataFrame(rows, columns=["run_id", "suite", "started", "status", "verdict", "trigger"])
-    out.print(frame_table(frame, title="Vigil runs"))
+    frame["started"] = frame["started"].str.replace("T", " ").str[:16]
+    out.print(frame_table(frame, title="Vigil runs", droppable=("trigger", "suite")))
 
 
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id from `vigil runs`.")],
-    slices: Annotated[bool, typer.Option("--slices/--no-slices", help="Include per-slice rows.")] = True,
+    every_row: Annotated[bool, typer.Option("--all", help="Also list every row: each model × dataset × variant × slice × metric.")] = False,
+    metric: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this metric (repeatable).")] = None,
+    slice_: Annotated[list[str] | None, typer.Option("--slice", metavar="NAME", help="List the rows of this slice, e.g. all or label=3 (repeatable).")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this dataset (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this model (repeatable).")] = None,
+    variant: Annotated[list[str] | None, typer.Option(metavar="NAME", help="List the rows of this variant, e.g. clean or contrast:2 (repeatable).")] = None,
+    slices: Annotated[bool, typer.Option("--slices/--no-slices", help="Include per-slice rows (in --all, filters and --json).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Metrics per model × variant × slice with 95% CIs, the gates, and (with --json) provenance."""
+    """A run's summary: verdict, gates, headline metrics with 95% CIs, worst slices, robustness, drift.
+
+    --all or a filter (--metric, --slice, --dataset, --model, --variant) lists the rows themselves;
+    --json gives every row (filtered likewise) and the provenance.
+    """
+    from cli.show import RowFilter
+
     run_id_option(run_id, "RUN_ID")
+    rows = RowFilter(*(tuple(v or ()) for v in (metric, slice_, dataset, model, variant)))
     if as_json:
-        emit_json(show_document(run_id, slices=slices))
+        emit_json(show_document(run_id, slices=slices, rows=rows))
         return
-    print_run(run_id, slices=slices)
-
-
-@app.command()
-def history(
-    suite: Annotated[str, typer.Option(help="Suite name.")],
-    metric: Annotated[str, typer.Option(help="Metric name, e.g. accuracy.")],
-    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
-    slice_: Annotated[str, typer.Option("--slice", help="Slice, e.g. all or label=3.")] = "all",
-    variant: Annotated[str, typer.Option(help="Variant: clean or perturbation:severity.")] = "clean",
-    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
-    changes: Annotated[bool, typer.Option("--changes", help="Also locate change points (segments) and show open incidents; --json then gives {points, series}.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """A metric over time: one point per committed run, with CIs and a sparkline per model (--changes: change points, incidents)."""
-    from cli.render import frame_table, out, print_changes, sparkline
-    from storage.store import ResultStore
-    from suite.settings import load_settings
-
-    store = ResultStore(load_settings())
-    frame = store.history(suite=suite, metric=metric, model=model, slice=slice_, variant=variant, dataset=dataset)
-    found = None
-    if changes:
-        from pipeline.triggers.metric_history import history_changes
-
-        found = history_changes(store, suite, frame)
-    if as_json:
-        points = json.loads(frame.to_json(orient="records", date_format="iso"))
-        emit_json(points if found is None else {"points": points, "series": found})
-        return
-    if frame.empty:
-        out.print(f"no history for suite {suite!r}, metric {metric!r}, slice {slice_!r}, variant {variant!r}")
-        return
-    cols = [c for c in ["started_at", "run_id", "model", "value", "ci_low", "ci_high", "n"] if c in frame.columns]
-    if "dataset" in frame.columns and frame["dataset"].nunique() > 1:
-        cols.insert(2, "dataset")  # windows of one run (e.g. shadow@hour) are told apart by their dataset name
-    shown = frame.assign(started_at=frame["started_at"].dt.strftime("%Y-%m-%d %H:%M"))
-    out.print(frame_table(shown[cols], title=f"{suite} · {metric} · {slice_} · {variant}"))
-    for name, group in frame.groupby("model"):
-        out.print(f"  {name:<16} {sparkline(group['value'].tolist())}  last {group['value'].iloc[-1]:.4f}")
-    if found is not None:
-        print_changes(found)
+    print_run(run_id, rows=rows, every_row=every_row, slices=slices)
 
 
 @app.command()
@@ -214,40 +202,13 @@ def report(
     console.print(f"report written to {path}")
 
 
-@app.command()
-def compare(
-    run_a: Annotated[str, typer.Argument(help="The earlier run.")],
-    run_b: Annotated[str, typer.Argument(help="The later run.")],
-    all_rows: Annotated[bool, typer.Option("--all", help="Show unchanged rows too.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Print what changed between two runs: each metric's value in both, the difference, and whether the CIs overlap."""
-    from cli.render import frame_table, out
-    from reports import compare_runs
-    from storage.store import ResultStore
-    from suite.settings import load_settings
-
-    run_id_option(run_a, "RUN_A"), run_id_option(run_b, "RUN_B")
-    store = ResultStore(load_settings())
-    for run_id in (run_a, run_b):
-        if store.get_run(run_id) is None:
-            fail(f"run {run_id!r} not found (see `vigil runs`)")
-    diff = compare_runs(store.run_results(run_a), store.run_results(run_b))
-    if not all_rows and "diff" in diff.columns:
-        changed = (diff["diff"].abs() > 1e-12) | (diff["presence"] != "both") | (diff["value_a"].isna() != diff["value_b"].isna())
-        diff = diff[changed]
-    if as_json:
-        emit_json(json.loads(diff.to_json(orient="records")))
-        return
-    cols = ["dataset", "model", "variant", "slice", "metric", "value_a", "value_b", "diff", "ci_overlap", "presence"]
-    out.print(frame_table(diff[cols].head(200).reset_index(drop=True), title=f"{run_a} → {run_b} (b − a; largest changes first)"))
-
-
+from cli import compare as _compare_commands  # noqa: E402
 from cli import drift as _drift_commands  # noqa: E402
+from cli import history as _history_commands  # noqa: E402
 from cli import ops as _ops_commands  # noqa: E402
 from cli import shadow as _shadow_commands  # noqa: E402
 
-for _module in (_shadow_commands, _drift_commands, _ops_commands):
+for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_commands, _ops_commands):
     _module.register(app)
 
 

@@ -221,13 +221,24 @@ def watch_upstream(
 
 
 def backfill(
-    suite: Annotated[str, typer.Argument(help="Suite YAML file.")],
-    version: Annotated[list[str] | None, typer.Option(help="A past version MODEL:VERSION:PATH (repeatable).")] = None,
+    suite_arg: Annotated[str | None, typer.Argument(metavar="SUITE", help="Deprecated: the suite as a positional argument; use --suite.", show_default=False)] = None,
+    suite: Annotated[str | None, typer.Option("--suite", help="Suite YAML file, or the name of a suite with stored runs.")] = None,
+    version: Annotated[list[str] | None, typer.Option(metavar="MODEL:VERSION:PATH", help="A past version (repeatable).")] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset to cut into time windows (needs its timestamp column).")] = None,
     freq: Annotated[str | None, typer.Option(help="Window length as a pandas period: D, W, M, Q.")] = None,
     metric: Annotated[str | None, typer.Option(help="Metric of the aging curve (default the suite's primary).")] = None,
 ) -> None:
     """Re-run a suite over past model versions and/or time windows; finished pieces are skipped."""
+    from cli.common import suite_file
+    from cli.render import err
+
+    if suite_arg is not None and suite is not None:
+        _fail(f"backfill: expected the suite once, got --suite {suite!r} and the positional {suite_arg!r}")
+    if suite_arg is not None:
+        err.print("[yellow]warning:[/] `vigil backfill SUITE` is deprecated: use `vigil backfill --suite SUITE`", highlight=False)
+    if suite_arg is None and suite is None:
+        _fail("backfill: expected --suite (a suite YAML file or a stored suite's name), got none")
+    suite = suite_file(suite or suite_arg)
     from flows.backfill import backfill as backfill_flow
 
     versions = []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -21,6 +23,26 @@ def fmt(x: object, digits: int = 4) -> str:
     return str(x)
 
 
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, with an "s" unless there is exactly one.
+
+    Example:
+        >>> plural(1, "dataset"), plural(3, "dataset")
+        ('1 dataset', '3 datasets')
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def with_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``unit`` column after ``value``: shadow latencies are in milliseconds, other metrics unitless."""
+    units = ["ms" if str(m).startswith("latency_") else "" for m in frame["metric"]]
+    if not any(units):
+        return frame
+    shown = frame.copy()
+    shown.insert(list(frame.columns).index("value") + 1, "unit", units)
+    return shown
+
+
 def sparkline(values: list[float]) -> str:
     """A one-line chart of ``values`` (NaNs as spaces)."""
     finite = [v for v in values if not math.isnan(v)]
@@ -31,15 +53,56 @@ def sparkline(values: list[float]) -> str:
     return "".join(" " if math.isnan(v) else _BARS[round((v - lo) / span * (len(_BARS) - 1))] for v in values)
 
 
-def frame_table(frame: pd.DataFrame, title: str | None = None, styles: dict[str, str] | None = None) -> Table:
-    """A rich table with one column per frame column."""
-    table = Table(title=title, header_style="bold")
+ID_COLUMNS = ("run_id", "run", "first_run", "last_run", "change_run_id")
+
+
+def frame_table(
+    frame: pd.DataFrame,
+    title: str | None = None,
+    styles: dict[str, str] | None = None,
+    *,
+    ids: tuple[str, ...] = ID_COLUMNS,
+    droppable: tuple[str, ...] = (),
+    width: int | None = None,
+) -> Table:
+    """A compact rich table with one column per frame column, made to fit ``width`` (default the terminal's).
+
+    Columns named in ``ids`` (run ids) are never cut or wrapped: the table
+    shrinks its other columns, which wrap or fold rather than end in "…". The
+    ``droppable`` columns go first, in that order, while the table would be
+    wider than ``width``; the caption names them.
+    """
+    width = width or out.width
+    hidden: list[str] = []
+    while True:
+        table = _table(frame.drop(columns=hidden), title, styles, ids)
+        if _natural_width(table) <= width or len(hidden) == len([c for c in droppable if c in frame.columns]):
+            break
+        hidden.append(next(c for c in droppable if c in frame.columns and c not in hidden))
+    if hidden:
+        table.caption = f"not shown at this width: {', '.join(hidden)} (widen the terminal, or use --json)"
+    return table
+
+
+def _table(frame: pd.DataFrame, title: str | None, styles: dict[str, str] | None, ids: tuple[str, ...]) -> Table:
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  collapse_padding=True, title_justify="left", caption_justify="left")
     for col in frame.columns:
-        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        if col in ids:
+            longest = max([len(str(col)), *(len(str(v)) for v in frame[col])])
+            table.add_column(str(col), no_wrap=True, min_width=longest, overflow="fold")
+        else:
+            table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
     for row in frame.itertuples(index=False):
         cells = [fmt(v) for v in row]
         table.add_row(*cells, style=(styles or {}).get(str(row[0]), None))
     return table
+
+
+def _natural_width(table: Table) -> int:
+    """The columns ``table`` takes when nothing in it wraps."""
+    return Console(width=10_000, file=io.StringIO()).measure(table).maximum
 
 
 def print_changes(series: list[dict]) -> None:
@@ -81,3 +144,52 @@ class RichProgress:
         if stage not in self._tasks:
             self._tasks[stage] = self.progress.add_task(stage, total=total, note="")
         self.progress.update(self._tasks[stage], completed=done, total=total, note=note)
+
+
+class PlainProgress:
+    """Progress as plain lines on stderr, for logs and pipes where bars would only appear at the end.
+
+    Each stage prints a line when it starts, at most one every ``every`` seconds
+    while it runs, and one when it ends, with its count and elapsed time.
+    """
+
+    def __init__(self, every: float = 10.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._every = every
+        self._started: dict[str, float] = {}
+        self._last: dict[str, float] = {}
+        self._ended: set[str] = set()
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, stage: str, done: int, total: int, note: str = "") -> None:
+        now = self._clock()
+        if stage not in self._started:
+            self._started[stage] = self._last[stage] = now
+            self._ended.discard(stage)
+            self._line(f"{stage}: started, {total} to do")
+        if done >= total:
+            if stage not in self._ended:
+                self._ended.add(stage)
+                self._line(f"{stage}: done, {done}/{total} in {now - self._started[stage]:.0f} s")
+            return
+        if now - self._last[stage] >= self._every:
+            self._last[stage] = now
+            self._line(f"{stage}: {done}/{total}" + (f" ({note})" if note else "") + f", {now - self._started[stage]:.0f} s")
+
+    def _line(self, text: str) -> None:
+        import sys
+
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def progress_reporter() -> RichProgress | PlainProgress:
+    """Bars on a terminal; plain, throttled lines when stderr is a file or a pipe."""
+    return RichProgress() if err.is_terminal else PlainProgress()

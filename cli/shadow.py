@@ -24,7 +24,7 @@ shadow_app = typer.Typer(name="shadow", help="Shadow traffic: replay request log
 @shadow_app.command()
 def replay(
     log: Annotated[str, typer.Option("--log", help="Request log: .jsonl, .parquet, or a mirror's folder of Parquet parts.")],
-    suite: Annotated[str, typer.Option("--suite", help="Suite YAML; its (first) candidate model is replayed.")],
+    suite: Annotated[str, typer.Option("--suite", help="Suite YAML file (or a stored suite's name); its (first) candidate model is replayed.")],
     labels: Annotated[str | None, typer.Option("--labels", help="Labels file (request_id, label): adds both models' accuracy and a paired comparison.")] = None,
     window: Annotated[str | None, typer.Option("--window", help="Also store results per 'hour' or 'day' (variant shadow@hour / shadow@day).")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run).")] = None,
@@ -36,21 +36,25 @@ def replay(
 ) -> None:
     """Replay a request log through the suite's candidate and compare it with production's logged answers."""
     from cli.boundary import set_verbose
-    from cli.common import emit_json, fail, quiet_prefect, run_id_option
+    from cli.common import emit_json, fail, quiet_prefect, run_id_option, suite_file
     from cli.show import show_document
-    from cli.render import err
+    from cli.render import err, progress_reporter
+    from pipeline.progress import reporting
     from suite.errors import VigilError
 
     quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
+    suite = suite_file(suite)
     if window not in (None, "hour", "day"):
         fail(f"--window: expected hour or day, got {window!r}")
     try:
         from flows.shadow import shadow_replay
 
         err.print(f"[dim]replaying {log} through {suite} …[/]")
-        outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id, ray_address=ray_address, batch_rows=batch_rows, from_mirror=from_mirror)
+        with progress_reporter() as progress, reporting(progress):
+            outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id,
+                                    ray_address=ray_address, batch_rows=batch_rows, from_mirror=from_mirror)
     except VigilError as exc:
         fail(str(exc))
     if as_json:
@@ -60,7 +64,7 @@ def replay(
 
 
 def _print_replay(outcome: dict[str, Any]) -> None:
-    from cli.render import frame_table, out
+    from cli.render import frame_table, out, with_units
     from storage.store import ResultStore
     from suite.settings import load_settings
 
@@ -70,13 +74,14 @@ def _print_replay(outcome: dict[str, Any]) -> None:
         f"\n[bold]run[/] {outcome['run_id']}  [bold]agreement[/] {outcome['agreement_rate']:.4f}  [bold]flip rate[/] {outcome['flip_rate']:.4f}"
         f"  [dim]rows in {outcome['rows_in']} = scored {outcome['rows_scored']} + quarantined {outcome['rows_quarantined']}[/]"
     )
-    out.print(frame_table(overall[["metric", "value", "ci_low", "ci_high", "n"]].reset_index(drop=True), title="Candidate vs production"))
+    table = with_units(overall[["metric", "value", "ci_low", "ci_high", "n"]].reset_index(drop=True))
+    out.print(frame_table(table, title="Candidate vs production"))
 
 
 @shadow_app.command()
 def mirror(
     production: Annotated[str, typer.Option("--production", help="Production's base URL, e.g. http://127.0.0.1:8000.")],
-    suite: Annotated[str, typer.Option("--suite", help="Suite YAML holding the candidate model.")],
+    suite: Annotated[str, typer.Option("--suite", help="Suite YAML file (or a stored suite's name) holding the candidate model.")],
     candidate: Annotated[str | None, typer.Option("--candidate", help="Model name in the suite (default: its first candidate).")] = None,
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on.")] = "127.0.0.1:8787",
     log_dir: Annotated[str | None, typer.Option("--log-dir", help="Folder for the request log (default: $VIGIL_HOME/shadow/<suite>).")] = None,
@@ -85,10 +90,11 @@ def mirror(
     threads: Annotated[int, typer.Option(help="Candidate threads (shadow copies scored at once); more copies wait in the queue.")] = 2,
 ) -> None:
     """Proxy to production, answer with production, and shadow each POST to the candidate (run in this process)."""
-    from cli.common import fail
+    from cli.common import fail, suite_file
     from cli.render import err
     from suite.errors import VigilError
 
+    suite = suite_file(suite)
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         fail(f"--listen: expected HOST:PORT, got {listen!r}")

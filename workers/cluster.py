@@ -6,12 +6,29 @@ outlives this one, even after ``kill -9``.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 
 import ray
 
 from suite.errors import VigilError
 from workers.reaper import start_reaper
+
+AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+class _TokenAuthNotice(logging.Filter):
+    """Drops Ray's "Token authentication is enabled" notice, printed on every ``ray.init``.
+
+    Auth stays on; the notice says only that, at WARNING, on every run's console.
+    Ray's other auth warnings (e.g. auth disabled) still show.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled")
+
+
+logging.getLogger(AUTH_NOTICE_LOGGER).addFilter(_TokenAuthNotice())
 
 # Watchdogs of the local Rays this process started; kept referenced, since closing the pipe is their signal.
 _reapers: list[subprocess.Popen[bytes]] = []

@@ -44,6 +44,7 @@ from pipeline.evaluate.drift import DRIFT_TABLE, DriftSide, compare, drift_rows,
 from pipeline.commit import StagedArtifact, StagedRun, commit_staged_run
 from pipeline.triggers.alerts import DriftAlert
 from pipeline.drift_watch.signals import WindowSignals, pattern_kinds, window_signals
+from pipeline.progress import report
 from pipeline.drift_watch.streams import Reference, dataset_spec, outputs, stream_datasets, window_labels, window_reference
 from pipeline.evaluate.prepare import code_sha256
 from storage.datasets import SAMPLE_ID, LoadedDataset, encode_labels, load_dataset
@@ -128,10 +129,12 @@ def watch_windows(suite: SuiteSpec | str | Path, settings: Settings, *, since: d
         data = reference.data if own else load_dataset(spec, suite)
         preds = outputs(suite, data, settings, classes) if reference.side.predictions else {}
         frame = data.frame[~reference.keep] if own else data.frame
-        for cut in cut_windows(frame, spec.timestamp, suite.drift.windowing):
-            if since is not None and cut.start is not None and cut.start < _naive(since, cut.start):
-                continue
+        cuts = [c for c in cut_windows(frame, spec.timestamp, suite.drift.windowing)
+                if since is None or c.start is None or c.start >= _naive(since, c.start)]
+        report("windows", 0, len(cuts), name)
+        for done, cut in enumerate(cuts, start=1):
             found.append(_commit_window(suite, settings, data, reference, preds, classes, cut, calibrators))
+            report("windows", done, len(cuts), f"{name} · {found[-1].window}")
     return found
 
 

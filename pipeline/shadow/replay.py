@@ -36,6 +36,7 @@ from evaluators.shadow.request_log.format import CANDIDATE_LATENCY_MS, CANDIDATE
 from pipeline.evaluate.fingerprint import model_fingerprint
 from pipeline.evaluate.plan import CarriesSuite, ModelEntry
 from pipeline.evaluate.prepare import new_run_id
+from pipeline.progress import report
 from pipeline.shadow.log import replay_schema, stage_log
 from storage.checksums import sha256_file
 from storage.datasets import encode_labels, load_dataset
@@ -216,6 +217,7 @@ def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
                     began = time.perf_counter()
                     parts.append(pool.predict(rows_of(inputs, start, stop), ids[start:stop]))
                     latency[start:stop] = (time.perf_counter() - began) * 1000
+                    report("replay", offset + stop, plan.counts["rows_scored"], plan.model.name)
                 out.append_frame(_candidate_frame(np.concatenate(parts), latency))
                 offset += len(frame)
     finally:

@@ -31,6 +31,7 @@ def test_vigil_drift_on_the_example_finds_the_shift_day(example: Path, vigil_hom
     result = CliRunner().invoke(app, ["drift", "--suite", str(example), "--json"])
     assert result.exit_code == 0, result.output
     windows = json.loads(result.stdout)
+    assert "windows: started, 7 to do" in result.stderr and "windows: done, 7/7" in result.stderr  # plain progress off a terminal
     starts = [pd.Timestamp(w["window_start"]) for w in windows]
     assert starts == list(pd.date_range("2026-03-01", periods=7, freq="D"))
     assert [w["dataset_drifted"] for w in windows] == [s >= SHIFT for s in starts]

@@ -40,6 +40,8 @@ def test_cli_replay_reads_each_row_on_its_own(tmp_path: Path, vigil_home: Path) 
                            "--run-id", "x", "--batch-rows", "32", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+    assert "replay: started, 152 to do" in done.stderr and "replay: done, 152/152" in done.stderr  # plain lines: stderr is a pipe
+    assert "Token authentication is enabled" not in done.stderr  # Ray's notice goes to its log, not every run's console
     shown = json.loads(done.stdout)
     counts = shown["provenance"]["shadow"]
     assert counts["rows_in"] == len(lines) == counts["rows_scored"] + counts["rows_quarantined"]
