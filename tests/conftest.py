@@ -20,7 +20,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 # Fixtures that start or need a service (Prefect, Ray, PostgreSQL): a test using one is `slow`, out of `make test-fast`.
-SERVICE_FIXTURES = frozenset({"prefect_server", "prefect_api", "local_ray", "postgres_url", "postgres_server"})
+SERVICE_FIXTURES = frozenset({"prefect_server", "prefect_api", "local_ray", "session_ray", "postgres_url", "postgres_server"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
@@ -126,7 +126,7 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def local_ray() -> Iterator[str]:
+def session_ray() -> Iterator[str]:
     """One real local Ray for the whole session (per xdist worker): 2 CPUs and 1 simulated GPU.
 
     The simulated GPU lets GPU placement be checked on a CPU machine. Flows run
@@ -148,7 +148,13 @@ def local_ray() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_server(local_ray: str) -> Iterator[None]:
+def local_ray(session_ray: str) -> str:
+    """The session's local Ray (see :func:`session_ray`); a folder's conftest may wrap it under this name."""
+    return session_ray
+
+
+@pytest.fixture(scope="session")
+def prefect_server(session_ray: str) -> Iterator[None]:
     """A real temporary Prefect server for the whole session; flows in this process run on the session's Ray."""
     from prefect.testing.utilities import prefect_test_harness
 
