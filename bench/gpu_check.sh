@@ -23,7 +23,7 @@ nvidia-smi -L
 nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.current,pcie.link.width.current --format=csv
 python3 -c "import torch, ray, pydantic; print('torch', torch.__version__, 'cuda', torch.version.cuda, '| ray', ray.__version__, '| pydantic', pydantic.__version__)"
 
-# the host side alone: rows into pinned buffers from an array, a memory map, preadv (no GPU work)
+# the host side alone: rows into pinned buffers from an array, a memory map, the lanes' threaded copy (no GPU work)
 step host_read 90 python3 bench/host_read.py --rows 4000000 --threads 8
 
 # nvidia-smi samples the GPU's utilisation every 200 ms during the bench: a second view of the idle share.

@@ -6,9 +6,17 @@ stream and two pinned staging buffers. While batch ``i`` computes, batch
 threads) and sent to the device with an async copy on the copy stream; events
 order the two streams, so no buffer is overwritten before the copy or the
 kernels reading it are done. Outputs (softmax applied on the device) are copied
-back, async, into one pinned buffer per shard, which is handed out as numpy.
-Two lanes per model let a pool actor take the next shard while the current one
-computes (the actor runs two calls at a time).
+back, async, into the lane's pinned result buffer (allocated once, grown when a
+shard needs more rows: ``cudaHostAlloc`` is slow), which a call hands to its
+``sink`` while it still holds the lane (by default a copy is returned). Two
+lanes per model let a pool actor take the next shard while the current one
+computes (the actor runs two calls at a time); each lane waits only on its own
+streams.
+
+Rows reach the pinned buffers by a host copy split across a few threads
+(``numpy.copyto`` releases the GIL), from an array or a memory-mapped row file:
+on the second H200 run that path moved 46.6 GB/s where ``preadv`` into the
+pinned buffers moved 20.9 GB/s (``bench/host_read.py``).
 
 On a CPU the same class runs the same batches through the model, without
 pinned memory, streams or events.
@@ -18,11 +26,6 @@ convolutions), ``tf32`` (TF32 on; the same as fp32 on a CPU), ``bf16`` and
 ``fp16`` (``torch.autocast`` on the model's device; on a CPU, torch's CPU
 autocast). The TF32 switches are process-wide, so each call sets them for its
 model: a pool actor serves one model.
-
-A call may also be given a :class:`~workers.row_files.FileSpan` (rows stored
-as one run of bytes in a file): each batch is then read with ``preadv`` straight
-into the pinned buffer by a few reader threads shared by the lanes, instead of
-being copied from an array (see :mod:`workers.row_files`).
 
 Each call also adds to host-side timers (:meth:`StreamedModel.stage_seconds`):
 ``fill`` (rows into pinned buffers), ``wait`` (waiting for a slot's previous
@@ -42,13 +45,15 @@ import queue
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 _LANES = 2
+_MIN_PART_BYTES = 1 << 20  # smaller copies are not worth a thread
 
 
 def set_precision(precision: str) -> None:
@@ -71,12 +76,7 @@ def autocast(precision: str, device: str) -> contextlib.AbstractContextManager[A
 
 
 def host_input(array: Any) -> Any:
-    """The array a model is fed: uint8 kept as is (the model normalises it on the device), anything else float32.
-
-    A :class:`~workers.row_files.FileSpan` is passed through: its batches are read into the staging buffers.
-    """
-    if hasattr(array, "read_into"):
-        return array
+    """The array a model is fed: uint8 kept as is (the model normalises it on the device), anything else float32."""
     values = array.to_numpy() if hasattr(array, "to_numpy") else np.asarray(array)
     if values.dtype == np.uint8:
         return np.ascontiguousarray(values)
@@ -90,6 +90,25 @@ def _tensor(array: np.ndarray) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(array)
+
+
+def parallel_copy(out: np.ndarray, values: np.ndarray, threads: Executor | None, parts: int) -> None:
+    """``out[...] = values``, cut by rows into up to ``parts`` slices of at least 1 MiB copied on ``threads``.
+
+    Example:
+        >>> out = np.zeros((4, 2), dtype=np.float32)
+        >>> parallel_copy(out, np.ones((4, 2), dtype=np.float32), None, 1)
+        >>> float(out.sum())
+        8.0
+    """
+    rows = len(values)
+    parts = min(parts, rows, max(1, values.nbytes // _MIN_PART_BYTES))
+    if threads is None or parts <= 1:
+        np.copyto(out, values)
+        return
+    step = -(-rows // parts)
+    for job in [threads.submit(np.copyto, out[a : a + step], values[a : a + step]) for a in range(0, rows, step)]:
+        job.result()
 
 
 class StreamedModel:
@@ -118,18 +137,23 @@ class StreamedModel:
         self._intervals: list[tuple[float, float]] = []  # ms since self._origin, one per batch
         self._lock = threading.Lock()
         self._stages = dict.fromkeys(("call", "fill", "wait", "drain", "calls"), 0.0)
-        self._readers: ThreadPoolExecutor | None = None
-        if self.cuda:
-            import torch
+        self._copiers: ThreadPoolExecutor | None = None
+        import torch
 
+        self.copy_threads = max(1, torch.get_num_threads())  # the actor's CPUs (set before the model loads)
+        if self.cuda:
             self._origin = torch.cuda.Event(enable_timing=True)
             self._origin.record()
             self._origin.synchronize()
             for _ in range(_LANES):
                 self._lanes.put(_Lane(self))
 
-    def __call__(self, array: Any) -> np.ndarray:
-        """Outputs for every row of ``array`` as float32 numpy (``(n, k)``, or ``(n,)`` for 1-D outputs)."""
+    def __call__(self, array: Any, sink: Callable[[np.ndarray], Any] | None = None) -> Any:
+        """Outputs for every row of ``array`` as float32 numpy (``(n, k)``, or ``(n,)`` for 1-D outputs).
+
+        With ``sink``, the outputs are handed to it (on a GPU: a view of the lane's pinned result
+        buffer, valid only during the call) and its return value is returned.
+        """
         import torch
 
         values = host_input(array)
@@ -138,34 +162,32 @@ class StreamedModel:
         with torch.inference_mode():
             if not self.cuda:
                 result = self._on_cpu(values)
+                result = sink(result) if sink is not None else result
             else:
                 lane = self._lanes.get()
-                try:
-                    result = lane.run(values)
+                try:  # the lane's result buffer is reused by its next call: hand it out before releasing the lane
+                    outputs = lane.run(values)
+                    result = sink(outputs) if sink is not None else outputs.copy()
                 finally:
                     self._lanes.put(lane)
         self._add(call=time.perf_counter() - began, calls=1)
         return result
 
-    def fill(self, out: Any, values: Any, start: int, stop: int) -> None:
-        """Rows ``start:stop`` of ``values`` (an array, or a file span read by the reader threads) into the tensor ``out``."""
+    def fill(self, out: Any, values: np.ndarray, start: int, stop: int) -> None:
+        """Rows ``start:stop`` of ``values`` into the tensor ``out``, copied by :meth:`copy`'s threads."""
         began = time.perf_counter()
-        if isinstance(values, np.ndarray):
-            out.copy_(_tensor(values[start:stop]))  # torch's host threads
-        else:
-            values.read_into(out.numpy(), start, stop, self._reader_pool(), self._reader_threads())
+        self.copy(out.numpy(), values[start:stop])
         self._add(fill=time.perf_counter() - began)
 
-    def _reader_threads(self) -> int:
-        import torch
+    def copy(self, out: np.ndarray, values: np.ndarray) -> None:
+        """``out[...] = values`` on up to ``copy_threads`` threads (shared by the lanes)."""
+        parallel_copy(out, values, self._copy_pool() if self.copy_threads > 1 else None, self.copy_threads)
 
-        return max(1, torch.get_num_threads())
-
-    def _reader_pool(self) -> ThreadPoolExecutor:
+    def _copy_pool(self) -> ThreadPoolExecutor:
         with self._lock:
-            if self._readers is None:
-                self._readers = ThreadPoolExecutor(self._reader_threads(), thread_name_prefix="vigil-read")
-            return self._readers
+            if self._copiers is None:
+                self._copiers = ThreadPoolExecutor(self.copy_threads, thread_name_prefix="vigil-copy")
+            return self._copiers
 
     def _add(self, **seconds: float) -> None:
         with self._lock:
@@ -191,22 +213,10 @@ class StreamedModel:
             y = torch.softmax(y, dim=1)
         return y
 
-    def _on_cpu(self, values: Any) -> np.ndarray:
-        import torch
-
-        if isinstance(values, np.ndarray):
-            source = _tensor(values)
-            batches = (source[s : s + self.batch_size] for s in range(0, len(values), self.batch_size))
-        else:  # a file span: each batch read into a buffer, as a lane reads into its pinned one
-            buffer = torch.empty(_staging_shape(values, self.batch_size), dtype=_torch_dtype(values))
-            batches = (self._filled(buffer, values, s) for s in range(0, len(values), self.batch_size))
-        parts = [self.forward(batch).numpy() for batch in batches]
+    def _on_cpu(self, values: np.ndarray) -> np.ndarray:
+        source = _tensor(values)
+        parts = [self.forward(source[s : s + self.batch_size]).numpy() for s in range(0, len(values), self.batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.float32)
-
-    def _filled(self, buffer: Any, values: Any, start: int) -> Any:
-        stop = min(start + self.batch_size, len(values))
-        self.fill(buffer[: stop - start], values, start, stop)
-        return buffer[: stop - start]
 
     def busy_seconds(self, reset: bool = False) -> float:
         """Seconds the device spent computing batches (union over lanes) since the last reset; 0 on a CPU."""
@@ -238,6 +248,7 @@ class _Lane:
         self.copied = [torch.cuda.Event() for _ in range(2)]  # H→D copy of the slot's batch done
         self.consumed = [torch.cuda.Event() for _ in range(2)]  # kernels reading the slot's device buffer done
         self.buffers: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
+        self.result: Any = None  # pinned, reused across shards; grown (never per shard) when a shard needs more
 
     def _slots(self, values: Any) -> tuple[list[Any], list[Any]]:
         import torch
@@ -279,7 +290,7 @@ class _Lane:
                 y = owner.forward(on_device[slot][:rows])
                 self.consumed[slot].record(self.compute_stream)
                 if out is None:
-                    out = torch.empty((n, *y.shape[1:]), dtype=torch.float32, pin_memory=True)
+                    out = self._result_buffer(n, tuple(y.shape[1:]))
                 out[start:stop].copy_(y, non_blocking=True)
                 ended.record(self.compute_stream)
                 spans.append((began, ended))
@@ -289,11 +300,20 @@ class _Lane:
         owner._record(spans)
         return out.numpy()
 
+    def _result_buffer(self, rows: int, row_shape: tuple[int, ...]) -> Any:
+        """The first ``rows`` rows of the lane's pinned result buffer (the previous shard's copies are drained)."""
+        import torch
 
-def _staging_shape(values: Any, batch_size: int) -> tuple[int, ...]:
+        if self.result is None or tuple(self.result.shape[1:]) != row_shape or len(self.result) < rows:
+            self.result = None  # the old pages go back before the new ones are pinned
+            self.result = torch.empty((rows, *row_shape), dtype=torch.float32, pin_memory=True)
+        return self.result[:rows]
+
+
+def _staging_shape(values: np.ndarray, batch_size: int) -> tuple[int, ...]:
     return (batch_size, *values.shape[1:])
 
 
 def _torch_dtype(values: Any) -> Any:
-    """The torch dtype of an array's or a file span's values."""
+    """The torch dtype of an array's values."""
     return _tensor(np.empty(0, dtype=values.dtype)).dtype

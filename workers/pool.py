@@ -28,28 +28,22 @@ Actor start (2 actors, model loaded) took 1.4–5 s, paid once per pool. On a
 busy machine two single-threaded actors beat one two-threaded torch (ratios
 of 1.05–1.9 were seen under load), so only quiet-machine ratios are comparable.
 
-On GPUs (issue 17) the object store starved the device: 2 actors × 0.5 GPU ran
-at 0.47–0.61× even the bench's untuned loop on an H200. So a ``device: cuda``
-model gets one actor per GPU (unless ``workers.num_actors`` is given), each
-running two shards at a time on :class:`workers.device.StreamedModel` lanes
-(pinned staging, async copies on CUDA streams overlapped with compute, outputs
-into one pinned buffer per shard), with three shards in flight per actor and
-shards of at least an eighth of each actor's rows. Given a
-:class:`~workers.row_files.RowFile` instead of an array, actors read their own
-row ranges from the file and nothing goes through the object store but the
-results; rows stored as one run of bytes (an Arrow file's ``features``) are
-read with ``preadv`` straight into the lanes' pinned buffers. On the first H200
-run the MLP's pool was host-bound at ~9 GB/s (0.70× the tuned loop at fp32,
-0.43× at bf16) while it copied from the memory-mapped file with two lanes'
-worth of torch threads; ``timings()`` now says where a call's time goes (read,
-fill, wait, drain, model calls on the actors; gather on the driver).
-``placements()`` names each actor's node, GPU ids, GPU and torch threads;
-``busy_seconds()`` is the device time the actors computed.
+On GPUs (issue 17) the object store starved the device (2 actors × 0.5 GPU ran
+at 0.47–0.61× an untuned loop on an H200). So a ``device: cuda`` model gets one
+actor per GPU (unless ``workers.num_actors`` is given), each running two shards
+at a time on :class:`workers.device.StreamedModel` lanes, three in flight per
+actor, shards of at least an eighth of each actor's rows. Given a
+:class:`~workers.row_files.RowFile`, actors read their own row ranges from the
+memory-mapped file; actors on the driver's node write their scores into one
+file the driver maps (:mod:`workers.shared_output`), so neither rows nor
+scores go through the object store (on the second H200 run the driver's
+gather of 160 MB of scores was 55 ms of a 97 ms call). ``timings()`` says where
+a call's time goes, ``placements()`` where each actor runs, ``busy_seconds()``
+how long the GPUs computed.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -66,8 +60,10 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import verify_model
-from workers.predictor import Predictor, rows_of
+from workers.actor_host import PredictorHost
+from workers.predictor import rows_of
 from workers.row_files import RowFile
+from workers.shared_output import SharedOutput, Written
 
 Batch = np.ndarray | pd.DataFrame
 Transform = Callable[[Batch, np.ndarray], Batch]
@@ -77,57 +73,7 @@ _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedM
 _GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into at least this many shards per GPU actor: the last one's result copies are not overlapped
 
 
-class _PredictorHost:
-    """What runs inside an actor: one warm Predictor and an optional transform per shard."""
-
-    def __init__(self, spec: ModelSpec, base_dir: Path, task: str, num_classes: int | None, num_threads: int) -> None:
-        self.predictor = Predictor(spec, base_dir, task=task, num_classes=num_classes, num_threads=num_threads)
-        self.read_seconds = 0.0
-
-    def placement(self) -> dict[str, Any]:
-        """Where this actor runs: node, pid, GPU ids Ray assigned, and the device the model uses."""
-        where = {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address(),
-                 "pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "device": self.predictor.device,
-                 "precision": self.predictor.spec.precision}
-        if self.predictor.streamed is not None:
-            import torch
-
-            where["torch_threads"] = torch.get_num_threads()  # as a call's thread sees it (calls run on Ray's threads)
-        if self.predictor.device == "cuda":
-            import torch
-
-            where["gpu_name"] = torch.cuda.get_device_name()
-        return where
-
-    def predict(self, shard: tuple[Any, ...], transform: Transform | None) -> np.ndarray:
-        began = time.perf_counter()
-        if isinstance(shard[0], RowFile):  # read by this actor from the file
-            rows, start, stop, sample_ids = shard
-            # rows stored as one run of bytes go straight into the model's staging buffers, batch by batch
-            span = rows.span(start, stop) if transform is None and self.predictor.streamed is not None else None
-            features = span if span is not None else rows.read(start, stop)
-        else:
-            features, sample_ids = shard
-        if transform is not None:
-            features = transform(features, sample_ids)
-        self.read_seconds += time.perf_counter() - began
-        return self.predictor(features)
-
-    def busy_seconds(self, reset: bool) -> float:
-        streamed = self.predictor.streamed
-        return streamed.busy_seconds(reset) if streamed is not None else 0.0
-
-    def timings(self, reset: bool) -> dict[str, float]:
-        """Seconds since the last reset: ``read`` (shard rows and transform), the model's host stages, device ``busy``."""
-        streamed = self.predictor.streamed
-        times = streamed.stage_seconds(reset) if streamed is not None else {}
-        times.update(read=self.read_seconds, busy=self.busy_seconds(reset))
-        if reset:
-            self.read_seconds = 0.0
-        return times
-
-
-_RemoteHost = ray.remote(_PredictorHost)
+_RemoteHost = ray.remote(PredictorHost)
 
 
 class InferencePool:
@@ -144,6 +90,9 @@ class InferencePool:
             measured on the bench MLP, shards of one batch lost ~10% to per-call overhead, of
             two ~5%, while larger ones balance worse across actors.
         start_timeout_s: how long to wait for the actors to be placed and load the model.
+        shared_output: whether actors on the driver's node write scores into a file the driver maps
+            (:mod:`workers.shared_output`) instead of returning them through the object store; by
+            default on GPUs only.
 
     Raises:
         ChecksumError: the checkpoint does not match its pin (checked before any actor starts).
@@ -161,6 +110,7 @@ class InferencePool:
         name_prefix: str,
         shard_rows: int | None = None,
         start_timeout_s: float = 300.0,
+        shared_output: bool | None = None,
     ) -> None:
         verify_model(spec, Path(base_dir))
         self.spec = spec
@@ -181,10 +131,15 @@ class InferencePool:
         self._last_shards: tuple[tuple[str | None, int, int], list[Any]] | None = None
         self._lock = threading.Lock()
         self._gather_seconds = 0.0
+        self._start_timeout_s = start_timeout_s
+        self._shared = self.gpu if shared_output is None else shared_output
+        self._driver_ip = ray.util.get_node_ip_address()
+        self._local: dict[int, bool] = {}  # id(actor) -> on the driver's node
         self.actors: list[Any] = [self._start() for _ in range(num_actors)]
         self._closed = False
         try:
-            ray.get([actor.placement.remote() for actor in self.actors], timeout=start_timeout_s)
+            where = ray.get([actor.placement.remote() for actor in self.actors], timeout=start_timeout_s)
+            self._local = {id(actor): w["node_ip"] == self._driver_ip for actor, w in zip(self.actors, where)}
         except RayActorError as exc:
             self.close()
             cause = _last_line(exc)
@@ -214,8 +169,8 @@ class InferencePool:
 
         ``read`` (rows and transform, on the actors), ``fill`` (rows into staging buffers), ``wait``
         (for a staging slot), ``drain`` (for a shard's last kernels and copies), ``call`` (the model
-        calls), ``busy`` (device compute), ``calls``; and ``gather`` (the driver fetching results and
-        copying them into the output).
+        calls), ``write`` (scores into the shared output), ``busy`` (device compute), ``calls``; and
+        ``gather`` (the driver waiting for each shard's result and copying object-store results into the output).
         """
         total: dict[str, float] = {}
         for times in ray.get([actor.timings.remote(reset) for actor in self.actors]):
@@ -258,21 +213,33 @@ class InferencePool:
                 shards[index] = ray.put((rows_of(features, start, stop), np.asarray(sample_ids[start:stop])))
             return shards[index]
 
-        out: np.ndarray | None = None  # filled as shards arrive, so the copies overlap the shards still computing
-        failures = [0] * len(shards)
-        pending = deque(range(len(shards)))
+        shared = SharedOutput.create(len(features), 4 * (self._args[3] or 16)) if self._shared and len(features) else None
+        try:
+            return self._run(len(features), bounds, shard, transform, shared)
+        finally:
+            if shared is not None:
+                shared.discard()
+
+    def _run(self, rows: int, bounds: list[tuple[int, int]], shard: Callable[[int], Any], transform: Transform | None,
+             shared: SharedOutput | None) -> np.ndarray:
+        """Deal the shards out, retrying failed ones; actors on this node write into ``shared`` when given."""
+        written: dict[int, Written] = {}  # shard index -> note, for shards written into the shared output
+        fetched: dict[int, np.ndarray] = {}  # shard index -> scores, for shards that came through the object store
+        failures = [0] * len(bounds)
+        pending = deque(range(len(bounds)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
         while pending or in_flight:
-            self._dispatch(pending, in_flight, shard, transform)
+            self._dispatch(pending, in_flight, shard, transform, shared, bounds)
             done, _ = ray.wait(list(in_flight), num_returns=1)
             for ref in done:
                 index, actor = in_flight.pop(ref)
                 try:
                     began = time.perf_counter()
                     result = ray.get(ref)
-                    if out is None:
-                        out = np.empty((len(features), *result.shape[1:]), dtype=result.dtype)
-                    out[bounds[index][0] : bounds[index][1]] = result
+                    if isinstance(result, Written):
+                        written[index] = result
+                    else:
+                        fetched[index] = result
                     self._gather_seconds += time.perf_counter() - began
                 except RayActorError as exc:
                     failures[index] += 1
@@ -283,7 +250,17 @@ class InferencePool:
                         ) from None
                     self._replace(actor)
                     pending.appendleft(index)
-        assert out is not None  # every call has at least one shard
+        began = time.perf_counter()
+        for index, result in fetched.items():  # as object-store notes, so the shared file's shape is checked
+            written[index] = Written(len(result), result.dtype.str, tuple(result.shape[1:]))
+        if shared is not None and len(fetched) < len(bounds):
+            out = shared.array([written[i] for i in sorted(written)])
+        else:
+            first = fetched[0]
+            out = np.empty((rows, *first.shape[1:]), dtype=first.dtype)
+        for index, result in fetched.items():
+            out[bounds[index][0] : bounds[index][1]] = result
+        self._gather_seconds += time.perf_counter() - began
         return out
 
     def _shard_size(self, rows: int) -> int:
@@ -309,6 +286,8 @@ class InferencePool:
         in_flight: dict[Any, tuple[int, Any]],
         shard: Callable[[int], Any],
         transform: Transform | None,
+        shared: SharedOutput | None,
+        bounds: list[tuple[int, int]],
     ) -> None:
         busy = {id(actor): 0 for actor in self.actors}
         for _, actor in in_flight.values():
@@ -318,7 +297,8 @@ class InferencePool:
         for actor in self.actors:
             while pending and busy[id(actor)] < limit:
                 index = pending.popleft()
-                in_flight[actor.predict.remote(shard(index), transform)] = (index, actor)
+                output = (shared.path, bounds[index][0]) if shared is not None and self._local.get(id(actor)) else None
+                in_flight[actor.predict.remote(shard(index), transform, output)] = (index, actor)
                 busy[id(actor)] += 1
 
     def _replace(self, dead: Any) -> None:
@@ -326,7 +306,12 @@ class InferencePool:
             for slot, actor in enumerate(self.actors):
                 if actor is dead:  # only the first failure of a dead actor replaces it
                     ray.kill(dead, no_restart=True)
-                    self.actors[slot] = self._start()
+                    self.actors[slot] = new = self._start()
+                    try:  # where it runs decides how it returns scores; unknown (not started in time) is remote
+                        where = ray.get(new.placement.remote(), timeout=self._start_timeout_s)
+                        self._local[id(new)] = where["node_ip"] == self._driver_ip
+                    except (RayActorError, GetTimeoutError):
+                        self._local[id(new)] = False
 
     @property
     def closed(self) -> bool:

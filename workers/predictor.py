@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +84,29 @@ class Predictor:
         """Where the model computes: ``cpu`` or ``cuda``."""
         return self.model.device
 
-    def __call__(self, batch: np.ndarray | pd.DataFrame) -> np.ndarray:
+    def __call__(self, batch: np.ndarray | pd.DataFrame, sink: Callable[[np.ndarray], Any] | None = None) -> Any:
         """Scores for a batch: ``(n, k)`` float32 probabilities, or ``(n,)`` values for regression.
 
-        A frame is handed to the model as an array unless the spec says ``input: frame``.
+        A frame is handed to the model as an array unless the spec says ``input: frame``. With
+        ``sink``, the scores are handed to it (possibly a view of a reused buffer, valid only
+        during the call) and its return value is returned.
         """
         if self.spec.input == "array" and isinstance(batch, pd.DataFrame):
             batch = batch.to_numpy()
         if self.streamed is not None and len(batch):
-            raw = self.streamed(batch)
-            return self._convert(raw, probabilities=self.streamed.softmax and raw.ndim == 2 and raw.shape[1] > 1)
+            streamed = self.streamed
+
+            def converted(raw: np.ndarray) -> Any:
+                scores = self._convert(raw, probabilities=streamed.softmax and raw.ndim == 2 and raw.shape[1] > 1)
+                if sink is not None:
+                    return sink(scores)
+                return scores.copy() if streamed.cuda else scores  # on a GPU, a view of the lane's reused buffer
+
+            return streamed(batch, converted)
+        scores = self._scores(batch)
+        return sink(scores) if sink is not None else scores
+
+    def _scores(self, batch: np.ndarray | pd.DataFrame) -> np.ndarray:
         size = self.spec.batch_size
         with self._mode():
             parts = [self._convert(self.model.predict(rows_of(batch, i, i + size))) for i in range(0, len(batch), size)]

@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import sha256_file
-from workers.device import StreamedModel
+from workers.device import StreamedModel, parallel_copy
 from workers.pool import InferencePool, close_pools
 from workers.predictor import Predictor
 from workers.row_files import RowFile, write_rows
@@ -109,7 +109,7 @@ def test_actors_read_their_own_row_ranges_from_a_file(suffix: str, tmp_path: Pat
         assert pool._last_shards is None  # nothing was put in the object store
         times = pool.timings(reset=True)
         assert times["calls"] == 3 and times["call"] > 0 and times["gather"] > 0 and times["busy"] == 0.0
-        assert (times["fill"] > 0) == (suffix == ".arrow")  # Arrow rows are read into buffers batch by batch
+        assert times["fill"] == 0 and times["write"] == 0  # on a CPU: no staging buffers, scores through the object store
         assert pool.timings()["calls"] == 0
         shifted = pool.predict(rows, ids, transform=_Shift())
         np.testing.assert_allclose(shifted, Predictor(spec, tmp_path, task="classification", num_classes=5)(x + 0.5), rtol=1e-5, atol=1e-6)
@@ -124,33 +124,32 @@ class _Shift:
 
 
 @pytest.mark.parametrize("shape", [(16,), (3, 4, 5)])
-def test_a_file_span_reads_rows_into_a_buffer_serially_or_in_parallel(shape: tuple[int, ...], tmp_path: Path) -> None:
+def test_parallel_copy_cuts_rows_into_slices_of_at_least_a_mebibyte(shape: tuple[int, ...]) -> None:
     rng = np.random.default_rng(2)
     values = rng.standard_normal((30_000, *shape)).astype(np.float32) if len(shape) == 1 else rng.integers(0, 256, (900, *shape), dtype=np.uint8)
-    rows = write_rows(tmp_path / "rows.arrow", values)
-    span = rows.span(100, len(values) - 7)
-    assert span is not None and span.shape == (len(values) - 107, *shape) and span.dtype == values.dtype.str
-    out = np.zeros(span.shape, dtype=values.dtype)
-    span.read_into(out, 3, 50)
-    np.testing.assert_array_equal(out[:47], values[103:150])
-    with ThreadPoolExecutor(3) as readers:  # 1.9 MB for the floats: cut into two 1 MiB slices
-        span.read_into(out, 0, len(span), readers, parts=3)
-    np.testing.assert_array_equal(out, values[100:-7])
-    with pytest.raises(VigilError, match=r"expected a C-contiguous buffer of at least \d+ bytes, got"):
-        span.read_into(out[:10], 0, 20)
-    assert write_rows(tmp_path / "rows.parquet", values).span(0, 5) is None  # Parquet rows are not one run of bytes
+    out = np.zeros_like(values)
+    with ThreadPoolExecutor(3) as threads:  # 1.9 MB of floats: two slices; 54 KB of bytes: one
+        parallel_copy(out, values, threads, parts=3)
+    np.testing.assert_array_equal(out, values)
+    parallel_copy(out[:5], values[5:10], None, parts=4)
+    np.testing.assert_array_equal(out[:5], values[5:10])
 
 
-def test_streamed_model_on_cpu_reads_a_file_span_like_the_array(tmp_path: Path) -> None:
-    torch.manual_seed(1)
-    module = torch.nn.Linear(16, 3).eval()
-    x = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
-    span = write_rows(tmp_path / "rows.arrow", x).span(10, 1000)
-    streamed = StreamedModel(module, "cpu", "fp32", batch_size=256, softmax=True)
-    np.testing.assert_array_equal(streamed(span), streamed(x[10:]))
-    times = streamed.stage_seconds(reset=True)
-    assert times["calls"] == 2 and times["fill"] > 0 and times["call"] >= times["fill"]
-    assert streamed.stage_seconds()["calls"] == 0
+def test_streamed_model_copies_with_the_threads_torch_was_given() -> None:
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        streamed = StreamedModel(torch.nn.Linear(16, 3).eval(), "cpu", "fp32", batch_size=256, softmax=True)
+        assert streamed.copy_threads == 2
+        values = np.random.default_rng(0).standard_normal((40_000, 16)).astype(np.float32)
+        out = np.empty_like(values)
+        streamed.copy(out, values)
+        np.testing.assert_array_equal(out, values)
+        x = values[:1000]
+        assert streamed(x, lambda scores: scores.shape) == (1000, 3)  # a sink gets the scores, its value is returned
+        assert streamed.stage_seconds()["calls"] == 1
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_a_row_file_refuses_an_unreadable_file(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from suite.spec import ModelSpec, WorkersSpec
 from workers.cluster import ensure_ray
 from workers.pool import InferencePool, close_pools, get_pool
 from workers.predictor import Predictor
+from workers.row_files import write_rows
+from workers.shared_output import SharedOutput, Written, write_at
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 
@@ -93,13 +95,14 @@ def test_variants_of_one_dataset_reuse_its_shards(tmp_path: Path, torchscript_sp
         pool.close()
 
 
-def test_a_killed_actor_is_replaced_and_no_shard_is_lost_or_doubled(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_killed_actor_is_replaced_and_no_shard_is_lost_or_doubled(shared: bool, tmp_path: Path, torchscript_spec: ModelSpec) -> None:
     features, ids = many_rows(6000)
     spec = torchscript_spec.model_copy(update={"batch_size": 20})  # 300 shards
     slow = SeededNoise(seed=3, log_dir=tmp_path, delay=0.01)
-    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t")
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t", shared_output=shared)
     try:
-        undisturbed = pool.predict(features, ids, transform=slow)
+        undisturbed = Predictor(spec, tmp_path, task="classification", num_classes=3)(slow(features, ids))
         victim = pool.actors[0]
         killer = threading.Timer(0.5, lambda: ray.kill(victim))
         killer.start()
@@ -108,9 +111,56 @@ def test_a_killed_actor_is_replaced_and_no_shard_is_lost_or_doubled(tmp_path: Pa
         killer.join()
         assert time.perf_counter() - started > 0.6, "the run ended before the kill: nothing was proven"
         assert all(actor is not victim for actor in pool.actors)  # replaced during the run
-        np.testing.assert_array_equal(disturbed, undisturbed)
+        # shards of one batch: the same numbers as one in-process call, the killed actor's shards written again
+        np.testing.assert_allclose(disturbed, undisturbed, rtol=1e-6, atol=1e-7)
+        assert (pool.timings()["write"] > 0) == shared and all(pool._local.values())
     finally:
         pool.close()
+
+
+def test_scores_written_into_the_shared_output_equal_the_object_store_path(
+    tmp_path: Path, torchscript_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    features, ids = many_rows(3000)
+    rows = write_rows(tmp_path / "rows.arrow", features)
+    spec = torchscript_spec.model_copy(update={"batch_size": 100})
+    made: list[str] = []
+    create = SharedOutput.create
+    monkeypatch.setattr(SharedOutput, "create", lambda *a: made.append((out := create(*a)).path) or out)
+    shared = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t", shared_output=True)
+    try:
+        shared._shared = False  # the same actors (the cluster has room for two), scores through the object store
+        expected = shared.predict(features, ids)
+        assert not made and shared.timings(reset=True)["write"] == 0
+        shared._shared = True
+        for source in (features, rows):
+            shared.timings(reset=True)
+            scores = shared.predict(source, ids)
+            np.testing.assert_array_equal(scores, expected)
+            assert type(scores) is np.ndarray and scores.flags.writeable
+            times = shared.timings(reset=True)
+            assert times["write"] > 0 and times["calls"] == 15
+        shared._local[id(shared.actors[1])] = False  # as if on another node: its shards come through the object store
+        np.testing.assert_array_equal(shared.predict(rows, ids), expected)
+        assert shared.timings()["write"] > 0
+        assert len(made) == 3 and not any(os.path.exists(path) for path in made)  # unlinked: the arrays keep the pages
+        assert shared.predict(features[:0], ids[:0]).shape == (0, 3)
+    finally:
+        shared.close()
+
+
+def test_a_shard_written_again_at_its_offset_replaces_what_was_there(tmp_path: Path) -> None:
+    out = SharedOutput.create(rows=6, row_bytes_hint=8)
+    first, second = np.arange(8, dtype=np.float32).reshape(4, 2), np.full((2, 2), 9.0, dtype=np.float32)
+    write_at(out.path, 4, second)
+    write_at(out.path, 0, np.zeros((4, 2), dtype=np.float32))  # a dead actor's partial write
+    notes = [write_at(out.path, 0, first), Written(2, "<f4", (2,))]
+    np.testing.assert_array_equal(out.array(notes), np.concatenate([first, second]))
+    assert not os.path.exists(out.path)
+    other = SharedOutput.create(rows=6, row_bytes_hint=8)
+    with pytest.raises(VigilError, match=r"expected 6 rows of one shape, got .* in 5 rows"):
+        other.array([write_at(other.path, 0, first), Written(1, "<f4", (2,))])
+    assert not os.path.exists(other.path)
 
 
 def test_a_shard_failing_past_max_retries_is_an_error(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
