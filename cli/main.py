@@ -245,9 +245,10 @@ def compare(
 
 from cli import drift as _drift_commands  # noqa: E402
 from cli import ops as _ops_commands  # noqa: E402
+from cli import reproduce as _reproduce_commands  # noqa: E402
 from cli import shadow as _shadow_commands  # noqa: E402
 
-for _module in (_shadow_commands, _drift_commands, _ops_commands):
+for _module in (_shadow_commands, _drift_commands, _ops_commands, _reproduce_commands):
     _module.register(app)
 
 

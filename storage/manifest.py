@@ -88,7 +88,7 @@ def write_manifest(home: Path, run_dir: Path, results: Path | None) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def verify_manifest(home: Path, run_dir: Path, results: Path | None, recorded: str | None) -> list[str]:
+def verify_manifest(home: Path, run_dir: Path, results: Path | None, recorded: str) -> list[str]:
     """What differs between a run's files and its manifest: one line per altered, missing or extra file.
 
     Args:
@@ -99,12 +99,7 @@ def verify_manifest(home: Path, run_dir: Path, results: Path | None, recorded: s
 
     Returns:
         Empty when every file matches; else lines such as ``altered: runs/r1/gates.json``.
-
-    Raises:
-        ValueError: the run has no manifest to check against (``recorded`` is None).
     """
-    if recorded is None:
-        raise ValueError("no manifest: committed before manifests")
     path = run_dir / MANIFEST_FILE
     if not path.is_file():
         return [f"missing: {path.relative_to(home).as_posix()}"]

@@ -18,6 +18,7 @@ from storage.frames import read_frame
 from storage.manifest import frame_sha256
 from storage.records import DatasetVersionRecord
 from storage.store import ResultStore
+from suite.errors import VigilError
 from suite.settings import Settings, pause_for_tests
 
 SUITE_FILE = "suite.yaml"
@@ -38,16 +39,26 @@ def staged_run(plan: RunPlan, decision: Decision, settings: Settings) -> StagedR
     artifacts += [StagedArtifact(kind=p.stem, file=p.name, description=p.name) for p in sorted(staging.glob("*.html"))]
     artifacts.append(StagedArtifact(kind="drift_table", file="drift.parquet", description="drift per dataset × column"))
     artifacts.append(StagedArtifact(kind="suite", file=SUITE_FILE, description="the suite's exact text, as run"))
-    hashes = {f"{i.model}/{i.dataset}/{i.variant}": frame_sha256(store.read_predictions(plan.run_id, i.dataset, i.model, i.variant))
-              for i in plan.work_items()}
     return StagedRun(
         run_id=plan.run_id, suite=plan.suite_name, suite_hash=plan.suite_hash, started_at=plan.started_at,
         trigger=plan.trigger, verdict=decision.verdict, provenance=plan.provenance,
-        details={"placements": staged_placements(plan, settings), "prediction_sha256": hashes},
+        details={"placements": staged_placements(plan, settings), "prediction_sha256": prediction_hashes(plan, store)},
         models=[model_record(m) for m in plan.models],
         datasets=[DatasetVersionRecord(name=d.name, sha256=d.sha256, rows=d.rows, source=d.source) for d in plan.datasets],
         artifacts=artifacts,
     )
+
+
+def prediction_hashes(plan: RunPlan, store: ResultStore) -> dict[str, str]:
+    """``model/dataset/variant`` → :func:`storage.manifest.frame_sha256` of the predictions this run staged (those it has)."""
+    hashes = {}
+    for item in plan.work_items():
+        try:
+            frame = store.read_predictions(plan.run_id, item.dataset, item.model, item.variant)
+        except VigilError:  # a run that scored nothing staged none
+            continue
+        hashes[f"{item.model}/{item.dataset}/{item.variant}"] = frame_sha256(frame)
+    return hashes
 
 
 def persist_run(plan: RunPlan, decision: Decision, settings: Settings) -> str:
