@@ -97,7 +97,7 @@ def reproduce(
                 from flows.progress import mute_console_logs
 
                 mute_console_logs()
-            err.print(f"[dim]reproducing {run_id} from {'its stored suite' if suite is None else suite} …[/]", highlight=False)
+            err.print(f"[dim]reproducing {run_id} from {'its stored suite' if suite is None else suite} …[/]", highlight=False, soft_wrap=True)
             start_ephemeral_server()
             with RichProgress() as progress, reporting(progress):
                 evaluate_suite(suite_path=str(origin), run_id=plan.run_id, trigger="reproduce", plan=plan)
