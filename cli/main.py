@@ -206,9 +206,10 @@ from cli import compare as _compare_commands  # noqa: E402
 from cli import drift as _drift_commands  # noqa: E402
 from cli import history as _history_commands  # noqa: E402
 from cli import ops as _ops_commands  # noqa: E402
+from cli import reproduce as _reproduce_commands  # noqa: E402
 from cli import shadow as _shadow_commands  # noqa: E402
 
-for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_commands, _ops_commands):
+for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_commands, _ops_commands, _reproduce_commands):
     _module.register(app)
 
 

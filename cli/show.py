@@ -58,6 +58,7 @@ def show_document(run_id: str, *, slices: bool = True, rows: RowFilter | None = 
     if rows:
         results = rows.select(results)
     document = record.model_dump(mode="json")
+    document["manifest_sha256"] = record.provenance.get("manifest_sha256")  # None: committed before manifests (`vigil verify`)
     document["results"] = json.loads(results.drop(columns=["created_at"], errors="ignore").to_json(orient="records"))
     return document
 

@@ -12,7 +12,8 @@ A commit puts the artifacts in place first and makes the run visible last:
 
 1. the staged folder is fsynced and renamed to ``runs/<run_id>`` (an earlier
    commit's folder set aside; :mod:`storage.run_folders`);
-2. the results Parquet is written (temporary file, fsync, ``os.replace``);
+2. the results Parquet is written (temporary file, fsync, ``os.replace``), then
+   the run's manifest (:mod:`storage.manifest`) into its folder;
 3. ONE short index transaction adds the run (retried on a lost connection).
 
 A run exists for readers only once that transaction commits; if any step
@@ -48,6 +49,7 @@ from storage.db import open_index, write_connection_options
 from storage.index_rows import (
     as_utc, local_path, normalise_results, run_records, typed_results, write_run_rows,
 )
+from storage.manifest import MANIFEST_KEY, write_manifest
 from storage.models import Artifact, MetricSummary, Run
 from storage.parquet import path_segment, restore_parquet, write_parquet_atomic
 from storage.records import RESULT_COLUMNS, ArtifactRecord, RunRecord
@@ -193,6 +195,8 @@ class ResultStore:
                 pause_for_tests("commit", self.settings.home)
                 backup = self._write_results(run.run_id, frame, target)
                 try:
+                    if promotion is not None:  # every file is final: list them, and the list's hash goes in the index row
+                        run = run.model_copy(update={"provenance": {**run.provenance, MANIFEST_KEY: write_manifest(self.settings.home, promotion.final, target)}})
                     self._write_index_retrying(run, frame)
                 except BaseException:
                     restore_parquet(target, backup)

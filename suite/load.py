@@ -214,7 +214,19 @@ def load_suite(path: str | Path) -> SuiteSpec:
 
 def read_suite_yaml(path: str | Path) -> Any:
     """The YAML document of the suite file at ``path``, within every limit (size, UTF-8, depth, nodes), not yet validated."""
-    text = read_suite_text(path)
+    return parse_suite_yaml(read_suite_text(path), path)
+
+
+def load_suite_text(text: str, path: str | Path, base_dir: Path | None = None) -> SuiteSpec:
+    """Validate suite ``text`` as if read from ``path``: relative paths resolve against ``base_dir`` (default: ``path``'s folder).
+
+    ``vigil reproduce`` parses a run's stored suite text this way, against the folder it was first read from.
+    """
+    return parse_suite(parse_suite_yaml(text, path), str(path), base_dir or Path(path).parent.resolve())
+
+
+def parse_suite_yaml(text: str, path: str | Path) -> Any:
+    """The YAML document of suite ``text`` (from ``path``), within the depth and node limits, not yet validated."""
     check_shape(text, str(path))
     try:
         return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader

@@ -75,12 +75,19 @@ class CarriesSuite(BaseModel):
 
     _suite: SuiteSpec | None = PrivateAttr(default=None)
     _data: Mapping[str, LoadedDataset] = PrivateAttr(default_factory=lambda: MappingProxyType({}))
+    _suite_text: str | None = PrivateAttr(default=None)
 
-    def attach(self, suite: SuiteSpec, data: Mapping[str, LoadedDataset] | None = None) -> Self:
-        """Hold ``suite`` and ``data`` (by dataset name, read-only); returns the plan itself."""
+    def attach(self, suite: SuiteSpec, data: Mapping[str, LoadedDataset] | None = None, text: str | None = None) -> Self:
+        """Hold ``suite``, ``data`` (by dataset name, read-only) and the suite's exact ``text``; returns the plan itself."""
         self._suite = suite
         self._data = MappingProxyType(dict(data or {}))
+        self._suite_text = text
         return self
+
+    @property
+    def suite_text(self) -> str | None:
+        """The suite file's text exactly as read at plan time (stored with the run as ``suite.yaml``); None if not kept."""
+        return self._suite_text
 
     @property
     def suite(self) -> SuiteSpec:
@@ -103,7 +110,7 @@ class CarriesSuite(BaseModel):
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
-        self._suite, self._data = None, MappingProxyType({})
+        self._suite, self._data, self._suite_text = None, MappingProxyType({}), None
 
 
 class RunPlan(CarriesSuite):

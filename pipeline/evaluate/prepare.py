@@ -27,7 +27,7 @@ from storage.datasets import LoadedDataset, check_reference_labels, encode_label
 from storage.provenance import collect_provenance
 from suite.errors import SpecError, VigilError
 from suite.ids import check_run_id
-from suite.load import load_suite
+from suite.load import load_suite_text, read_suite_text
 from suite.spec import ModelSpec, SuiteSpec
 from workers.checksum import verify_model
 from workers.formats import MODEL_FORMATS
@@ -69,8 +69,14 @@ def code_sha256(model: ModelSpec, suite: SuiteSpec) -> str:
     return digest.hexdigest()
 
 
-def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: str = "manual") -> RunPlan:
+def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: str = "manual", suite_text: str | None = None) -> RunPlan:
     """Verify a suite and everything it pins, and plan the run.
+
+    Args:
+        suite_path: The suite file; relative paths in it resolve against its folder.
+        run_id: The run's id (default: a new one).
+        trigger: What started the run.
+        suite_text: The suite's text, read instead of the file (``vigil reproduce`` passes a run's stored text).
 
     Returns:
         The plan, holding the parsed suite (``plan.suite``) and every dataset the run reads
@@ -78,7 +84,8 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
     """
     if run_id is not None:
         check_run_id(run_id)
-    suite = load_suite(suite_path)
+    text = read_suite_text(suite_path) if suite_text is None else suite_text
+    suite = load_suite_text(text, suite_path)
     if not suite.models:
         raise VigilError(f"suite {suite.source}: models: nothing to evaluate (the suite has no models; "
                          f"watch its logged outputs with `vigil drift --suite {suite_path}`)")
@@ -125,9 +132,10 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         perturbation_versions=variant_versions(suite),
         perturbation_params=perturbation_params(suite),
         provenance={**run_provenance(suite, models, datasets, trigger),
-                    "prediction_fingerprints": {name: {"sha256": fp.sha256, "inputs": fp.inputs} for name, fp in fingerprints.items()}},
+                    "prediction_fingerprints": {name: {"sha256": fp.sha256, "inputs": fp.inputs} for name, fp in fingerprints.items()},
+                    "suite_sha256": hashlib.sha256(text.encode()).hexdigest()},
     )
-    return plan.attach(suite, data)
+    return plan.attach(suite, data, text)
 
 
 def _load_named(suite: SuiteSpec, name: str, field: str) -> LoadedDataset:

@@ -91,7 +91,7 @@ def test_an_evaluation_commits_once_with_its_files_and_a_rerun_replaces_it(setti
         ("report", (final / "report.html").as_uri(), "report.html"),
         ("drift_table", (final / "drift.parquet").as_uri(), "drift per dataset × column"),
     ]
-    assert list(run.provenance) == ["seed", "trigger", "ray_address", "placements", "commit"] and run.provenance["ray_address"] == "local"
+    assert list(run.provenance) == ["seed", "trigger", "ray_address", "placements", "prediction_sha256", "commit", "manifest_sha256"] and run.provenance["ray_address"] == "local"
     assert run.provenance["placements"] == {}  # no inference ran: no actors placed
     assert [(m.name, m.sha256, m.version) for m in run.models] == [("mlp", "aa" * 32, "2")]
     assert not (final / CLAIM_MARKER).exists() and (final / "gates.json").is_file()
@@ -160,7 +160,7 @@ def test_a_shadow_replay_commits_once_and_a_rerun_replaces_it(tmp_path: Path, vi
         ("shadow_candidate", (final / "candidate.parquet").as_uri()),
     ]
     keys = list(run.provenance)
-    assert keys[-4:] == ["prediction_fingerprints", "ray_address", "shadow", "commit"]
+    assert keys[-5:] == ["prediction_fingerprints", "ray_address", "shadow", "commit", "manifest_sha256"]
     assert run.provenance["shadow"]["quarantine_path"] == str(final / "quarantine.parquet")
     assert run.provenance["shadow"]["candidate_source"] == "mirror"
     assert [(d.name, d.rows) for d in run.datasets] == [("mirrored", 60)]
@@ -182,7 +182,7 @@ def test_drift_windows_commit_once_each_without_ray_address_and_rerun_replaces(t
     assert sorted(r.run_id for r in store.list_runs(suite="synth")) == sorted(o.run_id for o in first)
     run = store.get_run(again[0].run_id)
     assert run is not None and (run.trigger, run.verdict) == (TRIGGER, "none")
-    assert list(run.provenance) == ["window", "rows", "window_spec", "dataset", "reference", "calibration", "pattern", "signals", "commit"]
+    assert list(run.provenance) == ["window", "rows", "window_spec", "dataset", "reference", "calibration", "pattern", "signals", "commit", "manifest_sha256"]
     final = settings.run_dir(run.run_id)
     assert [(a.kind, a.uri, a.description) for a in run.artifacts] == [("drift_table", (final / "drift.parquet").as_uri(), "drift per window × column")]
     curve = store.history(suite="synth", metric="drift_share", dataset="stream")

@@ -1,0 +1,121 @@
+"""A run's manifest: the sha256 and size of every file it committed, and checking them again.
+
+The commit (:meth:`storage.store.ResultStore.commit_run`) writes
+``runs/<run_id>/manifest.json`` once the run folder is in place and the results
+Parquet is written, and records the manifest's own sha256 in the index row
+(provenance ``manifest_sha256``) in the same transaction that makes the run
+visible, so neither the files nor the manifest can be rewritten unnoticed. A
+crash before that transaction leaves a folder that recovery undoes like any
+other (:mod:`storage.recovery`). Runs committed before manifests have no
+``manifest_sha256``; :func:`verify_manifest` says so instead of guessing.
+
+Paths in a manifest are relative to ``VIGIL_HOME``
+(``runs/<id>/gates.json``, ``results/suite=…/date=…/run-<id>.parquet``).
+
+Example:
+    >>> manifest_entries({}) == {"version": 1, "files": {}}
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from storage.run_folders import TOKEN_FILE, describe, fsync_dir
+from suite.errors import VigilError
+
+MANIFEST_FILE = "manifest.json"
+"""The manifest's name inside a run folder."""
+MANIFEST_KEY = "manifest_sha256"
+"""The provenance key holding the sha256 of a run's manifest file."""
+_NOT_LISTED = {MANIFEST_FILE, f".{MANIFEST_FILE}.tmp", TOKEN_FILE}  # the manifest (hashed in the index) and the commit's token (new per commit)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A hash of a frame's column names and values (not of its Parquet bytes, which vary with the writer)."""
+    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def run_files(home: Path, run_dir: Path, results: Path | None) -> dict[str, Path]:
+    """Every file of a run, by its path relative to ``home``: the run folder's files and its results Parquet."""
+    files = {}
+    if run_dir.is_dir():
+        for folder, _dirs, names in os.walk(run_dir):
+            for name in names:
+                path = Path(folder) / name
+                if not (Path(folder) == run_dir and name in _NOT_LISTED):
+                    files[path.relative_to(home).as_posix()] = path
+    if results is not None and results.is_file():
+        files[results.relative_to(home).as_posix()] = results
+    return dict(sorted(files.items()))
+
+
+def manifest_entries(files: dict[str, Path]) -> dict[str, Any]:
+    """The manifest document of ``files``: ``{"version": 1, "files": {path: {"sha256", "bytes"}}}``."""
+    return {"version": 1, "files": {name: {"sha256": file_sha256(p), "bytes": p.stat().st_size} for name, p in files.items()}}
+
+
+def write_manifest(home: Path, run_dir: Path, results: Path | None) -> str:
+    """Write ``run_dir/manifest.json`` listing the run's files, durably; returns the manifest's sha256."""
+    target, temporary = run_dir / MANIFEST_FILE, run_dir / f".{MANIFEST_FILE}.tmp"
+    try:
+        body = json.dumps(manifest_entries(run_files(home, run_dir, results)), indent=1, sort_keys=True).encode()
+        with temporary.open("wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        fsync_dir(run_dir)
+    except OSError as error:
+        raise VigilError(f"run folder {run_dir}: could not write its manifest: {describe(error)}; nothing was recorded") from error
+    return hashlib.sha256(body).hexdigest()
+
+
+def verify_manifest(home: Path, run_dir: Path, results: Path | None, recorded: str) -> list[str]:
+    """What differs between a run's files and its manifest: one line per altered, missing or extra file.
+
+    Args:
+        home: ``VIGIL_HOME``.
+        run_dir: ``runs/<run_id>``.
+        results: The run's results Parquet, where the index says it is.
+        recorded: The manifest sha256 the index holds (``manifest_sha256``).
+
+    Returns:
+        Empty when every file matches; else lines such as ``altered: runs/r1/gates.json``.
+    """
+    path = run_dir / MANIFEST_FILE
+    if not path.is_file():
+        return [f"missing: {path.relative_to(home).as_posix()}"]
+    body = path.read_bytes()
+    if hashlib.sha256(body).hexdigest() != recorded:
+        return [f"altered: {path.relative_to(home).as_posix()} (its sha256 is not the one the index recorded)"]
+    listed = json.loads(body)["files"]
+    present = run_files(home, run_dir, results)
+    if results is not None:  # a results file moved or removed by hand is still the run's
+        present.setdefault(results.relative_to(home).as_posix(), results)
+    problems = []
+    for name, entry in listed.items():
+        found = present.get(name)
+        if found is None or not found.is_file():
+            problems.append(f"missing: {name}")
+        elif found.stat().st_size != entry["bytes"] or file_sha256(found) != entry["sha256"]:
+            problems.append(f"altered: {name}")
+    problems += [f"extra: {name}" for name in present if name not in listed]
+    return problems
