@@ -243,11 +243,12 @@ def compare(
     out.print(frame_table(diff[cols].head(200).reset_index(drop=True), title=f"{run_a} → {run_b} (b − a; largest changes first)"))
 
 
+from cli import card as _card_commands  # noqa: E402
 from cli import drift as _drift_commands  # noqa: E402
 from cli import ops as _ops_commands  # noqa: E402
 from cli import shadow as _shadow_commands  # noqa: E402
 
-for _module in (_shadow_commands, _drift_commands, _ops_commands):
+for _module in (_shadow_commands, _drift_commands, _ops_commands, _card_commands):
     _module.register(app)
 
 

@@ -316,3 +316,14 @@ def model_card(inputs: CardInputs) -> ModelCard:
                      tags=tags, index_results=_index_results(inputs),
                      sections=[_details(inputs), _evaluation_data(inputs), _metrics(inputs), limitations],
                      checklist=_checklist(inputs, limitations))
+
+
+def build_model_card(settings: Any, *, suite: str, model: str, run_id: str | None = None, spec: Any = None) -> ModelCard:
+    """Read ``model``'s evidence from the store (:func:`~pipeline.evaluate.card_inputs.card_inputs`) and build its card.
+
+    Raises:
+        VigilError: the suite has no completed run of the model, or ``run_id`` is unknown, of another suite or lacks the model.
+    """
+    from pipeline.evaluate.card_inputs import card_inputs
+
+    return model_card(card_inputs(settings, suite=suite, model=model, run_id=run_id, spec=spec))

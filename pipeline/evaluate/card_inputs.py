@@ -9,6 +9,7 @@ touching storage.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -160,18 +161,24 @@ def card_inputs(settings: Settings, *, suite: str, model: str, run_id: str | Non
     missing = store.broken_runs([run.run_id]).get(run.run_id)
     if missing is not None:
         raise VigilError(f"run {run.run_id!r} is broken: the index lists it but {missing} is gone")
-    results = store.run_results(run.run_id)
-    folder = settings.run_dir(run.run_id)
+    return gather(store, run, store.run_results(run.run_id), settings.run_dir(run.run_id), model, spec)
+
+
+def gather(store: ResultStore, run: RunRecord, results: pd.DataFrame, folder: Path, model: str, spec: SuiteSpec | None) -> CardInputs:
+    """A model's evidence: ``run`` (committed, or about to be: its ``results`` and ``folder`` given) and the suite's history."""
     primary = str(run.provenance.get("primary_metric") or results["metric"].iloc[0])
     evaluated = {d.name for d in run.datasets}
-    history = store.history(suite=suite, metric=primary, model=model)
-    history = history[history["dataset"].isin(evaluated)].reset_index(drop=True)
+    history = store.history(suite=run.suite, metric=primary, model=model)
+    history = history[history["dataset"].isin(evaluated) & (history["run_id"] != run.run_id)]
+    current = results[(results["model"] == model) & (results["metric"] == primary) & (results["variant"] == "clean") & (results["slice"] == "all")]
+    now = current.assign(started_at=pd.Timestamp(run.started_at).tz_convert("UTC") if pd.Timestamp(run.started_at).tzinfo else pd.Timestamp(run.started_at, tz="UTC"))
+    history = pd.concat([history, now[[c for c in history.columns if c in now.columns]]], ignore_index=True) if not now.empty else history
     previous = _previous_version(store, run, model)
     return CardInputs(
         model=model, run=run, results=results, spec=spec,
         robustness=_for_model(_optional(folder, ROBUSTNESS_FILE), model),
         worst_regions=_for_model(_optional(folder, REGIONS_FILE), model),
         newly_wrong_vs_baseline=_for_model(_optional(folder, NEWLY_WRONG_FILE), model),
-        drift=_optional(folder, DRIFT_FILE), history=history, windows=_windows(store, suite, model),
+        drift=_optional(folder, DRIFT_FILE), history=history.reset_index(drop=True), windows=_windows(store, run.suite, model),
         previous=previous, newly_wrong_vs_previous=_newly_wrong_vs(store, run, previous, model) if previous else None,
     )
