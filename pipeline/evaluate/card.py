@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -62,6 +63,16 @@ def _higher(metric: str) -> bool:
     return METRICS.get(metric).higher_is_better if metric in METRICS else True
 
 
+def slice_metric(inputs: CardInputs) -> str:
+    """The metric per slice: the primary one, unless it compares classes (macro F1, ROC AUC), which a slice
+    holding one true class cannot measure; then the first of the run's metrics that does not."""
+    primary = inputs.primary
+    if primary not in METRICS or not METRICS.get(primary).across_classes:
+        return primary
+    stored = list(dict.fromkeys(inputs.results["metric"]))
+    return next((m for m in stored if m in METRICS and not METRICS.get(m).across_classes and m != "ece"), primary)
+
+
 def _clean(results: pd.DataFrame) -> pd.DataFrame:
     return results[results["variant"] == "clean"]
 
@@ -71,12 +82,22 @@ def _baseline(inputs: CardInputs) -> str | None:
     return other[0] if other else None
 
 
+def _shown_path(path: str, inputs: CardInputs) -> str:
+    """``path`` relative to the suite's folder when it lies under it (a card should not carry one machine's layout)."""
+    if not path or inputs.spec is None:
+        return path
+    try:
+        return str(Path(path).relative_to(inputs.spec.base_dir.resolve()))
+    except ValueError:
+        return path
+
+
 def _details(inputs: CardInputs) -> CardSection:
     entry = next(m for m in inputs.run.models if m.name == inputs.model)
     meta = inputs.metadata
     fingerprint = ((inputs.run.provenance.get("prediction_fingerprints") or {}).get(inputs.model) or {}).get("sha256")
     lines = [f"- **Name**: `{entry.name}` (role: {entry.role})", f"- **Format**: {entry.format}",
-             f"- **Checkpoint sha256**: `{entry.sha256}`", f"- **Checkpoint path**: `{entry.path or 'none (code only)'}`",
+             f"- **Checkpoint sha256**: `{entry.sha256}`", f"- **Checkpoint path**: `{_shown_path(entry.path, inputs) or 'none (code only)'}`",
              f"- **Version label**: {entry.version or NOT_DECLARED}",
              f"- **Prediction fingerprint**: `{fingerprint}`" if fingerprint else "- **Prediction fingerprint**: not recorded by this run"]
     lines += [f"- **{title}**: {_text(_declared(meta, key)) if _declared(meta, key) else NOT_DECLARED}" for key, title in DECLARED]
@@ -104,7 +125,7 @@ def _slice_definitions(inputs: CardInputs) -> list[str]:
 
 def _evaluation_data(inputs: CardInputs) -> CardSection:
     specs = {d.name: d for d in inputs.spec.datasets} if inputs.spec is not None else {}
-    rows = [[d.name, str(d.rows), f"`{d.sha256}`", d.source, specs[d.name].split if d.name in specs and specs[d.name].loader else ""]
+    rows = [[d.name, str(d.rows), f"`{d.sha256}`", _shown_path(d.source, inputs), specs[d.name].split if d.name in specs and specs[d.name].loader else ""]
             for d in inputs.run.datasets]
     prov = inputs.run.provenance
     git = prov.get("git") or {}
@@ -134,7 +155,7 @@ def _metrics(inputs: CardInputs) -> CardSection:
         row += [fmt_ci(other.iloc[0]["value"], other.iloc[0]["ci_low"], other.iloc[0]["ci_high"]), f"{m['value'] - other.iloc[0]['value']:+.4f}"] if not other.empty else ["no baseline", ""]
         rows.append(row)
     tables = [CardTable(["dataset", "metric", inputs.model, "n", f"baseline ({base or 'none'})", "difference"], rows, "Whole set, clean inputs: value [95% CI]")]
-    primary = inputs.primary
+    primary = slice_metric(inputs)
     per_slice = clean[(clean["slice"] != "all") & (clean["metric"] == primary)]
     srows = []
     for (dataset, slice_name), group in per_slice.groupby(["dataset", "slice"], sort=True):
@@ -151,7 +172,7 @@ def _metrics(inputs: CardInputs) -> CardSection:
 
 
 def _worst_slices(inputs: CardInputs) -> list[str]:
-    primary = inputs.primary
+    primary = slice_metric(inputs)
     rows = _clean(inputs.results)
     rows = rows[(rows["slice"] != "all") & (rows["metric"] == primary) & (rows["model"] == inputs.model)].dropna(subset=["value"])
     if rows.empty:

@@ -67,10 +67,10 @@ class CardInputs:
     @property
     def metadata(self) -> dict[str, Any]:
         """What the suite declared about the model (``models[].metadata``) when the run was made."""
-        found = (self.run.provenance.get("model_metadata") or {}).get(self.model)
-        if not found and self.spec is not None:
-            found = next((m.metadata for m in self.spec.models if m.name == self.model), {})
-        return dict(found or {})
+        if "model_metadata" in self.run.provenance:  # recorded by the run: what it was made with
+            return dict((self.run.provenance["model_metadata"] or {}).get(self.model) or {})
+        found = next((m.metadata for m in self.spec.models if m.name == self.model), {}) if self.spec is not None else {}
+        return dict(found)
 
 
 def choose_run(store: ResultStore, suite: str, model: str, run_id: str | None) -> RunRecord:
