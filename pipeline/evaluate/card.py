@@ -92,12 +92,21 @@ def _shown_path(path: str, inputs: CardInputs) -> str:
         return path
 
 
+def _checksums(inputs: CardInputs, indexed: str) -> list[str]:
+    """The checkpoint's sha256; with upstream modules the index keys the whole pipeline, so both are shown."""
+    pinned = next((m.sha256 for m in inputs.spec.models if m.name == inputs.model), None) if inputs.spec is not None else None
+    if pinned is None or pinned == indexed:
+        return [f"- **Checkpoint sha256**: `{indexed}`"]
+    return [f"- **Checkpoint sha256** (pinned in the suite): `{pinned}`",
+            f"- **Evaluated sha256** (checkpoint with the suite's upstream modules, as indexed): `{indexed}`"]
+
+
 def _details(inputs: CardInputs) -> CardSection:
     entry = next(m for m in inputs.run.models if m.name == inputs.model)
     meta = inputs.metadata
     fingerprint = ((inputs.run.provenance.get("prediction_fingerprints") or {}).get(inputs.model) or {}).get("sha256")
     lines = [f"- **Name**: `{entry.name}` (role: {entry.role})", f"- **Format**: {entry.format}",
-             f"- **Checkpoint sha256**: `{entry.sha256}`", f"- **Checkpoint path**: `{_shown_path(entry.path, inputs) or 'none (code only)'}`",
+             *_checksums(inputs, entry.sha256), f"- **Checkpoint path**: `{_shown_path(entry.path, inputs) or 'none (code only)'}`",
              f"- **Version label**: {entry.version or NOT_DECLARED}",
              f"- **Prediction fingerprint**: `{fingerprint}`" if fingerprint else "- **Prediction fingerprint**: not recorded by this run"]
     lines += [f"- **{title}**: {_text(_declared(meta, key)) if _declared(meta, key) else NOT_DECLARED}" for key, title in DECLARED]
@@ -189,7 +198,7 @@ def _regions(inputs: CardInputs) -> list[str]:
     top = found[found["z"] > 0].head(3)
     if top.empty:
         return ["- **Where it is worse than the baseline**: no region where its error exceeds the baseline's"]
-    items = "; ".join(f"{r.region} (n={int(r.n)}: error {fmt(r.cand_error, 3)} vs {fmt(r.base_error, 3)}, p={fmt(r.p_value, 3)})" for r in top.itertuples())
+    items = "; ".join(f"{f'{r.family} in ' if str(r.region).startswith(('[', '(')) else ''}{r.region} (n={int(r.n)}: error {fmt(r.cand_error, 3)} vs {fmt(r.base_error, 3)}, p={fmt(r.p_value, 3)})" for r in top.itertuples())
     return [f"- **Where it is worse than the baseline**: {items}"]
 
 
