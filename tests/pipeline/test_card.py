@@ -75,3 +75,16 @@ def test_the_checklist_flags_a_missing_licence(store: ResultStore) -> None:
 def test_bad_input_names_it(store: ResultStore, kwargs: dict, expected: str) -> None:
     with pytest.raises(VigilError, match=expected.replace("(", r"\(").replace("[", r"\[")):
         build_model_card(store.settings, **{"suite": "digits", **kwargs})
+
+
+def test_drift_windows_of_the_suite_show_as_sensitivity_to_drift(store: ResultStore) -> None:
+    for i, (share, accuracy) in enumerate([(0.0, 0.95), (0.5, 0.70)]):
+        window = make_run(f"digits-drift-stream-{i}", day=2 + i).model_copy(update={"trigger": "drift-watch", "verdict": "none"})
+        rows = make_results(window).iloc[:2].copy()
+        rows[["model", "metric", "value", "ci_low", "ci_high"]] = [["data", "drift_share", share, None, None],
+                                                                  ["mlp", "accuracy", accuracy, None, None]]
+        store.commit_run(window, rows.assign(slice="all", variant="clean"))
+    text = card_markdown(build_model_card(store.settings, suite="digits", model="mlp"))
+    assert "2 drift windows stored" in text and "1 with drifted columns" in text
+    assert "labelled accuracy 0.9500 in windows without drift vs 0.7000 with drift" in text
+    assert "metrics from run `r2`" in text  # a drift window is never the card's run
