@@ -73,6 +73,11 @@ class CardInputs:
         return dict(found)
 
 
+def is_evaluation(run: RunRecord) -> bool:
+    """A completed evaluation run (not a drift window or a shadow replay, which commit as runs of the suite too)."""
+    return run.status == "completed" and run.trigger != DRIFT_WATCH_TRIGGER and not {"shadow", "window"} & set(run.provenance)
+
+
 def choose_run(store: ResultStore, suite: str, model: str, run_id: str | None) -> RunRecord:
     """``run_id``'s record, or the latest completed evaluation of ``suite`` that evaluated ``model``."""
     if run_id is not None:
@@ -81,12 +86,12 @@ def choose_run(store: ResultStore, suite: str, model: str, run_id: str | None) -
             raise VigilError(f"--run {run_id!r}: no such run (see `vigil runs --suite {suite}`)")
         if run.suite != suite:
             raise VigilError(f"--run {run_id!r}: expected a run of suite {suite!r}, got one of {run.suite!r}")
-        if run.status != "completed":
-            raise VigilError(f"--run {run_id!r}: expected a completed run, got status {run.status!r}")
+        if not is_evaluation(run):
+            raise VigilError(f"--run {run_id!r}: expected a completed evaluation run, got a {run.status} {run.trigger} run")
         if model not in {m.name for m in run.models}:
             raise VigilError(f"model {model!r}: not evaluated in run {run_id}; it evaluated {sorted(m.name for m in run.models)}")
         return run
-    runs = [r for r in store.list_runs(suite=suite, limit=1000) if r.status == "completed" and r.trigger != DRIFT_WATCH_TRIGGER]
+    runs = [r for r in store.list_runs(suite=suite, limit=1000) if is_evaluation(r)]
     if not runs:
         raise VigilError(f"suite {suite!r}: no completed evaluation runs stored (run `vigil run` on its suite first)")
     for run in runs:
@@ -129,7 +134,7 @@ def _windows(store: ResultStore, suite: str, model: str) -> pd.DataFrame:
 def _previous_version(store: ResultStore, run: RunRecord, model: str) -> RunRecord | None:
     sha = next(m.sha256 for m in run.models if m.name == model)
     for earlier in store.list_runs(suite=run.suite, limit=1000):
-        if earlier.status != "completed" or earlier.trigger == DRIFT_WATCH_TRIGGER or earlier.started_at >= run.started_at:
+        if not is_evaluation(earlier) or earlier.started_at >= run.started_at:
             continue
         other = next((m.sha256 for m in earlier.models if m.name == model), None)
         if other is not None and other != sha:
