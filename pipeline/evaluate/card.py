@@ -23,6 +23,8 @@ import pandas as pd
 from evaluators.metrics import METRICS
 from pipeline.evaluate.card_inputs import CardInputs
 from reports.card import NOT_DECLARED, CardSection, CardTable, CheckItem, ModelCard
+from storage.records import ModelVersionRecord
+from suite.errors import VigilError
 
 DECLARED: tuple[tuple[str, str], ...] = (
     ("license", "Licence"),
@@ -94,15 +96,24 @@ def _shown_path(path: str, inputs: CardInputs) -> str:
 
 def _checksums(inputs: CardInputs, indexed: str) -> list[str]:
     """The checkpoint's sha256; with upstream modules the index keys the whole pipeline, so both are shown."""
-    pinned = next((m.sha256 for m in inputs.spec.models if m.name == inputs.model), None) if inputs.spec is not None else None
+    pinned = None
+    if inputs.spec is not None and inputs.spec.upstream:
+        pinned = next((m.sha256 for m in inputs.spec.models if m.name == inputs.model), None)
     if pinned is None or pinned == indexed:
         return [f"- **Checkpoint sha256**: `{indexed}`"]
     return [f"- **Checkpoint sha256** (pinned in the suite): `{pinned}`",
             f"- **Evaluated sha256** (checkpoint with the suite's upstream modules, as indexed): `{indexed}`"]
 
 
+def _entry(inputs: CardInputs) -> ModelVersionRecord:
+    found = next((m for m in inputs.run.models if m.name == inputs.model), None)
+    if found is None:
+        raise VigilError(f"model {inputs.model!r}: not evaluated in run {inputs.run.run_id}; it evaluated {sorted(m.name for m in inputs.run.models)}")
+    return found
+
+
 def _details(inputs: CardInputs) -> CardSection:
-    entry = next(m for m in inputs.run.models if m.name == inputs.model)
+    entry = _entry(inputs)
     meta = inputs.metadata
     fingerprint = ((inputs.run.provenance.get("prediction_fingerprints") or {}).get(inputs.model) or {}).get("sha256")
     lines = [f"- **Name**: `{entry.name}` (role: {entry.role})", f"- **Format**: {entry.format}",
@@ -295,7 +306,7 @@ def _limitations(inputs: CardInputs) -> CardSection:
 
 def _checklist(inputs: CardInputs, limitations: CardSection) -> list[CheckItem]:
     meta, prov = inputs.metadata, inputs.run.provenance
-    entry = next(m for m in inputs.run.models if m.name == inputs.model)
+    entry = _entry(inputs)
     data_ok = all(d.sha256 for d in inputs.run.datasets)
     licence = _declared(meta, "license")
     sources = _declared(meta, "training_data")

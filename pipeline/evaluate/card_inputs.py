@@ -132,7 +132,7 @@ def _windows(store: ResultStore, suite: str, model: str) -> pd.DataFrame:
 
 
 def _previous_version(store: ResultStore, run: RunRecord, model: str) -> RunRecord | None:
-    sha = next(m.sha256 for m in run.models if m.name == model)
+    sha = next((m.sha256 for m in run.models if m.name == model), None)
     for earlier in store.list_runs(suite=run.suite, limit=1000):
         if not is_evaluation(earlier) or earlier.started_at >= run.started_at:
             continue
