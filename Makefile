@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Both examples run (exit 1, a failed gate, is a result, not an error), the digits stream is watched in daily windows
+# (the card's sensitivity to drift), and the model cards are written from what was stored.
 demo: install
 	$(BIN)/python examples/digits/train.py
 	$(BIN)/vigil run examples/digits/suite.yaml; status=$$?; [ $$status -le 1 ] || exit $$status
+	$(BIN)/python examples/breast_cancer/train.py
+	$(BIN)/vigil run examples/breast_cancer/suite.yaml; status=$$?; [ $$status -le 1 ] || exit $$status
+	$(BIN)/vigil drift --suite examples/digits/suite.yaml
+	$(BIN)/vigil card cnn --suite examples/digits/suite.yaml -o examples/digits/MODEL_CARD.md
+	$(BIN)/vigil card boosting --suite examples/breast_cancer/suite.yaml -o examples/breast_cancer/MODEL_CARD.md
 	$(BIN)/vigil runs --limit 5
 
 # JOBS=2: two pytest-xdist workers, each with its own Prefect server and Ray; a file stays on one worker, so module fixtures start once.

@@ -202,6 +202,7 @@ def report(
     console.print(f"report written to {path}")
 
 
+from cli import card as _card_commands  # noqa: E402
 from cli import compare as _compare_commands  # noqa: E402
 from cli import drift as _drift_commands  # noqa: E402
 from cli import history as _history_commands  # noqa: E402
@@ -209,7 +210,7 @@ from cli import ops as _ops_commands  # noqa: E402
 from cli import reproduce as _reproduce_commands  # noqa: E402
 from cli import shadow as _shadow_commands  # noqa: E402
 
-for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_commands, _ops_commands, _reproduce_commands):
+for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_commands, _ops_commands, _reproduce_commands, _card_commands):
     _module.register(app)
 
 

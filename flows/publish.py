@@ -11,12 +11,15 @@ from prefect.events import emit_event
 
 from pipeline.evaluate.analysis import ROBUSTNESS_FILE
 from pipeline.evaluate.attribution import UPSTREAM_FILE
+from pipeline.evaluate.card import build_model_card
 from pipeline.evaluate.decide import Decision
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.summary import headline_table, verdict_markdown
+from reports.card import card_markdown
 from reports.serve import ARTIFACTS_URL_ENV, http_link
 from storage.frames import read_frame
 from storage.store import ResultStore
+from suite.errors import VigilError
 from suite.settings import Settings
 
 
@@ -46,6 +49,7 @@ def publish_run(plan: RunPlan, decision: Decision, settings: Settings, alerts: s
     if upstream is not None:
         create_table_artifact(key=artifact_key(plan.suite_name, "upstream"), table=_records(upstream),
                               description=f"Change attributed to each upstream module (current − rolled back), run {plan.run_id}")
+    publish_cards(plan, settings)
     create_table_artifact(
         key=artifact_key(plan.suite_name, "metrics"),
         table=_records(table),
@@ -56,6 +60,23 @@ def publish_run(plan: RunPlan, decision: Decision, settings: Settings, alerts: s
     emit_event(event="vigil.run.completed", resource=resource, payload=payload)
     if decision.verdict == "fail":
         emit_event(event="vigil.gate.failed", resource=resource, payload=payload)
+
+
+def publish_cards(plan: RunPlan, settings: Settings) -> None:
+    """One markdown artifact per evaluated model: its card (as `vigil card` writes it), key ``model-card-<suite>-<model>``."""
+    try:
+        spec = plan.suite
+    except VigilError:
+        spec = None  # a plan read back without its suite: the card says what the stored run holds
+    for model in plan.models:
+        card = build_model_card(settings, suite=plan.suite_name, model=model.name, run_id=plan.run_id, spec=spec)
+        create_markdown_artifact(key=card_key(plan.suite_name, model.name), markdown=card_markdown(card),
+                                 description=f"Model card of {model.name} from stored runs of {plan.suite_name} (run {plan.run_id})")
+
+
+def card_key(suite: str, model: str) -> str:
+    """The Prefect artifact key of ``model``'s card in ``suite`` (two suites may both have an ``mlp``)."""
+    return "model-card-" + re.sub(r"[^a-z0-9]+", "-", f"{suite}-{model}".lower()).strip("-")
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, object]]:

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from reports.card import ModelCard
+
 
 @dataclass(frozen=True)
 class ReportData:
@@ -31,6 +33,7 @@ class ReportData:
         robustness: Per model × perturbation: clean value, breaking severity, relative robustness.
         alignment: Per model version: proxy metric, downstream metric, and a misalignment flag.
         upstream: Per upstream module × model × dataset: the metric delta it caused, with its CI.
+        cards: The model cards of the run's models (:mod:`reports.card`), if built.
         generated_at: When the report was rendered (UTC).
     """
 
@@ -49,6 +52,7 @@ class ReportData:
     robustness: pd.DataFrame | None = None
     alignment: pd.DataFrame | None = None
     upstream: pd.DataFrame | None = None
+    cards: tuple[ModelCard, ...] = ()
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def primary(self) -> str | None:

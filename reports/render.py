@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from reports import figures, sections
+from reports.card import card_html
 from reports.data import ReportData
 from reports.plotly_bundle import figure_div, library_scripts
 from reports.sections import fmt as _fmt
@@ -66,6 +67,7 @@ def render_report(data: ReportData) -> str:
         ("history", "Metric history", sections.history(data)),
         ("errors", "Where the candidate got worse", sections.worse_regions(data)),
         ("alignment", "Proxy vs downstream across versions", _frame(data.alignment, "Does the training/validation proxy move with the downstream metric? Flagged: the proxy improved while the downstream metric got worse.")),
+        ("cards", "Model cards", _cards(data)),
         ("provenance", "Provenance", sections.provenance(data.provenance)),
     ]
     present = [(key, title, body) for key, title, body in parts if body]
@@ -77,6 +79,13 @@ def render_report(data: ReportData) -> str:
         f"<title>{html.escape(data.title)} · {data.verdict.upper()}</title><style>{_CSS}</style></head><body>"
         f"{_verdict_header(data)}<main><nav>{nav}</nav>{body}</main>{library}</body></html>"
     )
+
+
+def _cards(data: ReportData) -> str:
+    """One collapsible card per model, the candidates first (``vigil card`` writes the same card as Markdown)."""
+    ordered = sorted(data.cards, key=lambda c: c.model != data.model_with_role("candidate"))
+    return "".join(f"<details{' open' if i == 0 else ''}><summary><b>{html.escape(c.model)}</b> · "
+                   f"{len(c.missing())} checklist item(s) missing</summary>{card_html(c)}</details>" for i, c in enumerate(ordered))
 
 
 def _nonempty(chart: str, text: str) -> str:

@@ -21,9 +21,14 @@ import pandas as pd
 from evaluators.alignment import proxy_alignment
 from evaluators.metrics import METRICS
 from pipeline.evaluate.analysis import NEWLY_WRONG_FILE, REGIONS_FILE, ROBUSTNESS_FILE
+from pipeline.commit import model_record
 from pipeline.evaluate.attribution import UPSTREAM_FILE
+from pipeline.evaluate.card import model_card
+from pipeline.evaluate.card_inputs import gather
 from reports import ReportData, render_report
+from reports.card import ModelCard
 from storage.frames import read_frame
+from storage.records import DatasetVersionRecord, RunRecord
 from storage.store import ResultStore
 from suite.ids import check_run_id
 
@@ -70,8 +75,8 @@ def alignment_table(store: ResultStore, suite: str, primary: str, current: dict[
 
 
 def build_report_data(store: ResultStore, *, folder: Path, title: str, suite: str, verdict: str, results: pd.DataFrame,
-                      provenance: dict[str, Any], primary: str, include_current: bool) -> ReportData:
-    """Gather a run's results and analyses from its folder into :class:`ReportData`."""
+                      provenance: dict[str, Any], primary: str, include_current: bool, cards: tuple[ModelCard, ...] = ()) -> ReportData:
+    """Gather a run's results and analyses from its folder into :class:`ReportData` (``cards``: the models' cards, built by the caller)."""
     gates = json.loads((folder / "gates.json").read_text()) if (folder / "gates.json").is_file() else {"outcomes": []}
     drift = _optional(folder, "drift.parquet")
     current = {"provenance": provenance, "results": results} if include_current else None
@@ -83,8 +88,22 @@ def build_report_data(store: ResultStore, *, folder: Path, title: str, suite: st
         drift=drift, history=metric_history(store, suite, results),
         worst_regions=_optional(folder, REGIONS_FILE), newly_wrong=_optional(folder, NEWLY_WRONG_FILE),
         robustness=_optional(folder, ROBUSTNESS_FILE), alignment=alignment_table(store, suite, primary, current),
-        upstream=_optional(folder, UPSTREAM_FILE),
+        upstream=_optional(folder, UPSTREAM_FILE), cards=cards,
     )
+
+
+def run_cards(store: ResultStore, run: RunRecord, results: pd.DataFrame, folder: Path, spec: Any = None) -> tuple[ModelCard, ...]:
+    """The card of every model of ``run`` (committed, or staged in ``folder``), from its files and the suite's history."""
+    if results.empty:
+        return ()
+    return tuple(model_card(gather(store, run, results, folder, m.name, spec)) for m in run.models)
+
+
+def _planned_run(plan: Any, verdict: str) -> RunRecord:
+    """The record a run about to be committed will have (what its cards read)."""
+    return RunRecord(run_id=plan.run_id, suite=plan.suite_name, suite_hash=plan.suite_hash, started_at=plan.started_at, status="completed",
+                     verdict=verdict, trigger=plan.trigger, provenance=plan.provenance, models=[model_record(m) for m in plan.models],
+                     datasets=[DatasetVersionRecord(name=d.name, sha256=d.sha256, rows=d.rows, source=d.source) for d in plan.datasets])
 
 
 def write_report(data: ReportData, path: Path) -> Path:
@@ -102,10 +121,11 @@ def stage_report(plan: Any, decision: Any, settings: Any) -> str:
     store = ResultStore(settings)
     folder = store.staging_dir(plan.run_id)
     (folder / "gates.json").write_text(json.dumps(decision.model_dump(mode="json"), indent=2))
+    results = read_frame(staged_results_path(store, plan.run_id))
     data = build_report_data(
         store, folder=folder, title=f"{plan.suite_name} · run {plan.run_id}", suite=plan.suite_name,
-        verdict=decision.verdict, results=read_frame(staged_results_path(store, plan.run_id)),
-        provenance=plan.provenance, primary=plan.suite.primary(), include_current=True,
+        verdict=decision.verdict, results=results, provenance=plan.provenance, primary=plan.suite.primary(), include_current=True,
+        cards=run_cards(store, _planned_run(plan, decision.verdict), results, folder, plan.suite),
     )
     return str(write_report(data, folder / REPORT_FILE))
 
@@ -125,7 +145,8 @@ def rerender_report(run_id: str, settings: Any, out: Path | None = None) -> Path
     primary = _primary_of(run.provenance, results)
     folder = settings.run_dir(run_id)
     data = build_report_data(store, folder=folder, title=f"{run.suite} · run {run_id}", suite=run.suite, verdict=run.verdict,
-                             results=results, provenance=run.provenance, primary=primary, include_current=False)
+                             results=results, provenance=run.provenance, primary=primary, include_current=False,
+                             cards=run_cards(store, run, results, folder))
     return write_report(data, out or folder / REPORT_FILE)
 
 
