@@ -26,8 +26,8 @@ demo: install
 	$(BIN)/vigil card boosting --suite examples/breast_cancer/suite.yaml -o examples/breast_cancer/MODEL_CARD.md
 	$(BIN)/vigil runs --limit 5
 
-# JOBS=2: two pytest-xdist workers, each with its own Prefect server and Ray; a file stays on one worker, so module fixtures start once.
-JOBS ?=
+# JOBS=2 (default; JOBS= for one process): two pytest-xdist workers, each with its own Prefect server and Ray; a file stays on one worker, so module fixtures start once.
+JOBS ?= 2
 XDIST = $(if $(JOBS),-n $(JOBS) --dist loadfile)
 
 test: install

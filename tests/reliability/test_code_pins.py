@@ -73,7 +73,7 @@ def test_a_missing_pin_warns_once_and_validate_says_what_it_loaded(digits_suite:
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: ") and "models[0].module_sha256 (model.py)" in warnings[0]
-    assert result.stdout.strip() == "ok: suite digits (2 models loaded: torch_state_dict, torchscript; 1 datasets; 32 inference tasks)"
+    assert result.stdout.strip() == "ok: suite digits (2 models loaded: torch_state_dict, torchscript; 3 datasets: 1 evaluation, 2 reference; 32 inference tasks)"
 
 
 def test_require_code_pins_makes_a_missing_pin_an_error(digits_suite: Path) -> None:

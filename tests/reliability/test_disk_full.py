@@ -47,9 +47,10 @@ def test_disk_full_while_saving_drift_html_exits_2_and_commits_nothing_half_writ
     result = subprocess.run([sys.executable, "-m", "cli.main", "drift", "--suite", str(cancer_suite), "--since", "2026-03-06"],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=400)
     assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert lines[0].startswith("error: OSError: [Errno 28] No space left on device"), lines[0]
+    errors = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]  # the rest is progress
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
+    assert errors[0].startswith("error: OSError: [Errno 28] No space left on device"), errors[0]
 
     from storage.store import ResultStore
     from suite.settings import Settings
