@@ -54,22 +54,19 @@ def stored_suite(record: RunRecord, settings: Settings) -> tuple[str, Path]:
 
 def changed_inputs(plan: RunPlan, record: RunRecord) -> list[str]:
     """Each model and dataset whose sha256 now differs from the run's record (or that the run did not have), one line each."""
-    problems = []
-    models = {m.name: m for m in record.models}
-    for entry in plan.models:
-        before = models.get(entry.name)
-        if before is None:
-            problems.append(f"model {entry.name!r}: not in the run")
-        elif before.sha256 != entry.sha256:
-            problems.append(f"model {entry.name!r} ({entry.path or 'its code'}): sha256 {before.sha256[:12]}… recorded, now {entry.sha256[:12]}…")
-    datasets = {d.name: d for d in record.datasets}
-    for data in plan.datasets:
-        before = datasets.get(data.name)
-        if before is None:
-            problems.append(f"dataset {data.name!r}: not in the run")
-        elif before.sha256 != data.sha256:
-            problems.append(f"dataset {data.name!r} ({data.source}): sha256 {before.sha256[:12]}… recorded, now {data.sha256[:12]}…")
-    missing = sorted({*models} - {m.name for m in plan.models}) + sorted({*datasets} - {d.name for d in plan.datasets})
+    problems: list[str] = []
+    sides = (("model", plan.models, record.models, lambda e: e.path or "its code"),
+             ("dataset", plan.datasets, record.datasets, lambda e: e.source))
+    for kind, now, then, where in sides:
+        recorded = {r.name: r for r in then}
+        for entry in now:
+            before = recorded.get(entry.name)
+            if before is None:
+                problems.append(f"{kind} {entry.name!r}: not in the run")
+            elif before.sha256 != entry.sha256:
+                problems.append(f"{kind} {entry.name!r} ({where(entry)}): sha256 {before.sha256[:12]}… recorded, now {entry.sha256[:12]}…")
+    missing = sorted({m.name for m in record.models} - {m.name for m in plan.models})
+    missing += sorted({d.name for d in record.datasets} - {d.name for d in plan.datasets})
     problems += [f"{name!r}: in the run, not in the suite now" for name in missing]
     return problems
 
