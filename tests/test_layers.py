@@ -23,7 +23,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "pipeline": {"suite", "evaluators", "drift", "storage", "workers", "reports"},
     "mirror": {"suite", "evaluators", "storage"},
     "flows": {"suite", "pipeline", "reports", "storage"},
-    "cli": {"suite", "pipeline", "reports", "storage", "flows", "mirror"},
+    "cli": {"suite", "evaluators", "pipeline", "reports", "storage", "flows", "mirror"},
 }
 """Package → the Vigil packages it may import (lower rooms only: no circles)."""
 

@@ -56,7 +56,7 @@ def test_vigil_run_loads_the_suite_once_and_each_dataset_once(digits_suite: Path
     _slim_keeping_drift(digits_suite)  # the drift stage stays: its reference dataset is one of the run's datasets
     for name in STAGES:
         importlib.import_module(name)
-    suites = _count_calls(monkeypatch, suite.load.load_suite, lambda path, *a, **k: Path(path).name)
+    suites = _count_calls(monkeypatch, suite.load.read_suite_text, lambda path, *a, **k: Path(path).name)  # every read of a suite file goes through it
     datasets = _count_calls(monkeypatch, storage.datasets.load_dataset, lambda spec, *a, **k: spec.name)
 
     ran = CliRunner().invoke(app, ["run", str(digits_suite), "--run-id", "reads-once", "--json"])
