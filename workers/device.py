@@ -13,10 +13,10 @@ lanes per model let a pool actor take the next shard while the current one
 computes (the actor runs two calls at a time); each lane waits only on its own
 streams.
 
-Rows reach the pinned buffers by a host copy split across a few threads
-(``numpy.copyto`` releases the GIL), from an array or a memory-mapped row file:
-on the second H200 run that path moved 46.6 GB/s where ``preadv`` into the
-pinned buffers moved 20.9 GB/s (``bench/host_read.py``).
+Rows reach the pinned buffers by torch's threaded ``copy_``, from an array or a
+memory-mapped row file: on the H200 host that moved 47–51 GB/s, where numpy
+slices on a thread pool moved 24 GB/s and ``preadv`` 20.9 GB/s
+(``bench/host_read.py``).
 
 On a CPU the same class runs the same batches through the model, without
 pinned memory, streams or events.

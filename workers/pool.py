@@ -34,10 +34,10 @@ actor per GPU (unless ``workers.num_actors`` is given), each running two shards
 at a time on :class:`workers.device.StreamedModel` lanes, three in flight per
 actor, shards of at least an eighth of each actor's rows. Given a
 :class:`~workers.row_files.RowFile`, actors read their own row ranges from the
-memory-mapped file; actors on the driver's node write their scores into one
-file the driver maps (:mod:`workers.shared_output`), so neither rows nor
-scores go through the object store (on the second H200 run the driver's
-gather of 160 MB of scores was 55 ms of a 97 ms call). ``timings()`` says where
+memory-mapped file, so no rows go through the object store; scores come back
+through it (on the H200 the driver's gather of 160 MB of scores was 55 ms of a
+97 ms call, while writing them into a file the driver maps,
+``shared_output=True`` (:mod:`workers.shared_output`), took 72 ms). ``timings()`` says where
 a call's time goes, ``placements()`` where each actor runs, ``busy_seconds()``
 how long the GPUs computed.
 """
