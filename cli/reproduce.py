@@ -150,7 +150,7 @@ def verify(run_id: Annotated[str, typer.Argument(help="The run to verify.")]) ->
     if not problems:
         out.print(f"[green]intact[/]: run {run_id}: every file matches its manifest ({recorded[:12]}…)", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_OK)
-    out.print(f"[red]altered[/]: run {run_id}: {len(problems)} file{'s' if len(problems) > 1 else ''} differ from the manifest",
+    out.print(f"[red]altered[/]: run {run_id}: {len(problems)} {'files differ' if len(problems) > 1 else 'file differs'} from the manifest",
               highlight=False, soft_wrap=True)
     for line in problems:
         out.print(f"  {line}", highlight=False, soft_wrap=True)
