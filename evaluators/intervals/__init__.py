@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ from scipy import stats
 
 from evaluators.intervals.cells import CellTable
 from evaluators.intervals.delong import auc_influence
-from evaluators.intervals.moments import RowMoments
+from evaluators.intervals.moments import RowMoments, skew_corrected
 from evaluators.metrics.base import Metric
 
 #: Slices of at most this many rows get the exact row bootstrap. At 20,000 rows
@@ -71,12 +72,13 @@ def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, f
     return float(low), float(high)
 
 
-def _resampled_sums(method: str, metric: Metric, codes: np.ndarray | None, rows: np.ndarray,
-                    resamples: int, rng: np.random.Generator) -> np.ndarray:
-    if method == CELLS:
-        assert codes is not None  # interval_method picks CELLS only for metrics with cells
+def _resampled_sums(codes: np.ndarray | None, rows: np.ndarray, resamples: int, rng: np.random.Generator,
+                    value_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Resampled sums ``(B, m)``: multinomial cell tables with ``codes``, else skew-corrected normal draws."""
+    if codes is not None:
         return CellTable.of(codes, rows).resampled_sums(resamples, rng)
-    return RowMoments.of(rows).resampled_sums(resamples, rng)
+    moments = RowMoments.of(rows)
+    return skew_corrected(moments.resampled_sums(resamples, rng), moments, rows, value_of)
 
 
 def _reduced(metric: Metric, sums: np.ndarray, n: int) -> np.ndarray:
@@ -104,8 +106,9 @@ def fast_interval(
     assert metric.rows is not None
     rows = np.asarray(metric.rows(y_true, scores), dtype=np.float64)
     codes = metric.cells(y_true, scores) if metric.cells is not None else None
-    sums = _resampled_sums(method, metric, codes, rows, resamples, np.random.default_rng(seed))
-    return percentile_interval(_reduced(metric, sums, len(y_true)), confidence)
+    n = len(y_true)
+    sums = _resampled_sums(codes, rows, resamples, np.random.default_rng(seed), lambda s: _reduced(metric, s, n))
+    return percentile_interval(_reduced(metric, sums, n), confidence)
 
 
 def _clipped(bound: float) -> float:
@@ -155,6 +158,10 @@ def paired_evidence(
         code_a = np.asarray(metric.cells(y_true, scores_a), dtype=np.int64)
         code_b = np.asarray(metric.cells(y_true, scores_b), dtype=np.int64)
         codes = code_a * (int(code_b.max()) + 1) + code_b
-    sums = _resampled_sums(method, metric, codes, rows, resamples, np.random.default_rng(seed))
     m = rows_a.shape[1]
-    return PairedEvidence(method, _reduced(metric, sums[:, :m], n) - _reduced(metric, sums[:, m:], n))
+
+    def difference(sums: np.ndarray) -> np.ndarray:
+        return _reduced(metric, sums[:, :m], n) - _reduced(metric, sums[:, m:], n)
+
+    sums = _resampled_sums(codes, rows, resamples, np.random.default_rng(seed), difference)
+    return PairedEvidence(method, difference(sums))

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,3 +79,43 @@ class RowMoments:
         root = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
         normal = rng.standard_normal((resamples, len(self.mean)))
         return self.n * self.mean + np.sqrt(self.n) * normal @ root.T
+
+
+def skew_corrected(
+    draws: np.ndarray, moments: RowMoments, rows: np.ndarray, value_of: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Normal draws of the sums, reshaped along the metric's gradient to the skewness of the resampled mean.
+
+    The bootstrap distribution of a mean is skewed by ``γ/sqrt(n)`` (``γ`` the
+    rows' skewness): small at a million rows, but a few rows with a huge loss
+    (log loss near 30) leave a visible skew at tens of thousands. Along the
+    gradient ``g`` of the metric at the full sums, the projection ``w`` of each
+    draw (standard normal) becomes ``w + κ/6·(w² - 1)`` with ``κ = Σψ³ / (Σψ²)^1.5``,
+    ``ψ_r = (x_r - mean)·g`` (Cornish-Fisher's first term); the components
+    independent of ``w`` are kept. Only the linear projection gets the third
+    moment; that is the term of order ``1/sqrt(n)``.
+
+    Args:
+        draws: ``(B, m)`` draws from :meth:`RowMoments.resampled_sums`.
+        moments: The rows' moments.
+        rows: The rows' statistics ``(n, m)`` (for their third moment along ``g``).
+        value_of: ``(B, m)`` sums -> ``(B,)`` metric values (or differences).
+    """
+    total = moments.sums()
+    step = 1e-6 * np.maximum(np.abs(total), 1.0)
+    probes = np.vstack([total + np.diag(step), total - np.diag(step)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ends = np.asarray(value_of(probes), dtype=np.float64)
+    gradient = (ends[: len(total)] - ends[len(total):]) / (2 * step)
+    if not np.all(np.isfinite(gradient)):
+        return draws
+    along = moments.covariance() @ gradient
+    variance = float(gradient @ along)
+    if variance <= 0:
+        return draws
+    psi = (rows - moments.mean) @ gradient
+    kappa = float(np.sum(psi**3) / np.sum(psi**2) ** 1.5)
+    scale = np.sqrt(moments.n * variance)
+    w = (draws - total) @ gradient / scale
+    shift = kappa / 6.0 * (w**2 - 1.0) * scale
+    return draws + np.outer(shift, along / variance)
