@@ -114,7 +114,10 @@ def skew_corrected(
     if variance <= 0:
         return draws
     psi = (rows - moments.mean) @ gradient
-    kappa = float(np.sum(psi**3) / np.sum(psi**2) ** 1.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = float(np.sum(psi**3) / np.sum(psi**2) ** 1.5)
+    if not np.isfinite(kappa):  # e.g. a difference of identical models: nothing varies along g
+        return draws
     scale = np.sqrt(moments.n * variance)
     w = (draws - total) @ gradient / scale
     shift = kappa / 6.0 * (w**2 - 1.0) * scale
