@@ -72,11 +72,24 @@ def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, f
     return float(low), float(high)
 
 
-def _resampled_sums(codes: np.ndarray | None, rows: np.ndarray, resamples: int, rng: np.random.Generator,
-                    value_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Resampled sums ``(B, m)``: multinomial cell tables with ``codes``, else skew-corrected normal draws."""
-    if codes is not None:
-        return CellTable.of(codes, rows).resampled_sums(resamples, rng)
+def _resampled_sums(metric: Metric, y_true: np.ndarray, outputs: list[np.ndarray], resamples: int,
+                    rng: np.random.Generator, value_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Resampled sums ``(B, m·len(outputs))`` of the statistics of each output, side by side.
+
+    With cells: multinomial tables over the joint cells of all outputs (for a
+    pair, (true, predicted by a, predicted by b)), the statistics computed on
+    one row per cell. Without: skew-corrected normal draws of the joint sums.
+    """
+    assert metric.rows is not None  # interval_method picks these methods only for row-sum metrics
+    if metric.cells is not None:
+        codes = np.zeros(len(y_true), dtype=np.int64)
+        for output in outputs:
+            cell = np.asarray(metric.cells(y_true, output), dtype=np.int64)
+            codes = codes * (int(cell.max()) + 1) + cell
+        occupied, first, counts = np.unique(codes, return_index=True, return_counts=True)
+        stats = np.hstack([np.asarray(metric.rows(y_true[first], output[first]), dtype=np.float64) for output in outputs])
+        return CellTable(occupied, counts, stats).resampled_sums(resamples, rng)
+    rows = np.hstack([np.asarray(metric.rows(y_true, output), dtype=np.float64) for output in outputs])
     moments = RowMoments.of(rows)
     return skew_corrected(moments.resampled_sums(resamples, rng), moments, rows, value_of)
 
@@ -103,11 +116,9 @@ def fast_interval(
         return _clipped(value - z * se), _clipped(value + z * se)
     if method == BOOTSTRAP:
         raise ValueError(f"metric {metric.name!r}: expected a row-sum or AUC metric for a fast interval, got neither")
-    assert metric.rows is not None
-    rows = np.asarray(metric.rows(y_true, scores), dtype=np.float64)
-    codes = metric.cells(y_true, scores) if metric.cells is not None else None
     n = len(y_true)
-    sums = _resampled_sums(codes, rows, resamples, np.random.default_rng(seed), lambda s: _reduced(metric, s, n))
+    sums = _resampled_sums(metric, y_true, [scores], resamples, np.random.default_rng(seed),
+                           lambda s: _reduced(metric, s, n))
     return percentile_interval(_reduced(metric, sums, n), confidence)
 
 
@@ -150,18 +161,9 @@ def paired_evidence(
         return PairedEvidence(method, None, float(np.sqrt(np.sum(np.square((phi_a - phi_b) / n)))))
     if method == BOOTSTRAP:
         raise ValueError(f"metric {metric.name!r}: expected a row-sum or AUC metric for a fast paired test, got neither")
-    assert metric.rows is not None
-    rows_a = np.asarray(metric.rows(y_true, scores_a), dtype=np.float64)
-    rows = np.hstack([rows_a, np.asarray(metric.rows(y_true, scores_b), dtype=np.float64)])
-    codes = None
-    if metric.cells is not None:
-        code_a = np.asarray(metric.cells(y_true, scores_a), dtype=np.int64)
-        code_b = np.asarray(metric.cells(y_true, scores_b), dtype=np.int64)
-        codes = code_a * (int(code_b.max()) + 1) + code_b
-    m = rows_a.shape[1]
-
     def difference(sums: np.ndarray) -> np.ndarray:
+        m = sums.shape[1] // 2
         return _reduced(metric, sums[:, :m], n) - _reduced(metric, sums[:, m:], n)
 
-    sums = _resampled_sums(codes, rows, resamples, np.random.default_rng(seed), difference)
+    sums = _resampled_sums(metric, y_true, [scores_a, scores_b], resamples, np.random.default_rng(seed), difference)
     return PairedEvidence(method, difference(sums))

@@ -26,18 +26,23 @@ import numpy as np
 
 
 def _placements(positive: np.ndarray, score: np.ndarray) -> tuple[float, np.ndarray]:
-    """One class's AUC and each row's influence on it."""
-    pos, neg = np.sort(score[positive]), np.sort(score[~positive])
-    m, k = len(pos), len(neg)
-    below = np.searchsorted(neg, score, side="left")
-    not_above = np.searchsorted(neg, score, side="right")
-    v10 = (below + 0.5 * (not_above - below)) / k
-    under = np.searchsorted(pos, score, side="left")
-    over = m - np.searchsorted(pos, score, side="right")
-    v01 = (over + 0.5 * (m - over - under)) / m
-    auc = float(v10[positive].mean())
+    """One class's AUC and each row's influence on it, from one sort of the scores."""
     n = len(score)
-    influence = np.where(positive, (v10 - auc) * n / m, (v01 - auc) * n / k)
+    order = np.argsort(score, kind="stable")
+    ranked = score[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    is_pos = positive[order]
+    pos_in = np.bincount(group, weights=is_pos, minlength=len(starts))
+    neg_in = np.bincount(group, minlength=len(starts)) - pos_in
+    m, k = pos_in.sum(), neg_in.sum()
+    neg_below = np.cumsum(neg_in) - neg_in  # negatives in lower tie groups
+    pos_above = m - np.cumsum(pos_in)  # positives in higher tie groups
+    v10 = (neg_below + 0.5 * neg_in)[group] / k
+    v01 = (pos_above + 0.5 * pos_in)[group] / m
+    auc = float(v10[is_pos].mean())
+    influence = np.empty(n)
+    influence[order] = np.where(is_pos, (v10 - auc) * n / m, (v01 - auc) * n / k)
     return auc, influence
 
 

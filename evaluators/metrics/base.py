@@ -62,9 +62,10 @@ class Metric:
             (:mod:`evaluators.intervals`) instead of resampled rows.
         reduce: For a row-sum metric, the map from summed statistics to values.
         cells: For a row-sum metric whose per-row statistics depend on a few
-            discrete values only (true and predicted class), the cell of each
-            row: the bootstrap of a large slice then resamples the table of
-            cell counts, which is exact and costs nothing per row.
+            discrete values of the row itself only (true and predicted class),
+            the cell of each row: the bootstrap of a large slice then resamples
+            the table of cell counts, which is exact and costs nothing per row
+            (``rows`` is evaluated on one row per cell).
         interval_kind: Which interval a large slice gets when the metric is not a row-sum
             one (``"delong"`` for ROC AUC); ``None``: the exact row bootstrap at every size.
     """
