@@ -12,9 +12,10 @@ statistics, chosen per metric and recorded with the result as its method:
   the exact bootstrap distribution in ``O(cells·B)``.
 - ``"normal-sums"``: other row-sum metrics (log loss, MAE, RMSE, R², ECE).
   The resampled sums of the per-row statistics are drawn from their normal
-  approximation (mean and covariance of the rows, :mod:`.moments`) and mapped
-  through the metric's own reduction, and the interval is their percentile
-  interval. For a smooth reduction this is the delta method; drawing instead of
+  approximation (mean and covariance of the rows, :mod:`.moments`), shifted
+  along the metric's gradient to the third moment of the resampled mean
+  (:func:`.moments.skew_corrected`), and mapped through the metric's own
+  reduction; the interval is their percentile interval. For a smooth reduction this is the delta method; drawing instead of
   linearising also follows a reduction with a kink, as ECE's ``|·|`` per bin
   where a bin's gap is near zero and the linear delta method would be too narrow.
 - ``"delong"``: ROC AUC, ``AUC ± z·se`` with DeLong's influence-function
@@ -44,9 +45,10 @@ from evaluators.intervals.moments import RowMoments, skew_corrected
 from evaluators.metrics.base import Metric
 
 #: Slices of at most this many rows get the exact row bootstrap. At 20,000 rows
-#: and 1,000 resamples it costs about 0.2 s per row-sum metric and 1 s for ROC
-#: AUC on one core (bench/intervals.py), and the approximations above it agree
-#: with it to well within 0.001 (tests/evaluators/test_intervals.py).
+#: and 1,000 resamples it costs 1.3-2.2 s per metric on one (heavily shared) core
+#: (bench/intervals.py), tolerable per slice; above it the approximations agree
+#: with it to 0.001 (tests/evaluators/test_intervals.py) and the bootstrap's cost
+#: keeps growing with n (about 95 s per metric extrapolated to 1M rows).
 EXACT_MAX_ROWS = 20_000
 
 BOOTSTRAP, CELLS, NORMAL_SUMS, DELONG = "bootstrap", "bootstrap-cells", "normal-sums", "delong"
