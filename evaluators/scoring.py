@@ -1,10 +1,12 @@
-"""Score predictions: every requested metric on every slice, with a bootstrap CI and n.
+"""Score predictions: every requested metric on every slice, with a CI, its method and n.
 
 Each slice draws its resamples from a seed derived from the suite seed and the
 slice name, shared by all metrics of that slice: a result does not depend on
-the order of slices or metrics, nor on which other metrics are requested, and
-:func:`~evaluators.bootstrap.bootstrap_ci` with
-``derive_seed(seed, slice)`` reproduces it.
+the order of slices or metrics, nor on which other metrics are requested. On a
+slice of at most :data:`~evaluators.intervals.EXACT_MAX_ROWS` rows the interval
+is the exact row bootstrap, and :func:`~evaluators.bootstrap.bootstrap_ci` with
+``derive_seed(seed, slice)`` reproduces it; a larger slice gets the interval
+:func:`~evaluators.intervals.interval_method` names, from the same seed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluators.bootstrap import derive_seed, percentile_cis
+from evaluators.intervals import BOOTSTRAP, EXACT_MAX_ROWS, fast_interval, interval_method
 from evaluators.metrics import get_metric
 from evaluators.metrics.base import Metric
 from suite.errors import DataError
@@ -24,7 +27,11 @@ from suite.spec import BootstrapSpec
 
 @dataclass(frozen=True)
 class MetricResult:
-    """One metric on one slice: the value, its bootstrap interval and the row count."""
+    """One metric on one slice: the value, its interval, the row count and how the interval was made.
+
+    ``ci_method`` is ``"bootstrap"`` (exact row bootstrap) or one of the
+    methods of :mod:`evaluators.intervals` used above its row threshold.
+    """
 
     slice: str
     metric: str
@@ -33,6 +40,7 @@ class MetricResult:
     ci_low: float
     ci_high: float
     n: int
+    ci_method: str = BOOTSTRAP
 
 
 def score_predictions(
@@ -45,16 +53,20 @@ def score_predictions(
     bootstrap: BootstrapSpec,
     seed: int,
     extra_metrics: Sequence[Metric] = (),
+    exact_max_rows: int = EXACT_MAX_ROWS,
 ) -> list[MetricResult]:
     """Results for each slice in ``masks`` order and each metric in ``metric_names`` order.
 
     A metric undefined on a slice (e.g. AUC where one class is present) gets
     NaN value and interval; an empty slice gets NaN and ``n=0``.
 
+    ``extra_metrics`` are scored after the named ones (e.g. a suite's cost
+    metric). Slices of more than ``exact_max_rows`` rows get intervals from
+    sufficient statistics (:mod:`evaluators.intervals`); a test may raise the
+    threshold to force the exact row bootstrap.
+
     Raises:
         VigilError: an unknown metric or one for the other task.
-
-    ``extra_metrics`` are scored after the named ones (e.g. a suite's cost metric).
         DataError: predictions or masks of the wrong shape or labels out of range.
     """
     metrics = [get_metric(name, task) for name in metric_names] + list(extra_metrics)
@@ -69,22 +81,29 @@ def score_predictions(
             )
         ys, ss = y_true[mask], scores[mask]
         values = [metric(ys, ss) if len(ys) else np.nan for metric in metrics]
+        methods = [interval_method(metric, len(ys), exact_max_rows) for metric in metrics]
         defined = [i for i, v in enumerate(values) if not np.isnan(v)]
+        exact = [i for i in defined if methods[i] == BOOTSTRAP]
+        slice_seed = derive_seed(seed, slice_name)
         intervals = dict(
             zip(
-                defined,
+                exact,
                 percentile_cis(
-                    [metrics[i].resampled(ys, ss) for i in defined],
+                    [metrics[i].resampled(ys, ss) for i in exact],
                     len(ys),
                     resamples=bootstrap.resamples,
                     confidence=bootstrap.confidence,
-                    seed=derive_seed(seed, slice_name),
+                    seed=slice_seed,
                 ),
             )
         )
+        for i in defined:
+            if methods[i] != BOOTSTRAP:
+                intervals[i] = fast_interval(metrics[i], ys, ss, resamples=bootstrap.resamples,
+                                             confidence=bootstrap.confidence, seed=slice_seed)
         for i, (metric, value) in enumerate(zip(metrics, values)):
             low, high = intervals.get(i, (np.nan, np.nan))
-            results.append(MetricResult(slice_name, metric.name, metric.version, value, low, high, len(ys)))
+            results.append(MetricResult(slice_name, metric.name, metric.version, value, low, high, len(ys), methods[i]))
     return results
 
 

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from evaluators.intervals import BOOTSTRAP, EXACT_MAX_ROWS, interval_method, paired_evidence
+from evaluators.metrics.base import Metric
+
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 """A metric over (y_true, scores): returns one float."""
 
@@ -38,6 +41,8 @@ class PairedDiff:
         p_less: One-sided p-value for the alternative ``diff < 0``.
         p_greater: One-sided p-value for the alternative ``diff > 0``.
         se: Standard deviation of the bootstrap differences (the standard error).
+        method: ``"bootstrap"`` (resampled rows) or the method of
+            :mod:`evaluators.intervals` used for a large sample.
     """
 
     diff: float
@@ -48,6 +53,7 @@ class PairedDiff:
     p_less: float = float("nan")
     p_greater: float = float("nan")
     se: float = float("nan")
+    method: str = BOOTSTRAP
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ def paired_bootstrap_diff(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    exact_max_rows: int = EXACT_MAX_ROWS,
 ) -> PairedDiff:
     """Bootstrap the difference of one metric between two models on shared examples.
 
@@ -86,14 +93,24 @@ def paired_bootstrap_diff(
     and one-sided analogues. Resamples whose metric is undefined (NaN, e.g. a
     single class drawn for ROC AUC) are dropped.
 
+    That loop costs ``B`` full metric evaluations. When ``metric_fn`` is a
+    :class:`~evaluators.metrics.base.Metric` with an interval from sufficient
+    statistics and there are more than ``exact_max_rows`` examples, the
+    differences come from :func:`~evaluators.intervals.paired_evidence`
+    instead: cell tables over (true, predicted by a, predicted by b) resampled
+    exactly, normal draws of the joint row sums, or, for ROC AUC, DeLong's
+    standard error with normal p-values (``z = diff / se``).
+
     Args:
-        metric_fn: Metric over ``(y_true, scores)``.
+        metric_fn: Metric over ``(y_true, scores)``; a ``Metric`` enables the large-sample path.
         y_true: Labels or targets, shape ``(n,)``.
         scores_a: Model a's output, first axis ``n``.
         scores_b: Model b's output, first axis ``n``.
         resamples: Number of bootstrap resamples.
         confidence: Two-sided confidence level of the interval.
         seed: Seed of the resampling generator; the same seed gives the same result.
+        exact_max_rows: Above this many examples a ``Metric`` with sufficient statistics
+            takes the large-sample path; a test may raise it to force the loop.
 
     Returns:
         The point difference ``metric(a) - metric(b)`` and its evidence.
@@ -108,15 +125,27 @@ def paired_bootstrap_diff(
     if n == 0:
         nan = float("nan")
         return PairedDiff(nan, nan, nan, nan, 0, nan, nan, nan)
+    method = interval_method(metric_fn, n, exact_max_rows) if isinstance(metric_fn, Metric) else BOOTSTRAP
+    if method != BOOTSTRAP:
+        assert isinstance(metric_fn, Metric)  # interval_method names a method only for a Metric
+        evidence = paired_evidence(metric_fn, y_true, scores_a, scores_b, resamples=resamples, seed=seed)
+        if evidence.draws is None:
+            return _normal_diff(diff, evidence.se, n, confidence, method)
+        return _from_draws(diff, evidence.draws, n, confidence, method)
     rng = np.random.default_rng(seed)
     boot = np.empty(resamples)
     for i in range(resamples):
         idx = rng.integers(0, n, n)
         boot[i] = metric_fn(y_true[idx], scores_a[idx]) - metric_fn(y_true[idx], scores_b[idx])
+    return _from_draws(diff, boot, n, confidence, BOOTSTRAP)
+
+
+def _from_draws(diff: float, boot: np.ndarray, n: int, confidence: float, method: str) -> PairedDiff:
+    """Percentile CI and null-shifted p-values from resampled differences."""
     boot = boot[np.isfinite(boot)]
     if boot.size == 0 or not np.isfinite(diff):
         nan = float("nan")
-        return PairedDiff(diff, nan, nan, nan, n, nan, nan, nan)
+        return PairedDiff(diff, nan, nan, nan, n, nan, nan, nan, method)
     alpha = 1.0 - confidence
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
     null = boot - diff
@@ -133,7 +162,24 @@ def paired_bootstrap_diff(
         p_less=float(min(1.0, p_less)),
         p_greater=float(min(1.0, p_greater)),
         se=float(np.std(boot, ddof=1)) if count > 1 else float("nan"),
+        method=method,
     )
+
+
+def _normal_diff(diff: float, se: float, n: int, confidence: float, method: str) -> PairedDiff:
+    """CI ``diff ± z·se`` and normal p-values from ``z = diff / se``."""
+    nan = float("nan")
+    if not (np.isfinite(diff) and np.isfinite(se)):
+        return PairedDiff(diff, nan, nan, nan, n, nan, nan, nan, method)
+    half = float(stats.norm.ppf(0.5 + confidence / 2)) * se
+    if se > 0:
+        z = diff / se
+        p_two, p_less, p_greater = 2 * stats.norm.sf(abs(z)), stats.norm.cdf(z), stats.norm.sf(z)
+    else:  # identical influences: no sampling variation in the difference
+        p_two = 1.0 if diff == 0 else 0.0
+        p_less, p_greater = float(diff >= 0), float(diff <= 0)
+    return PairedDiff(diff, diff - half, diff + half, float(min(1.0, p_two)), n,
+                      float(p_less), float(p_greater), se, method)
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:

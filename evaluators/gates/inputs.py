@@ -18,7 +18,10 @@ PairedSource = Callable[[str, str, str, str, str], PairedArrays]
 """(candidate, baseline, dataset, variant, slice) -> PairedArrays."""
 
 MetricLookup = Callable[[str], tuple[MetricFn, bool]]
-"""Metric name -> (metric function, higher_is_better)."""
+"""Metric name -> (metric function, higher_is_better). Hand back the
+:class:`~evaluators.metrics.base.Metric` itself (as ``pipeline.evaluate.decide.metric_lookup``
+does): on samples above :data:`~evaluators.intervals.EXACT_MAX_ROWS` rows the paired test
+then uses its sufficient statistics instead of ``B`` full metric calls."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators.metrics.base import METRICS, Metric
+from evaluators.metrics.base import METRICS, Metric, true_and_predicted
 
 
 def _correct(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -19,6 +19,6 @@ ACCURACY = METRICS.register(
     "accuracy",
     Metric.from_row_sums(
         name="accuracy", task="classification", higher_is_better=True, version="1",
-        rows=_correct, reduce=_share,
+        rows=_correct, reduce=_share, cells=true_and_predicted,
     ),
 )

@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -34,6 +34,12 @@ Task = Literal["classification", "regression"]
 Resampled = Callable[[np.ndarray], np.ndarray]
 #: Prepares a :data:`Resampled` scorer from ``(y_true, scores)`` once per slice.
 Prepare = Callable[[np.ndarray, np.ndarray], Resampled]
+#: Per-row statistics ``(y_true, scores) -> (n, m)`` of a row-sum metric.
+RowStats = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: ``(sums (B, m), total weight (B,)) -> (B,)`` values of a row-sum metric.
+Reduce = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: ``(y_true, scores) -> (n,)`` non-negative integer cell of each row; rows of one cell have equal statistics.
+Cells = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,17 @@ class Metric:
             :meth:`resampled` falls back to copying rows when absent.
         across_classes: The value compares classes with each other (macro F1, ROC AUC), so
             it means nothing on a slice that holds one true class; reports leave it out there.
+        rows: For a row-sum metric (:meth:`from_row_sums`), its per-row statistics;
+            large slices get their interval from these statistics' moments
+            (:mod:`evaluators.intervals`) instead of resampled rows.
+        reduce: For a row-sum metric, the map from summed statistics to values.
+        cells: For a row-sum metric whose per-row statistics depend on a few
+            discrete values of the row itself only (true and predicted class),
+            the cell of each row: the bootstrap of a large slice then resamples
+            the table of cell counts, which is exact and costs nothing per row
+            (``rows`` is evaluated on one row per cell).
+        interval_kind: Which interval a large slice gets when the metric is not a row-sum
+            one (``"delong"`` for ROC AUC); ``None``: the exact row bootstrap at every size.
     """
 
     name: str
@@ -60,6 +77,10 @@ class Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
     prepare: Prepare | None = None
     across_classes: bool = False
+    rows: RowStats | None = None
+    reduce: Reduce | None = None
+    cells: Cells | None = None
+    interval_kind: str | None = None
 
     def __call__(self, y_true: np.ndarray, scores: np.ndarray) -> float:
         return float(self.fn(np.asarray(y_true), np.asarray(scores)))
@@ -97,8 +118,9 @@ class Metric:
         task: Task,
         higher_is_better: bool,
         version: str,
-        rows: Callable[[np.ndarray, np.ndarray], np.ndarray],
-        reduce: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        rows: RowStats,
+        reduce: Reduce,
+        cells: Cells | None = None,
     ) -> Metric:
         """A metric computed from weighted sums of per-row statistics.
 
@@ -110,6 +132,9 @@ class Metric:
             rows: ``(y_true, scores) -> (n, m)`` per-row statistics (``n >= 1``).
             reduce: ``(sums (B, m), total weight (B,)) -> (B,)`` values; it must
                 give NaN where the total weight is zero.
+            cells: Optional ``(y_true, scores) -> (n,)`` integer cell per row, such
+                that rows of one cell have equal statistics (e.g.
+                :func:`true_and_predicted`); declares that the cell-table bootstrap is exact.
         """
 
         def prepare(y_true: np.ndarray, scores: np.ndarray) -> Resampled:
@@ -121,9 +146,10 @@ class Metric:
 
             return values
 
-        return cls.from_prepare(
+        metric = cls.from_prepare(
             name=name, task=task, higher_is_better=higher_is_better, version=version, prepare=prepare
         )
+        return replace(metric, rows=rows, reduce=reduce, cells=cells)
 
 
 #: Every metric, registered by its own file under its name.
@@ -135,3 +161,13 @@ def one_hot(labels: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros((len(labels), k))
     out[np.arange(len(labels)), labels] = 1.0
     return out
+
+
+def true_and_predicted(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The cell ``true * k + argmax`` of each row of ``k``-class scores, in ``0..k²-1``.
+
+    Example:
+        >>> true_and_predicted(np.array([0, 1]), np.array([[0.2, 0.8], [0.3, 0.7]])).tolist()
+        [1, 3]
+    """
+    return np.asarray(y_true, dtype=np.int64) * scores.shape[1] + scores.argmax(axis=1)

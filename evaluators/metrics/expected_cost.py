@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators.metrics.base import Metric
+from evaluators.metrics.base import Metric, true_and_predicted
 
 NAME = "expected_cost"
 
@@ -29,4 +29,5 @@ def cost_metric(matrix: np.ndarray) -> Metric:
     def reduce(sums: np.ndarray, weight: np.ndarray) -> np.ndarray:
         return np.where(weight > 0, sums[:, 0] / np.where(weight > 0, weight, 1), np.nan)
 
-    return Metric.from_row_sums(name=NAME, task="classification", higher_is_better=False, version="1", rows=rows, reduce=reduce)
+    return Metric.from_row_sums(name=NAME, task="classification", higher_is_better=False, version="1", rows=rows, reduce=reduce,
+                               cells=true_and_predicted)

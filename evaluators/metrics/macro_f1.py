@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from evaluators.metrics.base import METRICS, Metric, one_hot
+from evaluators.metrics.base import METRICS, Metric, one_hot, true_and_predicted
 
 
 def _tp_predicted_true(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -34,6 +34,6 @@ MACRO_F1 = METRICS.register(
     "macro_f1",
     replace(Metric.from_row_sums(
         name="macro_f1", task="classification", higher_is_better=True, version="1",
-        rows=_tp_predicted_true, reduce=_macro_f1,
+        rows=_tp_predicted_true, reduce=_macro_f1, cells=true_and_predicted,
     ), across_classes=True),  # one true class in a slice: no second class to compare against
 )

@@ -92,5 +92,5 @@ ROC_AUC = METRICS.register(
     "roc_auc",
     replace(Metric.from_prepare(
         name="roc_auc", task="classification", higher_is_better=True, version="1", prepare=_prepare
-    ), across_classes=True),  # one true class in a slice: no second class to compare against
+    ), across_classes=True, interval_kind="delong"),  # one true class in a slice: no second class to compare against
 )

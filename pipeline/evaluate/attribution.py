@@ -37,7 +37,7 @@ def version_label(suite: SuiteSpec, version: UpstreamVersion, where: str) -> str
 def attribution(plan: RunPlan, suite: SuiteSpec, settings: Settings, metric: str | None = None) -> pd.DataFrame:
     """Per module × model × dataset: ``metric(current) − metric(module rolled back)``, paired bootstrap CI."""
     name = metric or suite.primary()
-    fn = METRICS.get(name)
+    fn = METRICS.get(name)  # the Metric itself, so large samples take paired_bootstrap_diff's fast path
     cache = PredictionCache(settings.cache_dir)
     rows = []
     for i, module in enumerate(suite.upstream):

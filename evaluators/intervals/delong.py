@@ -1,0 +1,69 @@
+"""ROC AUC's standard error from its influence function (DeLong et al., 1988): one sort per class.
+
+For one class against the rest, a positive row's placement ``V10`` is the
+share of negatives scoring below it (ties count half), a negative's ``V01`` the
+share of positives scoring above it; the AUC is the mean placement of either
+side. The AUC's influence of a row is ``(V10 - AUC) / p`` for a positive and
+``(V01 - AUC) / q`` for a negative (``p``, ``q`` the class shares), which gives
+DeLong's variance ``S10/m + S01/n`` (with divisors ``m`` and ``n`` in the
+placements' variances, as the bootstrap has, where DeLong has ``m-1``, ``n-1``). The macro one-vs-rest mean averages the
+classes' influences row by row, so the covariance between classes (every row
+is a negative for all but one) is counted. The row bootstrap's variance tends
+to the same value; the interval is ``AUC ± z·se``.
+
+Example:
+    >>> import numpy as np
+    >>> y = np.array([0, 0, 1, 1])
+    >>> scores = np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]])
+    >>> value, influence = auc_influence(y, scores)
+    >>> value, round(float(np.sqrt(np.sum((influence / len(y)) ** 2))), 4)
+    (0.75, 0.25)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _placements(positive: np.ndarray, score: np.ndarray) -> tuple[float, np.ndarray]:
+    """One class's AUC and each row's influence on it, from one sort of the scores."""
+    n = len(score)
+    order = np.argsort(score, kind="stable")
+    ranked = score[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    is_pos = positive[order]
+    pos_in = np.bincount(group, weights=is_pos, minlength=len(starts))
+    neg_in = np.bincount(group, minlength=len(starts)) - pos_in
+    m, k = pos_in.sum(), neg_in.sum()
+    neg_below = np.cumsum(neg_in) - neg_in  # negatives in lower tie groups
+    pos_above = m - np.cumsum(pos_in)  # positives in higher tie groups
+    v10 = (neg_below + 0.5 * neg_in)[group] / k
+    v01 = (pos_above + 0.5 * pos_in)[group] / m
+    auc = float(v10[is_pos].mean())
+    influence = np.empty(n)
+    influence[order] = np.where(is_pos, (v10 - auc) * n / m, (v01 - auc) * n / k)
+    return auc, influence
+
+
+def defined_columns(y_true: np.ndarray, k: int) -> list[int]:
+    """Score columns whose one-vs-rest AUC is defined, as :mod:`evaluators.metrics.roc_auc` picks them."""
+    present = np.bincount(y_true, minlength=k)
+    if k == 2:
+        return [1] if present.all() else []
+    return [c for c in range(k) if 0 < present[c] < len(y_true)]
+
+
+def auc_influence(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:
+    """The (macro one-vs-rest) AUC and each row's influence ``(n,)``; ``se² = Σ (φ/n)²``.
+
+    Returns ``(nan, zeros)`` where no class's AUC is defined.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    columns = defined_columns(y_true, scores.shape[1])
+    if not columns:
+        return float("nan"), np.zeros(len(y_true))
+    parts = [_placements(y_true == c, np.asarray(scores[:, c], dtype=np.float64)) for c in columns]
+    value = float(np.mean([auc for auc, _ in parts]))
+    influence = np.mean([phi for _, phi in parts], axis=0)
+    return value, influence
