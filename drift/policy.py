@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drift.results import ColumnKind, Correction, DriftResult
+from evaluators.statistics import benjamini_hochberg, holm
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_CORRECTION: Correction = "bh"
@@ -90,20 +91,9 @@ def adjust_p_values(p_values: Sequence[float], correction: Correction) -> np.nda
         [0.03, 0.06, 0.06]
     """
     p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    if m == 0 or correction == "none":
+    if len(p) == 0 or correction == "none":
         return p.copy()
-    order = np.argsort(p, kind="stable")
-    ranked = p[order]
-    if correction == "bh":
-        scaled = ranked * m / np.arange(1, m + 1)
-        adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    else:  # holm
-        scaled = ranked * (m - np.arange(m))
-        adjusted = np.maximum.accumulate(scaled)
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    return holm(p) if correction == "holm" else benjamini_hochberg(p)
 
 
 def apply_policy(results: Sequence[DriftResult]) -> list[DriftResult]:

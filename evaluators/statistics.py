@@ -235,3 +235,26 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     scaled = p[order] * (m - np.arange(m))
     out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
     return out
+
+
+def benjamini_hochberg(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg step-up adjusted p-values (false discovery rate), in the input order.
+
+    The i-th smallest of m p-values is multiplied by ``m / i``; a running minimum
+    from the largest down keeps them monotone, and they are capped at 1. NaNs are
+    left out of the family and stay NaN, as in :func:`holm`.
+
+    Example:
+        >>> benjamini_hochberg([0.01, 0.04, 0.03]).round(3).tolist()
+        [0.03, 0.04, 0.04]
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    scaled = p[order] * m / np.arange(1, m + 1)
+    out[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    return out

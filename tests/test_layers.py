@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAY_IMPORT: dict[str, set[str]] = {
     "suite": set(),
     "evaluators": {"suite"},
-    "drift": {"suite"},
+    "drift": {"suite", "evaluators"},
     "storage": {"suite"},
     "reports": {"suite"},
     "workers": {"suite", "storage", "drift"},
