@@ -311,11 +311,7 @@ class ResultStore:
             return run_records(session, [row])[0] if row else None
 
     def run_results(self, run_id: str) -> pd.DataFrame:
-        """The committed results rows of one run (columns of ``RESULT_COLUMNS``); empty if none.
-
-        A row stored before its interval method was recorded reads as ``ci_method`` ``bootstrap``
-        (:func:`storage.index_rows.read_ci_method`).
-        """
+        """The committed results rows of one run (``RESULT_COLUMNS``; old rows' ``ci_method`` per :func:`read_ci_method`)."""
         query = select(MetricSummary).where(MetricSummary.run_id == run_id).order_by(col(MetricSummary.id))
         with Session(self.engine) as session:
             rows = [row.model_dump() for row in session.exec(query).all()]
