@@ -127,7 +127,19 @@ def _metrics_table(data: ReportData) -> str:
                              zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)])
     pivot = text.pivot_table(index=["dataset", "metric"], columns="model", values="cell", aggfunc="first").reset_index()
     cells: dict[str, Callable[[Any], str]] = {c: _fmt for c in pivot.columns}
-    return "<p class='note'>Whole set, clean inputs: value [CI].</p>" + _table(pivot, cells, set())
+    note = "Whole set, clean inputs: value [CI]."
+    if "ci_method" in rows.columns and rows["ci_method"].notna().any():  # reports of results read without it say nothing
+        methods = rows.groupby(["dataset", "metric"], sort=False)["ci_method"].agg(_methods)
+        pivot["CI method"] = [methods.get((d, m), "") for d, m in zip(pivot["dataset"], pivot["metric"], strict=True)]
+        cells["CI method"] = _fmt
+        note += (" CI method: bootstrap = exact row bootstrap; on large slices bootstrap-cells (resampled cell counts), "
+                 "normal-sums (normal approximation of the row sums) or delong (ROC AUC); see docs/statistics.md.")
+    return f"<p class='note'>{html.escape(note)}</p>" + _table(pivot, cells, set())
+
+
+def _methods(values: pd.Series) -> str:
+    """The interval methods of one metric across models, e.g. ``bootstrap`` or ``bootstrap, delong``."""
+    return ", ".join(sorted({str(v) for v in values.dropna()}))
 
 
 def _frame(frame: pd.DataFrame | None, note: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, delete, insert
 from sqlmodel import Session, col, select
 
 from storage.models import Artifact, DatasetVersion, MetricSummary, ModelVersion, Run
-from storage.records import RESULT_COLUMNS, ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
+from storage.records import LEGACY_CI_METHOD, RESULT_COLUMNS, ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord
 from suite.errors import VigilError
 
 _TEXT_COLUMNS = (
@@ -26,6 +26,7 @@ _TEXT_COLUMNS = (
 )
 _FLOAT_COLUMNS = ("value", "ci_low", "ci_high")
 _FILLED_FROM_RUN = ("run_id", "suite", "suite_hash")
+_OPTIONAL_COLUMNS = ("ci_method",)  # absent from frames written before they existed
 _CHILD_TABLES = (MetricSummary, ModelVersion, DatasetVersion, Artifact)
 
 
@@ -70,7 +71,9 @@ def local_path(uri: str) -> Path | None:
 
 
 def typed_results(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the columns of ``RESULT_COLUMNS`` in order and typed; an absent ``ci_method`` is all None."""
     frame = frame.copy()
+    frame["ci_method"] = _optional_text(frame["ci_method"]) if "ci_method" in frame.columns else None
     for name in _TEXT_COLUMNS:
         frame[name] = frame[name].astype(str)
     for name in _FLOAT_COLUMNS:
@@ -78,6 +81,28 @@ def typed_results(frame: pd.DataFrame) -> pd.DataFrame:
     frame["n"] = frame["n"].astype("int64")
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     return frame[list(RESULT_COLUMNS)]
+
+
+def _optional_text(column: pd.Series) -> pd.Series:
+    return pd.Series([None if pd.isna(v) else str(v) for v in column], index=column.index, dtype=object)
+
+
+def read_ci_method(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a NULL ``ci_method`` read as :data:`~storage.records.LEGACY_CI_METHOD` where the row has a CI.
+
+    Rows stored before the method was recorded (old Parquet files, index rows
+    from before migration 0002) used the exact row bootstrap, the only method
+    then; a row without any interval (e.g. a drift share) has no method and
+    stays None.
+    """
+    frame = frame.copy()
+    methods = frame["ci_method"] if "ci_method" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+    has_ci = frame["ci_low"].notna() | frame["ci_high"].notna()
+    frame["ci_method"] = pd.Series(
+        [str(m) if not pd.isna(m) else LEGACY_CI_METHOD if ci else None for m, ci in zip(methods, has_ci, strict=True)],
+        index=frame.index, dtype=object,
+    )
+    return frame
 
 
 def normalise_results(run: RunRecord, results: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +114,7 @@ def normalise_results(run: RunRecord, results: pd.DataFrame) -> pd.DataFrame:
             frame[name] = getattr(run, name)
     if "created_at" not in frame.columns:
         frame["created_at"] = datetime.now(UTC)
-    missing = [name for name in RESULT_COLUMNS if name not in frame.columns]
+    missing = [name for name in RESULT_COLUMNS if name not in frame.columns and name not in _OPTIONAL_COLUMNS]
     if missing:
         raise VigilError(f"results of run {run.run_id!r}: expected columns {list(RESULT_COLUMNS)}, missing {missing}")
     empty = [name for name in (*_TEXT_COLUMNS, "n", "created_at") if frame[name].isna().any()]

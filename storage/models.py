@@ -99,6 +99,7 @@ class MetricSummaryBase(SQLModel):
     ci_low: float | None = None
     ci_high: float | None = None
     n: int
+    ci_method: str | None = None  # NULL on rows committed before migration 0002 (read as "bootstrap")
 
 
 class MetricSummary(MetricSummaryBase, table=True):

@@ -31,8 +31,20 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "ci_high",
     "n",
     "created_at",
+    "ci_method",
 )
-"""Columns of a long-format results row, in order (one row per run × dataset × model × variant × slice × metric)."""
+"""Columns of a long-format results row, in order (one row per run × dataset × model × variant × slice × metric).
+
+``ci_method`` names how the interval was made (``bootstrap``, ``bootstrap-cells``,
+``normal-sums``, ``delong``: :mod:`evaluators.intervals`). It is optional on
+commit and stored as given, NULL when absent; runs committed before it was
+stored have no such column in their Parquet file nor value in the index.
+Readers show those rows as :data:`LEGACY_CI_METHOD`.
+"""
+
+LEGACY_CI_METHOD = "bootstrap"
+"""The interval method of a row that carries a CI but no recorded method: every
+interval was the exact row bootstrap before the method was chosen per slice size."""
 
 RESULT_KEY: tuple[str, ...] = ("run_id", "dataset", "model", "variant", "slice", "metric")
 """Columns that identify one results row; unique within the index."""

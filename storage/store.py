@@ -47,7 +47,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import open_index, write_connection_options
 from storage.index_rows import (
-    as_utc, local_path, normalise_results, run_records, typed_results, write_run_rows,
+    as_utc, local_path, normalise_results, read_ci_method, run_records, typed_results, write_run_rows,
 )
 from storage.manifest import MANIFEST_KEY, write_manifest
 from storage.models import Artifact, MetricSummary, Run
@@ -311,12 +311,12 @@ class ResultStore:
             return run_records(session, [row])[0] if row else None
 
     def run_results(self, run_id: str) -> pd.DataFrame:
-        """The committed results rows of one run (columns of ``RESULT_COLUMNS``); empty if none."""
+        """The committed results rows of one run (``RESULT_COLUMNS``; old rows' ``ci_method`` per :func:`read_ci_method`)."""
         query = select(MetricSummary).where(MetricSummary.run_id == run_id).order_by(col(MetricSummary.id))
         with Session(self.engine) as session:
             rows = [row.model_dump() for row in session.exec(query).all()]
         frame = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "id"]).drop(columns="id")
-        return typed_results(frame)
+        return read_ci_method(typed_results(frame))
 
     def history(
         self,
@@ -334,8 +334,9 @@ class ResultStore:
 
         Returns:
             Columns ``run_id, started_at, verdict, dataset, model, model_sha, role, variant,
-            slice, metric, metric_version, value, ci_low, ci_high, n``. Compare values only
-            within one ``metric_version``.
+            slice, metric, metric_version, value, ci_low, ci_high, n, ci_method``. Compare
+            values only within one ``metric_version``; ``ci_method`` says how each interval
+            was made (``bootstrap`` for rows stored before it was recorded).
         """
         query = (
             select(MetricSummary, Run.started_at, Run.verdict)
@@ -354,7 +355,7 @@ class ResultStore:
             query = query.where(MetricSummary.dataset == dataset)
         query = query.order_by(col(Run.started_at), col(Run.id), col(MetricSummary.id))
         columns = ["run_id", "started_at", "verdict", "dataset", "model", "model_sha", "role", "variant",
-                   "slice", "metric", "metric_version", "value", "ci_low", "ci_high", "n"]
+                   "slice", "metric", "metric_version", "value", "ci_low", "ci_high", "n", "ci_method"]
         with Session(self.engine) as session:
             rows = [
                 {**summary.model_dump(), "started_at": as_utc(started_at), "verdict": verdict}
@@ -363,13 +364,15 @@ class ResultStore:
         broken = self.broken_runs(row["run_id"] for row in rows)
         frame = pd.DataFrame([row for row in rows if row["run_id"] not in broken], columns=columns)
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
-        return frame.astype({"value": "float64", "ci_low": "float64", "ci_high": "float64", "n": "int64"})
+        return read_ci_method(frame.astype({"value": "float64", "ci_low": "float64", "ci_high": "float64", "n": "int64"}))
 
     def scan_results(self, suite: str | None = None) -> pd.DataFrame:
         """All results rows in the Parquet dataset that belong to completed, committed runs.
 
         For bulk analysis; files of runs the index does not list as completed
-        (an attempt in flight, a failed commit's leftovers) are skipped.
+        (an attempt in flight, a failed commit's leftovers) are skipped. Files
+        written before ``ci_method`` was stored read with it as ``bootstrap``
+        (:func:`storage.index_rows.read_ci_method`).
         """
         query = select(Run.run_id).where(Run.status == "completed")
         if suite is not None:
@@ -381,8 +384,8 @@ class ResultStore:
         frames = [pd.read_parquet(path) for path in sorted(self.settings.results_dir.glob(pattern))]
         frames = [f[f["run_id"].isin(committed)] for f in frames if len(f)]
         if not frames:
-            return typed_results(pd.DataFrame(columns=list(RESULT_COLUMNS)))
-        return pd.concat(frames, ignore_index=True)
+            return read_ci_method(typed_results(pd.DataFrame(columns=list(RESULT_COLUMNS))))
+        return read_ci_method(typed_results(pd.concat(frames, ignore_index=True)))
 
 
 _TRANSIENT = ("connection refused", "server closed the connection", "terminating connection", "starting up",

@@ -222,7 +222,8 @@ def _signal_rows(suite: SuiteSpec, data: LoadedDataset, signals: WindowSignals) 
             spec = next((m for m in suite.models if m.name == model), None)
             rows.append({"dataset": data.name, "model": model, "model_sha": (spec.sha256 or code_sha256(spec, suite)) if spec else data.sha256,
                          "role": spec.role if spec else ("data" if model == "data" else "logged"), "variant": "clean", "slice": "all",
-                         "metric": f"{name}:{cls}", "metric_version": "1", "value": rate, "ci_low": low, "ci_high": high, "n": shift.n})
+                         "metric": f"{name}:{cls}", "metric_version": "1", "value": rate, "ci_low": low, "ci_high": high, "n": shift.n,
+                         "ci_method": "wilson"})
 
     if signals.labels is not None and hasattr(signals.labels, "rates"):
         add("data", "label_rate", signals.labels)
@@ -239,11 +240,13 @@ def _summary_rows(
     rows = []
     n = len(window.frame)
 
-    def add(model: str, metric: str, value: float, low: float = np.nan, high: float = np.nan, version: str = "1", count: int = n) -> None:
+    def add(model: str, metric: str, value: float, low: float = np.nan, high: float = np.nan, version: str = "1", count: int = n,
+            method: str | None = None) -> None:
         role = next((m.role for m in suite.models if m.name == model), "data" if model == "data" else "logged")
         sha = next((m.sha256 or code_sha256(m, suite) for m in suite.models if m.name == model), data.sha256)
         rows.append({"dataset": data.name, "model": model, "model_sha": sha, "role": role, "variant": "clean", "slice": "all",
-                     "metric": metric, "metric_version": version, "value": value, "ci_low": low, "ci_high": high, "n": count})
+                     "metric": metric, "metric_version": version, "value": value, "ci_low": low, "ci_high": high, "n": count,
+                     "ci_method": method})
 
     for (kind, model), group in table.groupby(["kind", "model"], sort=False):
         metric = {"data": "drift_share", "prediction": "prediction_drift_share", "target": "target_drift_share",
@@ -267,7 +270,7 @@ def _summary_rows(
         realised = score_predictions(y_true, scores, task=suite.task, metric_names=suite.metric_names(),
                                      masks={"all": np.ones(len(y_true), dtype=bool)}, bootstrap=suite.bootstrap, seed=suite.seed)
         for r in realised:
-            add(model, r.metric, r.value, r.ci_low, r.ci_high, r.metric_version, r.n)
+            add(model, r.metric, r.value, r.ci_low, r.ci_high, r.metric_version, r.n, r.ci_method)
     return pd.DataFrame(rows)
 
 

@@ -31,8 +31,8 @@ RESULT_COLUMNS = [
     "run_id", "suite", "suite_hash", "dataset", "model", "model_sha", "role", "variant",
     "slice", "metric", "metric_version", "value", "ci_low", "ci_high", "n", "created_at", "ci_method",
 ]
-"""Columns of the staged ``results.parquet``: the index's (:data:`storage.records.RESULT_COLUMNS`) plus
-``ci_method``, which the run folder's copy keeps and the index does not store (yet)."""
+"""Columns of the staged ``results.parquet``, those of :data:`storage.records.RESULT_COLUMNS`; the commit
+keeps ``ci_method`` in the committed Parquet results and in the index."""
 
 
 def prediction_arrays(frame: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray]:

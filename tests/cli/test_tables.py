@@ -93,3 +93,5 @@ def test_show_all_and_filters_list_the_rows(stored_runs: Callable[..., list[str]
     assert len(json.loads(document)["results"]) == 16  # --json unchanged: every row
     _, filtered, _ = _vigil("show", run_id, "--json", "--metric", "accuracy", "--model", "mlp", columns=80)
     assert {(r["metric"], r["model"]) for r in json.loads(filtered)["results"]} == {("accuracy", "mlp")}
+    # each row says how its interval was made, as the factory recorded it per slice
+    assert {(r["slice"], r["ci_method"]) for r in json.loads(filtered)["results"]} == {("all", "normal-sums"), ("label=3", "bootstrap")}

@@ -69,6 +69,9 @@ def test_estimated_accuracy_covers_realised_on_the_shifted_window(synth: Path) -
     est, realised = shifted.loc["accuracy_estimated"], shifted.loc["accuracy"]
     assert est["ci_low"] <= realised["value"] <= est["ci_high"]
     assert shifted.loc["accuracy_estimate_error", "value"] == pytest.approx(est["value"] - realised["value"])
+    # how each stored interval was made: the scorer's choice for the realised metric (a window is under 20,000 rows), Wilson for class rates
+    assert realised["ci_method"] == "bootstrap"
+    assert set(shifted.loc[shifted.index.str.startswith("label_rate:"), "ci_method"]) == {"wilson"}
     # The realised accuracy, recomputed independently from the model and the window's rows.
     stream = pd.read_parquet(synth.parent / "stream.parquet")
     rows = stream[stream["ts"].dt.floor("1D") == pd.Timestamp(outcomes[CHANGE_DAY - 1].window_start)]

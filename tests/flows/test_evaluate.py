@@ -47,6 +47,12 @@ def test_digits_run_records_every_result(digits_suite: Path, vigil_home: Path) -
     assert overall.loc["cnn", "value"] > overall.loc["mlp", "value"]
     assert (overall["ci_low"] <= overall["value"]).all() and (overall["value"] <= overall["ci_high"]).all()
     assert (overall["n"] == run.datasets[0].rows).all()
+    # every slice is under the exact-bootstrap threshold, and the commit stored the method, not a read-side default
+    assert set(results["ci_method"]) == {"bootstrap"}
+    with store.engine.connect() as connection:
+        unrecorded = connection.exec_driver_sql("SELECT count(*) FROM metric_summary WHERE ci_method IS NULL").scalar()
+    assert unrecorded == 0
+    assert set(store.scan_results(run.suite)["ci_method"]) == {"bootstrap"}
     preds = store.read_predictions("digits-e2e", "digits-test", "cnn", "clean")
     assert len(preds) == run.datasets[0].rows
     assert (preds["y_pred"] == preds["y_true"]).mean() == pytest.approx(overall.loc["cnn", "value"])

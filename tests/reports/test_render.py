@@ -42,6 +42,23 @@ def test_sections_without_data_are_left_out() -> None:
     assert "This suite has no gates." in page and ">PASS<" in page
 
 
+def test_metric_table_says_which_interval_method_was_used() -> None:
+    results = report_data().results
+    large = (results["slice"] == "all") & (results["metric"] == "accuracy") & (results["model"] == "mlp-v2")
+    with_method = results.assign(ci_method="bootstrap")
+    with_method.loc[large, "ci_method"] = "bootstrap-cells"
+    page = render_report(report_data(results=with_method))
+    assert "<th>CI method</th>" in page
+    table = page[page.index("Whole set, clean inputs"):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)
+    accuracy = next(r for r in rows if ">accuracy<" in r)
+    log_loss = next(r for r in rows if ">log_loss<" in r)
+    assert accuracy.endswith("<td class=''>bootstrap, bootstrap-cells</td>")
+    assert log_loss.endswith("<td class=''>bootstrap</td>")
+    assert "<th>CI method</th>" not in render_report(report_data())  # results without the column: no column
+
+
 def test_same_data_renders_the_same_page() -> None:
     assert render_report(report_data()) == render_report(report_data())
 

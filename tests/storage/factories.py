@@ -35,7 +35,12 @@ def make_run(run_id: str, *, suite: str = "digits", day: int = 0, verdict: str =
 
 
 def make_results(run: RunRecord, *, accuracy: float = 0.9, seed: int = 0) -> pd.DataFrame:
-    """Long-format rows: 2 models × 2 variants × 2 slices × 2 metrics, accuracy of mlp/clean/all = ``accuracy``."""
+    """Long-format rows: 2 models × 2 variants × 2 slices × 2 metrics, accuracy of mlp/clean/all = ``accuracy``.
+
+    ``ci_method`` varies as scoring chooses it: the whole set gets a large-slice
+    method (``normal-sums`` for accuracy, ``bootstrap-cells`` for macro-F1), a
+    slice the exact ``bootstrap``.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for model, sha, role in (("mlp", "aa" * 32, "candidate"), ("logreg", "bb" * 32, "baseline")):
@@ -63,6 +68,7 @@ def make_results(run: RunRecord, *, accuracy: float = 0.9, seed: int = 0) -> pd.
                             "ci_high": min(1.0, value + 0.05),
                             "n": n,
                             "created_at": run.started_at + timedelta(minutes=2),
+                            "ci_method": ("normal-sums" if metric == "accuracy" else "bootstrap-cells") if slice_name == "all" else "bootstrap",
                         }
                     )
     return pd.DataFrame(rows)
