@@ -28,6 +28,9 @@ from suite.spec import BootstrapSpec, SliceSpec
 VERSION = "1"
 METRIC_COLUMNS = ["slice", "metric", "value", "ci_low", "ci_high", "n"]
 WINDOW_COLUMNS = ["window_start", "metric", "value", "ci_low", "ci_high", "n"]
+CI_METHODS = {"agreement_rate": "wilson", "flip_rate": "wilson", "accuracy_production": "wilson", "accuracy_candidate": "wilson",
+              "accuracy_diff": "paired-bootstrap", "mae_diff": "paired-bootstrap"}
+"""How each shadow metric's interval is made (stored as ``ci_method``); metrics without an interval have none."""
 _FLOOR = {"hour": "h", "day": "D"}
 Row = tuple[str, float, float, float, int]
 

@@ -58,6 +58,8 @@ from suite.spec import Frozen, SuiteSpec
 
 TRIGGER = "drift-watch"
 ESTIMATE_VERSION = "cbpe-2"
+ESTIMATE_CI = "label-draws"
+"""How the estimates' intervals are made: labels drawn from the calibrated probabilities (drift/performance_estimation.py)."""
 _TABLE = StagedArtifact(kind="drift_table", file=DRIFT_TABLE, description="drift per window × column")
 _HTML = StagedArtifact(kind="drift", file="drift.html", description="Evidently drift report")
 __all__ = ["TRIGGER", "WindowOutcome", "pattern_alerts", "stream_datasets", "watch_windows", "window_run_id"]
@@ -259,8 +261,8 @@ def _summary_rows(
         if scores.shape[1] == 0:  # logged predictions without scores: the window signals give their accuracy
             continue
         estimate = estimate_performance(scores, confidence=suite.bootstrap.confidence, seed=suite.seed, calibrator=calibrators.get(model))
-        add(model, "accuracy_estimated", estimate.accuracy, estimate.accuracy_low, estimate.accuracy_high, ESTIMATE_VERSION)
-        add(model, "macro_f1_estimated", estimate.macro_f1, estimate.macro_f1_low, estimate.macro_f1_high, ESTIMATE_VERSION)
+        add(model, "accuracy_estimated", estimate.accuracy, estimate.accuracy_low, estimate.accuracy_high, ESTIMATE_VERSION, method=ESTIMATE_CI)
+        add(model, "macro_f1_estimated", estimate.macro_f1, estimate.macro_f1_low, estimate.macro_f1_high, ESTIMATE_VERSION, method=ESTIMATE_CI)
         if labels is None:
             continue
         y_true = labels.to_numpy(dtype=np.int64)

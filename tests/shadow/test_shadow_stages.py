@@ -75,6 +75,9 @@ def test_results_rows_name_windows_and_the_summary_leads_with_agreement(tmp_path
     assert sorted(set(windows.dataset)) == [f"requests@{d.isoformat()}" for d in days]
     assert (windows.slice == "all").all() and (rows.model == "boosting").all()
     assert rows.duplicated(["dataset", "variant", "slice", "metric"]).sum() == 0  # one row per result key
+    with_ci = rows[rows.ci_low.notna()]
+    assert set(with_ci.ci_method) >= {"wilson"} and with_ci.ci_method.notna().all()  # each interval says how it was made
+    assert rows[rows.ci_low.isna()].ci_method.isna().all()
     text = replay_markdown(plan, rows)
     first = text.splitlines()[2]
     assert first.startswith("**Agreement") and "flip rate" in first
