@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from evaluators.intervals import EXACT_MAX_ROWS
+
 
 @dataclass(frozen=True)
 class PairedDiff:
@@ -32,9 +34,13 @@ class McNemar:
 
 
 def paired_bootstrap_diff(
-    a: np.ndarray, b: np.ndarray, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    a: np.ndarray, b: np.ndarray, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0, correctness: bool = False
 ) -> PairedDiff:
     """Bootstrap the mean difference ``mean(a) - mean(b)`` resampling rows (pairs kept together).
+
+    Past :data:`~evaluators.intervals.EXACT_MAX_ROWS` pairs the rows are not resampled one by one: paired
+    correctness (``correctness=True``: 0/1 arrays) resamples the counts of the three differences, which is the
+    same distribution; other values get the normal interval of a mean (method ``normal``, see :func:`ci_method`).
 
     Example:
         >>> r = paired_bootstrap_diff(np.array([1, 1, 1, 0]), np.array([1, 0, 0, 0]))
@@ -49,13 +55,28 @@ def paired_bootstrap_diff(
         return PairedDiff(float("nan"), float("nan"), float("nan"), 0)
     delta = a - b
     rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    for start in range(0, resamples, 256):  # chunks keep memory at 256 × n
-        stop = min(start + 256, resamples)
-        means[start:stop] = delta[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
     tail = (1 - confidence) / 2
+    if n > EXACT_MAX_ROWS and correctness:
+        # Right/wrong pairs differ by -1, 0 or 1: a resample is a multinomial draw of those three counts,
+        # the row bootstrap's own distribution, at a cost independent of n.
+        values, counts = np.unique(delta, return_counts=True)
+        means = rng.multinomial(n, counts / n, size=resamples) @ values / n
+    elif n > EXACT_MAX_ROWS:
+        # Many distinct values and n past the threshold: the mean is normal to well within the resampling noise.
+        half = float(stats.norm.ppf(1 - tail)) * float(delta.std(ddof=1)) / np.sqrt(n)
+        return PairedDiff(float(delta.mean()), float(delta.mean() - half), float(delta.mean() + half), n)
+    else:
+        means = np.empty(resamples)
+        for start in range(0, resamples, 256):  # chunks keep memory at 256 × n
+            stop = min(start + 256, resamples)
+            means[start:stop] = delta[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
     low, high = np.quantile(means, [tail, 1 - tail])
     return PairedDiff(float(delta.mean()), float(low), float(high), n)
+
+
+def ci_method(n: int, correctness: bool) -> str:
+    """What :func:`paired_bootstrap_diff` made the interval of ``n`` pairs with: ``paired-bootstrap`` or ``normal``."""
+    return "normal" if n > EXACT_MAX_ROWS and not correctness else "paired-bootstrap"
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:

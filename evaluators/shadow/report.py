@@ -17,7 +17,7 @@ import pandas as pd
 
 from evaluators.shadow.agreement import agreements, flip_rate_by_group
 from evaluators.shadow.latency import latency_comparison
-from evaluators.shadow.paired import mcnemar_exact, paired_bootstrap_diff, wilson_interval
+from evaluators.shadow.paired import ci_method, mcnemar_exact, paired_bootstrap_diff, wilson_interval
 from evaluators.shadow.scores import rank_correlation, score_deltas
 from evaluators.shadow.request_log.format import CANDIDATE_STATUS, LABEL, LATENCY_MS, TIMESTAMP, candidate_answered, candidate_outputs
 from evaluators.shadow.request_log.reader import LogCounts, ParsedLog
@@ -28,9 +28,17 @@ from suite.spec import BootstrapSpec, SliceSpec
 VERSION = "1"
 METRIC_COLUMNS = ["slice", "metric", "value", "ci_low", "ci_high", "n"]
 WINDOW_COLUMNS = ["window_start", "metric", "value", "ci_low", "ci_high", "n"]
-CI_METHODS = {"agreement_rate": "wilson", "flip_rate": "wilson", "accuracy_production": "wilson", "accuracy_candidate": "wilson",
-              "accuracy_diff": "paired-bootstrap", "mae_diff": "paired-bootstrap"}
-"""How each shadow metric's interval is made (stored as ``ci_method``); metrics without an interval have none."""
+RATE_METRICS = ("agreement_rate", "flip_rate", "accuracy_production", "accuracy_candidate")
+"""Shadow metrics whose interval is Wilson's for a proportion."""
+
+
+def row_ci_method(metric: str, n: int) -> str | None:
+    """How the interval of a shadow metric over ``n`` rows is made (stored as ``ci_method``); None without one."""
+    if metric in RATE_METRICS:
+        return "wilson"
+    if metric in ("accuracy_diff", "mae_diff"):
+        return ci_method(n, correctness=metric == "accuracy_diff")
+    return None
 _FLOOR = {"hour": "h", "day": "D"}
 Row = tuple[str, float, float, float, int]
 
@@ -202,7 +210,7 @@ def _labelled(rows: _Rows, mask: np.ndarray, bootstrap: BootstrapSpec, seed: int
     y = rows.label[mask]
     if rows.task == "classification":
         prod_ok, cand_ok = rows.prod_pred[mask] == y, rows.cand_pred[mask] == y
-        diff = paired_bootstrap_diff(cand_ok, prod_ok, resamples=bootstrap.resamples, confidence=conf, seed=seed)
+        diff = paired_bootstrap_diff(cand_ok, prod_ok, resamples=bootstrap.resamples, confidence=conf, seed=seed, correctness=True)
         test = mcnemar_exact(cand_ok, prod_ok)
         return [
             ("accuracy_production", float(prod_ok.mean()), *wilson_interval(int(prod_ok.sum()), n, conf), n),

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from evaluators.shadow import ShadowReport, replay_compare
-from evaluators.shadow.report import CI_METHODS
+from evaluators.shadow.report import row_ci_method
 from evaluators.shadow.request_log.reader import LogCounts, ParsedLog
 from evaluators.shadow.request_log.format import CANDIDATE_LATENCY_MS, CANDIDATE_PREDICTION, CANDIDATE_SCORES, candidate_outputs
 from pipeline.evaluate.fingerprint import model_fingerprint
@@ -266,7 +266,7 @@ def results_rows(plan: ReplayPlan, report: ShadowReport) -> pd.DataFrame:
             slice="all",
         ).drop(columns="window_start")
         rows = pd.concat([rows, windows], ignore_index=True)
-    methods = [CI_METHODS.get(metric) if pd.notna(low) else None for metric, low in zip(rows["metric"], rows["ci_low"])]
+    methods = [row_ci_method(metric, int(n)) if pd.notna(low) else None for metric, low, n in zip(rows["metric"], rows["ci_low"], rows["n"])]
     return rows.assign(
         model=plan.model.name, model_sha=plan.model.sha256, role=plan.model.role, metric_version=f"shadow-{report.version}",
         ci_method=methods,

@@ -85,3 +85,24 @@ def test_wilson_interval_known_value() -> None:
     low, high = wilson_interval(8, 10)  # textbook values: 0.4902, 0.9433
     assert (round(low, 4), round(high, 4)) == (0.4902, 0.9433)
     assert all(np.isnan(wilson_interval(0, 0)))
+
+
+@pytest.mark.parametrize("correctness", [True, False])
+def test_paired_difference_past_the_threshold_agrees_with_resampling_rows(monkeypatch: pytest.MonkeyPatch, correctness: bool) -> None:
+    import evaluators.shadow.paired as paired
+
+    rng = np.random.default_rng(7)
+    n = 30_000
+    if correctness:  # candidate right 91%, production 90%, correlated
+        prod = rng.random(n) < 0.90
+        cand = np.where(rng.random(n) < 0.8, prod, rng.random(n) < 0.95)
+    else:  # absolute errors, skewed
+        prod = rng.exponential(1.0, n)
+        cand = prod * rng.uniform(0.8, 1.1, n)
+    fast = paired.paired_bootstrap_diff(cand, prod, resamples=2000, seed=1, correctness=correctness)
+    assert paired.ci_method(n, correctness) == ("paired-bootstrap" if correctness else "normal")
+    monkeypatch.setattr(paired, "EXACT_MAX_ROWS", 10 * n)
+    rows = paired.paired_bootstrap_diff(cand, prod, resamples=2000, seed=2, correctness=correctness)
+    assert fast.diff == rows.diff
+    width = rows.ci_high - rows.ci_low
+    assert abs(fast.ci_low - rows.ci_low) < 0.08 * width and abs(fast.ci_high - rows.ci_high) < 0.08 * width
