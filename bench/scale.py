@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,6 +136,7 @@ class RunFigures:
     driver_peak_mb: float
     tree_peak_mb: float
     accuracy: float | None
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -194,7 +196,13 @@ def run_vigil(label: str, suite: Path, rows: int, env: dict[str, str], logs: Pat
         tail = err.read_text(errors="replace").strip().splitlines()[-3:]
         print(f"  ! {label}: vigil exited {process.returncode}: {' | '.join(tail)}", flush=True)
     return RunFigures(label, rows, wall, process.returncode, timed_out, watch.driver_peak_kb / 1024, watch.tree_peak_kb / 1024,
-                      None if timed_out else _accuracy(out))
+                      None if timed_out else _accuracy(out), stage_seconds(err))
+
+
+def stage_seconds(stderr: Path) -> dict[str, float]:
+    """The stages ``vigil run`` reports progress for (``infer: done, 1/1 in 12 s``) and their seconds."""
+    text = stderr.read_text(errors="replace") if stderr.exists() else ""
+    return {m["stage"]: float(m["seconds"]) for m in re.finditer(r"^(?P<stage>[\w-]+): done, \d+/\d+ in (?P<seconds>\d+) s", text, re.M)}
 
 
 # ---- the bench ------------------------------------------------------------------------------
@@ -222,8 +230,9 @@ def _row(figures: RunFigures, gen_s: float | None = None) -> str:
     status = "timed out" if figures.timed_out else "ok" if figures.ok else f"exit {figures.returncode}"
     accuracy = f"{figures.accuracy:.3f}" if figures.accuracy is not None else "-"
     generated = f"{gen_s:7.1f}" if gen_s is not None else "      -"
+    stages = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in figures.stages.items())
     return (f"{figures.label:>10} {figures.rows:>11,} {generated} {figures.wall_s:8.1f} {figures.rows_per_s:>11,.0f} "
-            f"{figures.driver_peak_mb:>10,.0f} {figures.tree_peak_mb:>10,.0f} {accuracy:>6} {status}")
+            f"{figures.driver_peak_mb:>10,.0f} {figures.tree_peak_mb:>10,.0f} {accuracy:>6} {status}" + (f" ({stages})" if stages else ""))
 
 
 HEADER = f"{'run':>10} {'rows':>11} {'gen s':>7} {'wall s':>8} {'rows/s':>11} {'driver MB':>10} {'tree MB':>10} {'acc':>6} status"
@@ -234,7 +243,7 @@ def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = F
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"work folder: {folder}; budget per run: {budget_s / 60:.1f} min; driver MB = vigil's VmHWM, "
-          "tree MB = peak summed PSS of vigil and its descendants (Ray, Prefect)", flush=True)
+          "tree MB = peak summed PSS of vigil and its descendants (Ray, Prefect; PSS splits shared pages, so it can be below the driver's RSS)", flush=True)
     print(HEADER, flush=True)
     tiny = write_bench(folder / "suites", TINY_ROWS)
     cold = run_vigil("cold-200", tiny, TINY_ROWS, vigil_env(folder / "home-cold", folder / "prefect-cold", None), logs, budget_s)

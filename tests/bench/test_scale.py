@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from bench.scale import descendants, kill_tree, parse_size
+from bench.scale import descendants, kill_tree, parse_size, stage_seconds
 from bench.scale_data import FEATURES, SEGMENTS, linear_map, size_name, write_bench
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,3 +92,9 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+def teststage_seconds_are_read_from_vigils_progress_lines(tmp_path: Path) -> None:
+    log = tmp_path / "run.stderr.log"
+    log.write_text("running suite.yaml …\ninfer: started, 1 to do\ninfer: 1/2, 4 s\ninfer: done, 2/2 in 12 s\nscore: done, 3/3 in 0 s\n")
+    assert stage_seconds(log) == {"infer": 12.0, "score": 0.0}
