@@ -34,9 +34,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script, bench/ comes first and bench/drift.py would shadow the drift package
@@ -138,6 +142,7 @@ class RunFigures:
     tree_peak_mb: float
     accuracy: float | None
     stages: dict[str, float] = field(default_factory=dict)
+    timeline: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -170,12 +175,17 @@ def _accuracy(stdout: Path) -> float | None:
 
 
 def run_vigil(label: str, suite: Path, rows: int, env: dict[str, str], logs: Path, budget_s: float) -> RunFigures:
-    """Run ``vigil run suite --json`` to the end or to ``budget_s``, printing a heartbeat; its figures."""
-    out, err = logs / f"{label}.stdout.json", logs / f"{label}.stderr.log"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        began = time.perf_counter()
+    """Run ``vigil run suite --json`` to the end or to ``budget_s``, printing a heartbeat; its figures.
+
+    With ``PREFECT_API_URL`` in ``env``, the stages are the run's Prefect task runs, read back from that server.
+    """
+    out, lines = logs / f"{label}.stdout.json", []
+    with out.open("wb") as stdout:
+        began, began_epoch = time.perf_counter(), time.time()
         process = subprocess.Popen([sys.executable, "-m", "cli.main", "run", str(suite), "--json"], cwd=ROOT, env=env,
-                                   stdout=stdout, stderr=stderr, start_new_session=True)
+                                   stdout=stdout, stderr=subprocess.PIPE, start_new_session=True)
+        pump = threading.Thread(target=pump_stderr, args=(process.stderr, logs / f"{label}.stderr.log", began, lines), daemon=True)
+        pump.start()
         watch, next_tree, next_beat, timed_out = TreeWatch(process.pid), 0.0, began + HEARTBEAT_S, False
         while process.poll() is None:
             now = time.perf_counter()
@@ -193,17 +203,63 @@ def run_vigil(label: str, suite: Path, rows: int, env: dict[str, str], logs: Pat
                 next_beat += HEARTBEAT_S
             time.sleep(POLL_S)
         wall = time.perf_counter() - began
+    pump.join(timeout=10)  # Ray's processes inherit the pipe: it closes when the last of them exits
     if not timed_out and process.returncode not in (0, 1):
-        tail = err.read_text(errors="replace").strip().splitlines()[-3:]
+        tail = [line for _, line in lines if line.strip()][-3:]
         print(f"  ! {label}: vigil exited {process.returncode}: {' | '.join(tail)}", flush=True)
+    stages = prefect_stages(env["PREFECT_API_URL"], began_epoch, wall) if env.get("PREFECT_API_URL") and not timed_out else {}
     return RunFigures(label, rows, wall, process.returncode, timed_out, watch.driver_peak_kb / 1024, watch.tree_peak_kb / 1024,
-                      None if timed_out else _accuracy(out), stage_seconds(err))
+                      None if timed_out else _accuracy(out), stages, milestones(lines) | {"exit": wall})
 
 
-def stage_seconds(stderr: Path) -> dict[str, float]:
-    """The stages ``vigil run`` reports progress for (``infer: done, 1/1 in 12 s``) and their seconds."""
-    text = stderr.read_text(errors="replace") if stderr.exists() else ""
-    return {m["stage"]: float(m["seconds"]) for m in re.finditer(r"^(?P<stage>[\w-]+): done, \d+/\d+ in (?P<seconds>\d+) s", text, re.M)}
+MILESTONES = (("prepared", r"^running "), ("ray up", r"Started a local Ray instance"), ("infer start", r"^infer: started"),
+              ("infer done", r"^infer: done"), ("score done", r"^score: done"))
+"""Lines of ``vigil run``'s stderr that mark where a run's time goes: suite and data prepared, Ray started, the stages."""
+
+
+def pump_stderr(stream: IO[bytes], log: Path, began: float, lines: list[tuple[float, str]]) -> None:
+    """Copy the run's stderr to ``log`` and ``lines``, each line stamped with the seconds since the run began."""
+    with log.open("w") as fh:
+        for raw in stream:
+            at, line = time.perf_counter() - began, raw.decode(errors="replace").rstrip("\n")
+            lines.append((at, line))
+            fh.write(f"[{at:7.1f} s] {line}\n")
+            fh.flush()
+
+
+def milestones(lines: list[tuple[float, str]]) -> dict[str, float]:
+    """The seconds at which each of :data:`MILESTONES` first appeared."""
+    found: dict[str, float] = {}
+    for at, line in lines:
+        for name, pattern in MILESTONES:
+            if name not in found and re.search(pattern, line):
+                found[name] = at
+    return found
+
+
+def _post(api_url: str, path: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(api_url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def prefect_stages(api_url: str, began_epoch: float, wall_s: float) -> dict[str, float]:
+    """Where the newest flow run's time went: the seconds before its flow started, each task's run time, and the flow's.
+
+    Task runs are named ``score-871`` or ``infer mlp · table · clean``; a stage is the name's
+    first word without the suffix, summed over its task runs. Empty when the server cannot say.
+    """
+    try:
+        flow = _post(api_url, "/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1})[0]
+        tasks = _post(api_url, "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow["id"]]}}, "sort": "EXPECTED_START_TIME_ASC", "limit": 200})
+        started = datetime.fromisoformat(flow["start_time"].replace("Z", "+00:00")).timestamp()
+    except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError):
+        return {}
+    stages = {"before flow": started - began_epoch}
+    for task in tasks:
+        name = re.sub(r"-[0-9a-f]{3}$", "", task["name"]).split(" ")[0]
+        stages[name] = stages.get(name, 0.0) + float(task.get("total_run_time") or 0.0)
+    return stages | {"flow": float(flow.get("total_run_time") or 0.0), "after flow": wall_s - (started - began_epoch) - float(flow.get("total_run_time") or 0.0)}
 
 
 # ---- the bench ------------------------------------------------------------------------------
@@ -236,9 +292,11 @@ def _row(figures: RunFigures, gen_s: float | None = None) -> str:
     status = "timed out" if figures.timed_out else "ok" if figures.ok else f"exit {figures.returncode}"
     accuracy = f"{figures.accuracy:.3f}" if figures.accuracy is not None else "-"
     generated = f"{gen_s:7.1f}" if gen_s is not None else "      -"
-    stages = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in figures.stages.items())
+    stages = ", ".join(f"{stage} {seconds:.0f}" for stage, seconds in figures.stages.items() if seconds >= 0.5 or stage in ("flow", "after flow"))
+    timeline = ", ".join(f"{name} {at:.0f}" for name, at in figures.timeline.items())
     return (f"{figures.label:>10} {figures.rows:>11,} {generated} {figures.wall_s:8.1f} {figures.rows_per_s:>11,.0f} "
-            f"{figures.driver_peak_mb:>10,.0f} {figures.tree_peak_mb:>10,.0f} {accuracy:>6} {status}" + (f" ({stages})" if stages else ""))
+            f"{figures.driver_peak_mb:>10,.0f} {figures.tree_peak_mb:>10,.0f} {accuracy:>6} {status}"
+            + (f"\n{'':>12}at s: {timeline}" if timeline else "") + (f"\n{'':>12}seconds in (Prefect): {stages}" if stages else ""))
 
 
 HEADER = f"{'run':>10} {'rows':>11} {'gen s':>7} {'wall s':>8} {'rows/s':>11} {'driver MB':>10} {'tree MB':>10} {'acc':>6} status"

@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from bench.scale import descendants, kill_tree, parse_size, stage_seconds
+from bench.scale import descendants, kill_tree, milestones, parse_size
 from bench.scale_data import FEATURES, SEGMENTS, linear_map, size_name, write_bench
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +94,7 @@ def _state(pid: int) -> str:
         return "gone"
 
 
-def teststage_seconds_are_read_from_vigils_progress_lines(tmp_path: Path) -> None:
-    log = tmp_path / "run.stderr.log"
-    log.write_text("running suite.yaml …\ninfer: started, 1 to do\ninfer: 1/2, 4 s\ninfer: done, 2/2 in 12 s\nscore: done, 3/3 in 0 s\n")
-    assert stage_seconds(log) == {"infer": 12.0, "score": 0.0}
+def test_milestones_are_read_from_vigils_progress_lines() -> None:
+    lines = [(2.0, "running suite.yaml …"), (9.5, "2026-11-26 09:39:41,724\tINFO worker.py:2038 -- Started a local Ray instance."),
+             (12.0, "infer: started, 1 to do"), (14.0, "infer: 1/2, 4 s"), (24.0, "infer: done, 2/2 in 12 s"), (25.0, "score: done, 3/3 in 0 s")]
+    assert milestones(lines) == {"prepared": 2.0, "ray up": 9.5, "infer start": 12.0, "infer done": 24.0, "score done": 25.0}
