@@ -342,6 +342,9 @@ def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = F
             net = figures.rows / max(figures.wall_s - served.wall_s, 1e-9)
             print(f"{figures.label}: wall_s {figures.wall_s:.1f}, driver_peak_mb {figures.driver_peak_mb:.0f}, tree_peak_mb "
                   f"{figures.tree_peak_mb:.0f}, rows_per_s {figures.rows_per_s:,.0f} ({net:,.0f} net of the served fixed cost)")
+        elif figures.returncode is not None or figures.driver_peak_mb:  # ran, and was killed or failed: its peaks so far
+            print(f"{figures.label}: {'timed out' if figures.timed_out else f'exit {figures.returncode}'} at {figures.wall_s:.0f} s, "
+                  f"driver_peak_mb {figures.driver_peak_mb:.0f} and tree_peak_mb {figures.tree_peak_mb:.0f} by then")
     last = results[-1]
     value = f"{last.rows_per_s:.0f}" if last.ok else f"{'skipped' if last.returncode is None else 'timed out'} (< {last.rows / budget_s:.0f} rows/s within {budget_s:.0f} s)"
     print(f"rows_per_s_at_{last.label}: {value}")
