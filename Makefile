@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/suite_limits.py
 	$(BIN)/python bench/detection_estimation.py
 	$(BIN)/python bench/shadow_stream.py
+	$(BIN)/python bench/scale.py --quick
 
 clean:
 	rm -rf .vigil test-artifacts
