@@ -9,8 +9,9 @@ at its exit, not its Ray workers') and wall time are printed as one JSON line.
 
 Measured on the shared 2-core dev machine (busy: wall times are loose), 1M rows, hidden 512,
 5 metrics, 50 resamples, 2 actors: before issue 18 the driver peaked at 2.96 GB (440 s); with
-the features left in the file, 1.2 GB at 2 resamples (the bootstrap's (B, n) counts are the
-rest at 50: evaluators', another issue). ``tests/pipeline/test_driver_memory.py`` measures the
+the features left in the file, 2.10 GB (221 s) at 50 resamples, 1.21 GB at 2 resamples and
+2 metrics (hidden 64): at 50 the peak is the scoring stage's bootstrap, its (B, n) counts
+(evaluators', another issue). ``tests/pipeline/test_driver_memory.py`` measures the
 growth per row between two sizes: ~1,490 B/row before, < 300 after.
 """
 
