@@ -10,9 +10,12 @@ perturbed variants) the seed — so a stale entry is never read.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from storage.frames import read_frame, write_frame
 
@@ -51,3 +54,16 @@ class PredictionCache:
         """Cache ``frame`` under ``key`` atomically; returns its URI."""
         write_frame(self.path(key), frame)
         return self.path(key).as_uri()
+
+    def columns(self, key: str) -> list[str]:
+        """The column names of the predictions for ``key``, from the file's schema (nothing else read)."""
+        return list(pq.ParquetFile(self.path(key)).schema_arrow.names)
+
+    def chunks(self, key: str, columns: list[str], batch_rows: int = 65_536) -> Iterator[dict[str, np.ndarray]]:
+        """The predictions for ``key`` a record batch at a time, in stored (dataset) row order: column name → numpy array.
+
+        Only ``columns`` are decoded; a chunk holds at most ``batch_rows`` rows, so a reader that
+        accumulates what it needs (per-slice counts, compact arrays) never holds the whole table as a frame.
+        """
+        for batch in pq.ParquetFile(self.path(key), pre_buffer=False).iter_batches(batch_size=batch_rows, columns=columns, use_threads=False):
+            yield {name: batch.column(name).to_numpy(zero_copy_only=False) for name in columns}

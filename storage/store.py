@@ -32,6 +32,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 import time
 import uuid
@@ -136,6 +138,27 @@ class ResultStore:
         backup = write_parquet_atomic(frame, target)
         if backup is not None:
             backup.unlink()
+        return target.as_uri()
+
+    def stage_predictions_file(self, run_id: str, dataset: str, model: str, variant: str, source: Path) -> str:
+        """Stage a predictions file as it is (a hard link, else a copy): what :meth:`write_predictions` does, without decoding it.
+
+        Returns:
+            A ``file://`` URI of the staged file, as :meth:`write_predictions` does.
+        """
+        import pyarrow.parquet as pq
+
+        names = pq.ParquetFile(source).schema_arrow.names
+        if "sample_id" not in names:
+            raise VigilError(f"predictions for run {run_id!r} {dataset}/{model}/{variant}: expected a sample_id column, got columns {names}")
+        target = self.staging_dir(run_id) / self._predictions_relpath(dataset, model, variant)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            os.link(source, temporary)
+        except OSError:  # another filesystem, or links not allowed
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
         return target.as_uri()
 
     def read_predictions(self, run_id: str, dataset: str, model: str, variant: str) -> pd.DataFrame:

@@ -63,7 +63,7 @@ def _error_analysis(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> tupl
         return pd.DataFrame(), pd.DataFrame()
     for spec in suite.evaluation_datasets:
         data = plan.data(spec.name)
-        frame = data.frame.sort_values(SAMPLE_ID).reset_index(drop=True)
+        frame = data.select([SAMPLE_ID, *(s.column for s in suite.slices), *data.features[:20]], present_only=True).sort_values(SAMPLE_ID).reset_index(drop=True)
         base = cache.get(plan.cache_key(baseline.name, spec.name, "clean")).sort_values(SAMPLE_ID)
         y, s_base = prediction_arrays(base, suite.task)
         for model in suite.candidates:

@@ -51,7 +51,7 @@ def paired_source(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> Paired
 
     @lru_cache(maxsize=8)
     def masks(dataset: str) -> dict[str, np.ndarray]:
-        frame = plan.data(dataset).frame.sort_values(SAMPLE_ID).reset_index(drop=True)
+        frame = plan.data(dataset).meta.sort_values(SAMPLE_ID).reset_index(drop=True)
         return slice_masks(frame, suite.slices)
 
     def paired(candidate: str, baseline: str, dataset: str, variant: str, slice_: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -214,7 +214,7 @@ def model_predictions(suite: SuiteSpec, data: LoadedDataset, settings: Settings,
         data_key = canonical_sha256({"sha256": data.sha256 or "nosha", "features": data.features, "classes": num_classes})
         key = prediction_key(model_fingerprint(spec, suite).sha256, data_key, "drift-outputs", suite.seed)
         if not cache.has(key):
-            features = data.frame[data.features]
+            features = data.select(data.features)
             inputs = features.to_numpy(dtype=np.float32) if spec.input == "array" else features.reset_index(drop=True)
             outputs = Predictor(spec, suite.base_dir, task=suite.task, num_classes=num_classes)(inputs)
             frame = pd.DataFrame({SAMPLE_ID: data.sample_ids})
@@ -231,9 +231,9 @@ def model_predictions(suite: SuiteSpec, data: LoadedDataset, settings: Settings,
 
 def labels_of(data: LoadedDataset, task: str, classes: list[int | str] | None) -> pd.Series | None:
     """The labels as class indices (or floats), or None when any is missing."""
-    if data.label is None or data.frame[data.label].isna().any():
+    if data.label is None or data.meta[data.label].isna().any():
         return None
-    values = data.frame[data.label]
+    values = data.meta[data.label]
     if task == "classification":
         values = pd.Series(encode_labels(values, classes, f"dataset {data.name}")[0], name=data.label)
     return values.rename(data.label).reset_index(drop=True)
@@ -272,10 +272,10 @@ def drift_stage(plan: RunPlan, settings: Settings) -> str | None:
         for name in ref_side.predictions:
             key = plan.cache_key(name, dataset.name, "clean")
             if cache.has(key):
-                rows = data.frame[[SAMPLE_ID]].merge(cache.get(key), on=SAMPLE_ID, how="left")
+                rows = data.meta[[SAMPLE_ID]].merge(cache.get(key), on=SAMPLE_ID, how="left")
                 preds[name] = rows
         labels = labels_of(data, suite.task, plan.classes) if ref_side.labels is not None else None
-        current = DriftSide(data.frame[_columns(spec, ref_data)], preds, labels)
+        current = DriftSide(data.select(_columns(spec, ref_data)), preds, labels)
         comparison = compare(ref_side.frame(), current.frame(), spec, suite.task, settings.ray_address)
         tables.append(drift_rows(comparison, spec.share_threshold, run_id=plan.run_id, suite=plan.suite_name, dataset=dataset.name))
         if comparison.snapshot is not None and spec.html:

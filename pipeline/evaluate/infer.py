@@ -28,6 +28,7 @@ from suite.settings import Settings
 from suite.spec import ModelSpec, SuiteSpec
 from workers.cluster import ensure_ray
 from workers.pool import close_pools, get_pool
+from workers.row_files import RowFile
 
 
 def prediction_cache_key(plan: RunPlan, item: WorkItem, settings: Settings, has_record: Callable[[str], bool]) -> str:
@@ -46,22 +47,29 @@ def prediction_cache_key(plan: RunPlan, item: WorkItem, settings: Settings, has_
 
 
 def predictions_frame(data: LoadedDataset, outputs: np.ndarray, suite: SuiteSpec, classes: list[int | str] | None) -> pd.DataFrame:
-    """A predictions table: sample_id, y_true, y_pred and per-class scores."""
-    frame = pd.DataFrame({SAMPLE_ID: data.sample_ids})
+    """A predictions table in the dataset's row order: sample_id, y_true, y_pred and per-class float32 scores.
+
+    Built from one dict of columns (one copy of the scores), not a frame concatenated with another.
+    """
+    columns: dict[str, np.ndarray] = {SAMPLE_ID: data.sample_ids}
+    labels = data.meta[data.label]
     if suite.task == "classification":
-        y_true, _ = encode_labels(data.frame[data.label], classes, f"dataset {data.name}")
-        frame["y_true"] = y_true
-        frame["y_pred"] = outputs.argmax(axis=1).astype(np.int64)
-        scores = pd.DataFrame(outputs.astype(np.float32), columns=[f"score_{k}" for k in range(outputs.shape[1])])
-        return pd.concat([frame, scores], axis=1)
-    frame["y_true"] = data.frame[data.label].to_numpy(dtype=np.float64)
-    frame["y_pred"] = outputs.astype(np.float64).reshape(-1)
-    return frame
+        columns["y_true"] = encode_labels(labels, classes, f"dataset {data.name}")[0]
+        columns["y_pred"] = outputs.argmax(axis=1).astype(np.int64)
+        scores = outputs.astype(np.float32, copy=False)
+        columns.update({f"score_{k}": scores[:, k] for k in range(scores.shape[1])})
+        return pd.DataFrame(columns, copy=False)
+    columns["y_true"] = labels.to_numpy(dtype=np.float64)
+    columns["y_pred"] = outputs.astype(np.float64).reshape(-1)
+    return pd.DataFrame(columns, copy=False)
 
 
-def model_inputs(data: LoadedDataset, spec: ModelSpec) -> np.ndarray | pd.DataFrame:
-    """The features in the form the model takes: a float32 matrix or a frame."""
-    features = data.frame[data.features]
+def model_inputs(data: LoadedDataset, spec: ModelSpec) -> np.ndarray | pd.DataFrame | RowFile:
+    """The features in the form the model takes: a float32 matrix, a frame, or (for an array model on a
+    Parquet-held dataset) a :class:`~workers.row_files.RowFile` whose row ranges the workers read themselves."""
+    if spec.input == "array" and data.feature_file is not None:
+        return RowFile(data.feature_file, data.rows, tuple(data.features))
+    features = data.select(data.features)
     return features.to_numpy(dtype=np.float32) if spec.input == "array" else features.reset_index(drop=True)
 
 

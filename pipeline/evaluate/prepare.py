@@ -105,9 +105,9 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         loaded = data[spec.name] = load_dataset(spec, suite)
         features[spec.name] = loaded.features
         if spec.checks is not None:
-            check_dataset(loaded.frame, spec.checks, f"{loaded.source} (suite {suite.source}, datasets[{suite.datasets.index(spec)}].checks)")
+            check_dataset(loaded.select([*spec.checks.required, *spec.checks.columns], present_only=True), spec.checks, f"{loaded.source} (suite {suite.source}, datasets[{suite.datasets.index(spec)}].checks)")
         if suite.task == "classification" and spec.label:
-            _, classes = encode_labels(loaded.frame[spec.label], classes, f"suite {suite.source}: datasets[{suite.datasets.index(spec)}] ({spec.name}): column {spec.label}")
+            _, classes = encode_labels(loaded.meta[spec.label], classes, f"suite {suite.source}: datasets[{suite.datasets.index(spec)}] ({spec.name}): column {spec.label}")
         datasets.append(DatasetEntry(name=spec.name, sha256=loaded.sha256, rows=loaded.rows, source=loaded.source))
     specs = {d.name: d for d in suite.datasets}
     for entry in datasets:  # the classes are known once every dataset is read

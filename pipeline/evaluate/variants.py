@@ -64,7 +64,7 @@ def bound_perturbation(suite: SuiteSpec, data: LoadedDataset, variant: str, seed
     kind, severity = parsed
     spec = _spec_for(suite, kind)
     dataset = next(d for d in suite.datasets if d.name == data.name)
-    context = context_from_frame(data.frame, data.features, spec.columns, image_shape=dataset.image_shape, num_classes=num_classes)
+    context = context_from_frame(data.select(data.features), data.features, spec.columns, image_shape=dataset.image_shape, num_classes=num_classes)
     return BoundPerturbation(kind, severity, seed, context)
 
 

@@ -109,7 +109,7 @@ def candidate_context(suite: SuiteSpec, model: str | None = None) -> tuple[Model
     data = load_dataset(suite.evaluation_datasets[0], suite)
     classes = suite.classes
     if suite.task == "classification" and data.label:
-        _, classes = encode_labels(data.frame[data.label], classes, f"suite {suite.source}: datasets ({data.name})")
+        _, classes = encode_labels(data.meta[data.label], classes, f"suite {suite.source}: datasets ({data.name})")
     return spec, list(data.features), classes if suite.task == "classification" else None
 
 
