@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from suite.errors import VigilError
 
@@ -131,6 +132,9 @@ class TemporaryServer:
     normal exit stops it after Prefect's exit handlers have sent their logs.
     """
 
+    started: ClassVar[list[TemporaryServer]] = []
+    """Every one this process started, so a test session can tell whether one is still running."""
+
     def __init__(self) -> None:
         from prefect.settings import get_current_settings
 
@@ -141,6 +145,7 @@ class TemporaryServer:
         self.started_at = time.perf_counter()
         self.ready_after_s: float | None = None
         self._spawn()
+        TemporaryServer.started.append(self)
         atexit.register(self.stop)  # registered before Prefect's log and event workers exist, so it runs after their drains
 
     def _spawn(self) -> None:
@@ -151,6 +156,11 @@ class TemporaryServer:
                    "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]
         self.process = subprocess.Popen(command, env=self._env, preexec_fn=_parent_death_signal())
+
+    @property
+    def running(self) -> bool:
+        """Whether its process is alive."""
+        return self.process.poll() is None
 
     @property
     def api_url(self) -> str:
