@@ -75,15 +75,14 @@ def run(
         from pipeline.evaluate.prepare import prepare_run
         from pipeline.progress import reporting
         from suite.settings import load_settings
-
-        server = start_temporary_server()  # spawned now, waited for just before the flow: it boots while the rest starts
     try:
         with clock.phase("prepare"):
-            plan = prepare_run(suite, run_id=run_id, trigger=trigger)  # fail fast on bad input, before anything waits on Prefect or Ray
+            plan = prepare_run(suite, run_id=run_id, trigger=trigger)  # fail fast on bad input, before Prefect and Ray start
         _warn_unpinned(plan.suite)
         settings = load_settings(ray_address)
         with claim_run(plan.run_id, settings):  # ... and on a run id already running (the flow re-enters the lock)
             with clock.phase("imports"):
+                server = start_temporary_server()  # spawned now, waited for just before the flow: it boots while the rest starts
                 from flows.evaluate import evaluate_suite
                 from flows.progress import mute_console_logs
 
