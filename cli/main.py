@@ -59,7 +59,7 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results; one process per id at a time).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
     trigger: Annotated[str, typer.Option(help="What started this run (shown in the dashboard).")] = "manual",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs, and on an error its traceback.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs and the start-up timings, and on an error its traceback.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
@@ -90,7 +90,12 @@ def run(
                 mute_console_logs()
             err.print(f"[dim]running {suite} …[/]")
             with clock.phase("ray"):
-                start_workers(plan, settings)  # from the main thread, so a local Ray dies with this process
+                try:
+                    start_workers(plan, settings)  # from the main thread, so a local Ray dies with this process
+                except Exception as exc:  # noqa: BLE001 - e.g. Ray's 30 s raylet deadline on an overloaded machine, booting beside the server
+                    if verbose:
+                        err.print(f"[dim]Ray did not start beside Prefect's server ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                                  "the inference task starts it again[/]", highlight=False, soft_wrap=True)
             if server is not None:
                 with clock.phase("prefect"):
                     server.use()
