@@ -17,6 +17,7 @@ from cli.boundary import VigilGroup, set_verbose
 from cli.boundary import report as report_error
 from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json, fail, quiet_prefect, run_id_option, suite_name
 from cli.show import print_run, show_document
+from cli.startup import StartupClock, process_age
 from suite.errors import VigilError
 
 if TYPE_CHECKING:
@@ -58,32 +59,48 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="Run id (re-using one replaces that run's results; one process per id at a time).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address host:port (default: $VIGIL_RAY_ADDRESS, else a local Ray).")] = None,
     trigger: Annotated[str, typer.Option(help="What started this run (shown in the dashboard).")] = "manual",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs, and on an error its traceback.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs and the start-up timings, and on an error its traceback.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
+    clock = StartupClock.since_process_start(_IMPORTED_AT_AGE)
     quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
-    from cli.render import err, progress_reporter
-    from pipeline.commit import claim_run
-    from pipeline.evaluate.prepare import prepare_run
-    from pipeline.progress import reporting
-    from suite.settings import load_settings
-
+    with clock.phase("imports"):
+        from cli.render import err, progress_reporter
+        from flows.server import start_temporary_server
+        from pipeline.commit import claim_run
+        from pipeline.evaluate.infer import start_workers
+        from pipeline.evaluate.prepare import prepare_run
+        from pipeline.progress import reporting
+        from suite.settings import load_settings
     try:
-        plan = prepare_run(suite, run_id=run_id, trigger=trigger)  # fail fast on bad input, before Prefect and Ray start
+        with clock.phase("prepare"):
+            plan = prepare_run(suite, run_id=run_id, trigger=trigger)  # fail fast on bad input, before Prefect and Ray start
         _warn_unpinned(plan.suite)
-        with claim_run(plan.run_id, load_settings(ray_address)):  # ... and on a run id already running (the flow re-enters the lock)
-            from flows.evaluate import evaluate_suite
-            from flows.server import start_ephemeral_server
-
-            if not verbose:
+        settings = load_settings(ray_address)
+        with claim_run(plan.run_id, settings):  # ... and on a run id already running (the flow re-enters the lock)
+            with clock.phase("imports"):
+                server = start_temporary_server()  # spawned now, waited for just before the flow: it boots while the rest starts
+                from flows.evaluate import evaluate_suite
                 from flows.progress import mute_console_logs
 
+            if not verbose:
                 mute_console_logs()
             err.print(f"[dim]running {suite} …[/]")
-            start_ephemeral_server()  # from the main thread, so the server dies with this process even on kill -9
+            with clock.phase("ray"):
+                try:
+                    start_workers(plan, settings)  # from the main thread, so a local Ray dies with this process
+                except Exception as exc:  # noqa: BLE001 - e.g. Ray's 30 s raylet deadline on an overloaded machine, booting beside the server
+                    if verbose:
+                        err.print(f"[dim]Ray did not start beside Prefect's server ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                                  "the inference task starts it again[/]", highlight=False, soft_wrap=True)
+            if server is not None:
+                with clock.phase("prefect"):
+                    server.use()
+            if verbose:
+                err.print(f"[dim]{clock.line(clock.elapsed(), server.ready_after_s if server is not None else None)}[/]", highlight=False, soft_wrap=True)
             with progress_reporter() as progress, reporting(progress):
                 outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger, plan=plan)
     except VigilError as exc:
@@ -212,6 +229,9 @@ from cli import shadow as _shadow_commands  # noqa: E402
 
 for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_commands, _ops_commands, _reproduce_commands, _card_commands):
     _module.register(app)
+
+
+_IMPORTED_AT_AGE = process_age()  # from the interpreter's start to here: `vigil run --verbose` counts it as imports
 
 
 def main() -> None:

@@ -1,16 +1,18 @@
 """A local Prefect server as a child process: started with its own PREFECT_HOME, stopped by PID, killed with us.
 
 Both servers Vigil may run (``PrefectServer`` for ``vigil serve``, and the
-temporary one Prefect starts without ``PREFECT_API_URL``, via
-:func:`start_ephemeral_server`) carry Linux ``PR_SET_PDEATHSIG``: when the
-process that started them dies, even by ``kill -9``, the kernel kills them.
+temporary one Prefect would start without ``PREFECT_API_URL``, which Vigil
+starts itself: :func:`start_temporary_server`) carry Linux ``PR_SET_PDEATHSIG``:
+when the process that started them dies, even by ``kill -9``, the kernel kills them.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from suite.errors import VigilError
 
@@ -84,7 +86,7 @@ class PrefectServer:
         self.stop()
 
 
-# ---- the temporary server Prefect starts by itself ------------------------------------------
+# ---- the temporary server, in place of the one Prefect starts by itself ---------------------
 def _parent_death_signal() -> Callable[[], None]:
     """A ``preexec_fn`` asking the kernel to SIGKILL the child when its parent dies (Linux ``PR_SET_PDEATHSIG``).
 
@@ -110,45 +112,138 @@ def _main_thread_on_linux() -> bool:
     return sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
 
 
-def start_ephemeral_server() -> str | None:
-    """Start Prefect's temporary API server now, as a child the kernel kills with this process.
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    With no ``PREFECT_API_URL``, Prefect starts a temporary ``uvicorn`` server
-    on first use and stops it at exit; a ``kill -9`` skips that, and the server
-    used to run on for ever. Started here instead (same class, so Prefect finds
-    and reuses it), its process carries ``PR_SET_PDEATHSIG``. Call it from the
-    main thread: the kernel ties the signal to the thread that started the
-    child. Does nothing with an API URL set, or off Linux.
+
+class TemporaryServer:
+    """Prefect's temporary API server (what Prefect starts without ``PREFECT_API_URL``), started by Vigil without waiting.
+
+    Prefect would start it on first use, after importing its whole server
+    package in this process (4 to 6 s of CPU on the 2-core CI machine) only to
+    spawn ``uvicorn``; here the same command is spawned directly, so nothing of
+    the server is imported here, and the caller does other start-up work
+    (loading the suite and data, starting Ray, importing the flow) while the
+    server boots. :meth:`use` then waits for ``/api/health`` and points this
+    process's Prefect at it. The process carries ``PR_SET_PDEATHSIG`` (created
+    from the main thread), so even a ``kill -9`` of ours takes it along; a
+    normal exit stops it after Prefect's exit handlers have sent their logs.
+    """
+
+    started: ClassVar[list[TemporaryServer]] = []
+    """Every one this process started, so a test session can tell whether one is still running."""
+
+    def __init__(self) -> None:
+        from prefect.settings import get_current_settings
+
+        # What Prefect's own SubprocessASGIServer passes: this process's settings, no UI, ephemeral services only.
+        self._env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
+                     "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        self._env.pop("PREFECT_API_URL", None)
+        self.started_at = time.perf_counter()
+        self.ready_after_s: float | None = None
+        self._spawn()
+        TemporaryServer.started.append(self)
+        atexit.register(self.stop)  # registered before Prefect's log and event workers exist, so it runs after their drains
+
+    def _spawn(self) -> None:
+        import prefect
+
+        self.port = _free_port()
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+                   "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "error", "--lifespan", "on"]
+        self.process = subprocess.Popen(command, env=self._env, preexec_fn=_parent_death_signal())
+
+    @property
+    def running(self) -> bool:
+        """Whether its process is alive."""
+        return self.process.poll() is None
+
+    @property
+    def api_url(self) -> str:
+        """The API address this process uses once :meth:`use` returned."""
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def use(self, timeout_s: float = 0.0) -> float:
+        """Wait until the server answers ``/api/health``, then point this process's Prefect at it; returns the seconds waited.
+
+        The address goes into ``PREFECT_API_URL`` of this process for the rest of
+        its life (threads Prefect starts later read the process-wide settings).
+        """
+        from prefect.context import refresh_global_settings_context
+        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+        waited_from = time.perf_counter()
+        timeout_s = timeout_s or max(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), _EPHEMERAL_START_TIMEOUT_S)
+        deadline = waited_from + timeout_s
+        while not self._healthy():
+            if self.process.poll() == _ADDRESS_IN_USE:  # the free port was taken between our check and uvicorn's bind
+                self._spawn()
+            elif self.process.poll() is not None:
+                raise VigilError(f"prefect's temporary server: expected it running, got exit status {self.process.returncode} (its output is above)")
+            if time.perf_counter() > deadline:
+                self.stop()
+                raise VigilError(f"prefect's temporary server: expected healthy within {timeout_s:.0f} s, got no answer")
+            time.sleep(0.05)
+        if self.ready_after_s is None:
+            self.ready_after_s = time.perf_counter() - self.started_at
+        os.environ["PREFECT_API_URL"] = self.api_url
+        refresh_global_settings_context()
+        return time.perf_counter() - waited_from
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM the server and wait for it (SIGKILL after 5 s), as Prefect stops its own."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_ADDRESS_IN_USE = 3
+"""uvicorn's exit status when its port is taken (Prefect's own server start retries on it too)."""
+
+
+def start_temporary_server() -> TemporaryServer | None:
+    """Spawn Prefect's temporary API server now, when this process will need one; call :meth:`TemporaryServer.use` before the flow.
+
+    Returns None, and Prefect is left as configured, when ``PREFECT_API_URL`` names
+    a server (``vigil serve``, a profile, the test harness), when the temporary
+    server is disabled (``PREFECT_SERVER_EPHEMERAL_ENABLED=false``), or off the
+    main thread of a Linux process (where the kernel could not tie the server's
+    life to ours; Prefect then starts its own on first use).
+    """
+    if os.environ.get("PREFECT_API_URL"):  # decided without importing Prefect (2 s of CPU)
+        return None
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not _main_thread_on_linux():
+        return None
+    return TemporaryServer()
+
+
+def start_ephemeral_server() -> str | None:
+    """Start Prefect's temporary API server, wait until it answers and use it (see :func:`start_temporary_server`).
 
     Returns:
         The temporary server's API URL, or None when none was started.
     """
-    from prefect.server.api import server as prefect_server
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
-
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not _main_thread_on_linux():
+    server = start_temporary_server()
+    if server is None:
         return None
-
-    class _DiesWithParent:
-        """``subprocess`` as Prefect's server module sees it, with every Popen dying with this process."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(subprocess, name)
-
-        @staticmethod
-        def Popen(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:  # noqa: N802 (mirrors subprocess.Popen)
-            return subprocess.Popen(*args, preexec_fn=_parent_death_signal(), **kwargs)
-
-    server = prefect_server.SubprocessASGIServer()  # Prefect's per-process singleton: its own later calls get this one
-    if not server.running:
-        prefect_server.subprocess = _DiesWithParent()  # type: ignore[assignment]
-        timeout_s = max(int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), _EPHEMERAL_START_TIMEOUT_S)
-        try:
-            server.start(timeout=timeout_s)
-        except RuntimeError as error:  # Prefect's only signal for "never became healthy"
-            raise VigilError(f"prefect's temporary server: expected healthy within {timeout_s} s, got {str(error).splitlines()[0]}") from error
-        finally:
-            prefect_server.subprocess = subprocess
+    server.use()
     return server.api_url
 
 

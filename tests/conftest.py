@@ -41,6 +41,9 @@ def _services_up() -> set[str]:
     server = sys.modules.get("prefect.server.api.server")
     if server is not None and any(s.running for s in list(server.SubprocessASGIServer._instances.values())):
         up.add("a Prefect server")
+    ours = sys.modules.get("flows.server")  # the temporary server `vigil run` starts itself
+    if ours is not None and any(s.running for s in ours.TemporaryServer.started):
+        up.add("a Prefect server")
     return up
 
 

@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from drift.evidently_adapter import save_html
 from drift.performance_estimation import IDENTITY, Calibrator, compare_with_labels, estimate_performance, fit_calibrator
 from drift.windows import WindowCut, cut_windows
 from evaluators.scoring import score_predictions
@@ -160,6 +159,8 @@ def _commit_window(
     write_frame(staging / DRIFT_TABLE, table)
     html = comparison.snapshot is not None and spec.html
     if html:
+        from drift.evidently_adapter import save_html  # Evidently only where a snapshot was made (it takes seconds to import)
+
         save_html(comparison.snapshot, staging / _HTML.file)
     results = _summary_rows(suite, data, table, window, window_preds, labels, calibrators)
     estimates = {r["model"]: r for r in results.to_dict("records") if r["metric"] == "accuracy_estimated"} if len(results) else {}

@@ -37,7 +37,6 @@ import pandas as pd
 
 from drift.checks import DRIFT_CHECKS, check_column, column_kind, evidently_method
 from drift.checks.mmd import JOINT, MMD
-from drift.evidently_adapter import run_data_drift, save_html
 from drift.policy import DriftPolicy, apply_policy, default_check_name
 from drift.results import DatasetDrift, DriftResult
 from drift.scale import drift_from_summaries, make_bins_spec
@@ -52,7 +51,6 @@ from suite.sections import DriftSpec
 from suite.settings import Settings
 from suite.spec import SuiteSpec
 from workers.predictor import Predictor
-from workers.summaries import summarise_shards
 
 DRIFT_COLUMNS = [
     "run_id", "suite", "dataset", "window_start", "window_end", "kind", "model", "column",
@@ -126,6 +124,8 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, tas
     largest = max(len(reference), len(current))
     snapshot = None
     if spec.mode == "evidently" or (spec.mode == "auto" and largest <= spec.evidently_max_rows):
+        from drift.evidently_adapter import run_data_drift  # here, not at the top: importing Evidently takes seconds, and most runs never drift
+
         kinds = {c: "categorical" if c in categorical else column_kind(reference[c]) for c in cols}
         named = {c: m for c, m in methods.items() if _in_evidently(m)}
         named.update({c: _evidentlys_choice(reference[c], current[c], kinds[c]) for c in thresholds if c not in methods})
@@ -139,6 +139,8 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, tas
                    check_column(reference[c], current[c], methods.get(c), thresholds.get(c), kinds[c], policy=policy)
                    for c in cols]
     else:
+        from workers.summaries import summarise_shards  # imports Ray: only the summaries engine needs it here
+
         bins = make_bins_spec(reference, cols, categorical, spec.bins)
         ref_summary = summarise_shards(reference, cols, bins, address=ray_address)
         cur_summary = summarise_shards(current, cols, bins, address=ray_address)
@@ -279,6 +281,8 @@ def drift_stage(plan: RunPlan, settings: Settings) -> str | None:
         comparison = compare(ref_side.frame(), current.frame(), spec, suite.task, settings.ray_address)
         tables.append(drift_rows(comparison, spec.share_threshold, run_id=plan.run_id, suite=plan.suite_name, dataset=dataset.name))
         if comparison.snapshot is not None and spec.html:
+            from drift.evidently_adapter import save_html
+
             name = "drift.html" if len(evaluated) == 1 else f"drift-{_slug(dataset.name)}.html"
             save_html(comparison.snapshot, staging / name)
     path = staging / DRIFT_TABLE

@@ -46,6 +46,20 @@ def prediction_cache_key(plan: RunPlan, item: WorkItem, settings: Settings, has_
     return f"{key}-missing-{uuid.uuid4().hex}"
 
 
+def start_workers(plan: RunPlan, settings: Settings) -> bool:
+    """Connect to Ray (or start a local one) now if some prediction of the plan is not cached; returns whether it did.
+
+    ``vigil run`` calls it from the main thread while Prefect's server boots, so
+    Ray's start (seconds) overlaps the server's instead of following it; a run
+    whose predictions are all cached starts no Ray.
+    """
+    cache = PredictionCache(settings.cache_dir)
+    if all(cache.has(plan.cache_key(item.model, item.dataset, item.variant)) for item in plan.work_items()):
+        return False
+    ensure_ray(settings.ray_address)
+    return True
+
+
 def predictions_frame(data: LoadedDataset, outputs: np.ndarray, suite: SuiteSpec, classes: list[int | str] | None) -> pd.DataFrame:
     """A predictions table in the dataset's row order: sample_id, y_true, y_pred and per-class float32 scores.
 

@@ -25,7 +25,7 @@ from pipeline.commit import model_record
 from pipeline.evaluate.attribution import UPSTREAM_FILE
 from pipeline.evaluate.card import model_card
 from pipeline.evaluate.card_inputs import gather
-from reports import ReportData, render_report
+from reports import ReportData
 from reports.card import ModelCard
 from storage.frames import read_frame
 from storage.records import DatasetVersionRecord, RunRecord
@@ -108,6 +108,8 @@ def _planned_run(plan: Any, verdict: str) -> RunRecord:
 
 def write_report(data: ReportData, path: Path) -> Path:
     """Render ``data`` to ``path`` atomically."""
+    from reports.render import render_report  # brings Plotly: imported when a report is written, not at start-up
+
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(render_report(data), encoding="utf-8")
     tmp.replace(path)
