@@ -32,8 +32,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import threading
 import time
 import uuid
@@ -54,6 +52,7 @@ from storage.index_rows import (
 from storage.manifest import MANIFEST_KEY, write_manifest
 from storage.models import Artifact, MetricSummary, Run
 from storage.parquet import path_segment, restore_parquet, write_parquet_atomic
+from storage.predictions import PredictionFiles
 from storage.records import RESULT_COLUMNS, ArtifactRecord, RunRecord
 from storage.run_folders import describe, fsync_dir, promote
 from storage.run_lock import run_lock
@@ -67,7 +66,7 @@ _INDEX_RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0)  # ~7.5 s: a restarting Postgres is
 log = logging.getLogger(__name__)
 
 
-class ResultStore:
+class ResultStore(PredictionFiles):
     """Reads and writes runs under one :class:`~suite.settings.Settings`.
 
     The index is opened (and migrated to head) on first use, once per store,
@@ -98,83 +97,13 @@ class ResultStore:
                 self._engine.dispose()
                 self._engine = None
 
-    # ---- predictions -------------------------------------------------------------------
+    # ---- folders ---------------------------------------------------------------------
     def staging_dir(self, run_id: str) -> Path:
         """Folder where a run's tasks write predictions and artifacts before commit."""
         return self.settings.home / "staging" / check_run_id(run_id)
 
     def _run_dir(self, run_id: str) -> Path:
         return self.settings.run_dir(run_id)
-
-    @staticmethod
-    def _predictions_relpath(dataset: str, model: str, variant: str) -> Path:
-        return (
-            Path("predictions")
-            / path_segment(dataset, "dataset")
-            / path_segment(model, "model")
-            / f"{path_segment(variant, 'variant')}.parquet"
-        )
-
-    def write_predictions(self, run_id: str, dataset: str, model: str, variant: str, frame: pd.DataFrame) -> str:
-        """Write one (dataset, model, variant) predictions frame into the run's staging folder.
-
-        Args:
-            run_id: The run being evaluated.
-            dataset: Dataset name.
-            model: Model name.
-            variant: ``clean`` or ``<perturbation>:<severity>``.
-            frame: ``sample_id``, ``y_true``, ``y_pred`` and ``score_<k>`` columns.
-
-        Returns:
-            A ``file://`` URI of the staged file, valid until the run is committed;
-            :meth:`read_predictions` finds the file before and after commit.
-        """
-        if "sample_id" not in frame.columns:
-            raise VigilError(
-                f"predictions for run {run_id!r} {dataset}/{model}/{variant}: expected a sample_id column, "
-                f"got columns {list(frame.columns)}"
-            )
-        target = self.staging_dir(run_id) / self._predictions_relpath(dataset, model, variant)
-        backup = write_parquet_atomic(frame, target)
-        if backup is not None:
-            backup.unlink()
-        return target.as_uri()
-
-    def stage_predictions_file(self, run_id: str, dataset: str, model: str, variant: str, source: Path) -> str:
-        """Stage a predictions file as it is (a hard link, else a copy): what :meth:`write_predictions` does, without decoding it.
-
-        Returns:
-            A ``file://`` URI of the staged file, as :meth:`write_predictions` does.
-        """
-        import pyarrow.parquet as pq
-
-        names = pq.ParquetFile(source).schema_arrow.names
-        if "sample_id" not in names:
-            raise VigilError(f"predictions for run {run_id!r} {dataset}/{model}/{variant}: expected a sample_id column, got columns {names}")
-        target = self.staging_dir(run_id) / self._predictions_relpath(dataset, model, variant)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            os.link(source, temporary)
-        except OSError:  # another filesystem, or links not allowed
-            shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-        return target.as_uri()
-
-    def read_predictions(self, run_id: str, dataset: str, model: str, variant: str) -> pd.DataFrame:
-        """The predictions frame of one (dataset, model, variant) of a run.
-
-        A run still in progress (staged) is read first, so a run's own tasks see
-        what they wrote; otherwise the committed run folder.
-
-        Raises:
-            VigilError: the run has no such predictions.
-        """
-        relpath = self._predictions_relpath(dataset, model, variant)
-        for root in (self.staging_dir(run_id), self._run_dir(run_id)):
-            if (root / relpath).is_file():
-                return pd.read_parquet(root / relpath)
-        raise VigilError(f"run {run_id!r}: expected predictions for {dataset}/{model}/{variant}, found none")
 
     # ---- commit ------------------------------------------------------------------------
     def results_path(self, run: RunRecord) -> Path:
