@@ -339,9 +339,10 @@ def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = F
     print(f"fixed_cost_served_s: {served.wall_s:.1f}" + ("" if served.ok else " (did not finish)"))
     for figures in results:
         if figures.ok:
-            net = figures.rows / max(figures.wall_s - served.wall_s, 1e-9)
+            beyond = figures.wall_s - served.wall_s  # no net rate when the run took no longer than the fixed cost
+            net = f"{figures.rows / beyond:,.0f} net of the served fixed cost" if beyond > 1 else "within the served fixed cost"
             print(f"{figures.label}: wall_s {figures.wall_s:.1f}, driver_peak_mb {figures.driver_peak_mb:.0f}, tree_peak_mb "
-                  f"{figures.tree_peak_mb:.0f}, rows_per_s {figures.rows_per_s:,.0f} ({net:,.0f} net of the served fixed cost)")
+                  f"{figures.tree_peak_mb:.0f}, rows_per_s {figures.rows_per_s:,.0f} ({net})")
         elif figures.returncode is not None or figures.driver_peak_mb:  # ran, and was killed or failed: its peaks so far
             print(f"{figures.label}: {'timed out' if figures.timed_out else f'exit {figures.returncode}'} at {figures.wall_s:.0f} s, "
                   f"driver_peak_mb {figures.driver_peak_mb:.0f} and tree_peak_mb {figures.tree_peak_mb:.0f} by then")
