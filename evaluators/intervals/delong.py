@@ -24,34 +24,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from evaluators.metrics.roc_auc import defined_columns, placements
+
 
 def _placements(positive: np.ndarray, score: np.ndarray) -> tuple[float, np.ndarray]:
     """One class's AUC and each row's influence on it, from one sort of the scores."""
     n = len(score)
-    order = np.argsort(score, kind="stable")
-    ranked = score[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
-    is_pos = positive[order]
-    pos_in = np.bincount(group, weights=is_pos, minlength=len(starts))
-    neg_in = np.bincount(group, minlength=len(starts)) - pos_in
-    m, k = pos_in.sum(), neg_in.sum()
-    neg_below = np.cumsum(neg_in) - neg_in  # negatives in lower tie groups
-    pos_above = m - np.cumsum(pos_in)  # positives in higher tie groups
-    v10 = (neg_below + 0.5 * neg_in)[group] / k
-    v01 = (pos_above + 0.5 * pos_in)[group] / m
+    order, is_pos, v10, v01 = placements(positive, score)
+    m = is_pos.sum()
     auc = float(v10[is_pos].mean())
     influence = np.empty(n)
-    influence[order] = np.where(is_pos, (v10 - auc) * n / m, (v01 - auc) * n / k)
+    influence[order] = np.where(is_pos, (v10 - auc) * n / m, (v01 - auc) * n / (n - m))
     return auc, influence
-
-
-def defined_columns(y_true: np.ndarray, k: int) -> list[int]:
-    """Score columns whose one-vs-rest AUC is defined, as :mod:`evaluators.metrics.roc_auc` picks them."""
-    present = np.bincount(y_true, minlength=k)
-    if k == 2:
-        return [1] if present.all() else []
-    return [c for c in range(k) if 0 < present[c] < len(y_true)]
 
 
 def auc_influence(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:

@@ -64,13 +64,46 @@ class _OneVsRest:
             return in_order / (positive * negative)
 
 
-def _prepare(y_true: np.ndarray, scores: np.ndarray) -> Resampled:
-    n, k = len(y_true), scores.shape[1]
+def placements(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One sort of one class's scores: the sort order, which sorted rows are positive, and their placements.
+
+    A positive's placement ``V10`` is the share of negatives scoring below it, a negative's ``V01`` the share
+    of positives scoring above it (ties count half); the AUC is the mean ``V10`` of the positives. Both
+    classes must occur.
+    """
+    n = len(score)
+    order = np.argsort(score)  # ties form one group below, so the sort need not be stable
+    ranked = score[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    is_pos = positive[order]
+    pos_in = np.bincount(group, weights=is_pos, minlength=len(starts))
+    neg_in = np.bincount(group, minlength=len(starts)) - pos_in
+    m, k = pos_in.sum(), neg_in.sum()
+    v10 = (np.cumsum(neg_in) - 0.5 * neg_in)[group] / k  # negatives in lower tie groups, half of those tied
+    v01 = (m - np.cumsum(pos_in) + 0.5 * pos_in)[group] / m  # positives in higher tie groups, half of those tied
+    return order, is_pos, v10, v01
+
+
+def roc_auc_value(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """The AUC (macro one-vs-rest for more than two columns) from one sort per class; NaN where undefined."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    aucs = [float(v10[is_pos].mean()) for c in defined_columns(y_true, scores.shape[1])
+            for _, is_pos, v10, _ in [placements(y_true == c, np.asarray(scores[:, c], dtype=np.float64))]]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def defined_columns(y_true: np.ndarray, k: int) -> list[int]:
+    """Score columns whose one-vs-rest AUC is defined: column 1 of a binary model with both classes present,
+    else each class present but not alone."""
     present = np.bincount(y_true, minlength=k)
     if k == 2:
-        columns = [1] if present.all() else []
-    else:
-        columns = [c for c in range(k) if 0 < present[c] < n]
+        return [1] if present.all() else []
+    return [c for c in range(k) if 0 < present[c] < len(y_true)]
+
+
+def _prepare(y_true: np.ndarray, scores: np.ndarray) -> Resampled:
+    columns = defined_columns(y_true, scores.shape[1])
     parts = [_OneVsRest(y_true == c, scores[:, c].astype(np.float64)) for c in columns]
     if not parts:
         return lambda counts: np.full(len(counts), np.nan)
@@ -92,5 +125,6 @@ ROC_AUC = METRICS.register(
     "roc_auc",
     replace(Metric.from_prepare(
         name="roc_auc", task="classification", higher_is_better=True, version="1", prepare=_prepare
-    ), across_classes=True, interval_kind="delong"),  # one true class in a slice: no second class to compare against
+    ), fn=lambda y, s: roc_auc_value(y, s) if len(y) else float("nan"),  # one sort per class, not the resampling matrices
+        across_classes=True, interval_kind="delong"),  # one true class in a slice: no second class to compare against
 )
