@@ -70,7 +70,7 @@ def score_predictions(
         DataError: predictions or masks of the wrong shape or labels out of range.
     """
     metrics = [get_metric(name, task) for name in metric_names] + list(extra_metrics)
-    y_true, scores = _checked(np.asarray(y_true), np.asarray(scores), task)
+    y_true, scores = checked_predictions(np.asarray(y_true), np.asarray(scores), task)
     results: list[MetricResult] = []
     for slice_name, mask in masks.items():
         mask = np.asarray(mask)
@@ -107,7 +107,12 @@ def score_predictions(
     return results
 
 
-def _checked(y_true: np.ndarray, scores: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
+def checked_predictions(y_true: np.ndarray, scores: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(y_true, scores)`` checked for ``task``: labels in range, shapes (regression as float64).
+
+    Raises:
+        DataError: shapes, dtypes or labels other than expected.
+    """
     if y_true.ndim != 1 or len(scores) != len(y_true):
         raise DataError(
             f"predictions: expected y_true of shape (n,) and scores with n rows, "
