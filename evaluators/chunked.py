@@ -13,8 +13,8 @@ over the chunk's rows) and keeps, per slice:
   cost; exact), :class:`~evaluators.intervals.moments.SkewMoments` (mean, co-moments, third
   moment tensor) for the others. Values equal the whole-array ones up to float rounding of
   the sums (~1e-12 relative); intervals draw from the same seed;
-- for ROC AUC (DeLong needs one sort of the slice's scores) and any metric without
-  sufficient statistics, all of the slice's labels and scores in the dtype they came in
+- for ROC AUC (DeLong needs one sort of the slice's scores), R² (its rows are centred on the
+  slice's mean: ``Metric.rows_need_all``) and any metric without sufficient statistics, all of the slice's labels and scores in the dtype they came in
   (float32 from the prediction cache: 4 bytes per row and class, plus 8 for the label): the
   one part whose memory still grows with the slice.
 
@@ -90,7 +90,8 @@ class ChunkedScorer:
         self.task, self.metric_names, self.bootstrap, self.seed = task, metric_names, bootstrap, seed
         self.extra_metrics, self.exact_max_rows = list(extra_metrics), exact_max_rows
         self.metrics = [get_metric(name, task) for name in metric_names] + self.extra_metrics
-        self._summarised = [i for i, m in enumerate(self.metrics) if m.rows is not None and m.reduce is not None]
+        self._summarised = [i for i, m in enumerate(self.metrics)
+                            if m.rows is not None and m.reduce is not None and not m.rows_need_all]
         self._keep_all = len(self._summarised) < len(self.metrics)
         self._slices: dict[str, _Slice] = {}
         self._k: int | None = None
