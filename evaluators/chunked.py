@@ -40,7 +40,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from evaluators.bootstrap import derive_seed
-from evaluators.intervals import EXACT_MAX_ROWS, CellTable, interval_method, summary_interval, summary_value
+from evaluators.intervals import (
+    DELONG,
+    EXACT_MAX_ROWS,
+    CellTable,
+    delong_value_and_interval,
+    interval_method,
+    summary_interval,
+    summary_value,
+)
 from evaluators.intervals.moments import SkewMoments
 from evaluators.metrics import get_metric
 from evaluators.metrics.base import Metric
@@ -159,13 +167,21 @@ class ChunkedScorer:
         by_index: dict[int, MetricResult] = {}
         kept = [i for i in range(len(self.metrics)) if i not in state.summaries]
         if kept:
-            # AUC reads its scores as float64 itself; other metrics get them as the whole path does.
-            delong_only = all(self.metrics[i].interval_kind == "delong" for i in kept)
-            ys, ss = state.rows(self.task, self._k, float64=not delong_only)
+            # AUC reads each score column as float64 itself, one at a time: the kept float32 scores
+            # are not widened whole. It takes value and interval from one DeLong pass (the
+            # Mann-Whitney value up to rounding), skipping the resample matrices of its exact path.
+            delong = [i for i in kept if self.metrics[i].interval_kind == DELONG]
+            others = [i for i in kept if i not in delong]
+            ys, ss = state.rows(self.task, self._k, float64=False)
             state.y, state.scores = [], []
-            scored = score_predictions(ys, ss, metric_names=[], extra_metrics=[self.metrics[i] for i in kept],
-                                       masks={name: np.ones(len(ys), dtype=bool)}, **common)  # type: ignore[arg-type]
-            by_index.update(zip(kept, scored))
+            for i in delong:
+                metric = self.metrics[i]
+                value, low, high = delong_value_and_interval(ys, ss, self.bootstrap.confidence)
+                by_index[i] = MetricResult(name, metric.name, metric.version, value, low, high, state.n, DELONG)
+            if others:
+                scored = score_predictions(ys, ss.astype(np.float64), metric_names=[], masks={name: np.ones(len(ys), dtype=bool)},
+                                           extra_metrics=[self.metrics[i] for i in others], **common)  # type: ignore[arg-type]
+                by_index.update(zip(others, scored))
         slice_seed = derive_seed(self.seed, name)
         for i, summary in state.summaries.items():
             metric = self.metrics[i]

@@ -7,6 +7,9 @@ slice of at most :data:`~evaluators.intervals.EXACT_MAX_ROWS` rows the interval
 is the exact row bootstrap, and :func:`~evaluators.bootstrap.bootstrap_ci` with
 ``derive_seed(seed, slice)`` reproduces it; a larger slice gets the interval
 :func:`~evaluators.intervals.interval_method` names, from the same seed.
+
+:class:`evaluators.chunked.ChunkedScorer` gives the same results from predictions that arrive
+in chunks, without holding whole arrays (``vigil run`` streams through it).
 """
 
 from __future__ import annotations

@@ -112,10 +112,7 @@ def fast_interval(
     """
     method = interval_method(metric, len(y_true), exact_max_rows=-1)
     if method == DELONG:
-        value, influence = auc_influence(y_true, scores)
-        se = float(np.sqrt(np.sum(np.square(influence / len(y_true)))))
-        z = float(stats.norm.ppf(0.5 + confidence / 2))
-        return _clipped(value - z * se), _clipped(value + z * se)
+        return delong_value_and_interval(y_true, scores, confidence)[1:]
     if method == BOOTSTRAP:
         raise ValueError(f"metric {metric.name!r}: expected a row-sum or AUC metric for a fast interval, got neither")
     n = len(y_true)
@@ -149,6 +146,17 @@ def summary_value(metric: Metric, summary: CellTable | SkewMoments) -> float:
         return float("nan")
     sums = summary.sums() if isinstance(summary, CellTable) else summary.moments.sums()
     return float(_reduced(metric, sums[None, :], summary.n)[0])
+
+
+def delong_value_and_interval(y_true: np.ndarray, scores: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """ROC AUC (from DeLong's placements: the Mann-Whitney value up to rounding) and ``AUC ± z·se``.
+
+    One sort per class and no resample matrices: what a large slice scored in chunks uses for both.
+    """
+    value, influence = auc_influence(y_true, scores)
+    se = float(np.sqrt(np.sum(np.square(influence / len(y_true)))))
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return value, _clipped(value - z * se), _clipped(value + z * se)
 
 
 def _clipped(bound: float) -> float:

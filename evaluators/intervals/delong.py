@@ -63,7 +63,10 @@ def auc_influence(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, np.nda
     columns = defined_columns(y_true, scores.shape[1])
     if not columns:
         return float("nan"), np.zeros(len(y_true))
-    parts = [_placements(y_true == c, np.asarray(scores[:, c], dtype=np.float64)) for c in columns]
-    value = float(np.mean([auc for auc, _ in parts]))
-    influence = np.mean([phi for _, phi in parts], axis=0)
-    return value, influence
+    # One class at a time, summing influences as they come: k classes cost one row's worth, not k.
+    aucs, influence = [], np.zeros(len(y_true))
+    for c in columns:
+        auc, phi = _placements(y_true == c, np.asarray(scores[:, c], dtype=np.float64))
+        aucs.append(auc)
+        influence += phi
+    return float(np.mean(aucs)), influence / len(columns)
