@@ -167,3 +167,21 @@ def test_chunked_peak_memory_does_not_grow_with_rows() -> None:
     whole_per_row = (_peak(lambda: whole(LARGE)) - _peak(lambda: whole(SMALL))) / (LARGE - SMALL)
     print(f"whole-array peak grows by {whole_per_row:.0f} B/row")
     assert whole_per_row > 25 * MAX_BYTES_PER_ROW  # the measurement can tell the two paths apart
+
+
+#: ROC AUC keeps a large slice's labels and scores as they came (int32 + 3 × float32: 16 B/row)
+#: for DeLong's sort, whose pass peaks near 76 B/row more: the one per-row cost left.
+MAX_AUC_BYTES_PER_ROW = 128
+
+
+def test_chunked_auc_memory_is_its_kept_float32_rows_and_one_delong_pass() -> None:
+    def generated(rows: int) -> Iterator[tuple]:
+        for y, p, masks in _generated(rows):
+            yield y.astype(np.int32), p.astype(np.float32), {"all": masks["all"]}
+
+    kwargs = dict(task="classification", metric_names=["roc_auc", "ece"], bootstrap=BootstrapSpec(resamples=200), seed=0)
+    small = _peak(lambda: score_chunks(generated(SMALL), **kwargs))
+    large = _peak(lambda: score_chunks(generated(LARGE), **kwargs))
+    per_row = (large - small) / (LARGE - SMALL)
+    print(f"chunked peak with roc_auc: {per_row:.0f} B/row")
+    assert 16 <= per_row < MAX_AUC_BYTES_PER_ROW
