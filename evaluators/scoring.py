@@ -7,6 +7,9 @@ slice of at most :data:`~evaluators.intervals.EXACT_MAX_ROWS` rows the interval
 is the exact row bootstrap, and :func:`~evaluators.bootstrap.bootstrap_ci` with
 ``derive_seed(seed, slice)`` reproduces it; a larger slice gets the interval
 :func:`~evaluators.intervals.interval_method` names, from the same seed.
+
+:class:`evaluators.chunked.ChunkedScorer` gives the same results from predictions that arrive
+in chunks, without holding whole arrays (``vigil run`` streams through it).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def score_predictions(
         DataError: predictions or masks of the wrong shape or labels out of range.
     """
     metrics = [get_metric(name, task) for name in metric_names] + list(extra_metrics)
-    y_true, scores = _checked(np.asarray(y_true), np.asarray(scores), task)
+    y_true, scores = checked_predictions(np.asarray(y_true), np.asarray(scores), task)
     results: list[MetricResult] = []
     for slice_name, mask in masks.items():
         mask = np.asarray(mask)
@@ -107,7 +110,12 @@ def score_predictions(
     return results
 
 
-def _checked(y_true: np.ndarray, scores: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
+def checked_predictions(y_true: np.ndarray, scores: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(y_true, scores)`` checked for ``task``: labels in range, shapes (regression as float64).
+
+    Raises:
+        DataError: shapes, dtypes or labels other than expected.
+    """
     if y_true.ndim != 1 or len(scores) != len(y_true):
         raise DataError(
             f"predictions: expected y_true of shape (n,) and scores with n rows, "

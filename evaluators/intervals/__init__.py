@@ -41,7 +41,7 @@ from scipy import stats
 
 from evaluators.intervals.cells import CellTable
 from evaluators.intervals.delong import auc_influence
-from evaluators.intervals.moments import RowMoments, skew_corrected
+from evaluators.intervals.moments import RowMoments, SkewMoments, skew_corrected
 from evaluators.metrics.base import Metric
 
 #: Slices of at most this many rows get the exact row bootstrap. At 20,000 rows
@@ -112,16 +112,51 @@ def fast_interval(
     """
     method = interval_method(metric, len(y_true), exact_max_rows=-1)
     if method == DELONG:
-        value, influence = auc_influence(y_true, scores)
-        se = float(np.sqrt(np.sum(np.square(influence / len(y_true)))))
-        z = float(stats.norm.ppf(0.5 + confidence / 2))
-        return _clipped(value - z * se), _clipped(value + z * se)
+        return delong_value_and_interval(y_true, scores, confidence)[1:]
     if method == BOOTSTRAP:
         raise ValueError(f"metric {metric.name!r}: expected a row-sum or AUC metric for a fast interval, got neither")
     n = len(y_true)
     sums = _resampled_sums(metric, y_true, [scores], resamples, np.random.default_rng(seed),
                            lambda s: _reduced(metric, s, n))
     return percentile_interval(_reduced(metric, sums, n), confidence)
+
+
+def summary_interval(
+    metric: Metric, summary: CellTable | SkewMoments, *, resamples: int, confidence: float, seed: int
+) -> tuple[float, float]:
+    """The value and interval of a row-sum ``metric`` from a slice's summary accumulated chunk by chunk.
+
+    Draws as :func:`fast_interval` does from the same seed: a :class:`CellTable` (of
+    ``metric.cells``) gives the same multinomial tables; :class:`SkewMoments` give the same normal
+    draws with the skew correction from the third-moment tensor instead of the rows.
+    """
+    n = summary.n
+    rng = np.random.default_rng(seed)
+    if isinstance(summary, CellTable):
+        sums = summary.resampled_sums(resamples, rng)
+    else:
+        sums = skew_corrected(summary.moments.resampled_sums(resamples, rng), summary.moments, None,
+                              lambda s: _reduced(metric, s, n), third=summary.third)
+    return percentile_interval(_reduced(metric, sums, n), confidence)
+
+
+def summary_value(metric: Metric, summary: CellTable | SkewMoments) -> float:
+    """The value of a row-sum ``metric`` from its slice's summary (NaN on an empty one)."""
+    if summary.n == 0:
+        return float("nan")
+    sums = summary.sums() if isinstance(summary, CellTable) else summary.moments.sums()
+    return float(_reduced(metric, sums[None, :], summary.n)[0])
+
+
+def delong_value_and_interval(y_true: np.ndarray, scores: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """ROC AUC (from DeLong's placements: the Mann-Whitney value up to rounding) and ``AUC ± z·se``.
+
+    One sort per class and no resample matrices: what a large slice scored in chunks uses for both.
+    """
+    value, influence = auc_influence(y_true, scores)
+    se = float(np.sqrt(np.sum(np.square(influence / len(y_true)))))
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return value, _clipped(value - z * se), _clipped(value + z * se)
 
 
 def _clipped(bound: float) -> float:

@@ -66,6 +66,9 @@ class Metric:
             the cell of each row: the bootstrap of a large slice then resamples
             the table of cell counts, which is exact and costs nothing per row
             (``rows`` is evaluated on one row per cell).
+        rows_need_all: The per-row statistics depend on the whole batch (R² centres ``y`` on its
+            mean), so they cannot be computed chunk by chunk: :mod:`evaluators.chunked` keeps such
+            a metric's rows and scores them whole.
         interval_kind: Which interval a large slice gets when the metric is not a row-sum
             one (``"delong"`` for ROC AUC); ``None``: the exact row bootstrap at every size.
     """
@@ -81,6 +84,7 @@ class Metric:
     reduce: Reduce | None = None
     cells: Cells | None = None
     interval_kind: str | None = None
+    rows_need_all: bool = False
 
     def __call__(self, y_true: np.ndarray, scores: np.ndarray) -> float:
         return float(self.fn(np.asarray(y_true), np.asarray(scores)))

@@ -7,6 +7,8 @@ scikit-learn's ``r2_score`` returns 1.0 or 0.0 there by default
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from evaluators.metrics.base import METRICS, Metric
@@ -31,8 +33,8 @@ def _r2(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
 
 R2 = METRICS.register(
     "r2",
-    Metric.from_row_sums(
+    replace(Metric.from_row_sums(
         name="r2", task="regression", higher_is_better=True, version="1",
         rows=_residual_and_moments, reduce=_r2,
-    ),
+    ), rows_need_all=True),  # rows centred on the batch's mean
 )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from evaluators.metrics.base import Metric
 from evaluators.metrics.expected_cost import cost_metric
-from evaluators.scoring import score_predictions
+from evaluators.chunked import ChunkedScorer
 from evaluators.slices import slice_masks
 from pipeline.evaluate.plan import RunPlan, WorkItem
 from pipeline.progress import report
@@ -76,48 +76,56 @@ def prediction_chunks(cache: PredictionCache, key: str, task: str, batch_rows: i
             yield chunk[SAMPLE_ID].astype(np.int64, copy=False), chunk["y_true"].astype(np.float64), chunk["y_pred"].astype(np.float64)
 
 
-def compact_predictions(cache: PredictionCache, key: str, task: str, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sample ids, y_true, scores) of ``key`` as whole compact arrays, filled chunk by chunk (no frame).
+def aligned_masks(masks: dict[str, np.ndarray], data_ids: np.ndarray, pred_ids: np.ndarray, where: str,
+                  positions_of: pd.Index | None = None) -> dict[str, np.ndarray]:
+    """The slice masks (over the dataset's rows) at the predictions' rows: as they are when the order is the same.
 
-    Scoring still takes whole arrays (float64 scores, the evaluators' input); once the interval
-    code takes chunks, :func:`prediction_chunks` can feed it directly.
+    ``positions_of``, the index of ``data_ids``, saves rebuilding it for every chunk.
     """
-    ids = np.empty(rows, dtype=np.int64)
-    y_true: np.ndarray | None = None
-    scores: np.ndarray | None = None
-    at = 0
-    for chunk_ids, chunk_y, chunk_scores in prediction_chunks(cache, key, task):
-        stop = at + len(chunk_ids)
-        if stop > rows:
-            raise DataError(f"predictions {key}: expected {rows} rows (the dataset's), got more")
-        if y_true is None or scores is None:
-            y_true = np.empty(rows, dtype=np.int64 if task == "classification" else np.float64)
-            scores = np.empty((rows, *chunk_scores.shape[1:]), dtype=np.float64)
-        ids[at:stop], y_true[at:stop], scores[at:stop] = chunk_ids, chunk_y, chunk_scores
-        at = stop
-    if at != rows or y_true is None or scores is None:
-        raise DataError(f"predictions {key}: expected {rows} rows (the dataset's), got {at}")
-    return ids, y_true, scores
-
-
-def aligned_masks(masks: dict[str, np.ndarray], data_ids: np.ndarray, pred_ids: np.ndarray, where: str) -> dict[str, np.ndarray]:
-    """The slice masks (over the dataset's rows) at the predictions' rows: as they are when the order is the same."""
     if np.array_equal(data_ids, pred_ids):
         return masks
-    positions = pd.Index(data_ids).get_indexer(pred_ids)
+    positions = (positions_of if positions_of is not None else pd.Index(data_ids)).get_indexer(pred_ids)
     if (positions < 0).any():
         raise DataError(f"{where}: expected the dataset's sample ids, got {int((positions < 0).sum())} unknown (e.g. {pred_ids[positions < 0][0]})")
     return {name: mask[positions] for name, mask in masks.items()}
 
 
-def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, y_true: np.ndarray, scores: np.ndarray,
+def chunk_masks(masks: dict[str, np.ndarray], data_ids: np.ndarray, chunk_ids: np.ndarray, at: int,
+                where: str, positions_of: pd.Index | None = None) -> dict[str, np.ndarray]:
+    """The slice masks (over the dataset's rows) at a chunk's rows, stored from row ``at``.
+
+    By position when the chunk holds the dataset's ids at ``at..`` (predictions in dataset
+    order, the usual case); otherwise looked up by id in ``positions_of`` (the dataset's ids).
+
+    Raises:
+        DataError: more rows than the dataset's, or sample ids the dataset lacks.
+    """
+    stop = at + len(chunk_ids)
+    if stop > len(data_ids):
+        raise DataError(f"{where}: expected {len(data_ids)} rows (the dataset's), got more")
+    if np.array_equal(data_ids[at:stop], chunk_ids):
+        return {name: mask[at:stop] for name, mask in masks.items()}
+    return aligned_masks(masks, data_ids, chunk_ids, where, positions_of)
+
+
+def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, cache: PredictionCache, key: str,
                 masks: dict[str, np.ndarray]) -> pd.DataFrame:
-    results = score_predictions(
-        y_true, scores, task=suite.task, metric_names=suite.metric_names(), masks=masks,
-        bootstrap=suite.bootstrap, seed=plan.seed, extra_metrics=suite_metrics(suite, plan.classes),
-    )
+    """One work item's results, its predictions streamed through a :class:`ChunkedScorer`: the driver
+    holds a chunk, the slice masks and per-slice summaries, never float64 copies of all scores."""
+    data = plan.data(item.dataset)
+    where = f"run {plan.run_id}: predictions for {item.model}/{item.dataset}/{item.variant}"
+    scorer = ChunkedScorer(task=suite.task, metric_names=suite.metric_names(), bootstrap=suite.bootstrap,
+                           seed=plan.seed, extra_metrics=suite_metrics(suite, plan.classes))
+    at, index = 0, None
+    for chunk_ids, y_true, scores in prediction_chunks(cache, key, suite.task):
+        if index is None and not np.array_equal(data.sample_ids[at:at + len(chunk_ids)], chunk_ids):
+            index = pd.Index(data.sample_ids)
+        scorer.add(y_true, scores, chunk_masks(masks, data.sample_ids, chunk_ids, at, where, index))
+        at += len(chunk_ids)
+    if at != data.rows:
+        raise DataError(f"predictions {key}: expected {data.rows} rows (the dataset's), got {at}")
     model = plan.model(item.model)
-    frame = pd.DataFrame([r.__dict__ for r in results])
+    frame = pd.DataFrame([r.__dict__ for r in scorer.results()])
     return frame.assign(
         run_id=plan.run_id, suite=plan.suite_name, suite_hash=plan.suite_hash, dataset=item.dataset,
         model=item.model, model_sha=model.sha256, role=model.role, variant=item.variant,
@@ -127,8 +135,9 @@ def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, y_true: np.ndar
 def score_run(plan: RunPlan, settings: Settings) -> str:
     """Score all of the run's work items; returns the staged results' path.
 
-    Predictions are read a row group at a time into compact arrays; slice masks come from the
-    dataset's kept columns (never its features), by position when the predictions are in dataset order.
+    Predictions stream a row group at a time through a :class:`~evaluators.chunked.ChunkedScorer`;
+    slice masks come from the dataset's kept columns (never its features), taken per chunk by
+    position when the predictions are in dataset order.
     """
     suite = plan.suite
     store, cache = ResultStore(settings), PredictionCache(settings.cache_dir)
@@ -139,13 +148,9 @@ def score_run(plan: RunPlan, settings: Settings) -> str:
         if not cache.has(key):
             raise DataError(f"run {plan.run_id}: predictions for {item.model}/{item.dataset}/{item.variant} are missing")
         store.stage_predictions_file(plan.run_id, item.dataset, item.model, item.variant, cache.path(key))
-        data = plan.data(item.dataset)
         if item.dataset not in masks:
-            masks[item.dataset] = slice_masks(data.meta, suite.slices)
-        ids, y_true, scores = compact_predictions(cache, key, suite.task, data.rows)
-        where = f"run {plan.run_id}: predictions for {item.model}/{item.dataset}/{item.variant}"
-        frames.append(_score_item(suite, plan, item, y_true, scores, aligned_masks(masks[item.dataset], data.sample_ids, ids, where)))
-        del ids, y_true, scores
+            masks[item.dataset] = slice_masks(plan.data(item.dataset).meta, suite.slices)
+        frames.append(_score_item(suite, plan, item, cache, key, masks[item.dataset]))
         report("score", done + 1, len(items), f"{item.model} · {item.variant}")
     results = pd.concat(frames, ignore_index=True).assign(created_at=datetime.now(UTC))
     path = staged_results_path(store, plan.run_id)

@@ -1,0 +1,216 @@
+"""Score predictions that arrive in chunks, holding per slice only what its interval needs.
+
+:func:`~evaluators.scoring.score_predictions` takes whole arrays and builds each metric's
+per-row statistics for a whole slice: ``(n, 15)`` float64 for ECE, 1.2 GB at 10M rows.
+:class:`ChunkedScorer` takes the same predictions a chunk at a time (with each slice's mask
+over the chunk's rows) and keeps, per slice:
+
+- its rows while it holds at most ``exact_max_rows`` (20,000) of them: a slice that ends up
+  that small is scored by ``score_predictions`` itself on those rows, so its results are
+  bit-identical to the whole-array path (same seed, same exact row bootstrap);
+- per row-sum metric, the mergeable summary its large-slice interval needs: a
+  :class:`~evaluators.intervals.cells.CellTable` for cell metrics (accuracy, macro F1, expected
+  cost; exact), :class:`~evaluators.intervals.moments.SkewMoments` (mean, co-moments, third
+  moment tensor) for the others. Values equal the whole-array ones up to float rounding of
+  the sums (~1e-12 relative); intervals draw from the same seed;
+- for ROC AUC (DeLong needs one sort of the slice's scores), R² (its rows are centred on the
+  slice's mean: ``Metric.rows_need_all``) and any metric without sufficient statistics, all of the slice's labels and scores in the dtype they came in
+  (float32 from the prediction cache: 4 bytes per row and class, plus 8 for the label): the
+  one part whose memory still grows with the slice.
+
+Chunks are checked as ``score_predictions`` checks whole arrays; classification labels are
+widened to int64 and scores to float64 per chunk before any statistic, as the whole-array
+path sees them (kept rows stay as they came and are widened when scored).
+
+Example:
+    >>> from suite.spec import BootstrapSpec
+    >>> y, p = np.array([0, 1, 1, 0]), np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1]])
+    >>> scorer = ChunkedScorer(task="classification", metric_names=["accuracy"], bootstrap=BootstrapSpec(resamples=50), seed=0)
+    >>> for rows in (slice(0, 2), slice(2, 4)):
+    ...     scorer.add(y[rows], p[rows], {"all": np.ones(2, bool)})
+    >>> [(r.slice, r.metric, r.value, r.n) for r in scorer.results()]
+    [('all', 'accuracy', 0.75, 4)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from evaluators.bootstrap import derive_seed
+from evaluators.intervals import (
+    DELONG,
+    EXACT_MAX_ROWS,
+    CellTable,
+    delong_value_and_interval,
+    interval_method,
+    summary_interval,
+    summary_value,
+)
+from evaluators.intervals.moments import SkewMoments
+from evaluators.metrics import get_metric
+from evaluators.metrics.base import Metric
+from evaluators.scoring import MetricResult, checked_predictions, score_predictions
+from suite.errors import DataError
+from suite.spec import BootstrapSpec
+
+#: ``(y_true, scores, {slice: boolean mask over the chunk's rows})``.
+Chunk = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
+
+
+@dataclass
+class _Slice:
+    """What one slice has accumulated: its row count, kept rows and per-metric summaries."""
+
+    n: int = 0
+    y: list[np.ndarray] = field(default_factory=list)
+    scores: list[np.ndarray] = field(default_factory=list)
+    summaries: dict[int, CellTable | SkewMoments] = field(default_factory=dict)
+
+    def rows(self, task: str, k: int | None, float64: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The kept rows as whole arrays (empty ones of the right shape for an empty slice); the chunks are dropped."""
+        if not self.y:
+            return (np.empty(0, dtype=np.int64 if task == "classification" else np.float64),
+                    np.empty((0, k) if k is not None else 0, dtype=np.float64))
+        y, scores = _drained(self.y), _drained(self.scores)
+        if not float64:
+            return y, scores
+        return y.astype(np.int64) if task == "classification" else y, scores.astype(np.float64)
+
+
+def _drained(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks concatenated, each dropped once copied: the peak is one copy plus a chunk, not two."""
+    whole = np.empty((sum(len(c) for c in chunks), *chunks[0].shape[1:]), dtype=chunks[0].dtype)
+    at = 0
+    while chunks:
+        chunk = chunks.pop(0)
+        whole[at:at + len(chunk)] = chunk
+        at += len(chunk)
+    return whole
+
+
+class ChunkedScorer:
+    """Accumulates chunks of predictions per slice; :meth:`results` equals ``score_predictions`` on the whole.
+
+    Args:
+        task: ``"classification"`` or ``"regression"``.
+        metric_names: Registered metrics, scored in this order.
+        bootstrap: Resamples and confidence.
+        seed: Suite seed; each slice draws from ``derive_seed(seed, slice)``.
+        extra_metrics: Scored after the named ones (a suite's cost metric).
+        exact_max_rows: Slices of at most this many rows get the exact row bootstrap.
+
+    Raises:
+        VigilError: an unknown metric or one for the other task.
+    """
+
+    def __init__(self, *, task: str, metric_names: list[str], bootstrap: BootstrapSpec, seed: int,
+                 extra_metrics: Sequence[Metric] = (), exact_max_rows: int = EXACT_MAX_ROWS) -> None:
+        self.task, self.metric_names, self.bootstrap, self.seed = task, metric_names, bootstrap, seed
+        self.extra_metrics, self.exact_max_rows = list(extra_metrics), exact_max_rows
+        self.metrics = [get_metric(name, task) for name in metric_names] + self.extra_metrics
+        self._summarised = [i for i, m in enumerate(self.metrics)
+                            if m.rows is not None and m.reduce is not None and not m.rows_need_all]
+        self._keep_all = len(self._summarised) < len(self.metrics)
+        self._slices: dict[str, _Slice] = {}
+        self._k: int | None = None
+
+    def add(self, y_true: np.ndarray, scores: np.ndarray, masks: dict[str, np.ndarray]) -> None:
+        """Add one chunk: its labels, scores and every slice's mask over its rows.
+
+        Raises:
+            DataError: predictions or masks of the wrong shape, labels out of range, or slices
+                other than the first chunk's.
+        """
+        y_true, scores = checked_predictions(np.asarray(y_true), np.asarray(scores), self.task)
+        if self.task == "classification":
+            if self._k is not None and scores.shape[1] != self._k:
+                raise DataError(f"predictions: expected {self._k} score columns in every chunk, got {scores.shape[1]}")
+            self._k = scores.shape[1]
+        if not self._slices:
+            self._slices = {name: _Slice() for name in masks}
+        if list(masks) != list(self._slices):
+            raise DataError(f"chunk: expected the slices {list(self._slices)}, got {list(masks)}")
+        wide = scores.astype(np.float64, copy=False)
+        y_wide = y_true.astype(np.int64, copy=False) if self.task == "classification" else y_true
+        for name, mask in masks.items():
+            mask = np.asarray(mask)
+            if mask.dtype != bool or mask.shape != y_true.shape:
+                raise DataError(f"slice {name!r}: expected a boolean mask of shape {y_true.shape}, "
+                                f"got {mask.dtype} of shape {mask.shape}")
+            self._add_to(self._slices[name], y_true[mask], scores[mask], y_wide[mask], wide[mask])
+
+    def _add_to(self, state: _Slice, raw_y: np.ndarray, raw: np.ndarray, ys: np.ndarray, ss: np.ndarray) -> None:
+        """Keep the rows as they came (int32 labels, float32 scores from the cache); statistics see them widened."""
+        if not len(ys):
+            return
+        state.n += len(ys)
+        if self._keep_all or state.n <= self.exact_max_rows:
+            state.y.append(raw_y)
+            state.scores.append(raw)
+        else:
+            state.y, state.scores = [], []
+        for i in self._summarised:
+            metric = self.metrics[i]
+            assert metric.rows is not None  # _summarised holds row-sum metrics only
+            stats = np.asarray(metric.rows(ys, ss), dtype=np.float64)
+            if metric.cells is not None:
+                table = CellTable.of(np.asarray(metric.cells(ys, ss), dtype=np.int64), stats)
+                old = state.summaries.get(i)
+                state.summaries[i] = table if old is None else old.merge(table)  # type: ignore[arg-type]
+            else:
+                moments = SkewMoments.of(stats)
+                old = state.summaries.get(i)
+                state.summaries[i] = moments if old is None else old.merge(moments)  # type: ignore[union-attr,arg-type]
+
+    def results(self) -> list[MetricResult]:
+        """Results for each slice (first chunk's order) and metric, as :func:`score_predictions` gives them."""
+        results: list[MetricResult] = []
+        for name, state in self._slices.items():
+            results.extend(self._slice_results(name, state))
+        return results
+
+    def _slice_results(self, name: str, state: _Slice) -> list[MetricResult]:
+        common = dict(task=self.task, bootstrap=self.bootstrap, seed=self.seed, exact_max_rows=self.exact_max_rows)
+        if state.n <= self.exact_max_rows:
+            ys, ss = state.rows(self.task, self._k, float64=True)
+            return score_predictions(ys, ss, metric_names=self.metric_names, extra_metrics=self.extra_metrics,
+                                     masks={name: np.ones(len(ys), dtype=bool)}, **common)  # type: ignore[arg-type]
+        by_index: dict[int, MetricResult] = {}
+        kept = [i for i in range(len(self.metrics)) if i not in state.summaries]
+        if kept:
+            # AUC reads each score column as float64 itself, one at a time: the kept float32 scores
+            # are not widened whole. It takes value and interval from one DeLong pass (the
+            # Mann-Whitney value up to rounding), skipping the resample matrices of its exact path.
+            delong = [i for i in kept if self.metrics[i].interval_kind == DELONG]
+            others = [i for i in kept if i not in delong]
+            ys, ss = state.rows(self.task, self._k, float64=False)
+            for i in delong:
+                metric = self.metrics[i]
+                value, low, high = delong_value_and_interval(ys, ss, self.bootstrap.confidence)
+                by_index[i] = MetricResult(name, metric.name, metric.version, value, low, high, state.n, DELONG)
+            if others:
+                scored = score_predictions(ys, ss.astype(np.float64), metric_names=[], masks={name: np.ones(len(ys), dtype=bool)},
+                                           extra_metrics=[self.metrics[i] for i in others], **common)  # type: ignore[arg-type]
+                by_index.update(zip(others, scored))
+        slice_seed = derive_seed(self.seed, name)
+        for i, summary in state.summaries.items():
+            metric = self.metrics[i]
+            value = summary_value(metric, summary)
+            low, high = (float("nan"), float("nan"))
+            if not np.isnan(value):
+                low, high = summary_interval(metric, summary, resamples=self.bootstrap.resamples,
+                                             confidence=self.bootstrap.confidence, seed=slice_seed)
+            by_index[i] = MetricResult(name, metric.name, metric.version, value, low, high, state.n,
+                                       interval_method(metric, state.n, self.exact_max_rows))
+        return [by_index[i] for i in range(len(self.metrics))]
+
+
+def score_chunks(chunks: Iterable[Chunk], **kwargs: object) -> list[MetricResult]:
+    """:class:`ChunkedScorer` over ``chunks``; keyword arguments as its constructor's."""
+    scorer = ChunkedScorer(**kwargs)  # type: ignore[arg-type]
+    for y_true, scores, masks in chunks:
+        scorer.add(y_true, scores, masks)
+    return scorer.results()
