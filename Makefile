@@ -51,6 +51,9 @@ bench: install
 	$(BIN)/python bench/suite_limits.py
 	$(BIN)/python bench/detection_estimation.py
 	$(BIN)/python bench/shadow_stream.py
+	$(BIN)/python bench/intervals.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/driver_memory.py
 	$(BIN)/python bench/scale.py --quick
 
 clean:

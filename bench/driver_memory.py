@@ -140,6 +140,7 @@ def main() -> None:
     result = run_vigil(suite, home)
     print(json.dumps({"rows": args.rows, "hidden": args.hidden, "resamples": args.resamples, **result,
                       "bytes_per_row": result["peak_rss_bytes"] / args.rows}))
+    print(f"driver_peak_mb: {result['peak_rss_bytes'] / 2**20:.0f}")
 
 
 if __name__ == "__main__":
