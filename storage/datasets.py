@@ -202,7 +202,8 @@ def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
     features = list(spec.features or [c for c in columns if c not in reserved])
     if held is not None:  # read all but the features: ids, label, slice keys
         _check_columns(columns, features, "features", where)
-        keep = [c for c in columns if c not in features or c in (SAMPLE_ID, spec.label, spec.timestamp)]
+        sliced_by = {s.column for s in suite.slices}  # a feature that slices results is read too: every run needs its masks
+        keep = [c for c in columns if c not in features or c in (SAMPLE_ID, spec.label, spec.timestamp) or c in sliced_by]
         on_file = [spec.id_column if c == SAMPLE_ID and spec.id_column else c for c in keep]
         frame = _read_file(spec, held, where, [c for c in on_file if c in in_file])
         if frame.shape[1] == 0:  # nothing but features: the rows still count

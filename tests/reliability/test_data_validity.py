@@ -90,6 +90,13 @@ def test_a_parquet_dataset_is_checked_batch_by_batch_and_keeps_its_features_in_t
     pd.testing.assert_frame_equal(data.select(["b", "label"]), expected[["b", "label"]])
 
 
+def test_a_feature_that_slices_results_is_kept_beside_the_ids(tmp_path: Path) -> None:
+    suite = _suite(tmp_path, _frame(), fmt="parquet", slices=[{"column": "a", "bins": [0.0]}])
+    data = prepare_run(suite).data("test")
+    assert data.feature_file is not None and "a" in data.features and list(data.meta.columns) == ["a", "label", "sample_id"]
+    pd.testing.assert_frame_equal(data.frame, _frame().assign(sample_id=np.arange(ROWS)))  # read once, not twice
+
+
 def test_allowed_nan_passes(tmp_path: Path) -> None:
     plan = prepare_run(_suite(tmp_path, _frame(a=A_NAN), dataset={"allow_nan": ["a"]}))
     assert plan.datasets[0].rows == ROWS
