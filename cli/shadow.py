@@ -49,9 +49,11 @@ def replay(
     if window not in (None, "hour", "day"):
         fail(f"--window: expected hour or day, got {window!r}")
     try:
+        from flows.server import start_ephemeral_server
         from flows.shadow import shadow_replay
 
         err.print(f"[dim]replaying {log} through {suite} …[/]")
+        start_ephemeral_server()  # as `vigil run`: waits up to 90 s on a busy machine (Prefect's own start gives up at 20) and dies with us
         with progress_reporter() as progress, reporting(progress):
             outcome = shadow_replay(suite_path=suite, log_path=log, labels_path=labels, window=window, run_id=run_id,
                                     ray_address=ray_address, batch_rows=batch_rows, from_mirror=from_mirror)
