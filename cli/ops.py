@@ -248,9 +248,6 @@ def backfill(
             _fail(f"--version: expected MODEL:VERSION:PATH, got {item!r}")
         versions.append({"model": parts[0], "version": parts[1], "path": str(Path(parts[2]).resolve())})
     try:
-        from flows.server import start_ephemeral_server
-
-        start_ephemeral_server()  # as `vigil run`: a patient start that dies with this process (none with PREFECT_API_URL set)
         out = backfill_flow(suite_path=suite, versions=versions, dataset=dataset, freq=freq, metric=metric)
     except VigilError as exc:
         _fail(str(exc))
