@@ -20,7 +20,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 # Fixtures that start or need a service (Prefect, Ray, PostgreSQL): a test using one is `slow`, out of `make test-fast`.
-SERVICE_FIXTURES = frozenset({"prefect_server", "prefect_api", "local_ray", "session_ray", "postgres_url", "postgres_server"})
+SERVICE_FIXTURES = frozenset({"prefect_server", "prefect_api", "local_ray", "session_ray", "session_services", "postgres_url", "postgres_server"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
@@ -157,12 +157,24 @@ def local_ray(session_ray: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def prefect_server(session_ray: str) -> Iterator[None]:
-    """A real temporary Prefect server for the whole session; flows in this process run on the session's Ray."""
+def prefect_server(session_ray: str) -> Iterator[str]:
+    """A real temporary Prefect server for the whole session; flows in this process run on the session's Ray. Yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="session")
+def session_services(session_ray: str, prefect_server: str) -> dict[str, str]:
+    """Environment for a `vigil` child process that joins this session's Ray and Prefect server instead of starting its own.
+
+    A cold `vigil run` starts a local Ray and a temporary Prefect server (seconds of CPU
+    each); tests that are not about start-up, crashes or the process tree pass this to
+    their children (``env={**env, **session_services}``) so only the work is paid for.
+    """
+    return {"VIGIL_RAY_ADDRESS": session_ray, "PREFECT_API_URL": prefect_server}
 
 
 @pytest.fixture(autouse=True)

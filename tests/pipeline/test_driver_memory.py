@@ -19,18 +19,17 @@ SMALL, LARGE = 150_000, 750_000
 MAX_BYTES_PER_ROW = 300
 
 
-def _peak(tmp_path: Path, rows: int) -> dict[str, float]:
+def _peak(tmp_path: Path, rows: int, services: dict[str, str]) -> dict[str, float]:
     folder = tmp_path / f"rows-{rows}"
     folder.mkdir()
     write_table(folder / "data.parquet", rows)
     write_model(folder / "mlp.pt", hidden=32)
     suite = write_suite(folder, resamples=2, metrics="[accuracy, log_loss]")
-    return run_vigil(suite, folder / "home")
+    return run_vigil(suite, folder / "home", env=services)  # the session's Ray and Prefect: their memory is not the driver's
 
 
-@pytest.mark.slow
-def test_driver_peak_rss_grows_by_few_bytes_per_row(tmp_path: Path) -> None:
-    small, large = _peak(tmp_path, SMALL), _peak(tmp_path, LARGE)
+def test_driver_peak_rss_grows_by_few_bytes_per_row(tmp_path: Path, session_services: dict[str, str]) -> None:
+    small, large = _peak(tmp_path, SMALL, session_services), _peak(tmp_path, LARGE, session_services)
     per_row = (large["peak_rss_bytes"] - small["peak_rss_bytes"]) / (LARGE - SMALL)
     print(f"driver peak RSS: {small['peak_rss_bytes'] / 1e6:.0f} MB at {SMALL} rows, {large['peak_rss_bytes'] / 1e6:.0f} MB at {LARGE}: {per_row:.0f} B/row")
     assert per_row < MAX_BYTES_PER_ROW, (
