@@ -21,6 +21,8 @@ import pandas as pd
 
 from evaluators.shadow.request_log.format import FEATURES, LABEL, LATENCY_MS, PREDICTION, REQUEST_ID, SCORES, TIMESTAMP
 from storage.request_log import write_request_log
+from suite.spec import SuiteSpec
+from workers.predictor import Predictor
 
 
 def build_request_log(
@@ -70,6 +72,12 @@ def build_request_log(
     if labels is not None:
         log[LABEL] = np.asarray(labels)
     return log
+
+
+def baseline_outputs(suite: SuiteSpec, features: pd.DataFrame, num_classes: int) -> np.ndarray:
+    """Production's answers in the examples' logs: the suite's baseline on ``features`` (as float32), rounded to 6 decimals."""
+    production = Predictor(suite.baseline, suite.base_dir, task=suite.task, num_classes=num_classes, num_threads=1)  # type: ignore[arg-type]
+    return np.round(production(features.to_numpy(np.float32)).astype(float), 6)
 
 
 def write_sample_log(path: str | Path, features: pd.DataFrame, production_outputs: np.ndarray, **options: object) -> Path:

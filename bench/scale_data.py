@@ -21,13 +21,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+
+from storage.checksums import sha256_file  # the suite pins its data and checkpoint
 
 FEATURES = [f"f{j}" for j in range(64)]
 SEGMENTS = ("a", "b", "c", "d")
@@ -64,16 +65,7 @@ def write_table(path: Path, rows: int, weights: np.ndarray, seed: int = 0, chunk
     with pq.ParquetWriter(path, table_chunk(0, 1, weights, seed).schema) as writer:
         for start in range(0, rows, chunk_rows):
             writer.write_table(table_chunk(start, min(chunk_rows, rows - start), weights, seed), row_group_size=chunk_rows)
-    return file_sha256(path)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, streamed (the suite pins its data and checkpoint)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def write_model(path: Path, weights: np.ndarray, seed: int = 0) -> str:
@@ -103,7 +95,7 @@ def write_model(path: Path, weights: np.ndarray, seed: int = 0) -> str:
         last.weight[:, :CLASSES], last.weight[:, CLASSES : 2 * CLASSES] = eye, -eye
         last.bias.zero_()
     torch.jit.script(mlp).save(str(path))
-    return file_sha256(path)
+    return sha256_file(path)
 
 
 def suite_document(name: str, table: str, table_sha256: str, model: str, model_sha256: str, batch_size: int = 8192) -> dict:
@@ -136,7 +128,7 @@ def write_bench(folder: Path, rows: int, seed: int = 0, chunk_rows: int = 131_07
     folder.mkdir(parents=True, exist_ok=True)
     weights = linear_map(seed)
     model = folder / "mlp.pt"
-    model_sha = write_model(model, weights, seed) if not model.exists() else file_sha256(model)
+    model_sha = write_model(model, weights, seed) if not model.exists() else sha256_file(model)
     size = size_name(rows)
     table = folder / f"table-{size}.parquet"
     table_sha = write_table(table, rows, weights, seed, chunk_rows)

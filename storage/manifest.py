@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from storage.checksums import sha256_file
 from storage.run_folders import TOKEN_FILE, describe, fsync_dir
 from suite.errors import VigilError
 
@@ -35,15 +36,6 @@ MANIFEST_FILE = "manifest.json"
 MANIFEST_KEY = "manifest_sha256"
 """The provenance key holding the sha256 of a run's manifest file."""
 _NOT_LISTED = {MANIFEST_FILE, f".{MANIFEST_FILE}.tmp", TOKEN_FILE}  # the manifest (hashed in the index) and the commit's token (new per commit)
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
@@ -69,7 +61,7 @@ def run_files(home: Path, run_dir: Path, results: Path | None) -> dict[str, Path
 
 def manifest_entries(files: dict[str, Path]) -> dict[str, Any]:
     """The manifest document of ``files``: ``{"version": 1, "files": {path: {"sha256", "bytes"}}}``."""
-    return {"version": 1, "files": {name: {"sha256": file_sha256(p), "bytes": p.stat().st_size} for name, p in files.items()}}
+    return {"version": 1, "files": {name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for name, p in files.items()}}
 
 
 def write_manifest(home: Path, run_dir: Path, results: Path | None) -> str:
@@ -115,7 +107,7 @@ def verify_manifest(home: Path, run_dir: Path, results: Path | None, recorded: s
         found = present.get(name)
         if found is None or not found.is_file():
             problems.append(f"missing: {name}")
-        elif found.stat().st_size != entry["bytes"] or file_sha256(found) != entry["sha256"]:
+        elif found.stat().st_size != entry["bytes"] or sha256_file(found) != entry["sha256"]:
             problems.append(f"altered: {name}")
     problems += [f"extra: {name}" for name in present if name not in listed]
     return problems

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators.metrics.base import METRICS, Metric, true_and_predicted
+from evaluators.metrics.base import METRICS, Metric, row_mean, true_and_predicted
 
 
 def _correct(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return (scores.argmax(axis=1) == y_true).astype(np.float64)[:, None]
 
 
-def _share(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
-    return sums[:, 0] / total
-
-
 ACCURACY = METRICS.register(
     "accuracy",
     Metric.from_row_sums(
         name="accuracy", task="classification", higher_is_better=True, version="1",
-        rows=_correct, reduce=_share, cells=true_and_predicted,
+        rows=_correct, reduce=row_mean, cells=true_and_predicted,
     ),
 )

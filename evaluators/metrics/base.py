@@ -11,7 +11,7 @@ Example:
     >>> mean_abs = Metric.from_row_sums(
     ...     name="mean_abs", task="regression", higher_is_better=False, version="1",
     ...     rows=lambda y, s: np.abs(y - s)[:, None],
-    ...     reduce=lambda sums, total: sums[:, 0] / total,
+    ...     reduce=row_mean,
     ... )
     >>> mean_abs(np.array([1.0, 2.0]), np.array([1.5, 1.0]))
     0.75
@@ -158,6 +158,16 @@ class Metric:
 
 #: Every metric, registered by its own file under its name.
 METRICS: Registry[Metric] = Registry("metric", Metric)
+
+
+def row_mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """The :data:`Reduce` of a mean of one per-row statistic: ``sums[:, 0] / total`` (NaN at zero weight).
+
+    Example:
+        >>> row_mean(np.array([[3.0], [0.0]]), np.array([4.0, 2.0])).tolist()
+        [0.75, 0.0]
+    """
+    return sums[:, 0] / total
 
 
 def one_hot(labels: np.ndarray, k: int) -> np.ndarray:

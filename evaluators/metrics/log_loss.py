@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators.metrics.base import METRICS, Metric
+from evaluators.metrics.base import METRICS, Metric, row_mean
 
 
 def _nll(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -17,14 +17,10 @@ def _nll(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return -np.log(p_true.astype(np.float64))[:, None]
 
 
-def _mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
-    return sums[:, 0] / total
-
-
 LOG_LOSS = METRICS.register(
     "log_loss",
     Metric.from_row_sums(
         name="log_loss", task="classification", higher_is_better=False, version="1",
-        rows=_nll, reduce=_mean,
+        rows=_nll, reduce=row_mean,
     ),
 )

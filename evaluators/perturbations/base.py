@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Generic, Literal, TypeVar
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from evaluators.perturbations.random import ragged_uniform
 from suite.errors import VigilError
 from suite.spec import Frozen
 
@@ -223,6 +224,26 @@ def require_text(values: NDArray, name: str) -> None:
     """Refuse batches that are not a 1-D object array of strings (None allowed)."""
     if values.ndim != 1 or values.dtype != object:
         raise VigilError(f"perturbation {name}: expected a 1-D object array of strings, got {values.dtype} {values.shape}")
+
+
+def edit_characters(
+    perturbation: Perturbation, out: NDArray, rate: float, seed: int, sample_ids: NDArray[np.int64],
+    edit: Callable[..., str], *purposes: str,
+) -> NDArray:
+    """A text batch ``out`` with each string that has a hit character replaced by ``edit(text, hit, *draws)``.
+
+    A character is hit when its ``"hit"`` draw falls below ``rate``; ``hit`` marks those
+    characters, and ``draws`` holds one uniform per character for each further purpose
+    (e.g. ``"pick"``), in order. Strings with no hit character, and non-strings, stay as
+    they are. Draws are keyed by (sample, character position), as everywhere.
+    """
+    require_text(out, perturbation.name)
+    lengths = [len(s) if isinstance(s, str) else 0 for s in out]
+    hits, *others = (ragged_uniform(seed, sample_ids, perturbation.stream(p), lengths) for p in ("hit", *purposes))
+    for i, (hit, *draws) in enumerate(zip(hits, *others)):
+        if (hit < rate).any():
+            out[i] = edit(out[i], hit < rate, *draws)
+    return out
 
 
 def load_table(file_name: str) -> dict:

@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluators.perturbations.base import Perturbation, PerturbationContext, require_text
-from evaluators.perturbations.random import ragged_uniform
+from evaluators.perturbations.base import Perturbation, PerturbationContext, edit_characters
 from suite.spec import Frozen
 
 
@@ -29,7 +28,8 @@ class CharSwapsDropsParams(Frozen):
     rate: float
 
 
-def _edit(text: str, hit: NDArray[np.bool_], drop: NDArray[np.bool_]) -> str:
+def _edit(text: str, hit: NDArray[np.bool_], coin: NDArray[np.float64]) -> str:
+    drop = coin < 0.5  # a fair coin per position: drop, or swap with the next
     chars, i = [], 0
     while i < len(text):
         if hit[i] and drop[i]:
@@ -54,11 +54,4 @@ class CharSwapsDrops(Perturbation[CharSwapsDropsParams]):
         self, out: NDArray, params: CharSwapsDropsParams, seed: int, sample_ids: NDArray[np.int64],
         context: PerturbationContext,
     ) -> NDArray:
-        require_text(out, self.name)
-        lengths = [len(s) if isinstance(s, str) else 0 for s in out]
-        hits = ragged_uniform(seed, sample_ids, self.stream("hit"), lengths)
-        coins = ragged_uniform(seed, sample_ids, self.stream("drop"), lengths)
-        for i, (hit, coin) in enumerate(zip(hits, coins)):
-            if (hit < params.rate).any():
-                out[i] = _edit(out[i], hit < params.rate, coin < 0.5)
-        return out
+        return edit_characters(self, out, params.rate, seed, sample_ids, _edit, "drop")

@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluators.perturbations.base import Perturbation, PerturbationContext, load_table, require_text
-from evaluators.perturbations.random import ragged_uniform
+from evaluators.perturbations.base import Perturbation, PerturbationContext, edit_characters, load_table
 from suite.spec import Frozen
 
 NEIGHBOURS: dict[str, str] = load_table("keyboard.json")["neighbours"]
@@ -39,6 +38,13 @@ def _strike(char: str, pick: float) -> str:
     return near.upper() if char.isupper() else near
 
 
+def _strike_each(text: str, hit: NDArray[np.bool_], pick: NDArray[np.float64]) -> str:
+    chars = list(text)
+    for j in np.flatnonzero(hit).tolist():
+        chars[j] = _strike(chars[j], float(pick[j]))
+    return "".join(chars)
+
+
 class KeyboardTypos(Perturbation[KeyboardTyposParams]):
     """Neighbouring-key typing errors."""
 
@@ -50,15 +56,4 @@ class KeyboardTypos(Perturbation[KeyboardTyposParams]):
         self, out: NDArray, params: KeyboardTyposParams, seed: int, sample_ids: NDArray[np.int64],
         context: PerturbationContext,
     ) -> NDArray:
-        require_text(out, self.name)
-        lengths = [len(s) if isinstance(s, str) else 0 for s in out]
-        hits = ragged_uniform(seed, sample_ids, self.stream("hit"), lengths)
-        picks = ragged_uniform(seed, sample_ids, self.stream("pick"), lengths)
-        for i, (hit, pick) in enumerate(zip(hits, picks)):
-            where = np.flatnonzero(hit < params.rate)
-            if where.size:
-                chars = list(out[i])
-                for j in where.tolist():
-                    chars[j] = _strike(chars[j], float(pick[j]))
-                out[i] = "".join(chars)
-        return out
+        return edit_characters(self, out, params.rate, seed, sample_ids, _strike_each, "pick")

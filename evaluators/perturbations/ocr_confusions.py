@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluators.perturbations.base import Perturbation, PerturbationContext, load_table, require_text
-from evaluators.perturbations.random import ragged_uniform
+from evaluators.perturbations.base import Perturbation, PerturbationContext, edit_characters, load_table
 from suite.spec import Frozen
 
 CONFUSIONS: dict[str, list[str]] = load_table("ocr.json")["confusions"]
@@ -56,11 +55,4 @@ class OcrConfusions(Perturbation[OcrConfusionsParams]):
         self, out: NDArray, params: OcrConfusionsParams, seed: int, sample_ids: NDArray[np.int64],
         context: PerturbationContext,
     ) -> NDArray:
-        require_text(out, self.name)
-        lengths = [len(s) if isinstance(s, str) else 0 for s in out]
-        hits = ragged_uniform(seed, sample_ids, self.stream("hit"), lengths)
-        picks = ragged_uniform(seed, sample_ids, self.stream("pick"), lengths)
-        for i, (hit, pick) in enumerate(zip(hits, picks)):
-            if (hit < params.rate).any():
-                out[i] = _misread(out[i], hit < params.rate, pick)
-        return out
+        return edit_characters(self, out, params.rate, seed, sample_ids, _misread, "pick")

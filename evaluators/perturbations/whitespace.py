@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from evaluators.perturbations.base import Perturbation, PerturbationContext, require_text
-from evaluators.perturbations.random import ragged_uniform
+from evaluators.perturbations.base import Perturbation, PerturbationContext, edit_characters
 from suite.spec import Frozen
 
 
@@ -43,9 +42,4 @@ class Whitespace(Perturbation[WhitespaceParams]):
         self, out: NDArray, params: WhitespaceParams, seed: int, sample_ids: NDArray[np.int64],
         context: PerturbationContext,
     ) -> NDArray:
-        require_text(out, self.name)
-        lengths = [len(s) if isinstance(s, str) else 0 for s in out]
-        for i, hit in enumerate(ragged_uniform(seed, sample_ids, self.stream("hit"), lengths)):
-            if (hit < params.rate).any():
-                out[i] = _respace(out[i], hit < params.rate)
-        return out
+        return edit_characters(self, out, params.rate, seed, sample_ids, _respace)

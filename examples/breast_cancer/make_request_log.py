@@ -22,12 +22,11 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1])]
 
-from bench.sample_log import build_request_log  # noqa: E402
+from bench.sample_log import baseline_outputs, build_request_log  # noqa: E402
 from evaluators.shadow.request_log.format import LATENCY_MS, REQUEST_ID, SCORES  # noqa: E402
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 from storage.request_log import write_request_log  # noqa: E402
 from suite.load import load_suite  # noqa: E402
-from workers.predictor import Predictor  # noqa: E402
 
 SEED = 11
 OUT = HERE / "shadow"
@@ -42,9 +41,8 @@ EXPECTED_QUARANTINE = {
 def main() -> None:
     suite = load_suite(HERE / "suite.yaml")
     frame = DATASET_LOADERS.get("sklearn.breast_cancer")("all")  # every row: a few hundred requests
-    production = Predictor(suite.baseline, suite.base_dir, task=suite.task, num_classes=2, num_threads=1)  # type: ignore[arg-type]
     features = frame.drop(columns=["sample_id", "label"]).astype(float)
-    scores = np.round(production(features.to_numpy(np.float32)).astype(float), 6)
+    scores = baseline_outputs(suite, features, num_classes=2)
     log = build_request_log(features, scores, seed=SEED, start="2026-03-02T00:00:00Z", interval_s=300, latency_median_ms=6.0)
     good = log.iloc[[10, 11, 12, 13]].copy()
     good[REQUEST_ID] = [f"req-bad-{i}" for i in range(1, 5)]

@@ -19,10 +19,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1])]
+sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent)]
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from daily_stream import daily_stream  # noqa: E402
 
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 
@@ -44,23 +46,17 @@ def stream() -> pd.DataFrame:
     """Seven daily windows drawn from the test split, shifted from ``SHIFT_DAY`` on."""
     pool = DATASET_LOADERS.get("sklearn.breast_cancer")("test")
     features = [c for c in pool.columns if c not in ("sample_id", "label")]
-    rng = np.random.default_rng(SEED)
     rank = pool["worst_area"].rank(pct=True).to_numpy()
     shifted = np.exp(4.0 * rank)
-    days = []
-    for day in range(DAYS):
+
+    def draw(day: int, rng: np.random.Generator) -> pd.DataFrame:
         weights = shifted if day + 1 >= SHIFT_DAY else np.ones(len(pool))
         rows = pool.iloc[rng.choice(len(pool), ROWS_PER_DAY, p=weights / weights.sum())].reset_index(drop=True)
         jitter = rng.normal(1.0, 0.02, size=(ROWS_PER_DAY, len(features)))
         rows[features] = (rows[features].to_numpy(dtype=np.float64) * jitter).astype(np.float32)
-        seconds = np.sort(rng.integers(0, 86_400, ROWS_PER_DAY))
-        rows["timestamp"] = START + pd.Timedelta(days=day) + pd.to_timedelta(seconds, unit="s")
-        label = rows["label"].astype("Float64")
-        rows["label"] = label if day < LABELLED_DAYS else pd.array([pd.NA] * ROWS_PER_DAY, dtype="Float64")
-        days.append(rows.drop(columns="sample_id"))
-    frame = pd.concat(days, ignore_index=True)
-    frame.insert(0, "sample_id", np.arange(len(frame), dtype=np.int64))
-    return frame
+        return rows
+
+    return daily_stream(draw, days=DAYS, start=START, labelled_days=LABELLED_DAYS, seed=SEED)
 
 
 def main() -> None:

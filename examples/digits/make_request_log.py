@@ -18,16 +18,13 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1])]
 
-from bench.sample_log import build_request_log  # noqa: E402
+from bench.sample_log import baseline_outputs, build_request_log  # noqa: E402
 from evaluators.shadow.request_log.format import LABEL, LATENCY_MS, REQUEST_ID, SCORES, TIMESTAMP  # noqa: E402
 from storage.datasets import load_dataset  # noqa: E402
 from suite.load import load_suite  # noqa: E402
-from workers.predictor import Predictor  # noqa: E402
 
 SEED = 7
 OUT = HERE / "shadow"
@@ -43,9 +40,8 @@ EXPECTED_QUARANTINE = {
 def main() -> None:
     suite = load_suite(HERE / "suite.yaml")
     data = load_dataset(suite.evaluation_datasets[0], suite)
-    production = Predictor(suite.baseline, suite.base_dir, task=suite.task, num_classes=10, num_threads=1)  # type: ignore[arg-type]
     features = data.frame[data.features].astype(int)  # raw pixel intensities 0..16
-    scores = np.round(production(features.to_numpy(np.float32)).astype(float), 6)
+    scores = baseline_outputs(suite, features, num_classes=10)
     log = build_request_log(features, scores, seed=SEED, start="2026-03-02T08:00:00Z", interval_s=40, latency_median_ms=4.0)
     log[LATENCY_MS] = log[LATENCY_MS].round(3)
     log[TIMESTAMP] = log[TIMESTAMP].map(lambda t: t.isoformat())

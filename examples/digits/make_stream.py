@@ -20,10 +20,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1])]
+sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent)]
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from daily_stream import daily_stream  # noqa: E402
 
 from storage.datasets import DATASET_LOADERS  # noqa: E402
 
@@ -43,19 +45,14 @@ def halves() -> tuple[pd.DataFrame, pd.DataFrame]:
 def stream(pool: pd.DataFrame) -> pd.DataFrame:
     """Seven daily windows drawn from ``pool``, dimmed from ``SHIFT_DAY`` on."""
     pixels = [c for c in pool.columns if c.startswith("pixel_")]
-    rng = np.random.default_rng(SEED)
-    days = []
-    for day in range(DAYS):
+
+    def draw(day: int, rng: np.random.Generator) -> pd.DataFrame:
         rows = pool.iloc[rng.choice(len(pool), ROWS_PER_DAY)].reset_index(drop=True)
         if day + 1 >= SHIFT_DAY:
             rows[pixels] = np.round(rows[pixels].to_numpy() * DIMMING).astype(np.float32)
-        seconds = np.sort(rng.integers(0, 86_400, ROWS_PER_DAY))
-        rows["timestamp"] = START + pd.Timedelta(days=day) + pd.to_timedelta(seconds, unit="s")
-        rows["label"] = rows["label"].astype("Float64") if day < LABELLED_DAYS else pd.array([pd.NA] * ROWS_PER_DAY, dtype="Float64")
-        days.append(rows.drop(columns="sample_id"))
-    frame = pd.concat(days, ignore_index=True)
-    frame.insert(0, "sample_id", np.arange(len(frame), dtype=np.int64))
-    return frame
+        return rows
+
+    return daily_stream(draw, days=DAYS, start=START, labelled_days=LABELLED_DAYS, seed=SEED)
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ sees an import when there is one, so they can fail.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,10 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
-import pandas as pd
 import pytest
 
+from bench.startup import write_tiny_suite
 from flows.server import PrefectServer
 from tests.orchestration.conftest import free_port
 
@@ -33,28 +31,8 @@ STARTED = re.compile(r"started in [0-9.]+ s \(imports [0-9.]+ s, prepare [0-9.]+
 
 @pytest.fixture()
 def tiny_suite(tmp_path: Path) -> Path:
-    """One ``callable`` model on 200 CSV rows, one metric and gate; no drift, perturbations, torch or report options."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 2))
-    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "label": (x[:, 0] > 0).astype(int)}).to_csv(tmp_path / "data.csv", index=False)
-    (tmp_path / "model.py").write_text("import numpy as np\n\n\ndef predict(x):\n    p = 1 / (1 + np.exp(-3 * np.asarray(x)[:, 0]))\n"
-                                       "    return np.stack([1 - p, p], axis=1)\n")
-    sha = {n: hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in ("model.py", "data.csv")}
-    suite = tmp_path / "suite.yaml"
-    suite.write_text(f"""name: tiny
-task: classification
-seed: 1
-models:
-  - {{name: m, format: callable, module: model.py:predict, module_sha256: {sha['model.py']}}}
-datasets:
-  - {{name: d, path: data.csv, sha256: {sha['data.csv']}, label: label}}
-metrics: [accuracy]
-bootstrap: {{resamples: 50}}
-workers: {{num_actors: 1}}
-gates:
-  - {{metric: accuracy, min: 0.5}}
-""")
-    return suite
+    """The start-up bench's tiny suite: one ``callable`` model on 200 CSV rows, one metric and gate; no drift, perturbations or torch."""
+    return write_tiny_suite(tmp_path)
 
 
 def _python(code: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

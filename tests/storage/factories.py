@@ -1,7 +1,9 @@
-"""Small runs and results frames for storage tests."""
+"""Small runs and results frames for storage tests, and threads raced against each other."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -72,3 +74,26 @@ def make_results(run: RunRecord, *, accuracy: float = 0.9, seed: int = 0) -> pd.
                         }
                     )
     return pd.DataFrame(rows)
+
+
+def race(work: Callable[[int], object], workers: int) -> list[BaseException]:
+    """Run ``work(0)`` … ``work(workers - 1)`` on as many threads, released together; what they raised.
+
+    Exceptions are collected rather than lost in the threads, for the caller to assert on.
+    """
+    start = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def run(worker: int) -> None:
+        start.wait()
+        try:
+            work(worker)
+        except BaseException as error:  # collected and returned
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

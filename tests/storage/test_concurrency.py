@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from storage.store import ResultStore
 from suite.settings import Settings
-from tests.storage.factories import make_results, make_run
+from tests.storage.factories import make_results, make_run, race
 
 THREADS, RUNS_PER_THREAD = 4, 3
 
@@ -16,23 +14,13 @@ THREADS, RUNS_PER_THREAD = 4, 3
 @pytest.mark.parametrize("shared", [True, False], ids=["one-store", "store-per-thread"])
 def test_four_writers_lose_nothing(settings: Settings, shared: bool) -> None:
     stores = [ResultStore(settings)] * THREADS if shared else [ResultStore(settings) for _ in range(THREADS)]
-    start = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
 
     def write(worker: int) -> None:
-        start.wait()  # a fresh index: separate stores also race the migration
-        try:
-            for index in range(RUNS_PER_THREAD):
-                run = make_run(f"w{worker}-r{index}", day=worker * RUNS_PER_THREAD + index)
-                stores[worker].commit_run(run, make_results(run, accuracy=worker / 10 + index / 100))
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
+        for index in range(RUNS_PER_THREAD):
+            run = make_run(f"w{worker}-r{index}", day=worker * RUNS_PER_THREAD + index)
+            stores[worker].commit_run(run, make_results(run, accuracy=worker / 10 + index / 100))
 
-    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = race(write, THREADS)  # a fresh index: separate stores also race the migration
     try:
         assert errors == []
         reader = stores[0]

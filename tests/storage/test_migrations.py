@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -13,6 +11,7 @@ from sqlalchemy import Engine, inspect
 
 from storage.db import MIGRATIONS_DIR, open_index, upgrade_to_head
 from storage.models import SQLModel
+from tests.storage.factories import race
 
 TABLES = {"run", "model_version", "dataset_version", "metric_summary", "artifact"}
 
@@ -62,22 +61,8 @@ def test_downgrade_then_upgrade_again(index_url: str) -> None:
 
 
 def test_concurrent_open_index_on_a_fresh_database(index_url: str) -> None:
-    start = threading.Barrier(4)
     engines: list[Engine] = []
-    errors: list[BaseException] = []
-
-    def migrate() -> None:
-        start.wait()
-        try:
-            engines.append(open_index(index_url))
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
-
-    threads = [threading.Thread(target=migrate) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = race(lambda _: engines.append(open_index(index_url)), 4)
     try:
         assert errors == []
         assert {_revision(engine) for engine in engines} == {ScriptDirectory.from_config(_config()).get_current_head()}
