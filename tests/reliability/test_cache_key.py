@@ -190,13 +190,9 @@ def test_drift_outputs_are_recomputed_after_a_code_edit(digits_suite: Path, vigi
     assert np.array_equal(second["mlp"]["y_pred"], first["mlp"]["y_pred"])
 
 
-def _vigil_run(suite: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    from prefect.settings import PREFECT_API_URL
-
-    # the session's test Prefect server: an ephemeral one per process may not start in time on a busy machine
-    env = {**os.environ, "VIGIL_HOME": str(home), "PYTHONPATH": str(ROOT), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    for name in ("VIGIL_INDEX_URL", "VIGIL_RAY_ADDRESS"):
-        env.pop(name, None)
+def _vigil_run(suite: Path, home: Path, services: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VIGIL_HOME": str(home), "PYTHONPATH": str(ROOT), **services}  # the session's Ray and Prefect server
+    env.pop("VIGIL_INDEX_URL", None)
     return subprocess.run([sys.executable, "-m", "cli.main", "run", str(suite), "--json"],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
 
@@ -206,19 +202,18 @@ def _accuracy(document: dict, model: str) -> float:
                 if r["model"] == model and r["metric"] == "accuracy" and r["slice"] == "all" and r["variant"] == "clean")
 
 
-@pytest.mark.usefixtures("prefect_server")
-def test_vigil_run_recomputes_a_negated_model(digits_suite: Path, tmp_path: Path) -> None:
+def test_vigil_run_recomputes_a_negated_model(digits_suite: Path, tmp_path: Path, session_services: dict[str, str]) -> None:
     """End to end: the second run reports the negated model's accuracy and fails, not the cached pass."""
     import json
 
     slim_suite(digits_suite, slices=[],
                metrics=["accuracy", "macro_f1"], gates=[{"metric": "macro_f1", "min": 0.9}])
     home = tmp_path / "home"
-    first = _vigil_run(digits_suite, home)
+    first = _vigil_run(digits_suite, home, session_services)
     assert first.returncode == 0, first.stderr
     cached = {p.name: p.stat().st_mtime_ns for p in (home / "cache" / "predictions").glob("*.parquet")}
     negate_cnn(digits_suite)
-    second = _vigil_run(digits_suite, home)
+    second = _vigil_run(digits_suite, home, session_services)
     assert second.returncode == 1, second.stderr  # the gate fails: the verdict follows the new code
     before, after = json.loads(first.stdout), json.loads(second.stdout)
     assert _accuracy(before, "cnn") > 0.9 and _accuracy(after, "cnn") < 0.2
