@@ -71,8 +71,8 @@ def _wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float = 
     raise AssertionError("mirror did not start")
 
 
-@pytest.mark.usefixtures("prefect_server")
-def test_mirror_subprocess_logs_both_answers_and_replays(production: ThreadedServer, vigil_home: Path, tmp_path: Path) -> None:
+def test_mirror_subprocess_logs_both_answers_and_replays(production: ThreadedServer, vigil_home: Path, tmp_path: Path,
+                                                        session_services: dict[str, str]) -> None:
     port, log_dir = _free_port(), tmp_path / "mirror-log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(vigil_home)}
     command = [sys.executable, "-m", "cli.main", "shadow", "mirror", "--production", production.url, "--suite", str(SUITE),
@@ -115,7 +115,7 @@ def test_mirror_subprocess_logs_both_answers_and_replays(production: ThreadedSer
     # The same log, using the answers the mirror logged instead of re-scoring: same agreement, the live latencies.
     # (a real CLI process: Prefect's console handler keeps the first CliRunner's closed stdout)
     done = subprocess.run([sys.executable, "-m", "cli.main", "shadow", "replay", "--log", str(log_dir), "--suite", str(SUITE), "--run-id", "mirrored-live",
-                           "--from-mirror", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "--from-mirror", "--json"], env={**env, **session_services}, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     live = json.loads(done.stdout)
     assert live["provenance"]["shadow"]["candidate_source"] == "mirror"
