@@ -21,7 +21,7 @@ from evaluators.metrics import METRICS
 from evaluators.data_checks import check_dataset
 from pipeline.evaluate.fingerprint import check_code_pins, data_fingerprint, model_fingerprint, perturbation_params
 from pipeline.evaluate.plan import DatasetEntry, ModelEntry, RunPlan
-from pipeline.evaluate.upstream import upstream_digest
+from pipeline.evaluate.upstream import check_upstream, upstream_digest
 from pipeline.evaluate.variants import check_perturbations, variant_versions, variants_of
 from storage.datasets import LoadedDataset, check_reference_labels, encode_labels, load_dataset
 from storage.provenance import collect_provenance
@@ -116,6 +116,7 @@ def prepare_run(suite_path: str | Path, *, run_id: str | None = None, trigger: s
         data[suite.drift.reference] = _load_named(suite, suite.drift.reference, "drift.reference")
     check_reference_labels(suite, classes or [], data.get(suite.drift.reference) if suite.drift is not None else None)
     check_perturbations(suite, features)
+    check_upstream(suite, data)
     now = datetime.now(UTC)
     plan = RunPlan(
         run_id=run_id or new_run_id(suite.name, now),

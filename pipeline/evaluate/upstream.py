@@ -151,3 +151,11 @@ def with_upstream(suite: SuiteSpec, variant: str, perturbation: Transform | None
         version = module.previous if use_previous and module.previous is not None else module
         stages.append(_stage(suite, module, version, f"upstream[{i}]" + (".previous" if use_previous else ""), data))
     return UpstreamTransform(tuple(stages), perturbation) if stages else perturbation
+
+
+def check_upstream(suite: SuiteSpec, data: dict[str, LoadedDataset]) -> None:
+    """Build every variant's upstream stages once at plan time, so a snapshot missing an id fails before any inference."""
+    for name, loaded in data.items():
+        if any(d.name == name for d in suite.evaluation_datasets):
+            for variant in ("clean", *ablation_variants(suite)):
+                with_upstream(suite, variant, None, loaded)

@@ -140,6 +140,8 @@ def test_snapshot_without_a_row_for_an_id_fails_naming_the_field(digits_suite: P
     with pytest.raises(DataError, match=r"upstream\[0\]\.data: snapshot .*snap\.parquet: sample_id: no row for id"):
         evaluate_suite(suite_path=str(digits_suite), run_id="bad-snap")
     assert ResultStore(load_settings()).get_run("bad-snap") is None
+    with pytest.raises(DataError, match=r"upstream\[0\]\.data: snapshot"):  # refused by the plan, before any inference
+        prepare_run(digits_suite)
 
 
 def test_upstream_kind_fields_and_data_pins_are_checked(digits_suite: Path) -> None:

@@ -1,0 +1,21 @@
+"""Inference retries what may pass next time (a lost worker, a busy cluster), never a fault of the suite's input."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.states import Failed
+
+from flows.tasks import infer
+from suite.errors import ChecksumError, DataError, SpecError, VigilError
+
+
+@pytest.mark.parametrize("error", [DataError("snapshot s.parquet: sample_id: no row for id 1"), ChecksumError("sha256 mismatch"),
+                                   SpecError("suite.yaml", "models[0].path", "expected a file")])
+def test_bad_input_fails_at_once(error: Exception) -> None:
+    assert infer.retries == 3
+    assert infer.retry_condition_fn(infer, None, Failed(data=error)) is False
+
+
+@pytest.mark.parametrize("error", [RuntimeError("actor died"), VigilError("model m: 2 actors were not placed within 300 s"), TimeoutError()])
+def test_other_failures_are_retried(error: Exception) -> None:
+    assert infer.retry_condition_fn(infer, None, Failed(data=error)) is True
