@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 from prefect.states import Failed
 
-from flows.tasks import infer
+from flows import drift_watch, shadow, tasks
 from suite.errors import ChecksumError, DataError, SpecError, VigilError
 
 
 @pytest.mark.parametrize("error", [DataError("snapshot s.parquet: sample_id: no row for id 1"), ChecksumError("sha256 mismatch"),
                                    SpecError("suite.yaml", "models[0].path", "expected a file")])
 def test_bad_input_fails_at_once(error: Exception) -> None:
-    assert infer.retries == 3
-    assert infer.retry_condition_fn(infer, None, Failed(data=error)) is False
+    for task in (tasks.infer, tasks.persist, shadow.infer, shadow.persist, drift_watch.windows):  # every task that retries
+        assert task.retries >= 1
+        assert task.retry_condition_fn(task, None, Failed(data=error)) is False
 
 
 @pytest.mark.parametrize("error", [RuntimeError("actor died"), VigilError("model m: 2 actors were not placed within 300 s"), TimeoutError()])
 def test_other_failures_are_retried(error: Exception) -> None:
-    assert infer.retry_condition_fn(infer, None, Failed(data=error)) is True
+    assert tasks.infer.retry_condition_fn(tasks.infer, None, Failed(data=error)) is True
