@@ -13,6 +13,17 @@ from rich.table import Table
 
 out = Console()
 err = Console(stderr=True)
+
+
+def reattach_consoles() -> None:
+    """Detect the terminal again (tty, colours, width) for ``out`` and ``err``.
+
+    Rich decides at construction; a warm spare of ``vigil serve`` (:mod:`cli.warm`)
+    imports this module before it holds its client's stdout and stderr.
+    """
+    out.__init__()  # type: ignore[misc]
+    err.__init__(stderr=True)  # type: ignore[misc]
+
 _BARS = "▁▂▃▄▅▆▇█"
 
 
