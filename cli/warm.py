@@ -114,6 +114,8 @@ class SpareKeeper:
             os.close(taken_r)
             if taken:
                 failures = 0
+                with (self.folder / "spare.log").open("a") as log:
+                    log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} spare {spare.pid} took a run\n")
                 continue
             if self._stopping.is_set():
                 break
