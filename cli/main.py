@@ -63,7 +63,11 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs and the start-up timings, and on an error its traceback.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
+    """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run.
+
+    While `vigil serve` runs with the same VIGIL_HOME (and the same index, Prefect API and Ray, where set),
+    the run is handed to its warm process on serve's Ray; VIGIL_NO_SERVE=1 runs it in this process.
+    """
     clock = StartupClock.since_process_start(_IMPORTED_AT_AGE)
     quiet_prefect(verbose)
     set_verbose(verbose)

@@ -96,7 +96,8 @@ def serve(
     api_url: Annotated[str | None, typer.Option(help="Use this running Prefect server instead of starting one (default $PREFECT_API_URL).")] = None,
     cron: Cron = None,
     timezone: Tz = None,
-    cluster_slots: Slots = 2,
+    cluster_slots: Annotated[int, typer.Option(min=1, help="Runs' inference tasks allowed at once across all suites (tag limit vigil-cluster); "
+                                                          "serve's Ray gets the machine's CPUs × this many, so each sees the whole machine.")] = 2,
     artifacts_port: Annotated[int | None, typer.Option(help="Port serving run reports read-only over HTTP, for the verdict artifact's links (default: --port + 1, else any free one).")] = None,
 ) -> None:
     """Run a Prefect server, a Ray head, a runner and every suite's deployments on this machine, until Ctrl-C.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 out = Console()
 err = Console(stderr=True)
@@ -96,6 +99,8 @@ def frame_table(
 
 
 def _table(frame: pd.DataFrame, title: str | None, styles: dict[str, str] | None, ids: tuple[str, ...]) -> Table:
+    import pandas as pd
+
     table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   collapse_padding=True, title_justify="left", caption_justify="left")
     for col in frame.columns:

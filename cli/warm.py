@@ -232,6 +232,7 @@ def serve_spare(listen_fd: int, taken_fd: int) -> int:
 
     atexit.register(send_exit)
     _warm_up()
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} spare {os.getpid()} ready", file=sys.stderr, flush=True)  # still serve/spare.log
     listener = socket.socket(fileno=listen_fd)
     conn, _ = listener.accept()
     listener.close()
