@@ -231,6 +231,9 @@ def serve_spare(listen_fd: int, taken_fd: int) -> int:
                 pass
 
     atexit.register(send_exit)
+    # serve may run with SIGINT ignored (nohup, a background job), and exec keeps that: a client's ^C must still interrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _warm_up()
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} spare {os.getpid()} ready", file=sys.stderr, flush=True)  # still serve/spare.log
     listener = socket.socket(fileno=listen_fd)
