@@ -10,14 +10,22 @@ a fresh ``VIGIL_HOME`` (so inference is never cached and Ray always starts):
   temporary server) with no server running;
 * ``fixed_cost_warm_server_s``: the same with ``PREFECT_API_URL`` naming a
   server already up (started here, as ``vigil serve`` does);
+* ``fixed_cost_served_s``: the same against a running ``vigil serve`` on the
+  tiny suite's folder (a real one, with a private ``VIGIL_HOME`` shared with
+  the runs): the run is forwarded to serve's warm spare (:mod:`cli.warm`),
+  which has imported the run path and joined serve's Ray; the figure is still
+  measured from the *client's* start. Each run waits for a fresh spare first,
+  and the runs share serve's home, so only the first run infers (the others
+  are served from the prediction cache, which the fixed cost does not include);
 * ``total_*_s``: the whole command's wall time, which the tiny suite's work
   barely adds to, and ``cpu_*_s``: CPU seconds of the command and the children
   it waited for (less sensitive than wall time to a busy machine).
 
 ``--tree PATH`` runs another source tree's ``vigil`` (a baseline checkout, e.g.
 ``git archive <commit> | tar -x -C PATH``); a tree without the "started in" line
-reports its total wall time as its fixed cost. The last line is
-``fixed_cost_warm_server_s: X``.
+reports its total wall time as its fixed cost (and a tree without ``vigil
+serve``'s spares, a run that was not forwarded). The last line is
+``fixed_cost_served_s: X``.
 
 Run: ``PYTHONPATH=. python bench/startup.py [--repeats 3] [--tree .]``
 """
@@ -30,10 +38,12 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +80,9 @@ gates:
     return suite
 
 
-def one_run(tree: Path, suite: Path, scratch: Path, env: dict[str, str]) -> tuple[float, float, float]:
-    """(fixed cost, total wall, CPU) of one ``vigil run --verbose`` from ``tree`` in a fresh VIGIL_HOME."""
-    home = Path(tempfile.mkdtemp(dir=scratch, prefix="home-"))
+def one_run(tree: Path, suite: Path, scratch: Path, env: dict[str, str], home: Path | None = None) -> tuple[float, float, float]:
+    """(fixed cost, total wall, CPU) of one ``vigil run --verbose`` from ``tree`` in ``home`` (default a fresh VIGIL_HOME)."""
+    home = home or Path(tempfile.mkdtemp(dir=scratch, prefix="home-"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     begun = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "cli.main", "run", "--verbose", str(suite)], cwd=tree, capture_output=True, text=True,
@@ -86,11 +96,12 @@ def one_run(tree: Path, suite: Path, scratch: Path, env: dict[str, str]) -> tupl
     return (float(started.group(1)) if started else total), total, cpu
 
 
-def best(tree: Path, suite: Path, scratch: Path, env: dict[str, str], repeats: int, label: str) -> tuple[float, float, float]:
-    """The best fixed cost, total and CPU over ``repeats`` runs, each printed as it ends."""
+def best(tree: Path, suite: Path, scratch: Path, env: dict[str, str], repeats: int, label: str,
+         before_each: Callable[[], Path] | None = None) -> tuple[float, float, float]:
+    """The best fixed cost, total and CPU over ``repeats`` runs, each printed as it ends (``before_each``: returns the home to use)."""
     runs = []
     for _ in range(repeats):
-        runs.append(one_run(tree, suite, scratch, env))
+        runs.append(one_run(tree, suite, scratch, env, before_each() if before_each else None))
         print(f"  {label}: fixed {runs[-1][0]:.1f} s, total {runs[-1][1]:.1f} s, cpu {runs[-1][2]:.1f} s", flush=True)
     return min(r[0] for r in runs), min(r[1] for r in runs), min(r[2] for r in runs)
 
@@ -109,10 +120,53 @@ def main() -> None:
         cold = best(args.tree.resolve(), suite, scratch, env, args.repeats, "cold")
         with PrefectServer(scratch / "served", port=_free_port()) as server:
             warm = best(args.tree.resolve(), suite, scratch, {**env, "PREFECT_API_URL": server.api_url}, args.repeats, "warm server")
+        with VigilServe(args.tree.resolve(), suite, scratch / "serve-home", env) as serve:
+            served = best(args.tree.resolve(), suite, scratch, {**env, "VIGIL_HOME": str(serve.home)}, args.repeats, "served",
+                          before_each=serve.wait_for_spare)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"total_cold_s: {cold[1]:.2f}\ncpu_cold_s: {cold[2]:.2f}\ntotal_warm_server_s: {warm[1]:.2f}\ncpu_warm_server_s: {warm[2]:.2f}")
-    print(f"fixed_cost_cold_s: {cold[0]:.2f}\nfixed_cost_warm_server_s: {warm[0]:.2f}")
+    print(f"total_served_s: {served[1]:.2f}\ncpu_served_s: {served[2]:.2f}")
+    print(f"fixed_cost_cold_s: {cold[0]:.2f}\nfixed_cost_warm_server_s: {warm[0]:.2f}\nfixed_cost_served_s: {served[0]:.2f}")
+
+
+class VigilServe:
+    """``vigil serve SUITE`` from ``tree`` with its own ``VIGIL_HOME``, up until its spare is ready; stopped by SIGTERM."""
+
+    def __init__(self, tree: Path, suite: Path, home: Path, env: dict[str, str]) -> None:
+        self.tree, self.suite, self.home = tree, suite, home
+        self.env = {**env, "VIGIL_HOME": str(home), "PYTHONPATH": str(tree)}
+        self.env.pop("PREFECT_HOME", None)  # serve's own server keeps its database in VIGIL_HOME
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> VigilServe:
+        self.home.mkdir(parents=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(self.suite), "--port", str(_free_port())],
+                                     cwd=self.suite.parent, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        return self
+
+    def wait_for_spare(self, timeout_s: float = 180.0) -> Path:
+        """Wait until serve's current spare has warmed up (its log says one more spare is ready than took a run); returns the home."""
+        log = self.home / "serve" / "spare.log"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise SystemExit(f"vigil serve exited with {self.proc.returncode}")
+            text = log.read_text() if log.exists() else ""
+            if (self.home / "serve" / "serve.json").exists() and len(re.findall(r"spare \d+ ready", text)) > text.count("took a run"):
+                return self.home
+            time.sleep(0.2)
+        raise SystemExit(f"vigil serve: expected a warm spare within {timeout_s:.0f} s, got none (see {log})")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
 
 
 def _free_port() -> int:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from cli.common import JsonOpt, emit_json, fail, run_id_option
 
 if TYPE_CHECKING:
+    import pandas as pd
     from rich.table import Table
 
     from storage.records import RunRecord
@@ -79,6 +79,8 @@ def changed_rows(diff: pd.DataFrame) -> pd.DataFrame:
 
 def diff_table(diff: pd.DataFrame, limit: int) -> Table:
     """The changes as a compact table: key columns with one value for every row move into the caption."""
+    import pandas as pd
+
     from cli.render import fmt, frame_table
 
     shown = diff.head(limit)

@@ -18,6 +18,7 @@ from cli.boundary import report as report_error
 from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json, fail, quiet_prefect, run_id_option, suite_name
 from cli.show import print_run, show_document
 from cli.startup import StartupClock, process_age
+from cli.forward import forward
 from suite.errors import VigilError
 
 if TYPE_CHECKING:
@@ -62,7 +63,11 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs and the start-up timings, and on an error its traceback.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run."""
+    """Evaluate a suite end to end (Prefect flow, Ray workers) and record the run.
+
+    While `vigil serve` runs with the same VIGIL_HOME (and the same index, Prefect API and Ray, where set),
+    the run is handed to its warm process on serve's Ray; VIGIL_NO_SERVE=1 runs it in this process.
+    """
     clock = StartupClock.since_process_start(_IMPORTED_AT_AGE)
     quiet_prefect(verbose)
     set_verbose(verbose)
@@ -234,8 +239,16 @@ for _module in (_history_commands, _compare_commands, _shadow_commands, _drift_c
 _IMPORTED_AT_AGE = process_age()  # from the interpreter's start to here: `vigil run --verbose` counts it as imports
 
 
-def main() -> None:
-    """Console-script entry point: run the app inside the error boundary (see :mod:`cli.boundary`)."""
+def main(forwarding: bool = True) -> None:
+    """Console-script entry point: run the app inside the error boundary (see :mod:`cli.boundary`).
+
+    ``vigil run`` is first offered to a running ``vigil serve`` whose settings agree
+    (:func:`cli.forward.forward`): its warm spare runs the command on this terminal
+    (calling this with ``forwarding=False``).
+    """
+    forwarded = forward(sys.argv[1:]) if forwarding else None
+    if forwarded is not None:
+        sys.exit(forwarded)
     try:
         app()
     except KeyboardInterrupt:

@@ -96,20 +96,33 @@ def serve(
     api_url: Annotated[str | None, typer.Option(help="Use this running Prefect server instead of starting one (default $PREFECT_API_URL).")] = None,
     cron: Cron = None,
     timezone: Tz = None,
-    cluster_slots: Slots = 2,
+    cluster_slots: Annotated[int, typer.Option(min=1, help="Runs' inference tasks allowed at once across all suites (tag limit vigil-cluster); "
+                                                          "serve's Ray gets the machine's CPUs × this many, so each sees the whole machine.")] = 2,
     artifacts_port: Annotated[int | None, typer.Option(help="Port serving run reports read-only over HTTP, for the verdict artifact's links (default: --port + 1, else any free one).")] = None,
 ) -> None:
-    """Run a Prefect server, a runner and every suite's deployments on this machine, until Ctrl-C."""
+    """Run a Prefect server, a Ray head, a runner and every suite's deployments on this machine, until Ctrl-C.
+
+    Every flow run it starts, and every `vigil run` with the same VIGIL_HOME (and
+    the same index, Prefect API and Ray, where those are set), joins its one Ray;
+    such a `vigil run` is handed to a warm process that has already imported the
+    run's code (VIGIL_NO_SERVE=1 runs it on its own).
+    """
+    from cli.forward import ServeInfo, serve_folder
+    from cli.warm import RAY_JOIN_ENV, SpareKeeper
     from flows.server import PrefectServer
+    from pipeline.cluster import serve_head
     from reports.serve import ARTIFACTS_URL_ENV, ArtifactServer
     from suite.settings import load_settings
 
     # Until Prefect's runner installs its own handler, a SIGTERM still stops everything cleanly.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    settings = load_settings()
     api_url = api_url or os.environ.get("PREFECT_API_URL")
-    server = None if api_url else PrefectServer(load_settings().home / "prefect", port=port, host=host, database_url=database_url)
-    artifacts = ArtifactServer.bind(load_settings().runs_dir, host, artifacts_port or port + 1).start()  # the verdict's links open over HTTP
+    server = None if api_url else PrefectServer(settings.home / "prefect", port=port, host=host, database_url=database_url)
+    artifacts = ArtifactServer.bind(settings.runs_dir, host, artifacts_port or port + 1).start()  # the verdict's links open over HTTP
     os.environ[ARTIFACTS_URL_ENV] = artifacts.url
+    head = serve_head(serve_folder(settings.home), cluster_slots)  # boots beside Prefect's server
+    spares = None
     try:
         if server is not None:
             server.start()
@@ -118,6 +131,11 @@ def serve(
         typer.echo(f"Run reports: {artifacts.url}/runs/<run-id>/report.html")
         os.environ["PREFECT_API_URL"] = str(api_url)
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "5")
+        head.wait_ready()
+        os.environ.update({"VIGIL_RAY_ADDRESS": head.address, **head.env})  # flow runs and spares join this Ray
+        typer.echo(f"Ray: {head.address} ({head.num_cpus} CPUs: {cluster_slots} runs at once, each with the whole machine)")
+        spares = SpareKeeper(serve_folder(settings.home), ServeInfo(
+            pid=os.getpid(), socket="", api_url=str(api_url), ray_address=head.address, index_url=settings.index_url)).start()
         from flows.deployments import ensure_cluster_limit, serve_deployments, suite_deployments
 
         ensure_cluster_limit(cluster_slots)
@@ -126,6 +144,11 @@ def serve(
     except VigilError as exc:
         _fail(str(exc))
     finally:
+        if spares is not None:
+            spares.stop()
+        for name in RAY_JOIN_ENV:
+            os.environ.pop(name, None)
+        head.stop()
         artifacts.stop()
         if server is not None:
             server.stop()

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 out = Console()
 err = Console(stderr=True)
+
+
+def reattach_consoles() -> None:
+    """Detect the terminal again (tty, colours, width) for ``out`` and ``err``.
+
+    Rich decides at construction; a warm spare of ``vigil serve`` (:mod:`cli.warm`)
+    imports this module before it holds its client's stdout and stderr.
+    """
+    out.__init__()  # type: ignore[misc]
+    err.__init__(stderr=True)  # type: ignore[misc]
+
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -85,6 +99,8 @@ def frame_table(
 
 
 def _table(frame: pd.DataFrame, title: str | None, styles: dict[str, str] | None, ids: tuple[str, ...]) -> Table:
+    import pandas as pd
+
     table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   collapse_padding=True, title_justify="left", caption_justify="left")
     for col in frame.columns:

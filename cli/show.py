@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from cli.common import fail
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def committed_run(store: Any, run_id: str) -> Any:
@@ -37,6 +38,8 @@ class RowFilter:
 
     def select(self, results: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``results`` this filter keeps."""
+        import pandas as pd
+
         keep = pd.Series(True, index=results.index)
         for column in ("metric", "slice", "dataset", "model", "variant"):
             wanted = getattr(self, column)
@@ -125,6 +128,8 @@ def _print_rows(rows: pd.DataFrame) -> None:
 
 def _print_worst_slices(results: pd.DataFrame, metric: str, count: int = 5) -> None:
     """The ``count`` worst slices of each candidate (every model, without one) on clean data by ``metric``."""
+    import pandas as pd
+
     from cli.render import fmt, frame_table, out
     from evaluators.metrics import METRICS
 

@@ -8,6 +8,11 @@ so ``prefect`` here is only the time the run still *waited* for it;
 ``server up`` is its own boot time, spent alongside. ``vigil run --verbose``
 prints :meth:`StartupClock.line`.
 
+A run forwarded to ``vigil serve``'s warm spare (:mod:`cli.warm`) is timed
+from the *client's* start: the spare records the hand-over with
+:func:`forwarded`, and the clock's first phase is then the client's own
+start-up and the hand-over, named after serve's pid.
+
 Example:
     >>> clock = StartupClock(started=0.0)
     >>> clock.phases.update(imports=1.2, prepare=0.4, ray=0.9, prefect=0.6)
@@ -35,6 +40,30 @@ def process_age() -> float | None:
         return None
 
 
+@dataclass(frozen=True)
+class Handoff:
+    """A run this process serves for a ``vigil run`` client: when the client started and when its request arrived (epoch seconds)."""
+
+    client_started: float
+    received: float
+    serve_pid: int
+
+
+_handoff: list[Handoff] = []
+"""The one request a warm spare serves (it serves one, then exits); empty in any other process."""
+
+
+def forwarded(client_started: float, serve_pid: int) -> None:
+    """Record that this process runs a command forwarded by a client that started at ``client_started`` (epoch seconds)."""
+    _handoff[:] = [Handoff(client_started, time.time(), serve_pid)]
+
+
+def client_start_time() -> float | None:
+    """This process's start as epoch seconds (what a client sends a warm spare); None where unknown."""
+    age = process_age()
+    return None if age is None else time.time() - age
+
+
 @dataclass
 class StartupClock:
     """Seconds per start-up phase of one run, from ``started`` (a ``time.perf_counter()`` reading)."""
@@ -44,7 +73,14 @@ class StartupClock:
 
     @classmethod
     def since_process_start(cls, imported_at_age: float | None) -> StartupClock:
-        """A clock from the process's start, with the CLI's own imports (the process's age once they were done) as ``imports``."""
+        """A clock from the process's start, with the CLI's own imports (the process's age once they were done) as ``imports``.
+
+        In a warm spare serving a forwarded run, from the client's start instead, its first phase the hand-over.
+        """
+        if _handoff:
+            handoff = _handoff[0]
+            return cls(started=time.perf_counter() - (time.time() - handoff.client_started),
+                       phases={f"forwarded to vigil serve (pid {handoff.serve_pid})": max(handoff.received - handoff.client_started, 0.0)})
         age = process_age()
         if age is None or imported_at_age is None:  # off Linux: from now, the CLI's imports unknown
             return cls(started=time.perf_counter())

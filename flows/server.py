@@ -9,20 +9,18 @@ when the process that started them dies, even by ``kill -9``, the kernel kills t
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 from suite.errors import VigilError
+from suite.processes import main_thread_on_linux, parent_death_signal
 
 
 class PrefectServer:
@@ -53,7 +51,7 @@ class PrefectServer:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.database_url
         log = (self.home / "server.log").open("ab")
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", self.host, "--port", str(self.port)]
-        dies_with_us = _parent_death_signal() if _main_thread_on_linux() else None  # `vigil serve` killed -9 takes its server along
+        dies_with_us = parent_death_signal() if main_thread_on_linux() else None  # `vigil serve` killed -9 takes its server along
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=dies_with_us)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -87,31 +85,6 @@ class PrefectServer:
 
 
 # ---- the temporary server, in place of the one Prefect starts by itself ---------------------
-def _parent_death_signal() -> Callable[[], None]:
-    """A ``preexec_fn`` asking the kernel to SIGKILL the child when its parent dies (Linux ``PR_SET_PDEATHSIG``).
-
-    Everything is looked up before the fork: the child only calls ``prctl``
-    and checks that the parent did not die before the request took effect.
-    """
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _main_thread_on_linux() -> bool:
-    """Where ``PR_SET_PDEATHSIG`` does what we want: it fires when the creating *thread* ends, so only from the main thread."""
-    return sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -155,7 +128,7 @@ class TemporaryServer:
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
                    "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]
-        self.process = subprocess.Popen(command, env=self._env, preexec_fn=_parent_death_signal())
+        self.process = subprocess.Popen(command, env=self._env, preexec_fn=parent_death_signal())
 
     @property
     def running(self) -> bool:
@@ -229,7 +202,7 @@ def start_temporary_server() -> TemporaryServer | None:
         return None
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not _main_thread_on_linux():
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not main_thread_on_linux():
         return None
     return TemporaryServer()
 
@@ -249,3 +222,23 @@ def start_ephemeral_server() -> str | None:
 
 _EPHEMERAL_START_TIMEOUT_S = 90
 """Prefect's default (20 s) is too short on a busy 2-core machine, where the server has taken 20 s to come up."""
+
+
+def adopt_environment() -> None:
+    """Re-read Prefect's settings and logging set-up from ``os.environ``, changed since Prefect was imported.
+
+    A warm spare of ``vigil serve`` (:mod:`cli.warm`) imports Prefect before it
+    knows its client; once it has taken the client's environment and terminal,
+    this makes Prefect log at the client's level to the client's stderr.
+    """
+    from prefect.context import refresh_global_settings_context
+    from prefect.logging.configuration import setup_logging
+
+    refresh_global_settings_context()
+    setup_logging(incremental=False)
+
+
+def preload_engine() -> None:
+    """Import what Prefect imports on a process's first flow run (its flow and task engines), ahead of it."""
+    import prefect.flow_engine  # noqa: F401
+    import prefect.task_engine  # noqa: F401
