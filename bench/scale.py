@@ -4,15 +4,17 @@ For each size the bench writes a seeded table (64 float32 features, a 4-value
 ``segment`` slice, a 10-class label; ``bench/scale_data.py``), the MLP
 64→512→512→10 as pinned TorchScript, and a suite in the issue's setting (five
 metrics, one slice, 1000 bootstrap resamples, 2 actors × 1 CPU, no drift, no
-perturbations), then runs ``python -m cli.main run`` in a fresh ``VIGIL_HOME``
-against a running Prefect server. It measures the wall time, the driver's peak
-RSS (``VmHWM`` of the ``vigil`` process, polled from /proc) and the peak of the
-whole process tree's PSS (the driver, Ray's raylet, GCS and workers, the
-Prefect server; PSS so that Ray's shared object store is counted once).
+perturbations), then runs ``python -m cli.main run`` beside a running ``vigil
+serve`` (``bench/served.py``), as a team would: the run is handed to serve's warm
+spare, on serve's Ray and Prefect server. It measures the wall time of the
+``vigil run`` command, the driver's peak RSS (``VmHWM`` of the spare that ran it,
+polled from /proc) and the peak of the whole process tree's PSS (serve, its
+Prefect server, Ray's head, GCS and workers, the spares; PSS so that Ray's shared
+object store is counted once).
 
 The fixed cost is a 200-row run twice: cold (no server: ``vigil`` starts
-Prefect's temporary one, and Ray) and served (against the running server, as
-the sizes are). Each run is killed at ``--max-minutes`` and reported as timed out;
+Prefect's temporary one, and Ray; its driver is the ``vigil`` process) and served
+(handed to ``vigil serve``, as the sizes are). Each run is killed at ``--max-minutes`` and reported as timed out;
 a size is skipped once a smaller one timed out, or when the largest finished size's
 rate projects it past 3× the budget.
 
@@ -29,8 +31,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,8 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script, bench/ comes first and bench/drift.py would shadow the drift package
     sys.path.insert(0, str(ROOT))
 
+from bench.proc_tree import TreeWatch, kill_tree  # noqa: E402
 from bench.scale_data import size_name, write_bench  # noqa: E402
-from flows.server import PrefectServer  # noqa: E402
+from bench.served import ServedVigil  # noqa: E402
 
 TINY_ROWS = 200
 POLL_S, TREE_EVERY_S, HEARTBEAT_S = 0.25, 2.0, 30.0
@@ -64,68 +65,6 @@ def parse_size(text: str) -> int:
     if rows < 1:
         raise SystemExit(f"bench/scale.py: --sizes: expected a positive size, got {text!r}")
     return rows
-
-
-# ---- the process tree, from /proc -----------------------------------------------------------
-def _proc_field_kb(pid: int, file: str, field: str) -> int:
-    """A ``field: N kB`` line of /proc/<pid>/<file>; 0 when the process is gone or the field absent."""
-    try:
-        with open(f"/proc/{pid}/{file}") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live process below ``pid`` (children, their children …), by the PPid each process reports."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as fh:
-                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(children.get(child, []))
-    return found
-
-
-@dataclass
-class TreeWatch:
-    """Peaks of one process and of its tree, sampled while it runs."""
-
-    pid: int
-    driver_peak_kb: int = 0
-    driver_now_kb: int = 0
-    tree_peak_kb: int = 0
-    processes: int = 0
-
-    def sample(self, tree: bool) -> None:
-        """Read the driver's ``VmHWM`` (its own high-water mark) and, when ``tree``, the summed PSS of it and its descendants."""
-        self.driver_peak_kb = max(self.driver_peak_kb, _proc_field_kb(self.pid, "status", "VmHWM"))
-        self.driver_now_kb = _proc_field_kb(self.pid, "status", "VmRSS")
-        if tree:
-            pids = [self.pid, *descendants(self.pid)]
-            self.processes = len(pids)
-            self.tree_peak_kb = max(self.tree_peak_kb, sum(_proc_field_kb(p, "smaps_rollup", "Pss") for p in pids))
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and everything below it, found before any dies (so none is re-parented out of reach)."""
-    for target in [*descendants(pid), pid]:
-        try:
-            os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 # ---- one `vigil run` ------------------------------------------------------------------------
@@ -174,19 +113,26 @@ def _accuracy(stdout: Path) -> float | None:
     return next((r["value"] for r in document.get("results", []) if r.get("metric") == "accuracy" and r.get("slice") == "all"), None)
 
 
-def run_vigil(label: str, suite: Path, rows: int, env: dict[str, str], logs: Path, budget_s: float) -> RunFigures:
+def run_vigil(label: str, suite: Path, rows: int, env: dict[str, str], logs: Path, budget_s: float,
+              served: ServedVigil | None = None) -> RunFigures:
     """Run ``vigil run suite --json`` to the end or to ``budget_s``, printing a heartbeat; its figures.
 
-    With ``PREFECT_API_URL`` in ``env``, the stages are the run's Prefect task runs, read back from that server.
+    With ``served`` (a running ``vigil serve`` of ``env``'s VIGIL_HOME) the run is handed to serve's
+    warm spare: the driver watched is that spare, the tree serve's (its Prefect server, Ray head and
+    spares). With a Prefect server (``PREFECT_API_URL`` in ``env``, or serve's), the stages are the
+    run's Prefect task runs, read back from that server.
     """
+    api_url = str(served.info["api_url"]) if served is not None else env.get("PREFECT_API_URL")
     out, lines = logs / f"{label}.stdout.json", []
+    spare = served.ready_spare() if served is not None else None  # before the run starts: it takes this one
     with out.open("wb") as stdout:
         began, began_epoch = time.perf_counter(), time.time()
         process = subprocess.Popen([sys.executable, "-m", "cli.main", "run", str(suite), "--json"], cwd=ROOT, env=env,
                                    stdout=stdout, stderr=subprocess.PIPE, start_new_session=True)
         pump = threading.Thread(target=pump_stderr, args=(process.stderr, logs / f"{label}.stderr.log", began, lines), daemon=True)
         pump.start()
-        watch, next_tree, next_beat, timed_out = TreeWatch(process.pid), 0.0, began + HEARTBEAT_S, False
+        watch = TreeWatch(process.pid) if spare is None or served is None or served.process is None else TreeWatch(spare, root=served.process.pid)
+        next_tree, next_beat, timed_out = 0.0, began + HEARTBEAT_S, False
         while process.poll() is None:
             now = time.perf_counter()
             if now - began > budget_s:
@@ -207,7 +153,7 @@ def run_vigil(label: str, suite: Path, rows: int, env: dict[str, str], logs: Pat
     if not timed_out and process.returncode not in (0, 1):
         tail = [line for _, line in lines if line.strip()][-3:]
         print(f"  ! {label}: vigil exited {process.returncode}: {' | '.join(tail)}", flush=True)
-    stages = prefect_stages(env["PREFECT_API_URL"], began_epoch, wall) if env.get("PREFECT_API_URL") and not timed_out else {}
+    stages = prefect_stages(api_url, began_epoch, wall) if api_url and not timed_out else {}
     return RunFigures(label, rows, wall, process.returncode, timed_out, watch.driver_peak_kb / 1024, watch.tree_peak_kb / 1024,
                       None if timed_out else _accuracy(out), stages, milestones(lines) | {"exit": wall})
 
@@ -250,7 +196,7 @@ def prefect_stages(api_url: str, began_epoch: float, wall_s: float) -> dict[str,
     first word without the suffix, summed over its task runs. Empty when the server cannot say.
     """
     try:
-        flow = _post(api_url, "/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1})[0]
+        flow = _post(api_url, "/flow_runs/filter", {"flow_runs": {"start_time": {"is_null_": False}}, "sort": "START_TIME_DESC", "limit": 1})[0]
         tasks = _post(api_url, "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow["id"]]}}, "sort": "EXPECTED_START_TIME_ASC", "limit": 200})
         started = datetime.fromisoformat(flow["start_time"].replace("Z", "+00:00")).timestamp()
     except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError):
@@ -263,12 +209,6 @@ def prefect_stages(api_url: str, began_epoch: float, wall_s: float) -> dict[str,
 
 
 # ---- the bench ------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _hopeless(rows: int, done: list[RunFigures], served: RunFigures, budget_s: float) -> str | None:
     """Why a size would obviously exceed the budget: a smaller size timed out or was skipped, or the largest finished one projects past 3× the budget.
 
@@ -303,25 +243,24 @@ HEADER = f"{'run':>10} {'rows':>11} {'gen s':>7} {'wall s':>8} {'rows/s':>11} {'
 
 
 def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = False) -> None:
-    """Fixed cost, then each size against a running server; prints the table and the summary lines."""
+    """Fixed cost, then each size handed to a running ``vigil serve``; prints the table and the summary lines."""
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"work folder: {folder}; budget per run: {budget_s / 60:.1f} min; driver MB = vigil's VmHWM, "
-          "tree MB = peak summed PSS of vigil and its descendants (Ray, Prefect; PSS splits shared pages, so it can be below the driver's RSS)", flush=True)
+          "tree MB = peak summed PSS of vigil (or serve) and its descendants (Ray, Prefect; PSS splits shared pages, so it can be below the driver's RSS)", flush=True)
     print(HEADER, flush=True)
     tiny = write_bench(folder / "suites", TINY_ROWS)
     cold = run_vigil("cold-200", tiny, TINY_ROWS, vigil_env(folder / "home-cold", folder / "prefect-cold", None), logs, budget_s)
     print(_row(cold), flush=True)
-    began = time.perf_counter()
-    with PrefectServer(folder / "prefect-server", port=_free_port()) as server:
-        server_s = time.perf_counter() - began
-        print(f"  (prefect server started in {server_s:.1f} s at {server.api_url})", flush=True)
-        served = run_vigil("served-200", tiny, TINY_ROWS, vigil_env(folder / "home-served", folder / "prefect-client", server.api_url), logs, budget_s)
-        print(_row(served), flush=True)
+    env = vigil_env(folder / "home-served", folder / "prefect-client", None)
+    with ServedVigil([tiny], env, logs / "serve.log") as served:
+        print(f"  (vigil serve up in {served.started_s:.1f} s: its Prefect server, Ray head and warm spare; runs below are handed to it)", flush=True)
+        warm = run_vigil("served-200", tiny, TINY_ROWS, env, logs, budget_s, served)
+        print(_row(warm), flush=True)
         results: list[RunFigures] = []
         for rows in sizes:
             name = size_name(rows)
-            why = _hopeless(rows, results, served, budget_s)
+            why = _hopeless(rows, results, warm, budget_s)
             if why:
                 print(f"{name:>10} {rows:>11,} skipped: {why}", flush=True)
                 results.append(RunFigures(name, rows, budget_s, None, True, 0.0, 0.0, None))
@@ -329,17 +268,17 @@ def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = F
             began = time.perf_counter()
             suite = write_bench(folder / "suites", rows)
             gen_s = time.perf_counter() - began
-            figures = run_vigil(name, suite, rows, vigil_env(folder / f"home-{name}", folder / "prefect-client", server.api_url), logs, budget_s)
+            figures = run_vigil(name, suite, rows, env, logs, budget_s, served)
             print(_row(figures, gen_s), flush=True)
             results.append(figures)
             if not keep_tables:
                 (suite.parent / f"table-{name}.parquet").unlink(missing_ok=True)  # 10M rows are 2.6 GB on disk
     print()
     print(f"fixed_cost_cold_s: {cold.wall_s:.1f}" + ("" if cold.ok else " (did not finish)"))
-    print(f"fixed_cost_served_s: {served.wall_s:.1f}" + ("" if served.ok else " (did not finish)"))
+    print(f"fixed_cost_served_s: {warm.wall_s:.1f}" + ("" if warm.ok else " (did not finish)"))
     for figures in results:
         if figures.ok:
-            beyond = figures.wall_s - served.wall_s  # no net rate when the run took no longer than the fixed cost
+            beyond = figures.wall_s - warm.wall_s  # no net rate when the run took no longer than the fixed cost
             net = f"{figures.rows / beyond:,.0f} net of the served fixed cost" if beyond > 1 else "within the served fixed cost"
             print(f"{figures.label}: wall_s {figures.wall_s:.1f}, driver_peak_mb {figures.driver_peak_mb:.0f}, tree_peak_mb "
                   f"{figures.tree_peak_mb:.0f}, rows_per_s {figures.rows_per_s:,.0f} ({net})")

@@ -18,7 +18,8 @@ import pytest
 import torch
 import yaml
 
-from bench.scale import descendants, kill_tree, milestones, parse_size
+from bench.proc_tree import descendants, kill_tree
+from bench.scale import milestones, parse_size
 from bench.scale_data import FEATURES, SEGMENTS, linear_map, size_name, write_bench
 
 ROOT = Path(__file__).resolve().parents[2]
