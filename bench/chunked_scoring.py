@@ -1,0 +1,107 @@
+"""Time and memory of streamed scoring alone (issue 18): synthetic predictions through ``ChunkedScorer``.
+
+Feeds ``--rows`` seeded classification predictions (10 classes float32, int32 labels, as
+``pipeline/evaluate/score.py`` reads them from the cache) in 65,536-row chunks, with
+``all`` plus 4 equal ``segment`` slices, through :class:`~evaluators.chunked.ChunkedScorer`
+with the bench suite's metrics and 1000 resamples, in this process. Prints the wall time of
+each phase (making the chunks, ``add``, ``results``) and the process's peak RSS in each
+(``VmRSS`` polled every 20 ms; ``VmHWM`` at the end), as one JSON line.
+
+    PYTHONPATH=$PWD python bench/chunked_scoring.py --rows 5000000
+
+``--metrics`` scores a subset (e.g. ``ece`` alone, to time its statistics and moments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+
+import numpy as np
+
+from evaluators.chunked import ChunkedScorer
+from suite.spec import BootstrapSpec
+
+METRICS = "accuracy,macro_f1,log_loss,roc_auc,ece"
+
+
+def _status(field: str) -> int:
+    """A ``/proc/self/status`` size in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class _Peaks(threading.Thread):
+    """Polls the RSS and keeps its peak per phase."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.phase, self.peaks, self.running = "start", {}, True
+
+    def run(self) -> None:
+        while self.running:
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), _status("VmRSS"))
+            time.sleep(0.02)
+
+
+def chunks(rows: int, k: int, chunk: int, seconds: list[float]):
+    """Seeded float32 softmax scores and int32 labels, a chunk at a time; time spent here added to ``seconds``."""
+    for start in range(0, rows, chunk):
+        began = time.perf_counter()
+        n = min(chunk, rows - start)
+        rng = np.random.default_rng(start)
+        y = rng.integers(0, k, n).astype(np.int32)
+        logits = rng.normal(size=(n, k)).astype(np.float32)
+        logits[np.arange(n), y] += 1.5
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        segment = rng.integers(0, 4, n)
+        masks = {"all": np.ones(n, bool), **{f"segment={s}": segment == s for s in range(4)}}
+        seconds[0] += time.perf_counter() - began
+        yield y, logits, masks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--chunk", type=int, default=65_536)
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--metrics", default=METRICS)
+    args = parser.parse_args()
+    peaks = _Peaks()
+    peaks.start()
+    time.sleep(0.05)
+    base = _status("VmRSS")
+    scorer = ChunkedScorer(task="classification", metric_names=args.metrics.split(","),
+                           bootstrap=BootstrapSpec(resamples=args.resamples), seed=0)
+    making = [0.0]
+    peaks.phase = "add"
+    began = time.perf_counter()
+    for y, scores, masks in chunks(args.rows, args.classes, args.chunk, making):
+        scorer.add(y, scores, masks)
+    added = time.perf_counter() - began - making[0]
+    after_add = _status("VmRSS")
+    peaks.phase = "results"
+    began = time.perf_counter()
+    results = scorer.results()
+    scored = time.perf_counter() - began
+    time.sleep(0.05)
+    peaks.running = False
+    peaks.join()
+    print(json.dumps({
+        "rows": args.rows, "metrics": args.metrics, "make_s": round(making[0], 1), "add_s": round(added, 1),
+        "results_s": round(scored, 1), "base_rss_gb": round(base / 1e9, 3), "rss_after_add_gb": round(after_add / 1e9, 3),
+        "peak_rss_gb": {phase: round(v / 1e9, 3) for phase, v in peaks.peaks.items()},
+        "vmhwm_gb": round(_status("VmHWM") / 1e9, 3),
+        "values": {f"{r.slice}/{r.metric}": [r.value, r.ci_low, r.ci_high] for r in results},
+    }))
+
+
+if __name__ == "__main__":
+    main()
