@@ -49,7 +49,9 @@ from evaluators.intervals import (
     summary_interval,
     summary_value,
 )
+from evaluators.intervals.delong import ScoreColumns
 from evaluators.intervals.moments import SkewMoments
+from evaluators.kept_rows import KeptRows, Positions
 from evaluators.metrics import get_metric
 from evaluators.metrics.base import Metric
 from evaluators.scoring import MetricResult, checked_predictions, score_predictions
@@ -62,33 +64,11 @@ Chunk = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
 
 @dataclass
 class _Slice:
-    """What one slice has accumulated: its row count, kept rows and per-metric summaries."""
+    """What one slice has accumulated: its row count, where its kept rows are, its per-metric summaries."""
 
     n: int = 0
-    y: list[np.ndarray] = field(default_factory=list)
-    scores: list[np.ndarray] = field(default_factory=list)
+    kept: list[Positions] = field(default_factory=list)
     summaries: dict[int, CellTable | SkewMoments] = field(default_factory=dict)
-
-    def rows(self, task: str, k: int | None, float64: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The kept rows as whole arrays (empty ones of the right shape for an empty slice); the chunks are dropped."""
-        if not self.y:
-            return (np.empty(0, dtype=np.int64 if task == "classification" else np.float64),
-                    np.empty((0, k) if k is not None else 0, dtype=np.float64))
-        y, scores = _drained(self.y), _drained(self.scores)
-        if not float64:
-            return y, scores
-        return y.astype(np.int64) if task == "classification" else y, scores.astype(np.float64)
-
-
-def _drained(chunks: list[np.ndarray]) -> np.ndarray:
-    """The chunks concatenated, each dropped once copied: the peak is one copy plus a chunk, not two."""
-    whole = np.empty((sum(len(c) for c in chunks), *chunks[0].shape[1:]), dtype=chunks[0].dtype)
-    at = 0
-    while chunks:
-        chunk = chunks.pop(0)
-        whole[at:at + len(chunk)] = chunk
-        at += len(chunk)
-    return whole
 
 
 class ChunkedScorer:
@@ -115,6 +95,7 @@ class ChunkedScorer:
                             if m.rows is not None and m.reduce is not None and not m.rows_need_all]
         self._keep_all = len(self._summarised) < len(self.metrics)
         self._slices: dict[str, _Slice] = {}
+        self._kept = KeptRows()
         self._k: int | None = None
 
     def add(self, y_true: np.ndarray, scores: np.ndarray, masks: dict[str, np.ndarray]) -> None:
@@ -133,37 +114,55 @@ class ChunkedScorer:
             self._slices = {name: _Slice() for name in masks}
         if list(masks) != list(self._slices):
             raise DataError(f"chunk: expected the slices {list(self._slices)}, got {list(masks)}")
-        wide = scores.astype(np.float64, copy=False)
-        y_wide = y_true.astype(np.int64, copy=False) if self.task == "classification" else y_true
+        masks = {name: np.asarray(mask) for name, mask in masks.items()}
         for name, mask in masks.items():
-            mask = np.asarray(mask)
             if mask.dtype != bool or mask.shape != y_true.shape:
                 raise DataError(f"slice {name!r}: expected a boolean mask of shape {y_true.shape}, "
                                 f"got {mask.dtype} of shape {mask.shape}")
-            self._add_to(self._slices[name], y_true[mask], scores[mask], y_wide[mask], wide[mask])
-
-    def _add_to(self, state: _Slice, raw_y: np.ndarray, raw: np.ndarray, ys: np.ndarray, ss: np.ndarray) -> None:
-        """Keep the rows as they came (int32 labels, float32 scores from the cache); statistics see them widened."""
-        if not len(ys):
+        counts = {name: int(np.count_nonzero(mask)) for name, mask in masks.items()}
+        keeping: dict[str, np.ndarray] = {}  # slices that keep this chunk's rows, and have some in it
+        for name, count in counts.items():
+            state = self._slices[name]
+            state.n += count
+            if self._keep_all or state.n <= self.exact_max_rows:
+                if count:
+                    keeping[name] = masks[name]
+            elif state.kept:
+                state.kept = []
+                self._kept.keep_only(chunk for s in self._slices.values() for chunk, _ in s.kept)
+        if keeping:
+            for name, positions in zip(keeping, self._kept.add(y_true, scores, keeping)):
+                self._slices[name].kept.append(positions)
+        if not self._summarised:
             return
-        state.n += len(ys)
-        if self._keep_all or state.n <= self.exact_max_rows:
-            state.y.append(raw_y)
-            state.scores.append(raw)
-        else:
-            state.y, state.scores = [], []
+        # Statistics are per row (rows_need_all metrics are kept, not summarised): computed once for the
+        # chunk and taken per slice, on labels and scores widened as the whole-array path sees them.
+        wide = scores.astype(np.float64, copy=False)
+        y_wide = y_true.astype(np.int64, copy=False) if self.task == "classification" else y_true
         for i in self._summarised:
             metric = self.metrics[i]
             assert metric.rows is not None  # _summarised holds row-sum metrics only
-            stats = np.asarray(metric.rows(ys, ss), dtype=np.float64)
-            if metric.cells is not None:
-                table = CellTable.of(np.asarray(metric.cells(ys, ss), dtype=np.int64), stats)
+            stats = np.asarray(metric.rows(y_wide, wide), dtype=np.float64)
+            cells = None if metric.cells is None else np.asarray(metric.cells(y_wide, wide), dtype=np.int64)
+            for name, mask in masks.items():
+                if not counts[name]:
+                    continue
+                whole = counts[name] == len(mask)
+                state = self._slices[name]
+                if cells is not None:
+                    summary: CellTable | SkewMoments = CellTable.of(cells if whole else cells[mask], stats if whole else stats[mask])
+                else:
+                    summary = SkewMoments.of(stats if whole else stats[mask])
                 old = state.summaries.get(i)
-                state.summaries[i] = table if old is None else old.merge(table)  # type: ignore[arg-type]
-            else:
-                moments = SkewMoments.of(stats)
-                old = state.summaries.get(i)
-                state.summaries[i] = moments if old is None else old.merge(moments)  # type: ignore[union-attr,arg-type]
+                state.summaries[i] = summary if old is None else old.merge(summary)  # type: ignore[arg-type]
+
+    def _rows(self, state: _Slice) -> tuple[np.ndarray, np.ndarray]:
+        """A slice's kept rows as whole arrays, labels widened as the whole-array path sees them (empty ones for an empty slice)."""
+        if not state.kept:
+            return (np.empty(0, dtype=np.int64 if self.task == "classification" else np.float64),
+                    np.empty((0, self._k) if self._k is not None else 0, dtype=np.float64))
+        ys, ss = self._kept.rows(state.kept)
+        return (ys.astype(np.int64) if self.task == "classification" else ys), ss
 
     def results(self) -> list[MetricResult]:
         """Results for each slice (first chunk's order) and metric, as :func:`score_predictions` gives them."""
@@ -175,26 +174,30 @@ class ChunkedScorer:
     def _slice_results(self, name: str, state: _Slice) -> list[MetricResult]:
         common = dict(task=self.task, bootstrap=self.bootstrap, seed=self.seed, exact_max_rows=self.exact_max_rows)
         if state.n <= self.exact_max_rows:
-            ys, ss = state.rows(self.task, self._k, float64=True)
-            return score_predictions(ys, ss, metric_names=self.metric_names, extra_metrics=self.extra_metrics,
+            ys, ss = self._rows(state)
+            return score_predictions(ys, ss.astype(np.float64), metric_names=self.metric_names, extra_metrics=self.extra_metrics,
                                      masks={name: np.ones(len(ys), dtype=bool)}, **common)  # type: ignore[arg-type]
         by_index: dict[int, MetricResult] = {}
         kept = [i for i in range(len(self.metrics)) if i not in state.summaries]
-        if kept:
-            # AUC reads each score column as float64 itself, one at a time: the kept float32 scores
-            # are not widened whole. It takes value and interval from one DeLong pass (the
-            # Mann-Whitney value up to rounding), skipping the resample matrices of its exact path.
-            delong = [i for i in kept if self.metrics[i].interval_kind == DELONG]
-            others = [i for i in kept if i not in delong]
-            ys, ss = state.rows(self.task, self._k, float64=False)
+        delong = [i for i in kept if self.metrics[i].interval_kind == DELONG]
+        others = [i for i in kept if i not in delong]
+        if delong:
+            # DeLong gathers the slice's kept scores one class at a time, as they came (float32): the
+            # slice's scores are never whole, nor widened. Value and interval come from one pass (the
+            # Mann-Whitney value up to rounding), skipping the resample matrices of the exact path.
+            k = self._k or 0
+            ys = self._kept.labels(state.kept)
+            columns = ScoreColumns(k, lambda c: self._kept.column(state.kept, c))
+            value, low, high = delong_value_and_interval(ys, columns, self.bootstrap.confidence)
+            del ys
             for i in delong:
                 metric = self.metrics[i]
-                value, low, high = delong_value_and_interval(ys, ss, self.bootstrap.confidence)
                 by_index[i] = MetricResult(name, metric.name, metric.version, value, low, high, state.n, DELONG)
-            if others:
-                scored = score_predictions(ys, ss.astype(np.float64), metric_names=[], masks={name: np.ones(len(ys), dtype=bool)},
-                                           extra_metrics=[self.metrics[i] for i in others], **common)  # type: ignore[arg-type]
-                by_index.update(zip(others, scored))
+        if others:
+            ys, ss = self._rows(state)
+            scored = score_predictions(ys, ss.astype(np.float64), metric_names=[], masks={name: np.ones(len(ys), dtype=bool)},
+                                       extra_metrics=[self.metrics[i] for i in others], **common)  # type: ignore[arg-type]
+            by_index.update(zip(others, scored))
         slice_seed = derive_seed(self.seed, name)
         for i, summary in state.summaries.items():
             metric = self.metrics[i]
