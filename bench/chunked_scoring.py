@@ -4,7 +4,8 @@ Feeds ``--rows`` seeded classification predictions (10 classes float32, int32 la
 ``pipeline/evaluate/score.py`` reads them from the cache) in 65,536-row chunks, with
 ``all`` plus 4 equal ``segment`` slices, through :class:`~evaluators.chunked.ChunkedScorer`
 with the bench suite's metrics and 1000 resamples, in this process. Prints the wall time of
-each phase (making the chunks, ``add``, ``results``) and the process's peak RSS in each
+each phase (making the chunks, ``add``, ``results``; wall and CPU seconds: the shared machine's
+wall times are loose) and the process's peak RSS in each
 (``VmRSS`` polled every 20 ms; ``VmHWM`` at the end), as one JSON line.
 
     PYTHONPATH=$PWD python bench/chunked_scoring.py --rows 5000000
@@ -50,9 +51,9 @@ class _Peaks(threading.Thread):
 
 
 def chunks(rows: int, k: int, chunk: int, seconds: list[float]):
-    """Seeded float32 softmax scores and int32 labels, a chunk at a time; time spent here added to ``seconds``."""
+    """Seeded float32 softmax scores and int32 labels, a chunk at a time; wall and CPU time spent here added to ``seconds``."""
     for start in range(0, rows, chunk):
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         n = min(chunk, rows - start)
         rng = np.random.default_rng(start)
         y = rng.integers(0, k, n).astype(np.int32)
@@ -63,6 +64,7 @@ def chunks(rows: int, k: int, chunk: int, seconds: list[float]):
         segment = rng.integers(0, 4, n)
         masks = {"all": np.ones(n, bool), **{f"segment={s}": segment == s for s in range(4)}}
         seconds[0] += time.perf_counter() - began
+        seconds[1] += time.process_time() - cpu
         yield y, logits, masks
 
 
@@ -80,23 +82,23 @@ def main() -> None:
     base = _status("VmRSS")
     scorer = ChunkedScorer(task="classification", metric_names=args.metrics.split(","),
                            bootstrap=BootstrapSpec(resamples=args.resamples), seed=0)
-    making = [0.0]
+    making = [0.0, 0.0]
     peaks.phase = "add"
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for y, scores, masks in chunks(args.rows, args.classes, args.chunk, making):
         scorer.add(y, scores, masks)
-    added = time.perf_counter() - began - making[0]
+    added, added_cpu = time.perf_counter() - began - making[0], time.process_time() - cpu - making[1]
     after_add = _status("VmRSS")
     peaks.phase = "results"
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     results = scorer.results()
-    scored = time.perf_counter() - began
+    scored, scored_cpu = time.perf_counter() - began, time.process_time() - cpu
     time.sleep(0.05)
     peaks.running = False
     peaks.join()
     print(json.dumps({
         "rows": args.rows, "metrics": args.metrics, "make_s": round(making[0], 1), "add_s": round(added, 1),
-        "results_s": round(scored, 1), "base_rss_gb": round(base / 1e9, 3), "rss_after_add_gb": round(after_add / 1e9, 3),
+        "results_s": round(scored, 1), "add_cpu_s": round(added_cpu, 1), "results_cpu_s": round(scored_cpu, 1), "base_rss_gb": round(base / 1e9, 3), "rss_after_add_gb": round(after_add / 1e9, 3),
         "peak_rss_gb": {phase: round(v / 1e9, 3) for phase, v in peaks.peaks.items()},
         "vmhwm_gb": round(_status("VmHWM") / 1e9, 3),
         "values": {f"{r.slice}/{r.metric}": [r.value, r.ci_low, r.ci_high] for r in results},

@@ -79,6 +79,21 @@ def test_chunked_classification_equals_the_whole_arrays(k: int) -> None:
     assert methods[("quarter", "ece")] == "bootstrap"
 
 
+def test_small_slices_keep_their_rows_once_without_auc() -> None:
+    """Without AUC only slices of at most EXACT_MAX_ROWS keep rows, in one store: they still score exactly."""
+    rng = np.random.default_rng(8)
+    y, p = classification(N, 3, rng)
+    masks = slices(y, rng)
+    kwargs = dict(task="classification", metric_names=["accuracy", "ece", "log_loss"], bootstrap=BootstrapSpec(resamples=200), seed=3)
+    scorer = ChunkedScorer(**kwargs)  # type: ignore[arg-type]
+    for chunk in chunked(y, p, masks):
+        scorer.add(*chunk)
+    stored = sum(len(rows) for rows in scorer._kept._y if rows is not None)
+    # the chunks read while "all" was small (20,001 rows), then only the small slices' rows: not all N
+    assert stored < CUTS[4] + masks["quarter"].sum() + masks["one class, small"].sum() < N
+    assert_same(score_predictions(y, p, masks=masks, **kwargs), scorer.results())  # type: ignore[arg-type]
+
+
 def test_float32_chunks_score_as_their_float64_whole() -> None:
     """The pipeline streams float32 scores and int32 labels; the whole path saw them cast to float64 and int64."""
     rng = np.random.default_rng(5)
