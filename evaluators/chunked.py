@@ -14,13 +14,23 @@ over the chunk's rows) and keeps, per slice:
   moment tensor) for the others. Values equal the whole-array ones up to float rounding of
   the sums (~1e-12 relative); intervals draw from the same seed;
 - for ROC AUC (DeLong needs one sort of the slice's scores), R² (its rows are centred on the
-  slice's mean: ``Metric.rows_need_all``) and any metric without sufficient statistics, all of the slice's labels and scores in the dtype they came in
-  (float32 from the prediction cache: 4 bytes per row and class, plus 8 for the label): the
-  one part whose memory still grows with the slice.
+  slice's mean: ``Metric.rows_need_all``) and any metric without sufficient statistics, all of
+  the slice's rows: the one part whose memory still grows with the slice.
 
-Chunks are checked as ``score_predictions`` checks whole arrays; classification labels are
-widened to int64 and scores to float64 per chunk before any statistic, as the whole-array
-path sees them (kept rows stay as they came and are widened when scored).
+Kept rows live once in a :class:`~evaluators.kept_rows.KeptRows` store, in the dtype they came
+in (float32 scores and int32 labels from the prediction cache: 44 bytes per row for 10
+classes), however many slices hold them; a slice keeps only its positions there (none for a
+chunk it holds whole: ``all``; 4 bytes per row otherwise). A large slice's AUC gathers its
+scores one class at a time for DeLong (~36 bytes per row while it runs, freed after), so the
+bench suite at 5M rows (5 metrics, ``all`` and 4 segments, 10 classes) peaks 0.47 GB above
+the process, where a copy per slice and float64 sorts peaked at 1.01 GB
+(``bench/chunked_scoring.py``).
+
+Chunks are checked as ``score_predictions`` checks whole arrays. Each row-sum metric's
+per-row statistics are computed once per chunk (statistics are per row: a metric whose rows
+need the whole slice is kept, not summarised) and taken per slice by its mask, with labels
+widened to int64 and scores to float64 first, as the whole-array path sees them (kept rows
+stay as they came and are widened when scored).
 
 Example:
     >>> from suite.spec import BootstrapSpec
