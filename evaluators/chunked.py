@@ -143,24 +143,34 @@ class ChunkedScorer:
         if keeping:
             for name, positions in zip(keeping, self._kept.add(y_true, scores, keeping)):
                 self._slices[name].kept.append(positions)
-        if not self._summarised:
-            return
-        # Statistics are per row (rows_need_all metrics are kept, not summarised): computed once for the
-        # chunk and taken per slice, on labels and scores widened as the whole-array path sees them.
+        if self._summarised:
+            self._summarise(y_true, scores, masks, counts)
+
+    def _summarise(self, y_true: np.ndarray, scores: np.ndarray, masks: dict[str, np.ndarray], counts: dict[str, int]) -> None:
+        """Merge the chunk's rows into each slice's summaries.
+
+        Statistics are per row (``rows_need_all`` metrics are kept, not summarised): computed once
+        for the chunk, on labels and scores widened as the whole-array path sees them, and taken
+        per slice by its mask. A cell metric's rows of one cell share their statistics, so they
+        are computed for one row per cell and a slice counts its rows per cell.
+        """
         wide = scores.astype(np.float64, copy=False)
         y_wide = y_true.astype(np.int64, copy=False) if self.task == "classification" else y_true
+        held = [(self._slices[name], mask, counts[name] == len(mask)) for name, mask in masks.items() if counts[name]]
         for i in self._summarised:
             metric = self.metrics[i]
             assert metric.rows is not None  # _summarised holds row-sum metrics only
-            stats = np.asarray(metric.rows(y_wide, wide), dtype=np.float64)
-            cells = None if metric.cells is None else np.asarray(metric.cells(y_wide, wide), dtype=np.int64)
-            for name, mask in masks.items():
-                if not counts[name]:
-                    continue
-                whole = counts[name] == len(mask)
-                state = self._slices[name]
-                if cells is not None:
-                    summary: CellTable | SkewMoments = CellTable.of(cells if whole else cells[mask], stats if whole else stats[mask])
+            if metric.cells is not None:
+                codes = np.asarray(metric.cells(y_wide, wide), dtype=np.int64)
+                occupied, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+                cell_stats = np.asarray(metric.rows(y_wide[first], wide[first]), dtype=np.float64)
+            else:
+                stats = np.asarray(metric.rows(y_wide, wide), dtype=np.float64)
+            for state, mask, whole in held:
+                if metric.cells is not None:
+                    per_cell = np.bincount(inverse if whole else inverse[mask], minlength=len(occupied))
+                    present = per_cell > 0
+                    summary: CellTable | SkewMoments = CellTable(occupied[present], per_cell[present], cell_stats[present])
                 else:
                     summary = SkewMoments.of(stats if whole else stats[mask])
                 old = state.summaries.get(i)
