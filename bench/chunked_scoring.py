@@ -11,19 +11,29 @@ wall times are loose) and the process's peak RSS in each
     PYTHONPATH=$PWD python bench/chunked_scoring.py --rows 5000000
 
 ``--metrics`` scores a subset (e.g. ``ece`` alone, to time its statistics and moments).
+``--parquet DIR`` reads the chunks as ``vigil run`` does: the predictions written once (in a
+child process) to a :class:`~storage.cache.PredictionCache` in ``DIR``, streamed by
+``prediction_chunks`` with ``chunk_masks`` over the dataset's masks.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
-from evaluators.chunked import ChunkedScorer
-from suite.spec import BootstrapSpec
+# Run as a script, bench/ is first on the path and bench/drift.py would shadow the drift package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from evaluators.chunked import ChunkedScorer  # noqa: E402
+from suite.spec import BootstrapSpec  # noqa: E402
 
 METRICS = "accuracy,macro_f1,log_loss,roc_auc,ece"
 
@@ -68,6 +78,40 @@ def chunks(rows: int, k: int, chunk: int, seconds: list[float]):
         yield y, logits, masks
 
 
+def _write(rows: int, k: int, chunk: int, directory: Path) -> None:
+    """The seeded predictions as the cache holds them (a child process's work: its memory is not ours)."""
+    import pandas as pd
+
+    from storage.cache import PredictionCache
+    from storage.datasets import SAMPLE_ID
+
+    parts = list(chunks(rows, k, chunk, [0.0, 0.0]))
+    scores = np.concatenate([p[1] for p in parts])
+    frame = pd.DataFrame({SAMPLE_ID: np.arange(rows, dtype=np.int64), "y_true": np.concatenate([p[0] for p in parts]).astype(np.int64),
+                          **{f"score_{c}": scores[:, c] for c in range(k)}})
+    segment = np.concatenate([np.argmax(np.stack([p[2][f"segment={s}"] for s in range(4)]), axis=0) for p in parts])
+    np.save(directory / "segment.npy", segment)
+    PredictionCache(directory).put("bench", frame)
+
+
+def _read(rows: int, directory: Path, seconds: list[float]) -> Iterator[tuple]:
+    """The cached predictions as ``score_run`` streams them, with each chunk's masks."""
+    from pipeline.evaluate.score import chunk_masks, prediction_chunks
+    from storage.cache import PredictionCache
+
+    segment = np.load(directory / "segment.npy")
+    masks = {"all": np.ones(rows, bool), **{f"segment={s}": segment == s for s in range(4)}}
+    ids, at = np.arange(rows, dtype=np.int64), 0
+    began, cpu = time.perf_counter(), time.process_time()
+    for chunk_ids, y, scores in prediction_chunks(PredictionCache(directory), "bench", "classification"):
+        chunk = chunk_masks(masks, ids, chunk_ids, at, "bench")
+        at += len(chunk_ids)
+        seconds[0] += time.perf_counter() - began
+        seconds[1] += time.process_time() - cpu
+        yield y, scores, chunk
+        began, cpu = time.perf_counter(), time.process_time()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -75,7 +119,18 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=65_536)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--metrics", default=METRICS)
+    parser.add_argument("--parquet", type=Path, help="stream the chunks from a prediction cache in this folder")
+    parser.add_argument("--write-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_only:
+        _write(args.rows, args.classes, args.chunk, args.parquet)
+        return
+    if args.parquet is not None and not (args.parquet / "segment.npy").exists():
+        args.parquet.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--classes", str(args.classes),
+                        "--parquet", str(args.parquet), "--write-only"], check=True)
+    if args.parquet is not None:
+        import pipeline.evaluate.score  # noqa: F401 (its imports, Prefect's among them, before the base RSS)
     peaks = _Peaks()
     peaks.start()
     time.sleep(0.05)
@@ -85,7 +140,9 @@ def main() -> None:
     making = [0.0, 0.0]
     peaks.phase = "add"
     began, cpu = time.perf_counter(), time.process_time()
-    for y, scores, masks in chunks(args.rows, args.classes, args.chunk, making):
+    source = (_read(args.rows, args.parquet, making) if args.parquet is not None
+              else chunks(args.rows, args.classes, args.chunk, making))
+    for y, scores, masks in source:
         scorer.add(y, scores, masks)
     added, added_cpu = time.perf_counter() - began - making[0], time.process_time() - cpu - making[1]
     after_add = _status("VmRSS")
@@ -97,7 +154,8 @@ def main() -> None:
     peaks.running = False
     peaks.join()
     print(json.dumps({
-        "rows": args.rows, "metrics": args.metrics, "make_s": round(making[0], 1), "add_s": round(added, 1),
+        "rows": args.rows, "metrics": args.metrics, "source": "parquet" if args.parquet else "generated",
+        "make_s": round(making[0], 1), "make_cpu_s": round(making[1], 1), "add_s": round(added, 1),
         "results_s": round(scored, 1), "add_cpu_s": round(added_cpu, 1), "results_cpu_s": round(scored_cpu, 1), "base_rss_gb": round(base / 1e9, 3), "rss_after_add_gb": round(after_add / 1e9, 3),
         "peak_rss_gb": {phase: round(v / 1e9, 3) for phase, v in peaks.peaks.items()},
         "vmhwm_gb": round(_status("VmHWM") / 1e9, 3),
