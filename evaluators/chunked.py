@@ -22,8 +22,8 @@ in (float32 scores and int32 labels from the prediction cache: 44 bytes per row 
 classes), however many slices hold them; a slice keeps only its positions there (none for a
 chunk it holds whole: ``all``; 4 bytes per row otherwise). A large slice's AUC gathers its
 scores one class at a time for DeLong (~32 bytes per row while it runs, freed after), so the
-bench suite at 5M rows (5 metrics, ``all`` and 4 segments, 10 classes) peaks 0.47 GB above
-the process, where a copy per slice and float64 sorts peaked at 1.01 GB
+bench suite at 5M rows (5 metrics, ``all`` and 4 segments, 10 classes) peaks 0.46 GB above
+the process, where a copy per slice and stable float64 sorts peaked at 1.04 GB
 (``bench/chunked_scoring.py``).
 
 Chunks are checked as ``score_predictions`` checks whole arrays. Each row-sum metric's
