@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/intervals.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/driver_memory.py
+	$(BIN)/python bench/chunked_scoring.py --rows 5000000
 	$(BIN)/python bench/scale.py --quick
 
 clean:

@@ -14,13 +14,23 @@ over the chunk's rows) and keeps, per slice:
   moment tensor) for the others. Values equal the whole-array ones up to float rounding of
   the sums (~1e-12 relative); intervals draw from the same seed;
 - for ROC AUC (DeLong needs one sort of the slice's scores), R² (its rows are centred on the
-  slice's mean: ``Metric.rows_need_all``) and any metric without sufficient statistics, all of the slice's labels and scores in the dtype they came in
-  (float32 from the prediction cache: 4 bytes per row and class, plus 8 for the label): the
-  one part whose memory still grows with the slice.
+  slice's mean: ``Metric.rows_need_all``) and any metric without sufficient statistics, all of
+  the slice's rows: the one part whose memory still grows with the slice.
 
-Chunks are checked as ``score_predictions`` checks whole arrays; classification labels are
-widened to int64 and scores to float64 per chunk before any statistic, as the whole-array
-path sees them (kept rows stay as they came and are widened when scored).
+Kept rows live once in a :class:`~evaluators.kept_rows.KeptRows` store, in the dtype they came
+in (float32 scores and int32 labels from the prediction cache: 44 bytes per row for 10
+classes), however many slices hold them; a slice keeps only its positions there (none for a
+chunk it holds whole: ``all``; 4 bytes per row otherwise). A large slice's AUC gathers its
+scores one class at a time for DeLong (~32 bytes per row while it runs, freed after), so the
+bench suite at 5M rows (5 metrics, ``all`` and 4 segments, 10 classes) peaks 0.46 GB above
+the process, where a copy per slice and stable float64 sorts peaked at 1.04 GB
+(``bench/chunked_scoring.py``).
+
+Chunks are checked as ``score_predictions`` checks whole arrays. Each row-sum metric's
+per-row statistics are computed once per chunk (statistics are per row: a metric whose rows
+need the whole slice is kept, not summarised) and taken per slice by its mask, with labels
+widened to int64 and scores to float64 first, as the whole-array path sees them (kept rows
+stay as they came and are widened when scored).
 
 Example:
     >>> from suite.spec import BootstrapSpec
@@ -49,7 +59,9 @@ from evaluators.intervals import (
     summary_interval,
     summary_value,
 )
+from evaluators.intervals.delong import ScoreColumns
 from evaluators.intervals.moments import SkewMoments
+from evaluators.kept_rows import KeptRows, Positions
 from evaluators.metrics import get_metric
 from evaluators.metrics.base import Metric
 from evaluators.scoring import MetricResult, checked_predictions, score_predictions
@@ -62,33 +74,11 @@ Chunk = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
 
 @dataclass
 class _Slice:
-    """What one slice has accumulated: its row count, kept rows and per-metric summaries."""
+    """What one slice has accumulated: its row count, where its kept rows are, its per-metric summaries."""
 
     n: int = 0
-    y: list[np.ndarray] = field(default_factory=list)
-    scores: list[np.ndarray] = field(default_factory=list)
+    kept: list[Positions] = field(default_factory=list)
     summaries: dict[int, CellTable | SkewMoments] = field(default_factory=dict)
-
-    def rows(self, task: str, k: int | None, float64: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The kept rows as whole arrays (empty ones of the right shape for an empty slice); the chunks are dropped."""
-        if not self.y:
-            return (np.empty(0, dtype=np.int64 if task == "classification" else np.float64),
-                    np.empty((0, k) if k is not None else 0, dtype=np.float64))
-        y, scores = _drained(self.y), _drained(self.scores)
-        if not float64:
-            return y, scores
-        return y.astype(np.int64) if task == "classification" else y, scores.astype(np.float64)
-
-
-def _drained(chunks: list[np.ndarray]) -> np.ndarray:
-    """The chunks concatenated, each dropped once copied: the peak is one copy plus a chunk, not two."""
-    whole = np.empty((sum(len(c) for c in chunks), *chunks[0].shape[1:]), dtype=chunks[0].dtype)
-    at = 0
-    while chunks:
-        chunk = chunks.pop(0)
-        whole[at:at + len(chunk)] = chunk
-        at += len(chunk)
-    return whole
 
 
 class ChunkedScorer:
@@ -115,6 +105,7 @@ class ChunkedScorer:
                             if m.rows is not None and m.reduce is not None and not m.rows_need_all]
         self._keep_all = len(self._summarised) < len(self.metrics)
         self._slices: dict[str, _Slice] = {}
+        self._kept = KeptRows()
         self._k: int | None = None
 
     def add(self, y_true: np.ndarray, scores: np.ndarray, masks: dict[str, np.ndarray]) -> None:
@@ -133,37 +124,65 @@ class ChunkedScorer:
             self._slices = {name: _Slice() for name in masks}
         if list(masks) != list(self._slices):
             raise DataError(f"chunk: expected the slices {list(self._slices)}, got {list(masks)}")
-        wide = scores.astype(np.float64, copy=False)
-        y_wide = y_true.astype(np.int64, copy=False) if self.task == "classification" else y_true
+        masks = {name: np.asarray(mask) for name, mask in masks.items()}
         for name, mask in masks.items():
-            mask = np.asarray(mask)
             if mask.dtype != bool or mask.shape != y_true.shape:
                 raise DataError(f"slice {name!r}: expected a boolean mask of shape {y_true.shape}, "
                                 f"got {mask.dtype} of shape {mask.shape}")
-            self._add_to(self._slices[name], y_true[mask], scores[mask], y_wide[mask], wide[mask])
+        counts = {name: int(np.count_nonzero(mask)) for name, mask in masks.items()}
+        keeping: dict[str, np.ndarray] = {}  # slices that keep this chunk's rows, and have some in it
+        for name, count in counts.items():
+            state = self._slices[name]
+            state.n += count
+            if self._keep_all or state.n <= self.exact_max_rows:
+                if count:
+                    keeping[name] = masks[name]
+            elif state.kept:
+                state.kept = []
+                self._kept.keep_only(chunk for s in self._slices.values() for chunk, _ in s.kept)
+        if keeping:
+            for name, positions in zip(keeping, self._kept.add(y_true, scores, keeping)):
+                self._slices[name].kept.append(positions)
+        if self._summarised:
+            self._summarise(y_true, scores, masks, counts)
 
-    def _add_to(self, state: _Slice, raw_y: np.ndarray, raw: np.ndarray, ys: np.ndarray, ss: np.ndarray) -> None:
-        """Keep the rows as they came (int32 labels, float32 scores from the cache); statistics see them widened."""
-        if not len(ys):
-            return
-        state.n += len(ys)
-        if self._keep_all or state.n <= self.exact_max_rows:
-            state.y.append(raw_y)
-            state.scores.append(raw)
-        else:
-            state.y, state.scores = [], []
+    def _summarise(self, y_true: np.ndarray, scores: np.ndarray, masks: dict[str, np.ndarray], counts: dict[str, int]) -> None:
+        """Merge the chunk's rows into each slice's summaries.
+
+        Statistics are per row (``rows_need_all`` metrics are kept, not summarised): computed once
+        for the chunk, on labels and scores widened as the whole-array path sees them, and taken
+        per slice by its mask. A cell metric's rows of one cell share their statistics, so they
+        are computed for one row per cell and a slice counts its rows per cell.
+        """
+        wide = scores.astype(np.float64, copy=False)
+        y_wide = y_true.astype(np.int64, copy=False) if self.task == "classification" else y_true
+        held = [(self._slices[name], mask, counts[name] == len(mask)) for name, mask in masks.items() if counts[name]]
         for i in self._summarised:
             metric = self.metrics[i]
             assert metric.rows is not None  # _summarised holds row-sum metrics only
-            stats = np.asarray(metric.rows(ys, ss), dtype=np.float64)
             if metric.cells is not None:
-                table = CellTable.of(np.asarray(metric.cells(ys, ss), dtype=np.int64), stats)
-                old = state.summaries.get(i)
-                state.summaries[i] = table if old is None else old.merge(table)  # type: ignore[arg-type]
+                codes = np.asarray(metric.cells(y_wide, wide), dtype=np.int64)
+                occupied, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+                cell_stats = np.asarray(metric.rows(y_wide[first], wide[first]), dtype=np.float64)
             else:
-                moments = SkewMoments.of(stats)
+                stats = np.asarray(metric.rows(y_wide, wide), dtype=np.float64)
+            for state, mask, whole in held:
+                if metric.cells is not None:
+                    per_cell = np.bincount(inverse if whole else inverse[mask], minlength=len(occupied))
+                    present = per_cell > 0
+                    summary: CellTable | SkewMoments = CellTable(occupied[present], per_cell[present], cell_stats[present])
+                else:
+                    summary = SkewMoments.of(stats if whole else stats[mask])
                 old = state.summaries.get(i)
-                state.summaries[i] = moments if old is None else old.merge(moments)  # type: ignore[union-attr,arg-type]
+                state.summaries[i] = summary if old is None else old.merge(summary)  # type: ignore[arg-type]
+
+    def _rows(self, state: _Slice) -> tuple[np.ndarray, np.ndarray]:
+        """A slice's kept rows as whole arrays, labels widened as the whole-array path sees them (empty ones for an empty slice)."""
+        if not state.kept:
+            return (np.empty(0, dtype=np.int64 if self.task == "classification" else np.float64),
+                    np.empty((0, self._k) if self._k is not None else 0, dtype=np.float64))
+        ys, ss = self._kept.rows(state.kept)
+        return (ys.astype(np.int64) if self.task == "classification" else ys), ss
 
     def results(self) -> list[MetricResult]:
         """Results for each slice (first chunk's order) and metric, as :func:`score_predictions` gives them."""
@@ -175,26 +194,30 @@ class ChunkedScorer:
     def _slice_results(self, name: str, state: _Slice) -> list[MetricResult]:
         common = dict(task=self.task, bootstrap=self.bootstrap, seed=self.seed, exact_max_rows=self.exact_max_rows)
         if state.n <= self.exact_max_rows:
-            ys, ss = state.rows(self.task, self._k, float64=True)
-            return score_predictions(ys, ss, metric_names=self.metric_names, extra_metrics=self.extra_metrics,
+            ys, ss = self._rows(state)
+            return score_predictions(ys, ss.astype(np.float64), metric_names=self.metric_names, extra_metrics=self.extra_metrics,
                                      masks={name: np.ones(len(ys), dtype=bool)}, **common)  # type: ignore[arg-type]
         by_index: dict[int, MetricResult] = {}
         kept = [i for i in range(len(self.metrics)) if i not in state.summaries]
-        if kept:
-            # AUC reads each score column as float64 itself, one at a time: the kept float32 scores
-            # are not widened whole. It takes value and interval from one DeLong pass (the
-            # Mann-Whitney value up to rounding), skipping the resample matrices of its exact path.
-            delong = [i for i in kept if self.metrics[i].interval_kind == DELONG]
-            others = [i for i in kept if i not in delong]
-            ys, ss = state.rows(self.task, self._k, float64=False)
+        delong = [i for i in kept if self.metrics[i].interval_kind == DELONG]
+        others = [i for i in kept if i not in delong]
+        if delong:
+            # DeLong gathers the slice's kept scores one class at a time, as they came (float32): the
+            # slice's scores are never whole, nor widened. Value and interval come from one pass (the
+            # Mann-Whitney value up to rounding), skipping the resample matrices of the exact path.
+            k = self._k or 0
+            ys = self._kept.labels(state.kept)
+            columns = ScoreColumns(k, lambda c: self._kept.column(state.kept, c))
+            value, low, high = delong_value_and_interval(ys, columns, self.bootstrap.confidence)
+            del ys
             for i in delong:
                 metric = self.metrics[i]
-                value, low, high = delong_value_and_interval(ys, ss, self.bootstrap.confidence)
                 by_index[i] = MetricResult(name, metric.name, metric.version, value, low, high, state.n, DELONG)
-            if others:
-                scored = score_predictions(ys, ss.astype(np.float64), metric_names=[], masks={name: np.ones(len(ys), dtype=bool)},
-                                           extra_metrics=[self.metrics[i] for i in others], **common)  # type: ignore[arg-type]
-                by_index.update(zip(others, scored))
+        if others:
+            ys, ss = self._rows(state)
+            scored = score_predictions(ys, ss.astype(np.float64), metric_names=[], masks={name: np.ones(len(ys), dtype=bool)},
+                                       extra_metrics=[self.metrics[i] for i in others], **common)  # type: ignore[arg-type]
+            by_index.update(zip(others, scored))
         slice_seed = derive_seed(self.seed, name)
         for i, summary in state.summaries.items():
             metric = self.metrics[i]

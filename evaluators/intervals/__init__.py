@@ -40,7 +40,7 @@ import numpy as np
 from scipy import stats
 
 from evaluators.intervals.cells import CellTable
-from evaluators.intervals.delong import auc_influence
+from evaluators.intervals.delong import ScoreColumns, auc_influence
 from evaluators.intervals.moments import RowMoments, SkewMoments, skew_corrected
 from evaluators.metrics.base import Metric
 
@@ -148,13 +148,16 @@ def summary_value(metric: Metric, summary: CellTable | SkewMoments) -> float:
     return float(_reduced(metric, sums[None, :], summary.n)[0])
 
 
-def delong_value_and_interval(y_true: np.ndarray, scores: np.ndarray, confidence: float) -> tuple[float, float, float]:
+def delong_value_and_interval(y_true: np.ndarray, scores: np.ndarray | ScoreColumns,
+                              confidence: float) -> tuple[float, float, float]:
     """ROC AUC (from DeLong's placements: the Mann-Whitney value up to rounding) and ``AUC ± z·se``.
 
-    One sort per class and no resample matrices: what a large slice scored in chunks uses for both.
+    One sort per class and no resample matrices: what a large slice scored in chunks uses for both
+    (its kept scores as :class:`~evaluators.intervals.delong.ScoreColumns`, gathered a class at a time).
     """
     value, influence = auc_influence(y_true, scores)
-    se = float(np.sqrt(np.sum(np.square(influence / len(y_true)))))
+    influence /= len(y_true)  # in place: ``se = sqrt(Σ (φ/n)²)`` without two more rows' worth
+    se = float(np.sqrt(np.sum(np.square(influence, out=influence))))
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return value, _clipped(value - z * se), _clipped(value + z * se)
 

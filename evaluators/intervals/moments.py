@@ -104,18 +104,12 @@ class SkewMoments:
 
     @classmethod
     def of(cls, stats: np.ndarray) -> SkewMoments:
-        """The moments of ``stats`` ``(n, m)``, the tensor built in blocks of rows to bound memory."""
+        """The moments of ``stats`` ``(n, m)``; the tensor from the rows' nonzeros when they are few (:func:`third_comoment`)."""
         stats = np.asarray(stats, dtype=np.float64)
         moments = RowMoments.of(stats)
-        m = stats.shape[1]
-        if m > MAX_THIRD_MOMENT_STATS:
+        if stats.shape[1] > MAX_THIRD_MOMENT_STATS:
             return cls(moments, None)
-        third = np.zeros((m * m, m))
-        block = max(1, (1 << 20) // (m * m))
-        for start in range(0, len(stats), block):
-            centred = stats[start:start + block] - moments.mean
-            third += (centred[:, :, None] * centred[:, None, :]).reshape(len(centred), m * m).T @ centred
-        return cls(moments, third.reshape(m, m, m))
+        return cls(moments, third_comoment(stats, moments))
 
     @property
     def n(self) -> int:
@@ -143,6 +137,73 @@ class SkewMoments:
                      + np.einsum("ij,k->ijk", cross, delta) + np.einsum("ik,j->ijk", cross, delta)
                      + np.einsum("jk,i->ijk", cross, delta))
         return SkewMoments(a.merge(b), third)
+
+
+#: Rows of at most ``d`` nonzeros take the sparse path of :func:`third_comoment` when ``SPARSE_GAIN · d³ ≤ m³``:
+#: measured, a dense multiply-add costs ~0.08 ns in BLAS, a sparse row ~65 ns (finding its nonzeros
+#: included) plus a few ns per nonzero triple; at ECE's ``m = 15, d = 1`` the sparse path is 4× faster.
+SPARSE_GAIN = 64
+#: ... and when no statistic's mean exceeds this many of its standard deviations, which bounds the
+#: cancellation of converting raw moments to central ones (a relative error of ~eps·(1 + ratio)³).
+SPARSE_MAX_MEAN_TO_SD = 10.0
+
+
+def third_comoment(stats: np.ndarray, moments: RowMoments) -> np.ndarray:
+    """``Σ_r (x_r - mean)^⊗3`` ``(m, m, m)`` of float64 ``stats`` ``(n, m)`` with ``moments`` their :class:`RowMoments`.
+
+    Dense rows cost ``n·m³`` multiply-adds (blocks of centred rows, one BLAS product each).
+    Rows with at most ``d`` nonzeros, ``SPARSE_GAIN·d³ ≤ m³`` (ECE's: one of 15), cost ``n·d³``:
+    the raw sums ``S2 = Σ x⊗x`` and ``S3 = Σ x⊗x⊗x`` are bincounts over each row's nonzero
+    pairs and triples, and ``T = S3 - (μ⊗S2 + its two other orders) + 2n·μ⊗μ⊗μ``: equal to
+    the dense tensor up to float rounding. 200k ECE rows on the 2-core dev machine: 53 ms
+    dense, 13 ms sparse, most of it finding the nonzeros.
+
+    Example:
+        >>> x = np.zeros((6, 16)); x[np.arange(6), [0, 0, 3, 5, 5, 5]] = [1.0, -2.0, 0.5, 2.0, 1.0, 4.0]
+        >>> centred = x - x.mean(axis=0)
+        >>> dense = np.einsum("ri,rj,rk->ijk", centred, centred, centred)
+        >>> bool(np.allclose(third_comoment(x, RowMoments.of(x)), dense, rtol=0, atol=1e-12))
+        True
+    """
+    n, m = stats.shape
+    mean = moments.mean
+    spread = np.sqrt(np.diag(moments.comoment) / max(n, 1))
+    nonzeros = int(np.count_nonzero(stats))
+    if (SPARSE_GAIN * nonzeros**3 > (m * n) ** 3  # too many per row on average: no scan for them
+            or np.any(np.abs(mean) > SPARSE_MAX_MEAN_TO_SD * spread)):
+        return _dense_third(stats, mean)
+    rows, columns = np.divmod(np.flatnonzero(stats), m)  # row-major: each row's nonzeros together, in column order
+    per_row = np.bincount(rows, minlength=n)
+    d = int(per_row.max()) if n else 0
+    if SPARSE_GAIN * d**3 > m**3:
+        return _dense_third(stats, mean)
+    rank = np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    index, value = np.zeros((n, d), dtype=np.int64), np.zeros((n, d))  # padded with 0 at column 0: adds nothing
+    index[rows, rank], value[rows, rank] = columns, stats[rows, columns]
+    del rows, columns, rank
+    raw2, raw3 = np.zeros(m * m), np.zeros(m * m * m)
+    block = max(1, (1 << 20) // max(d**3, 1))
+    for start in range(0, n, block):
+        i, v = index[start:start + block], value[start:start + block]
+        pair = (i[:, :, None] * m + i[:, None, :]).ravel()
+        raw2 += np.bincount(pair, (v[:, :, None] * v[:, None, :]).ravel(), minlength=m * m)
+        triple = (pair.reshape(len(i), d * d)[:, :, None] * m + i[:, None, :]).ravel()
+        raw3 += np.bincount(triple, (v[:, :, None, None] * v[:, None, :, None] * v[:, None, None, :]).ravel(),
+                            minlength=m**3)
+    s2, s3 = raw2.reshape(m, m), raw3.reshape(m, m, m)
+    return (s3 - np.einsum("i,jk->ijk", mean, s2) - np.einsum("j,ik->ijk", mean, s2) - np.einsum("k,ij->ijk", mean, s2)
+            + 2 * n * np.einsum("i,j,k->ijk", mean, mean, mean))
+
+
+def _dense_third(stats: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The tensor of :func:`third_comoment` from centred rows, in blocks of rows to bound memory."""
+    m = stats.shape[1]
+    third = np.zeros((m * m, m))
+    block = max(1, (1 << 20) // (m * m))
+    for start in range(0, len(stats), block):
+        centred = stats[start:start + block] - mean
+        third += (centred[:, :, None] * centred[:, None, :]).reshape(len(centred), m * m).T @ centred
+    return third.reshape(m, m, m)
 
 
 def skew_corrected(

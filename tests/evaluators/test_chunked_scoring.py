@@ -16,7 +16,7 @@ import pytest
 
 from evaluators.chunked import ChunkedScorer, score_chunks
 from evaluators.intervals import EXACT_MAX_ROWS
-from evaluators.intervals.moments import RowMoments, SkewMoments
+from evaluators.intervals.moments import RowMoments, SkewMoments, _dense_third, third_comoment
 from evaluators.metrics.expected_cost import cost_metric
 from evaluators.scoring import MetricResult, score_predictions
 from suite.errors import DataError
@@ -79,6 +79,21 @@ def test_chunked_classification_equals_the_whole_arrays(k: int) -> None:
     assert methods[("quarter", "ece")] == "bootstrap"
 
 
+def test_small_slices_keep_their_rows_once_without_auc() -> None:
+    """Without AUC only slices of at most EXACT_MAX_ROWS keep rows, in one store: they still score exactly."""
+    rng = np.random.default_rng(8)
+    y, p = classification(N, 3, rng)
+    masks = slices(y, rng)
+    kwargs = dict(task="classification", metric_names=["accuracy", "ece", "log_loss"], bootstrap=BootstrapSpec(resamples=200), seed=3)
+    scorer = ChunkedScorer(**kwargs)  # type: ignore[arg-type]
+    for chunk in chunked(y, p, masks):
+        scorer.add(*chunk)
+    stored = sum(len(rows) for rows in scorer._kept._y if rows is not None)
+    # the chunks read while "all" was small (20,001 rows), then only the small slices' rows: not all N
+    assert stored < CUTS[4] + masks["quarter"].sum() + masks["one class, small"].sum() < N
+    assert_same(score_predictions(y, p, masks=masks, **kwargs), scorer.results())  # type: ignore[arg-type]
+
+
 def test_float32_chunks_score_as_their_float64_whole() -> None:
     """The pipeline streams float32 scores and int32 labels; the whole path saw them cast to float64 and int64."""
     rng = np.random.default_rng(5)
@@ -109,6 +124,33 @@ def test_third_moments_merge_exactly() -> None:
     np.testing.assert_allclose(merged.third, direct, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(whole.third, direct, rtol=1e-10, atol=1e-9)
     assert isinstance(merged.moments, RowMoments) and merged.n == len(rows)
+
+
+@pytest.mark.parametrize("nonzeros", [0, 1, 2, 15])
+def test_sparse_third_moments_equal_the_dense_tensor(nonzeros: int) -> None:
+    """Rows with few nonzeros (ECE's one-hot bins) take the raw-moment path, dense ones the centred one: same tensor."""
+    rng = np.random.default_rng(nonzeros)
+    n, m = 30_000, 15
+    rows = np.zeros((n, m))
+    for _ in range(nonzeros):  # up to `nonzeros` per row (collisions leave fewer), skewed and of both signs
+        rows[np.arange(n), rng.choice(m, n, p=np.r_[0.4, np.full(m - 1, 0.6 / (m - 1))])] = rng.gamma(0.5, size=n) - 0.3
+    rows[rng.random(n) < 0.1] = 0.0  # some rows all zero
+    centred = rows - rows.mean(axis=0)
+    direct = np.einsum("ri,rj,rk->ijk", centred, centred, centred)
+    merged = SkewMoments.of(rows[:5_000]).merge(SkewMoments.of(rows[5_000:]))
+    for tensor in (SkewMoments.of(rows).third, merged.third, third_comoment(rows, RowMoments.of(rows))):
+        np.testing.assert_allclose(tensor, direct, rtol=1e-10, atol=1e-12 * np.abs(direct).max())
+    if nonzeros == 1:  # ECE's case: the dense product's own result matches too
+        np.testing.assert_allclose(_dense_third(rows, rows.mean(axis=0)), direct, rtol=1e-10, atol=1e-12 * np.abs(direct).max())
+
+
+def test_sparse_rows_with_a_dominant_mean_keep_the_centred_path() -> None:
+    """A nonzero column whose mean dwarfs its spread would cancel in raw moments: it takes the dense path."""
+    rows = np.zeros((4_000, 16))
+    rows[:, 3] = 1e4 + np.random.default_rng(2).gamma(0.5, size=4_000)
+    centred = rows - rows.mean(axis=0)
+    direct = np.einsum("ri,rj,rk->ijk", centred, centred, centred)
+    np.testing.assert_allclose(third_comoment(rows, RowMoments.of(rows)), direct, rtol=1e-9, atol=1e-9 * np.abs(direct).max())
 
 
 def test_chunks_with_other_slices_or_bad_masks_are_refused() -> None:
@@ -169,9 +211,10 @@ def test_chunked_peak_memory_does_not_grow_with_rows() -> None:
     assert whole_per_row > 25 * MAX_BYTES_PER_ROW  # the measurement can tell the two paths apart
 
 
-#: ROC AUC keeps a large slice's labels and scores as they came (int32 + 3 × float32: 16 B/row)
-#: for DeLong's sort, whose pass peaks near 76 B/row more: the one per-row cost left.
-MAX_AUC_BYTES_PER_ROW = 128
+#: ROC AUC keeps the rows once, as they came (int32 + 3 × float32: 16 B/row), for DeLong's sorts,
+#: whose pass gathers one class's column at a time and peaks ~28 B/row more (44 measured; 83
+#: before issue 18, with float64 stable sorts): the one per-row cost left.
+MAX_AUC_BYTES_PER_ROW = 64
 
 
 def test_chunked_auc_memory_is_its_kept_float32_rows_and_one_delong_pass() -> None:
