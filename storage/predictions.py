@@ -81,6 +81,16 @@ class PredictionFiles:
         os.replace(temporary, target)
         return target.as_uri()
 
+    def predictions_sha256(self, run_id: str, dataset: str, model: str, variant: str) -> str:
+        """:func:`storage.manifest.frame_sha256` of :meth:`read_predictions`' frame, streamed (never the whole frame in memory).
+
+        Raises:
+            VigilError: the run has no such predictions.
+        """
+        from storage.manifest import parquet_frame_sha256
+
+        return parquet_frame_sha256(self._predictions_path(run_id, dataset, model, variant))
+
     def read_predictions(self, run_id: str, dataset: str, model: str, variant: str) -> pd.DataFrame:
         """The predictions frame of one (dataset, model, variant) of a run.
 
@@ -90,8 +100,12 @@ class PredictionFiles:
         Raises:
             VigilError: the run has no such predictions.
         """
+        return pd.read_parquet(self._predictions_path(run_id, dataset, model, variant))
+
+    def _predictions_path(self, run_id: str, dataset: str, model: str, variant: str) -> Path:
+        """The staged predictions file of a run in progress, else the committed one's."""
         relpath = self._predictions_relpath(dataset, model, variant)
         for root in (self.staging_dir(run_id), self._run_dir(run_id)):
             if (root / relpath).is_file():
-                return pd.read_parquet(root / relpath)
+                return root / relpath
         raise VigilError(f"run {run_id!r}: expected predictions for {dataset}/{model}/{variant}, found none")

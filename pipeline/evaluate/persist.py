@@ -15,7 +15,6 @@ from pipeline.evaluate.infer import staged_placements
 from pipeline.evaluate.plan import RunPlan
 from pipeline.evaluate.score import staged_results_path
 from storage.frames import read_frame
-from storage.manifest import frame_sha256
 from storage.records import DatasetVersionRecord
 from storage.store import ResultStore
 from suite.errors import VigilError
@@ -50,14 +49,13 @@ def staged_run(plan: RunPlan, decision: Decision, settings: Settings) -> StagedR
 
 
 def prediction_hashes(plan: RunPlan, store: ResultStore) -> dict[str, str]:
-    """``model/dataset/variant`` → :func:`storage.manifest.frame_sha256` of the predictions this run staged (those it has)."""
+    """``model/dataset/variant`` → :func:`storage.manifest.frame_sha256` of the predictions this run staged (those it has), streamed."""
     hashes = {}
     for item in plan.work_items():
         try:
-            frame = store.read_predictions(plan.run_id, item.dataset, item.model, item.variant)
+            hashes[f"{item.model}/{item.dataset}/{item.variant}"] = store.predictions_sha256(plan.run_id, item.dataset, item.model, item.variant)
         except VigilError:  # a run that scored nothing staged none
             continue
-        hashes[f"{item.model}/{item.dataset}/{item.variant}"] = frame_sha256(frame)
     return hashes
 
 

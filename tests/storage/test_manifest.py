@@ -115,3 +115,24 @@ def test_a_run_without_a_manifest_cannot_be_verified(settings: Settings) -> None
 
 def test_an_unknown_run_exits_2(settings: Settings) -> None:
     assert _verify("nope")[0] == 2
+
+
+@pytest.mark.parametrize("rows", [0, 1, 70_000, 200_001])
+def test_predictions_hash_streamed_equals_the_whole_frame_hash(tmp_path: Path, rows: int) -> None:
+    """Provenance hashes predictions a record batch at a time; the hash must be the whole frame's, as runs recorded it."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from storage.manifest import frame_sha256, parquet_frame_sha256
+
+    rng = np.random.default_rng(rows)
+    scores = rng.random((rows, 3), dtype=np.float32)
+    classification = pd.DataFrame({"sample_id": rng.permutation(rows).astype(np.int64), "y_true": rng.integers(0, 3, rows),
+                                   "y_pred": scores.argmax(axis=1), **{f"score_{k}": scores[:, k] for k in range(3)}})
+    regression = pd.DataFrame({"sample_id": np.arange(rows, dtype=np.int64), "y_true": rng.normal(size=rows), "y_pred": rng.normal(size=rows)},
+                              index=pd.RangeIndex(rows) * 2)  # an index stored by pandas is not content
+    for name, frame in (("cls", classification), ("reg", regression)):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pandas(frame), path, row_group_size=50_000)
+        assert parquet_frame_sha256(path, batch_rows=65_536) == frame_sha256(pd.read_parquet(path)), name
