@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from storage.dataset_files import release_arrow_memory
+from storage.dataset_files import release_freed_memory
 from storage.frames import read_frame, write_frame
 
 
@@ -68,4 +68,4 @@ class PredictionCache:
         """
         for batch in pq.ParquetFile(self.path(key), pre_buffer=False).iter_batches(batch_size=batch_rows, columns=columns, use_threads=False):
             yield {name: batch.column(name).to_numpy(zero_copy_only=False) for name in columns}
-        release_arrow_memory()  # the decoded row groups' pages, not held under what the reader does next (scoring's peak)
+        release_freed_memory()  # the decoded row groups' pages, not held under what the reader does next (scoring's peak)

@@ -20,6 +20,8 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BATCH_ROWS = 65_536  # rows decoded at a time by the streamed checks: ~17 MB of float32 at 64 features
+
+try:  # glibc's heap keeps freed pages too; other C libraries (macOS, musl) have no malloc_trim: nothing to call
+    _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _MALLOC_TRIM = None
 
 
 def file_columns(path: Path) -> list[str]:
@@ -45,18 +52,21 @@ def read_columns(path: Path, columns: list[str]) -> pd.DataFrame:
     return pd.read_parquet(path, columns=columns).reset_index(drop=True)
 
 
-def release_arrow_memory() -> None:
-    """Hand the pages Arrow's memory pool has freed but kept back to the system.
+def release_freed_memory() -> None:
+    """Hand the pages that Arrow's memory pool and C's heap have freed but kept back to the system.
 
-    Why: Arrow's pool (mimalloc) keeps what a read freed for its next allocation, and the
-    arrays a run holds afterwards come from numpy's allocator, never from that pool. At 10M
-    rows, reading the kept columns (``sample_id``, ``label``, a string ``segment``) and
-    streaming the value checks left the driver at 1,009 MiB RSS after ``prepare_run``, freed
-    pool pages held until the process ended and under everything scoring added; released at
-    the end of :func:`storage.datasets.load_dataset`, 627 MiB. Only memory already freed is
-    returned: nothing read changes.
+    Why: Arrow's pool (mimalloc) keeps what a read freed for its next allocation, and glibc's
+    heap what numpy freed below its mmap threshold. At 10M rows, reading the kept columns
+    (``sample_id``, ``label``, a string ``segment``) and streaming the value checks left the
+    driver at 1,009 MiB RSS after ``prepare_run``, most of it pages freed and kept (585 MiB
+    once released at the end of :func:`storage.datasets.load_dataset`); a prediction cache's
+    decoded row groups stayed under scoring's peak (``bench/chunked_scoring.py``'s case in
+    process after ``prepare_run``: 1,641 MiB, 1,510 MiB once released after the last chunk).
+    Only memory already freed is returned: nothing read changes.
     """
     pa.default_memory_pool().release_unused()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def value_problems(frame: pd.DataFrame, features: list[str], allow_nan: list[str]) -> dict[str, tuple[int, int]]:

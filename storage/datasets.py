@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from storage.checksums import frame_sha256, sha256_file
-from storage.dataset_files import file_columns, file_rows, read_columns, release_arrow_memory, streamed_value_problems, value_problems
+from storage.dataset_files import file_columns, file_rows, read_columns, release_freed_memory, streamed_value_problems, value_problems
 from suite.errors import ChecksumError, DataError
 from suite.registry import Registry
 from suite.spec import DatasetSpec, SuiteSpec
@@ -236,7 +236,7 @@ def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
     if held is None:
         return LoadedDataset(spec.name, frame.reset_index(drop=True), features, spec.label, sha, source)
     frame = frame.reset_index(drop=True)
-    release_arrow_memory()  # what reading and checking the file freed, not kept under the rest of the run
+    release_freed_memory()  # what reading and checking the file freed, not kept under the rest of the run
     return LoadedDataset(spec.name, frame, features, spec.label, sha, source, str(held), columns)
 
 
