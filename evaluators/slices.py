@@ -61,7 +61,11 @@ def _family(frame: pd.DataFrame, spec: SliceSpec) -> dict[str, np.ndarray]:
 
 
 def _distinct(column: pd.Series) -> list[object]:
-    values = list(column.dropna().unique())
+    # The column's distinct values less the missing ones, in first-seen order as ``dropna().unique()``
+    # gives them, without its copy of the column: at 10M rows of strings that copy's 76 MiB stayed
+    # in the process under scoring's peak (229 MiB while it ran).
+    uniques = column.unique()
+    values = list(uniques[~pd.isna(uniques)])
     try:
         return sorted(values)
     except TypeError:  # mixed types: keep first-seen order
