@@ -114,11 +114,12 @@ def _write(rows: int, k: int, chunk: int, directory: Path) -> None:
 
 def _read(rows: int, directory: Path, seconds: list[float]) -> Iterator[tuple]:
     """The cached predictions as ``score_run`` streams them, with each chunk's masks."""
+    from evaluators.slices import PackedMasks
     from pipeline.evaluate.score import chunk_masks, prediction_chunks
     from storage.cache import PredictionCache
 
     segment = np.load(directory / "segment.npy")
-    masks = {"all": np.ones(rows, bool), **{f"segment={s}": segment == s for s in range(4)}}
+    masks = PackedMasks({"all": np.ones(rows, bool), **{f"segment={s}": segment == s for s in range(4)}})
     ids, at = np.arange(rows, dtype=np.int64), 0
     began, cpu = time.perf_counter(), time.process_time()
     for chunk_ids, y, scores in prediction_chunks(PredictionCache(directory), "bench", "classification"):

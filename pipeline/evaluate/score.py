@@ -17,7 +17,7 @@ import pandas as pd
 from evaluators.metrics.base import Metric
 from evaluators.metrics.expected_cost import cost_metric
 from evaluators.chunked import ChunkedScorer
-from evaluators.slices import slice_masks
+from evaluators.slices import PackedMasks, slice_masks
 from pipeline.evaluate.plan import RunPlan, WorkItem
 from pipeline.progress import report
 from storage.cache import PredictionCache
@@ -76,26 +76,13 @@ def prediction_chunks(cache: PredictionCache, key: str, task: str, batch_rows: i
             yield chunk[SAMPLE_ID].astype(np.int64, copy=False), chunk["y_true"].astype(np.float64), chunk["y_pred"].astype(np.float64)
 
 
-def aligned_masks(masks: dict[str, np.ndarray], data_ids: np.ndarray, pred_ids: np.ndarray, where: str,
-                  positions_of: pd.Index | None = None) -> dict[str, np.ndarray]:
-    """The slice masks (over the dataset's rows) at the predictions' rows: as they are when the order is the same.
-
-    ``positions_of``, the index of ``data_ids``, saves rebuilding it for every chunk.
-    """
-    if np.array_equal(data_ids, pred_ids):
-        return masks
-    positions = (positions_of if positions_of is not None else pd.Index(data_ids)).get_indexer(pred_ids)
-    if (positions < 0).any():
-        raise DataError(f"{where}: expected the dataset's sample ids, got {int((positions < 0).sum())} unknown (e.g. {pred_ids[positions < 0][0]})")
-    return {name: mask[positions] for name, mask in masks.items()}
-
-
-def chunk_masks(masks: dict[str, np.ndarray], data_ids: np.ndarray, chunk_ids: np.ndarray, at: int,
+def chunk_masks(masks: PackedMasks, data_ids: np.ndarray, chunk_ids: np.ndarray, at: int,
                 where: str, positions_of: pd.Index | None = None) -> dict[str, np.ndarray]:
     """The slice masks (over the dataset's rows) at a chunk's rows, stored from row ``at``.
 
     By position when the chunk holds the dataset's ids at ``at..`` (predictions in dataset
-    order, the usual case); otherwise looked up by id in ``positions_of`` (the dataset's ids).
+    order, the usual case); otherwise looked up by id in ``positions_of`` (the index of
+    ``data_ids``: passed, it saves rebuilding one for every chunk).
 
     Raises:
         DataError: more rows than the dataset's, or sample ids the dataset lacks.
@@ -104,12 +91,15 @@ def chunk_masks(masks: dict[str, np.ndarray], data_ids: np.ndarray, chunk_ids: n
     if stop > len(data_ids):
         raise DataError(f"{where}: expected {len(data_ids)} rows (the dataset's), got more")
     if np.array_equal(data_ids[at:stop], chunk_ids):
-        return {name: mask[at:stop] for name, mask in masks.items()}
-    return aligned_masks(masks, data_ids, chunk_ids, where, positions_of)
+        return masks.rows(at, stop)
+    positions = (positions_of if positions_of is not None else pd.Index(data_ids)).get_indexer(chunk_ids)
+    if (positions < 0).any():
+        raise DataError(f"{where}: expected the dataset's sample ids, got {int((positions < 0).sum())} unknown (e.g. {chunk_ids[positions < 0][0]})")
+    return masks.at(positions)
 
 
 def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, cache: PredictionCache, key: str,
-                masks: dict[str, np.ndarray]) -> pd.DataFrame:
+                masks: PackedMasks) -> pd.DataFrame:
     """One work item's results, its predictions streamed through a :class:`ChunkedScorer`: the driver
     holds a chunk, the slice masks and per-slice summaries, never float64 copies of all scores."""
     data = plan.data(item.dataset)
@@ -142,14 +132,14 @@ def score_run(plan: RunPlan, settings: Settings) -> str:
     suite = plan.suite
     store, cache = ResultStore(settings), PredictionCache(settings.cache_dir)
     frames, items = [], plan.work_items()
-    masks: dict[str, dict[str, np.ndarray]] = {}
+    masks: dict[str, PackedMasks] = {}
     for done, item in enumerate(items):
         key = plan.cache_key(item.model, item.dataset, item.variant)
         if not cache.has(key):
             raise DataError(f"run {plan.run_id}: predictions for {item.model}/{item.dataset}/{item.variant} are missing")
         store.stage_predictions_file(plan.run_id, item.dataset, item.model, item.variant, cache.path(key))
         if item.dataset not in masks:
-            masks[item.dataset] = slice_masks(plan.data(item.dataset).meta, suite.slices)
+            masks[item.dataset] = PackedMasks(slice_masks(plan.data(item.dataset).meta, suite.slices))
         frames.append(_score_item(suite, plan, item, cache, key, masks[item.dataset]))
         report("score", done + 1, len(items), f"{item.model} · {item.variant}")
     results = pd.concat(frames, ignore_index=True).assign(created_at=datetime.now(UTC))

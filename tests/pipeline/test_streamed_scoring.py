@@ -14,6 +14,7 @@ import pytest
 
 from evaluators.chunked import ChunkedScorer
 from evaluators.scoring import score_predictions
+from evaluators.slices import PackedMasks
 from pipeline.evaluate.score import chunk_masks, prediction_chunks
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID
@@ -47,7 +48,7 @@ def test_streamed_predictions_score_as_the_whole_arrays(tmp_path: Path, shuffled
     at, index = 0, pd.Index(ids)
     for chunk_ids, chunk_y, chunk_scores in prediction_chunks(cache, "key", "classification", batch_rows=4_096):
         assert chunk_scores.dtype == np.float32
-        scorer.add(chunk_y, chunk_scores, chunk_masks(masks, ids, chunk_ids, at, "test", index))
+        scorer.add(chunk_y, chunk_scores, chunk_masks(PackedMasks(masks), ids, chunk_ids, at, "test", index))
         at += len(chunk_ids)
     # Before streaming: whole arrays in stored order, masks aligned to it (the exact bootstrap sees row order).
     whole = score_predictions(y[order].astype(np.int64), p[order].astype(np.float64),
@@ -61,8 +62,10 @@ def test_streamed_predictions_score_as_the_whole_arrays(tmp_path: Path, shuffled
 
 def test_chunk_masks_refuse_unknown_ids_and_extra_rows() -> None:
     ids = np.arange(10)
-    masks = {"all": np.ones(10, bool)}
+    masks = PackedMasks({"all": np.ones(10, bool), "odd": ids % 2 == 1})
     assert chunk_masks(masks, ids, ids[4:8], 4, "here")["all"].shape == (4,)
+    assert chunk_masks(masks, ids, ids[3:9], 3, "here")["odd"].tolist() == [True, False, True, False, True, False]
+    assert chunk_masks(masks, ids, np.array([7, 2, 9]), 0, "here")["odd"].tolist() == [True, False, True]  # by id
     with pytest.raises(DataError, match="unknown"):
         chunk_masks(masks, ids, np.array([3, 99]), 0, "here")
     with pytest.raises(DataError, match="expected 10 rows"):
