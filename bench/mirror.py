@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,11 +33,7 @@ LOOPBACK = "127.0.0.1"
 # run as a script, this file's folder comes first on sys.path and its name would hide the mirror package
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
+from suite.processes import free_port  # noqa: E402
 
 
 def production_main(port: int) -> None:

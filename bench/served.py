@@ -11,19 +11,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from suite.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _alive(pid: int) -> bool:
@@ -40,10 +35,11 @@ class ServedVigil:
         suites: Suite files to serve (their deployments are registered; the bench never triggers them).
         env: The environment of serve and of the runs handed to it (its ``VIGIL_HOME`` names serve's home).
         log: Where serve's own output goes.
+        tree: The source tree whose ``vigil`` serves (a baseline checkout for ``bench/startup.py --tree``).
     """
 
-    def __init__(self, suites: list[Path], env: dict[str, str], log: Path) -> None:
-        self.suites, self.env, self.log = suites, env, log
+    def __init__(self, suites: list[Path], env: dict[str, str], log: Path, tree: Path = ROOT) -> None:
+        self.suites, self.env, self.log, self.tree = suites, env, log, tree
         self.home = Path(env["VIGIL_HOME"])
         self.process: subprocess.Popen[bytes] | None = None
         self.started_s = 0.0
@@ -70,8 +66,8 @@ class ServedVigil:
     def __enter__(self) -> ServedVigil:
         began = time.perf_counter()
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", *map(str, self.suites), "--port", str(_free_port())],
-                                            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", *map(str, self.suites), "--port", str(free_port())],
+                                            cwd=self.tree, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.ready_spare()
         self.started_s = time.perf_counter() - began
         return self

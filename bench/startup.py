@@ -38,7 +38,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flows.server import PrefectServer
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: bench/ comes first, and bench.served must be importable
+    sys.path.insert(0, str(ROOT))
+
+from bench.served import ServedVigil  # noqa: E402
+from flows.server import PrefectServer  # noqa: E402
+from suite.processes import free_port  # noqa: E402
 
 MODEL = "import numpy as np\n\n\ndef predict(x):\n    p = 1 / (1 + np.exp(-3 * np.asarray(x)[:, 0]))\n    return np.stack([1 - p, p], axis=1)\n"
 STARTED = re.compile(r"started in ([0-9.]+) s")
@@ -118,11 +123,13 @@ def main() -> None:
         env.setdefault("PREFECT_HOME", str(scratch / "prefect-home"))  # its database is migrated by the first run, as on any machine
         one_run(args.tree.resolve(), suite, scratch, env)  # warm the OS file cache and Prefect's database; not counted
         cold = best(args.tree.resolve(), suite, scratch, env, args.repeats, "cold")
-        with PrefectServer(scratch / "served", port=_free_port()) as server:
+        with PrefectServer(scratch / "served", port=free_port()) as server:
             warm = best(args.tree.resolve(), suite, scratch, {**env, "PREFECT_API_URL": server.api_url}, args.repeats, "warm server")
-        with VigilServe(args.tree.resolve(), suite, scratch / "serve-home", env) as serve:
+        serve_env = {k: v for k, v in env.items() if k != "PREFECT_HOME"}  # serve's own server keeps its database in VIGIL_HOME
+        serve_env |= {"VIGIL_HOME": str(scratch / "serve-home"), "PYTHONPATH": str(args.tree.resolve())}
+        with ServedVigil([suite], serve_env, scratch / "serve.log", tree=args.tree.resolve()) as serve:
             served = best(args.tree.resolve(), suite, scratch, {**env, "VIGIL_HOME": str(serve.home)}, args.repeats, "served",
-                          before_each=serve.wait_for_spare)
+                          before_each=lambda: _home_once_spare_ready(serve))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"total_cold_s: {cold[1]:.2f}\ncpu_cold_s: {cold[2]:.2f}\ntotal_warm_server_s: {warm[1]:.2f}\ncpu_warm_server_s: {warm[2]:.2f}")
@@ -130,51 +137,10 @@ def main() -> None:
     print(f"fixed_cost_cold_s: {cold[0]:.2f}\nfixed_cost_warm_server_s: {warm[0]:.2f}\nfixed_cost_served_s: {served[0]:.2f}")
 
 
-class VigilServe:
-    """``vigil serve SUITE`` from ``tree`` with its own ``VIGIL_HOME``, up until its spare is ready; stopped by SIGTERM."""
-
-    def __init__(self, tree: Path, suite: Path, home: Path, env: dict[str, str]) -> None:
-        self.tree, self.suite, self.home = tree, suite, home
-        self.env = {**env, "VIGIL_HOME": str(home), "PYTHONPATH": str(tree)}
-        self.env.pop("PREFECT_HOME", None)  # serve's own server keeps its database in VIGIL_HOME
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> VigilServe:
-        self.home.mkdir(parents=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(self.suite), "--port", str(_free_port())],
-                                     cwd=self.suite.parent, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        return self
-
-    def wait_for_spare(self, timeout_s: float = 180.0) -> Path:
-        """Wait until serve's current spare has warmed up (its log says one more spare is ready than took a run); returns the home."""
-        log = self.home / "serve" / "spare.log"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise SystemExit(f"vigil serve exited with {self.proc.returncode}")
-            text = log.read_text() if log.exists() else ""
-            if (self.home / "serve" / "serve.json").exists() and len(re.findall(r"spare \d+ ready", text)) > text.count("took a run"):
-                return self.home
-            time.sleep(0.2)
-        raise SystemExit(f"vigil serve: expected a warm spare within {timeout_s:.0f} s, got none (see {log})")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _home_once_spare_ready(serve: ServedVigil) -> Path:
+    """Serve's home, once its next spare has warmed up (a run handed over sooner would wait for it)."""
+    serve.ready_spare(180)
+    return serve.home
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from suite.errors import VigilError
-from suite.processes import main_thread_on_linux, parent_death_signal
+from suite.processes import free_port, main_thread_on_linux, parent_death_signal
 
 
 class PrefectServer:
@@ -85,12 +84,6 @@ class PrefectServer:
 
 
 # ---- the temporary server, in place of the one Prefect starts by itself ---------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class TemporaryServer:
     """Prefect's temporary API server (what Prefect starts without ``PREFECT_API_URL``), started by Vigil without waiting.
 
@@ -124,7 +117,7 @@ class TemporaryServer:
     def _spawn(self) -> None:
         import prefect
 
-        self.port = _free_port()
+        self.port = free_port()
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
                    "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]

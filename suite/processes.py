@@ -1,4 +1,4 @@
-"""Child processes that die with their parent, even when it is killed with ``kill -9`` (Linux ``PR_SET_PDEATHSIG``).
+"""Child processes that die with their parent, even when it is killed with ``kill -9`` (Linux ``PR_SET_PDEATHSIG``), and free ports for them.
 
 Used by every long-lived child Vigil starts: Prefect's servers (:mod:`flows.server`),
 ``vigil serve``'s Ray head (:mod:`workers.head`) and its warm spares (:mod:`cli.warm`).
@@ -9,9 +9,10 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 _PR_SET_PDEATHSIG = 1
 
@@ -44,3 +45,18 @@ def main_thread_on_linux() -> bool:
 def dies_with_this_thread() -> Callable[[], None] | None:
     """:func:`parent_death_signal` on Linux (the child dies when the calling thread ends), else None."""
     return parent_death_signal() if sys.platform.startswith("linux") else None
+
+
+def free_port(avoid: Container[int] = ()) -> int:
+    """A loopback TCP port nobody listens on now, outside ``avoid`` (e.g. Ray's worker port range).
+
+    Example:
+        >>> 0 < free_port(avoid=range(10002, 20000)) < 65536
+        True
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port

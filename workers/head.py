@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from suite.errors import VigilError
+from suite import processes
 from suite.processes import main_thread_on_linux, parent_death_signal
 from workers.reaper import start_reaper
 
@@ -43,12 +44,7 @@ RAY_WORKER_PORTS = range(10002, 20000)
 
 def free_port() -> int:
     """A TCP port nobody listens on now, outside Ray's worker range."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in RAY_WORKER_PORTS:
-            return port
+    return processes.free_port(avoid=RAY_WORKER_PORTS)
 
 
 def write_token(path: Path) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from cli.main import app
 from mirror.server import ThreadedServer
 from storage.datasets import DATASET_LOADERS
 from suite.load import load_suite
+from suite.processes import free_port
 from tests.mirror.stub import production_answer, production_app
 from workers.predictor import Predictor
 
@@ -43,12 +43,6 @@ def production() -> Iterator[ThreadedServer]:
     server = ThreadedServer(production_app()).start()
     yield server
     server.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _requests() -> list[dict]:
@@ -73,7 +67,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float = 
 
 def test_mirror_subprocess_logs_both_answers_and_replays(production: ThreadedServer, vigil_home: Path, tmp_path: Path,
                                                         session_services: dict[str, str]) -> None:
-    port, log_dir = _free_port(), tmp_path / "mirror-log"
+    port, log_dir = free_port(), tmp_path / "mirror-log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(vigil_home)}
     command = [sys.executable, "-m", "cli.main", "shadow", "mirror", "--production", production.url, "--suite", str(SUITE),
                "--listen", f"127.0.0.1:{port}", "--log-dir", str(log_dir), "--timeout-s", "10"]

@@ -23,20 +23,12 @@ import pytest
 import yaml
 
 from tests.suite_edits import slim_suite
+from workers.head import free_port
 
 pytestmark = pytest.mark.slow  # a two-node Ray cluster and `vigil run` in subprocesses
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def _free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not 10002 <= port <= 19999:  # Ray's worker port range
-            return port
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -69,19 +61,19 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
     folder = Path(tempfile.mkdtemp(prefix="vray", dir="/tmp"))  # short: Ray's socket paths must stay short
     (folder / "token").write_text(secrets.token_hex(32))
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(folder / "token")}
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1", "--block"]
     head = subprocess.Popen(
-        [RAY, "start", "--head", f"--port={port}", "--include-dashboard=false", f"--ray-client-server-port={_free_port()}",
-         f"--dashboard-agent-listen-port={_free_port()}", f"--temp-dir={folder / 'ray'}", *common],
+        [RAY, "start", "--head", f"--port={port}", "--include-dashboard=false", f"--ray-client-server-port={free_port()}",
+         f"--dashboard-agent-listen-port={free_port()}", f"--temp-dir={folder / 'ray'}", *common],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     procs = [head]
     try:
         _wait_for_port(port, head)
         node = subprocess.Popen(
-            [RAY, "start", f"--address={address}", '--resources={"worker_b": 1}', f"--dashboard-agent-listen-port={_free_port()}", *common],
+            [RAY, "start", f"--address={address}", '--resources={"worker_b": 1}', f"--dashboard-agent-listen-port={free_port()}", *common],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         procs.append(node)
