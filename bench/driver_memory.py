@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,17 +110,27 @@ workers:
     return suite
 
 
-def run_vigil(suite: Path, home: Path, env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run ``vigil run suite`` in a child; its driver's peak RSS (bytes) and wall seconds."""
+def run_vigil(suite: Path, home: Path, env: dict[str, str] | None = None, timeout_s: float | None = None) -> dict[str, float]:
+    """Run ``vigil run suite`` in a child; its driver's peak RSS (bytes) and wall seconds.
+
+    A child still running after ``timeout_s`` is made to print every thread's Python stack
+    (faulthandler, on SIGABRT) and killed; the error carries its output, so a hang shows where it waits.
+    """
     peak = home / "peak_kib"
-    environ = {**os.environ, "VIGIL_HOME": str(home / "vigil"), "PREFECT_HOME": str(home / "prefect"),
+    environ = {**os.environ, "VIGIL_HOME": str(home / "vigil"), "PREFECT_HOME": str(home / "prefect"), "PYTHONFAULTHANDLER": "1",
                "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **(env or {})}
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(peak), "run", str(suite)], env=environ, cwd=ROOT,
-                          capture_output=True, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(peak), "run", str(suite)], env=environ, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGABRT)
+        out, err = child.communicate()
+        raise RuntimeError(f"vigil run still running after {timeout_s:g} s; its stacks:\n{out[-2000:]}{err[-12000:]}") from None
     wall = time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"vigil run failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-4000:]}")
+    if child.returncode != 0:
+        raise RuntimeError(f"vigil run failed ({child.returncode}): {out[-2000:]}{err[-4000:]}")
     return {"peak_rss_bytes": int(peak.read_text()) * 1024, "wall_s": wall}
 
 

@@ -189,7 +189,7 @@ class PlainProgress:
         if stage not in self._started:
             self._started[stage] = self._last[stage] = now
             self._ended.discard(stage)
-            self._line(f"{stage}: started, {total} to do")
+            self._line(f"{stage}: started, {total} to do" + (f" ({note})" if note else ""))
         if done >= total:
             if stage not in self._ended:
                 self._ended.add(stage)

@@ -14,7 +14,7 @@ from datetime import datetime
 from prefect import flow, task
 
 from flows.alerts import emit_drift_events, emit_metric_events
-from flows.retries import unless_bad_input
+from flows.retries import worth_retrying
 from pipeline.triggers.alerts import drift_alerts
 from pipeline.evaluate.drift import drift_table
 from pipeline.drift_watch.windows import WindowOutcome, pattern_alerts, watch_windows
@@ -24,7 +24,7 @@ from suite.settings import Settings, load_settings
 from suite.spec import SuiteSpec
 
 
-@task(name="drift-windows", retries=1, retry_delay_seconds=5, retry_condition_fn=unless_bad_input)
+@task(name="drift-windows", retries=1, retry_delay_seconds=5, retry_condition_fn=worth_retrying)
 def windows(suite: SuiteSpec, settings: Settings, since: datetime | None, dataset: str | None) -> list[WindowOutcome]:
     return watch_windows(suite, settings, since=since, dataset=dataset)
 

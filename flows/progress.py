@@ -50,19 +50,26 @@ class FlowLog:
 
     Also a progress reporter (:mod:`pipeline.progress`): it logs each stage's start,
     every quarter and its end, so the log shows inference and scoring moving
-    without a line per item. The logger is taken in the flow, so lines sent
+    without a line per item; a stage that stays within one quarter for
+    :attr:`QUIET_S` logs its latest note (what it is doing or waiting for). The logger is taken in the flow, so lines sent
     from task threads still land on the flow run.
     """
+
+    QUIET_S = 30.0
 
     def __init__(self) -> None:
         self.log = get_run_logger()
         self._quarters: dict[str, int] = {}
+        self._said: dict[str, float] = {}  # stage -> when its last line was logged
 
     def update(self, stage: str, done: int, total: int, note: str = "") -> None:
-        quarter = 4 * done // max(total, 1)
+        quarter, now = 4 * done // max(total, 1), time.monotonic()
         if self._quarters.get(stage) == quarter:
+            if note and now - self._said.get(stage, now) >= self.QUIET_S:  # a stage that stays put says why (e.g. waiting for the cluster)
+                self._said[stage] = now
+                self.log.info("%s: %d/%d, %s", stage, done, total, note)
             return
-        self._quarters[stage] = quarter
+        self._quarters[stage], self._said[stage] = quarter, now
         self.log.info("%s: %d/%d done%s", stage, done, total, f" (last: {note})" if note else "")
 
     def planned(self, plan: RunPlan) -> None:

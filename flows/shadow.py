@@ -15,7 +15,7 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from flows.publish import artifact_key
-from flows.retries import unless_bad_input
+from flows.retries import worth_retrying
 from pipeline.shadow.replay import ReplayPlan, Window, compare_replay, infer_replay, persist_replay, prepare_replay
 from storage.store import ResultStore
 from suite.settings import Settings, load_settings
@@ -27,7 +27,7 @@ def prepare(suite_path: str, log_path: str, labels_path: str | None, window: Win
     return prepare_replay(suite_path, log_path, settings, labels_path=labels_path, window=window, run_id=run_id, batch_rows=batch_rows, from_mirror=from_mirror)
 
 
-@task(name="infer", task_run_name="infer {plan.model.name} · {plan.log_name}", retries=1, retry_delay_seconds=2, retry_condition_fn=unless_bad_input)
+@task(name="infer", task_run_name="infer {plan.model.name} · {plan.log_name}", retries=1, retry_delay_seconds=2, retry_condition_fn=worth_retrying)
 def infer(plan: ReplayPlan, settings: Settings) -> str:
     return infer_replay(plan, settings)
 
@@ -37,7 +37,7 @@ def compare(plan: ReplayPlan, settings: Settings) -> str:
     return compare_replay(plan, settings)
 
 
-@task(name="persist", retries=2, retry_delay_seconds=2, retry_condition_fn=unless_bad_input)
+@task(name="persist", retries=2, retry_delay_seconds=2, retry_condition_fn=worth_retrying)
 def persist(plan: ReplayPlan, settings: Settings) -> str:
     return persist_replay(plan, settings)
 

@@ -24,7 +24,7 @@ from pipeline.evaluate.plan import RunPlan, WorkItem
 from pipeline.evaluate.prepare import prepare_run
 from pipeline.evaluate.report import stage_report
 from pipeline.evaluate.score import score_run
-from flows.retries import unless_bad_input
+from flows.retries import worth_retrying
 from suite.settings import Settings, pause_for_tests
 
 
@@ -42,7 +42,7 @@ CLUSTER_TAG = "vigil-cluster"
 
 
 @task(name="infer", task_run_name="infer {item.model} · {item.dataset} · {item.variant}", cache_key_fn=_infer_cache_key, tags=[CLUSTER_TAG],
-      retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5, retry_condition_fn=unless_bad_input)
+      retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5, retry_condition_fn=worth_retrying)
 def infer(plan: RunPlan, item: WorkItem, settings: Settings) -> str:
     pause_for_tests("infer", settings.home)
     return infer_item(plan, item, settings)
@@ -79,7 +79,7 @@ def report(plan: RunPlan, decision: Decision, settings: Settings) -> str:
     return stage_report(plan, decision, settings)
 
 
-@task(name="persist", retries=2, retry_delay_seconds=2, retry_condition_fn=unless_bad_input)
+@task(name="persist", retries=2, retry_delay_seconds=2, retry_condition_fn=worth_retrying)
 def persist(plan: RunPlan, decision: Decision, settings: Settings) -> str:
     return persist_run(plan, decision, settings)
 

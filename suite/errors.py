@@ -32,3 +32,10 @@ class ChecksumError(VigilError):
 
 class DataError(VigilError):
     """A dataset is missing, unreadable, or fails its declared checks."""
+
+
+class PlacementTimeout(VigilError):
+    """The cluster did not place a run's actors within ``workers.start_timeout_s`` (too small, or busy).
+
+    The wait already was the retry: a run does not wait again.
+    """

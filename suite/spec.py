@@ -92,12 +92,16 @@ class WorkersSpec(Frozen):
 
     A ``device: cuda`` model gets one actor per GPU in the cluster unless ``num_actors``
     is given (fractions of a GPU only when ``gpus_per_actor`` below 1 is asked for).
+    While the cluster has no room for the actors the run says so (the progress note names
+    what is free) and waits up to ``start_timeout_s``.
     """
 
     num_actors: PositiveInt = 2
     cpus_per_actor: float = Field(default=1.0, gt=0)
     gpus_per_actor: float = Field(default=1.0, gt=0, le=8)
     max_retries: int = Field(default=3, ge=0)
+    start_timeout_s: float = Field(default=300.0, gt=0)
+    """How long a run waits for the cluster to place its actors (a shared cluster may be busy) before it fails; not retried."""
 
 
 class GateSpec(Frozen):

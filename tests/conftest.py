@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,14 +167,26 @@ def prefect_server(session_ray: str) -> Iterator[str]:
         yield str(PREFECT_API_URL.value())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def session_services(session_ray: str, prefect_server: str) -> dict[str, str]:
     """Environment for a `vigil` child process that joins this session's Ray and Prefect server instead of starting its own.
 
     A cold `vigil run` starts a local Ray and a temporary Prefect server (seconds of CPU
     each); tests that are not about start-up, crashes or the process tree pass this to
     their children (``env={**env, **session_services}``) so only the work is paid for.
+    Pools this process keeps warm are stopped first, and the session's CPUs must be free:
+    a child whose actors found no CPU would wait ``workers.start_timeout_s`` (300 s).
     """
+    import ray
+
+    from workers.pool import close_pools
+
+    close_pools()
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources().get("CPU", 0) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the GCS frees a stopped actor's CPUs in a moment
+    free, total = ray.available_resources().get("CPU", 0), ray.cluster_resources().get("CPU", 0)
+    assert free == total, f"the session's Ray has {free:g} of {total:g} CPUs free: an earlier test left actors running"
     return {"VIGIL_RAY_ADDRESS": session_ray, "PREFECT_API_URL": prefect_server}
 
 

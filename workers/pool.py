@@ -57,7 +57,7 @@ import pandas as pd
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
-from suite.errors import VigilError
+from suite.errors import PlacementTimeout, VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import verify_model
 from workers.actor_host import PredictorHost
@@ -70,6 +70,7 @@ Transform = Callable[[Batch, np.ndarray], Batch]
 
 _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
+_WAIT_NOTE_EVERY_S = 5.0  # while actors wait to be placed, how often ``on_wait`` hears about it
 _GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into at least this many shards per GPU actor: the last one's result copies are not overlapped
 
 
@@ -89,14 +90,18 @@ class InferencePool:
         shard_rows: rows per shard; defaults to two of the model's batches (``2 * spec.batch_size``):
             measured on the bench MLP, shards of one batch lost ~10% to per-call overhead, of
             two ~5%, while larger ones balance worse across actors.
-        start_timeout_s: how long to wait for the actors to be placed and load the model.
+        start_timeout_s: how long to wait for the actors to be placed and load the model
+            (default ``workers.start_timeout_s``).
         shared_output: whether actors on the driver's node write scores into a file the driver maps
             (:mod:`workers.shared_output`) instead of returning them through the object store; off
             by default (on an H200, 4M MLP rows: the file write took 72 ms against 55 ms of gather).
+        on_wait: told, every few seconds while actors are not yet placed, what they wait for and
+            what the cluster has free (a busy shared cluster is a wait, not a hang).
 
     Raises:
         ChecksumError: the checkpoint does not match its pin (checked before any actor starts).
-        VigilError: an actor could not load the model, or the cluster could not place the actors in time.
+        VigilError: an actor could not load the model.
+        PlacementTimeout: the cluster could not place the actors in time.
     """
 
     def __init__(
@@ -109,8 +114,9 @@ class InferencePool:
         workers: WorkersSpec,
         name_prefix: str,
         shard_rows: int | None = None,
-        start_timeout_s: float = 300.0,
+        start_timeout_s: float | None = None,
         shared_output: bool | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         verify_model(spec, Path(base_dir))
         self.spec = spec
@@ -131,6 +137,7 @@ class InferencePool:
         self._last_shards: tuple[tuple[str | None, int, int], list[Any]] | None = None
         self._lock = threading.Lock()
         self._gather_seconds = 0.0
+        start_timeout_s = workers.start_timeout_s if start_timeout_s is None else start_timeout_s
         self._start_timeout_s = start_timeout_s
         self._shared = bool(shared_output)  # off by default: on an H200 the file write cost more than the object store's gather
         self._driver_ip = ray.util.get_node_ip_address()
@@ -138,7 +145,7 @@ class InferencePool:
         self.actors: list[Any] = [self._start() for _ in range(num_actors)]
         self._closed = False
         try:
-            where = ray.get([actor.placement.remote() for actor in self.actors], timeout=start_timeout_s)
+            where = self._await_placement(start_timeout_s, on_wait)
             self._local = {id(actor): w["node_ip"] == self._driver_ip for actor, w in zip(self.actors, where)}
         except RayActorError as exc:
             self.close()
@@ -147,10 +154,31 @@ class InferencePool:
             raise VigilError(cause[len(prefix):] if cause.startswith(prefix) else f"model {spec.name}: an actor failed to load it: {cause}") from None
         except GetTimeoutError:
             self.close()
-            raise VigilError(
-                f"model {spec.name}: {num_actors} actors asking for {self._options} each were not placed"
-                f" within {start_timeout_s:g} s; cluster has {ray.cluster_resources()}"
+            raise PlacementTimeout(
+                f"model {spec.name}: {num_actors} actor{'s' if num_actors != 1 else ''} asking for {self._asked()} each not placed"
+                f" within {start_timeout_s:g} s (workers.start_timeout_s); {_free_of_total()}"
             ) from None
+
+    def _asked(self) -> str:
+        """What each actor asks the cluster for, as ``1 CPU`` or ``1 CPU, 0.5 GPU``."""
+        parts = [f"{self._options['num_cpus']:g} CPU"] + ([f"{self._options['num_gpus']:g} GPU"] if "num_gpus" in self._options else [])
+        return ", ".join(parts)
+
+    def _await_placement(self, timeout_s: float, on_wait: Callable[[str], None] | None) -> list[dict[str, Any]]:
+        """Every actor's placement, waiting up to ``timeout_s``; ``on_wait`` hears what is pending every few seconds."""
+        refs = [actor.placement.remote() for actor in self.actors]
+        began, every = time.monotonic(), min(_WAIT_NOTE_EVERY_S, timeout_s / 3)
+        while True:
+            left = timeout_s - (time.monotonic() - began)
+            ready, pending = ray.wait(refs, num_returns=len(refs), timeout=max(0.0, min(every, left)))
+            ray.get(ready)  # an actor that failed to load fails the pool now, not at the timeout
+            if not pending:
+                return ray.get(refs)
+            if left <= every:
+                raise GetTimeoutError
+            if on_wait is not None:
+                on_wait(f"waiting {time.monotonic() - began:.0f} s for {len(pending)} of {len(refs)} actors ({self._asked()} each)"
+                        f" to be placed and load the model; {_free_of_total()}")
 
     def _start(self) -> Any:
         self._started += 1
@@ -327,6 +355,13 @@ class InferencePool:
         self.actors = []
 
 
+def _free_of_total() -> str:
+    """The cluster's free and total CPUs and GPUs, e.g. ``cluster has 0 of 2 CPUs, 1 of 1 GPU free``."""
+    free, total = ray.available_resources(), ray.cluster_resources()
+    parts = [f"{free.get(k, 0):g} of {total[k]:g} {k}s" for k in ("CPU", "GPU") if total.get(k)]
+    return "cluster has " + ", ".join(parts) + " free" if parts else "cluster has no CPUs or GPUs"
+
+
 _POOLS: dict[tuple[Any, ...], InferencePool] = {}
 
 
@@ -338,17 +373,19 @@ def get_pool(
     num_classes: int | None,
     workers: WorkersSpec,
     name_prefix: str = "vigil",
+    on_wait: Callable[[str], None] | None = None,
 ) -> InferencePool:
     """A warm pool for this model, reused across calls (and Prefect tasks) in one process.
 
     Pools are keyed by the cluster, the model (its pinned sha256 and full spec)
-    and the resources asked for.
+    and the resources asked for. ``on_wait`` hears about a wait for the cluster's room
+    when a pool is started (see :class:`InferencePool`).
     """
     key = (ray.get_runtime_context().get_job_id(), spec.sha256, spec.model_dump_json(), str(base_dir), task, num_classes, workers)
     pool = _POOLS.get(key)
     if pool is None or pool.closed:
         pool = _POOLS[key] = InferencePool(
-            spec, base_dir, task=task, num_classes=num_classes, workers=workers, name_prefix=name_prefix
+            spec, base_dir, task=task, num_classes=num_classes, workers=workers, name_prefix=name_prefix, on_wait=on_wait
         )
     return pool
 

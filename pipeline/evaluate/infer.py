@@ -96,7 +96,9 @@ def _predict(plan: RunPlan, item: WorkItem, suite: SuiteSpec, data: LoadedDatase
     transform = None if label_variant else bound_perturbation(suite, data, item.variant, plan.seed, num_classes)
     transform = with_upstream(suite, item.variant, transform, data)  # checked before any actor starts
     ensure_ray(settings.ray_address)
-    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers)
+    items = plan.work_items()
+    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=num_classes, workers=suite.workers,
+                    on_wait=lambda note: report("infer", items.index(item), len(items), f"{item.model}: {note}"))
     _note_placement(plan, spec, pool.placements(), settings)
     outputs = pool.predict(model_inputs(data, spec), data.sample_ids, transform, data_key=f"{data.sha256}:{spec.input}")
     frame = predictions_frame(data, outputs, suite, plan.classes)

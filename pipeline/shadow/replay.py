@@ -203,7 +203,8 @@ def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
     suite = plan.suite
     spec = next(m for m in suite.models if m.name == plan.model.name)
     ensure_ray(settings.ray_address)
-    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=len(plan.classes) if plan.classes else None, workers=suite.workers)
+    pool = get_pool(spec, suite.base_dir, task=suite.task, num_classes=len(plan.classes) if plan.classes else None, workers=suite.workers,
+                    on_wait=lambda note: report("replay", 0, plan.counts["rows_scored"], note))
     offset = 0
     try:
         with ParquetAppender(plan.staged(_CANDIDATE)) as out:

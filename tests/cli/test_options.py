@@ -107,7 +107,7 @@ def test_plain_progress_prints_start_throttled_steps_and_end(capsys: pytest.Capt
         now[0] = done * 0.5  # 50 s in all: a line at the start, every 10 s, and at the end
         progress.update("infer", done, 100, "cnn · clean")
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "infer: started, 100 to do"
+    assert lines[0] == "infer: started, 100 to do (cnn · clean)"
     assert lines[1] == "infer: 20/100 (cnn · clean), 10 s"
     assert lines[-1] == "infer: done, 100/100 in 50 s"
     assert len(lines) == 2 + 4  # start, 10/20/30/40 s, end

@@ -1,4 +1,4 @@
-"""Inference retries what may pass next time (a lost worker, a busy cluster), never a fault of the suite's input."""
+"""Inference retries what may pass next time (a lost worker), never a fault of the suite's input nor a wait for the cluster that ran out."""
 
 from __future__ import annotations
 
@@ -6,17 +6,18 @@ import pytest
 from prefect.states import Failed
 
 from flows import drift_watch, shadow, tasks
-from suite.errors import ChecksumError, DataError, SpecError, VigilError
+from suite.errors import ChecksumError, DataError, PlacementTimeout, SpecError, VigilError
 
 
 @pytest.mark.parametrize("error", [DataError("snapshot s.parquet: sample_id: no row for id 1"), ChecksumError("sha256 mismatch"),
-                                   SpecError("suite.yaml", "models[0].path", "expected a file")])
-def test_bad_input_fails_at_once(error: Exception) -> None:
+                                   SpecError("suite.yaml", "models[0].path", "expected a file"),
+                                   PlacementTimeout("model m: 2 actors asking for 1 CPU each were not placed within 300 s")])
+def test_bad_input_and_placement_timeouts_fail_at_once(error: Exception) -> None:
     for task in (tasks.infer, tasks.persist, shadow.infer, shadow.persist, drift_watch.windows):  # every task that retries
         assert task.retries >= 1
         assert task.retry_condition_fn(task, None, Failed(data=error)) is False
 
 
-@pytest.mark.parametrize("error", [RuntimeError("actor died"), VigilError("model m: 2 actors were not placed within 300 s"), TimeoutError()])
+@pytest.mark.parametrize("error", [RuntimeError("actor died"), VigilError("in a worker: OSError: disk full"), TimeoutError()])
 def test_other_failures_are_retried(error: Exception) -> None:
     assert tasks.infer.retry_condition_fn(tasks.infer, None, Failed(data=error)) is True

@@ -25,7 +25,8 @@ def _peak(tmp_path: Path, rows: int, services: dict[str, str]) -> dict[str, floa
     write_table(folder / "data.parquet", rows)
     write_model(folder / "mlp.pt", hidden=32)
     suite = write_suite(folder, resamples=2, metrics="[accuracy, log_loss]")
-    return run_vigil(suite, folder / "home", env=services)  # the session's Ray and Prefect: their memory is not the driver's
+    # the session's Ray and Prefect: their memory is not the driver's; a child still running at 240 s (~10 s here) prints its stacks
+    return run_vigil(suite, folder / "home", env=services, timeout_s=240)
 
 
 def test_driver_peak_rss_grows_by_few_bytes_per_row(tmp_path: Path, session_services: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import ray
 
-from suite.errors import ChecksumError, VigilError
+from suite.errors import ChecksumError, PlacementTimeout, VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.cluster import ensure_ray
 from workers.pool import InferencePool, close_pools, get_pool
@@ -220,6 +221,14 @@ def test_get_pool_keeps_actors_warm_across_calls(tmp_path: Path, torchscript_spe
 
 
 def test_actors_that_cannot_be_placed_are_an_error_not_a_hang(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
-    greedy = WorkersSpec(num_actors=3, cpus_per_actor=1)  # the local Ray has 2 CPUs
-    with pytest.raises(VigilError, match=r"model ts: 3 actors .* not placed within 3 s"):
-        InferencePool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=greedy, name_prefix="t", start_timeout_s=3)
+    greedy = WorkersSpec(num_actors=3, cpus_per_actor=1, start_timeout_s=3)  # the local Ray has 2 CPUs
+    notes: list[str] = []
+    with pytest.raises(PlacementTimeout, match=r"^model ts: 3 actors asking for 1 CPU each not placed within 3 s \(workers.start_timeout_s\); "
+                                               r"cluster has 0 of 2 CPUs, 1 of 1 GPUs free$"):
+        InferencePool(torchscript_spec, tmp_path, task="classification", num_classes=3, workers=greedy, name_prefix="t", on_wait=notes.append)
+    assert notes, "the wait was never reported"
+    assert all(re.fullmatch(r"waiting \d+ s for [1-3] of 3 actors \(1 CPU each\) to be placed and load the model; cluster has 0 of 2 CPUs, 1 of 1 GPUs free", n) for n in notes), notes
+    deadline = time.monotonic() + 10
+    while ray.available_resources().get("CPU") != 2 and time.monotonic() < deadline:  # the GCS frees killed actors' CPUs in a moment
+        time.sleep(0.1)
+    assert ray.available_resources().get("CPU") == 2, "the placed actors were not stopped"

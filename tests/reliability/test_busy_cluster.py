@@ -1,0 +1,75 @@
+"""A run on a cluster with no room for its actors: it says what it waits for, then fails once with exit 2.
+
+Ray queues an actor that asks for more than the cluster has free; before, `vigil run` sat
+silent for 300 s, then Prefect retried inference three times (20 minutes in all). Here a
+real `vigil run` joins this session's Ray while another job holds both of its CPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.startup import write_tiny_suite
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 8
+
+
+class _Holder:
+    """An actor that only holds the CPUs it was started with."""
+
+    def ready(self) -> bool:
+        return True
+
+
+def _infer_task_runs(suite: Path) -> list:
+    """The `infer` task runs of the flow run this test's child started for ``suite`` (on the session's Prefect server)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        flow_runs = [r for r in client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=50)
+                     if Path(str(r.parameters.get("suite_path", ""))).resolve() == suite.resolve()]
+        assert len(flow_runs) == 1, f"expected one flow run of {suite}, found {len(flow_runs)}"
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_runs[0].id])))
+    return [t for t in task_runs if t.name.startswith("infer ")]
+
+
+def test_a_full_cluster_is_a_one_line_error_after_the_wait_and_not_retried(tmp_path: Path, session_services: dict[str, str]) -> None:
+    import ray
+
+    suite = write_tiny_suite(tmp_path)
+    suite.write_text(suite.read_text().replace("workers: {num_actors: 1}", f"workers: {{num_actors: 1, start_timeout_s: {TIMEOUT_S}}}"))
+    holder = ray.remote(num_cpus=ray.cluster_resources()["CPU"])(_Holder).remote()
+    ray.get(holder.ready.remote(), timeout=60)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(tmp_path / "home"), **session_services}
+        done = subprocess.run([sys.executable, "-m", "cli.main", "run", str(suite)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        ray.kill(holder)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr[-3000:]  # an error, not a failed gate
+    assert lines[-1] == (f"error: model m: 1 actor asking for 1 CPU each not placed within {TIMEOUT_S} s (workers.start_timeout_s);"
+                         " cluster has 0 of 2 CPUs, 1 of 1 GPUs free"), done.stderr[-3000:]
+    assert any("waiting" in line and "to be placed and load the model; cluster has 0 of 2 CPUs" in line for line in lines), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    infer = _infer_task_runs(suite)
+    assert [t.run_count for t in infer] == [1], [(t.name, t.run_count, t.state_name) for t in infer]  # the wait was not retried
+    runs = subprocess.run([sys.executable, "-m", "cli.main", "runs", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(runs.stdout) == [], runs.stdout  # nothing half-written: the run was discarded
+
+
+@pytest.fixture(autouse=True)
+def _no_actor_left(session_ray: str):
+    yield
+    import ray
+
+    assert not [a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith("vigil-m-")], "the child's actor outlived it"
