@@ -97,6 +97,8 @@ def run(
             with clock.phase("ray"):
                 try:
                     start_workers(plan, settings)  # from the main thread, so a local Ray dies with this process
+                except VigilError:
+                    raise  # e.g. a Ray address where no cluster answers: the task would only find the same
                 except Exception as exc:  # noqa: BLE001 - e.g. Ray's 30 s raylet deadline on an overloaded machine, booting beside the server
                     if verbose:
                         err.print(f"[dim]Ray did not start beside Prefect's server ({type(exc).__name__}: {str(exc).splitlines()[0]}); "

@@ -135,20 +135,33 @@ def session_ray() -> Iterator[str]:
 
     The simulated GPU lets GPU placement be checked on a CPU machine. Flows run
     in this process find it through ``ensure_ray`` and reuse it, so Ray starts
-    once, not once per module. Yields the cluster's GCS address.
+    once, not once per module. Yields the cluster's GCS address (as first started:
+    :func:`start_session_ray` gives the current one).
+    """
+    import ray
+
+    from workers.pool import close_pools
+
+    yield start_session_ray()
+    close_pools()
+    ray.shutdown()
+
+
+def start_session_ray() -> str:
+    """Connect this process to its session Ray (2 CPUs, 1 simulated GPU), starting it again if a module replaced it; its GCS address.
+
+    A module that needs another Ray (``tests/workers/test_device.py``: 2 simulated GPUs) shuts the
+    session's down and starts this one again after, at a new address.
     """
     import ray
 
     from workers.cluster import ensure_ray
     from workers.pool import close_pools
 
-    if ray.is_initialized() and not ray.cluster_resources().get("GPU"):
+    if ray.is_initialized() and ray.cluster_resources().get("GPU") != 1:
         close_pools()
-        ray.shutdown()  # started by a test outside this fixture, without the simulated GPU
-    address = ensure_ray(None, num_cpus=2, num_gpus=1)
-    yield address
-    close_pools()
-    ray.shutdown()
+        ray.shutdown()  # started by a test outside this fixture, without the one simulated GPU
+    return ensure_ray(None, num_cpus=2, num_gpus=1)
 
 
 @pytest.fixture(scope="session")
@@ -181,13 +194,14 @@ def session_services(session_ray: str, prefect_server: str) -> dict[str, str]:
 
     from workers.pool import close_pools
 
+    address = start_session_ray()  # not the fixture's value: a module may have started it again elsewhere
     close_pools()
     deadline = time.monotonic() + 30
     while ray.available_resources().get("CPU", 0) < ray.cluster_resources().get("CPU", 0) and time.monotonic() < deadline:
         time.sleep(0.2)  # the GCS frees a stopped actor's CPUs in a moment
     free, total = ray.available_resources().get("CPU", 0), ray.cluster_resources().get("CPU", 0)
     assert free == total, f"the session's Ray has {free:g} of {total:g} CPUs free: an earlier test left actors running"
-    return {"VIGIL_RAY_ADDRESS": session_ray, "PREFECT_API_URL": prefect_server}
+    return {"VIGIL_RAY_ADDRESS": address, "PREFECT_API_URL": prefect_server}
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,9 @@ outlives this one, even after ``kill -9``.
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
+import time
 
 import ray
 
@@ -40,7 +42,8 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: in
     Args:
         address: a running cluster's GCS address (``host:port``); ``None`` starts a
             local Ray in this process. ``"auto"`` is refused: it may attach to
-            someone else's Ray on the same machine.
+            someone else's Ray on the same machine. An address where nothing
+            listens is refused within seconds (Ray itself would retry for minutes).
         num_cpus: CPUs for a local Ray (ignored when connecting).
         num_gpus: GPUs for a local Ray (ignored when connecting).
 
@@ -51,6 +54,7 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: in
         raise VigilError("ray address: expected an explicit host:port or nothing (local Ray), got 'auto'")
     if not ray.is_initialized():
         if address:
+            _check_listening(address)
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
@@ -58,6 +62,30 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: in
             if reaper is not None:
                 _reapers.append(reaper)
     return ray.get_runtime_context().gcs_address
+
+
+def _check_listening(address: str, wait_s: float = 5.0) -> None:
+    """Refuse an address where nothing accepts connections, within ``wait_s``.
+
+    ``ray.init`` on a dead GCS address retries for many minutes, printing only C++ warnings
+    (measured: still retrying after 5 minutes), so a cluster that went away would look like
+    a run that hangs.
+
+    Raises:
+        VigilError: ``address`` is not ``host:port``, or nothing listens there.
+    """
+    host, _, port = address.split("://", 1)[-1].rpartition(":")  # a Ray Client ray://host:port too
+    if not host or not port.isdigit():
+        raise VigilError(f"ray address: expected host:port, got {address!r}")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=max(0.1, min(2.0, deadline - time.monotonic()))):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise VigilError(f"ray address {address}: no Ray cluster answers there ({exc.strerror or exc}); is it running?") from None
+            time.sleep(0.25)
 
 
 def _local_ray_pids() -> list[int]:

@@ -13,6 +13,7 @@ from sklearn.metrics import accuracy_score, log_loss
 
 from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
+from tests.conftest import start_session_ray
 from workers.checksum import sha256_file
 from workers.device import StreamedModel, parallel_copy
 from workers.pool import InferencePool, close_pools
@@ -31,6 +32,7 @@ def two_gpu_ray():
     yield
     close_pools()
     ray.shutdown()
+    start_session_ray()  # the later modules' (their address changes: session_services gives the new one)
 
 
 def mlp_spec(folder: Path, **extra) -> ModelSpec:

@@ -1,8 +1,12 @@
-"""A run on a cluster with no room for its actors: it says what it waits for, then fails once with exit 2.
+"""A cluster that cannot serve a run: the run says so in one line with exit 2, never hangs or exits like a failed gate.
 
 Ray queues an actor that asks for more than the cluster has free; before, `vigil run` sat
 silent for 300 s, then Prefect retried inference three times (20 minutes in all). Here a
 real `vigil run` joins this session's Ray while another job holds both of its CPUs.
+
+``ray.init`` on an address where no cluster listens retries for minutes (seen still
+retrying after 5) with only C++ warnings; CI's test of driver memory hung on one (a
+module had restarted the session's Ray elsewhere). The address is now probed first.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bench.startup import write_tiny_suite
+from suite.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 8
@@ -73,3 +78,13 @@ def _no_actor_left(session_ray: str):
     import ray
 
     assert not [a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith("vigil-m-")], "the child's actor outlived it"
+
+
+def test_an_address_where_no_cluster_answers_fails_in_seconds(tmp_path: Path, session_services: dict[str, str]) -> None:
+    suite, dead = write_tiny_suite(tmp_path), f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(tmp_path / "home"),
+           "PREFECT_API_URL": session_services["PREFECT_API_URL"], "VIGIL_RAY_ADDRESS": dead}
+    done = subprocess.run([sys.executable, "-m", "cli.main", "run", str(suite)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == f"error: ray address {dead}: no Ray cluster answers there (Connection refused); is it running?"
+    assert "Traceback" not in done.stderr
