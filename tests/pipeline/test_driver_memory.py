@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from bench.driver_memory import run_vigil, write_model, write_suite, write_table
 
 SMALL, LARGE = 150_000, 750_000
