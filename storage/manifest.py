@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from storage.checksums import sha256_file
+from storage.dataset_files import release_freed_memory
 from storage.run_folders import TOKEN_FILE, describe, fsync_dir
 from suite.errors import VigilError
 
@@ -49,18 +50,23 @@ def parquet_frame_sha256(path: Path, batch_rows: int = 1 << 16) -> str:
     """:func:`frame_sha256` of ``pd.read_parquet(path)``, read a record batch at a time (row hashes do not depend on other rows).
 
     A run's predictions are hashed for its provenance this way: at 10M rows the whole frame
-    held ~1 GB more than the rest of the run's driver.
+    held ~1 GB more than the rest of the run's driver. One batch is decoded at a time, without
+    threads or pre-buffering, and the pages freed are handed back at the end: Arrow's defaults
+    read ahead and kept what they read: +575 MiB of peak RSS for 10M predictions (ids, labels,
+    10 float32 scores), the peak of ``vigil run``'s driver at that size; +138 MiB so (a row
+    group's column chunks, read whole), and 4.7 s instead of 6.5. The hash is the same.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = pq.ParquetFile(path)
+    source = pq.ParquetFile(path, pre_buffer=False)
     digest = None
-    for batch in source.iter_batches(batch_size=batch_rows):
+    for batch in source.iter_batches(batch_size=batch_rows, use_threads=False):
         frame = pa.Table.from_batches([batch]).to_pandas()
         if digest is None:
             digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    release_freed_memory()
     return frame_sha256(source.schema_arrow.empty_table().to_pandas()) if digest is None else digest.hexdigest()
 
 

@@ -93,8 +93,13 @@ class InferencePool:
         start_timeout_s: how long to wait for the actors to be placed and load the model
             (default ``workers.start_timeout_s``).
         shared_output: whether actors on the driver's node write scores into a file the driver maps
-            (:mod:`workers.shared_output`) instead of returning them through the object store; off
-            by default (on an H200, 4M MLP rows: the file write took 72 ms against 55 ms of gather).
+            (:mod:`workers.shared_output`) instead of returning them through the object store. By
+            default on for CPU models, off for ``device: cuda`` ones (on an H200, 4M MLP rows: the
+            file write took 72 ms against 55 ms of gather). On CPUs memory decides: scores fetched
+            through the object store are mapped into the driver (its pages stay in the driver's
+            RSS for the rest of the run) and copied into the output, so 10M rows × 10 float32
+            scores held 2 × 381 MiB there at the end of inference, and 381 MiB after; from the
+            shared file, 381 MiB until the predictions are dropped, then nothing.
         on_wait: told, every few seconds while actors are not yet placed, what they wait for and
             what the cluster has free (a busy shared cluster is a wait, not a hang).
 
@@ -139,7 +144,7 @@ class InferencePool:
         self._gather_seconds = 0.0
         start_timeout_s = workers.start_timeout_s if start_timeout_s is None else start_timeout_s
         self._start_timeout_s = start_timeout_s
-        self._shared = bool(shared_output)  # off by default: on an H200 the file write cost more than the object store's gather
+        self._shared = not self.gpu if shared_output is None else shared_output  # see the docstring: memory on CPUs, time on GPUs
         self._driver_ip = ray.util.get_node_ip_address()
         self._local: dict[int, bool] = {}  # id(actor) -> on the driver's node
         self.actors: list[Any] = [self._start() for _ in range(num_actors)]

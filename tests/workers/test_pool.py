@@ -60,6 +60,7 @@ def test_two_actors_equal_the_in_process_predictor(tmp_path: Path, state_dict_sp
         frame = pd.DataFrame(features, columns=list("abcd"))
         np.testing.assert_array_equal(pool.predict(frame, ids), expected)  # warm: same actors, second call
         assert pool.predict(features[:0], ids[:0]).shape == (0, 3)
+        assert pool.timings()["write"] > 0  # a CPU model's scores come through the shared output by default, not the object store
     finally:
         pool.close()
 
@@ -187,6 +188,7 @@ def test_cuda_model_is_placed_on_a_gpu_actor_and_computes_on_cpu(tmp_path: Path,
             assert placement["gpu_ids"], "a cuda model's actor holds no GPU"
             assert placement["device"] == "cpu"  # no CUDA on this machine: falls back
         np.testing.assert_allclose(pool.predict(features, ids), expected, atol=1e-6)
+        assert pool.timings()["write"] == 0  # a cuda model's scores come through the object store by default
     finally:
         pool.close()
 
