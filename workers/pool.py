@@ -70,6 +70,7 @@ Transform = Callable[[Batch, np.ndarray], Batch]
 
 _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
+_SHARED_MIN_ROWS = 65_536  # by default, CPU calls this big write into a shared file: smaller ones (a shadow replay's batches) gain no memory worth a file each
 _WAIT_NOTE_EVERY_S = 5.0  # while actors wait to be placed, how often ``on_wait`` hears about it
 _GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into at least this many shards per GPU actor: the last one's result copies are not overlapped
 
@@ -94,7 +95,7 @@ class InferencePool:
             (default ``workers.start_timeout_s``).
         shared_output: whether actors on the driver's node write scores into a file the driver maps
             (:mod:`workers.shared_output`) instead of returning them through the object store. By
-            default on for CPU models, off for ``device: cuda`` ones (on an H200, 4M MLP rows: the
+            default on for CPU models' calls of 65,536 rows or more, off for ``device: cuda`` ones (on an H200, 4M MLP rows: the
             file write took 72 ms against 55 ms of gather). On CPUs memory decides: scores fetched
             through the object store are mapped into the driver (its pages stay in the driver's
             RSS for the rest of the run) and copied into the output, so 10M rows × 10 float32
@@ -145,6 +146,7 @@ class InferencePool:
         start_timeout_s = workers.start_timeout_s if start_timeout_s is None else start_timeout_s
         self._start_timeout_s = start_timeout_s
         self._shared = not self.gpu if shared_output is None else shared_output  # see the docstring: memory on CPUs, time on GPUs
+        self._shared_min_rows = _SHARED_MIN_ROWS if shared_output is None else 1  # by default only calls where memory matters
         self._driver_ip = ray.util.get_node_ip_address()
         self._local: dict[int, bool] = {}  # id(actor) -> on the driver's node
         self.actors: list[Any] = [self._start() for _ in range(num_actors)]
@@ -246,7 +248,7 @@ class InferencePool:
                 shards[index] = ray.put((rows_of(features, start, stop), np.asarray(sample_ids[start:stop])))
             return shards[index]
 
-        shared = SharedOutput.create(len(features), 4 * (self._args[3] or 16)) if self._shared and len(features) else None
+        shared = SharedOutput.create(len(features), 4 * (self._args[3] or 16)) if self._shares(len(features)) else None
         try:
             return self._run(len(features), bounds, shard, transform, shared)
         finally:
@@ -295,6 +297,10 @@ class InferencePool:
             out[bounds[index][0] : bounds[index][1]] = result
         self._gather_seconds += time.perf_counter() - began
         return out
+
+    def _shares(self, rows: int) -> bool:
+        """Whether a call of ``rows`` rows has actors on this node write into a shared output file."""
+        return self._shared and rows >= self._shared_min_rows
 
     def _shard_size(self, rows: int) -> int:
         """Rows per shard: ``shard_rows``; on GPUs at least an eighth of each actor's rows, in whole batches."""
