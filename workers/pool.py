@@ -160,10 +160,11 @@ class InferencePool:
             prefix = "suite.errors.VigilError: "
             raise VigilError(cause[len(prefix):] if cause.startswith(prefix) else f"model {spec.name}: an actor failed to load it: {cause}") from None
         except GetTimeoutError:
+            free = _free_of_total()  # as the actors found it, before this pool's own are stopped
             self.close()
             raise PlacementTimeout(
                 f"model {spec.name}: {num_actors} actor{'s' if num_actors != 1 else ''} asking for {self._asked()} each not placed"
-                f" within {start_timeout_s:g} s (workers.start_timeout_s); {_free_of_total()}"
+                f" within {start_timeout_s:g} s (workers.start_timeout_s); {free}"
             ) from None
 
     def _asked(self) -> str:
