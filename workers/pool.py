@@ -368,7 +368,7 @@ class InferencePool:
 
 
 def _free_of_total() -> str:
-    """The cluster's free and total CPUs and GPUs, e.g. ``cluster has 0 of 2 CPUs, 1 of 1 GPU free``."""
+    """The cluster's free and total CPUs and GPUs, e.g. ``cluster has 0 of 2 CPUs, 1 of 1 GPUs free``."""
     free, total = ray.available_resources(), ray.cluster_resources()
     parts = [f"{free.get(k, 0):g} of {total[k]:g} {k}s" for k in ("CPU", "GPU") if total.get(k)]
     return "cluster has " + ", ".join(parts) + " free" if parts else "cluster has no CPUs or GPUs"
