@@ -62,8 +62,12 @@ class TreeWatch:
 
 
 def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and everything below it, found before any dies (so none is re-parented out of reach)."""
-    for target in [*descendants(pid), pid]:
+    """SIGKILL ``pid`` and everything below it, found before any dies (so none is re-parented out of reach).
+
+    ``pid`` first: killed after its children, it could see them end and exit on its own first.
+    """
+    below = descendants(pid)
+    for target in [pid, *below]:
         try:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
