@@ -61,7 +61,7 @@ def _describe(error: dict[str, Any], model: type[BaseModel] | None) -> str:
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()))
         if kind == "greater_than" and bound == 0 and isinstance(got, int):
-            return f"expected a positive integer, got {_show(got)}"
+            return f"expected a positive {'number' if _is_float_field(model, error['loc']) else 'integer'}, got {_show(got)}"
         return f"expected a number {op} {bound}, got {_show(got)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"expected an integer, got {_show(got)}"
@@ -86,6 +86,12 @@ def _describe(error: dict[str, Any], model: type[BaseModel] | None) -> str:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_show(got)}"
+
+
+def _is_float_field(model: type[BaseModel] | None, loc: Any) -> bool:
+    """Whether the key at the end of ``loc`` in ``model`` holds a float (``1.5`` would do), not only an integer."""
+    field = model.model_fields.get(loc[-1]) if model is not None and loc and isinstance(loc[-1], str) else None
+    return field is not None and field.annotation is float
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

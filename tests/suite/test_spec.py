@@ -44,6 +44,8 @@ _DELETE = object()
 BAD_SUITES = [
     (_set("models.1.batch_size", -4), "suite digits.yaml: models[1].batch_size: expected a positive integer, got -4"),
     (_set("models.0.batch_size", "big"), "suite digits.yaml: models[0].batch_size: expected an integer, got 'big'"),
+    (_set("workers", {"start_timeout_s": -1}), "suite digits.yaml: workers.start_timeout_s: expected a positive number, got -1"),  # 0.5 would do
+    (_set("workers", {"num_actors": 0}), "suite digits.yaml: workers.num_actors: expected a positive integer, got 0"),
     (_set("models.0.device", "gpu"), "suite digits.yaml: models[0].device: expected one of 'cpu', 'cuda' or 'auto', got 'gpu'"),
     (_set("models.0.devise", "cpu"), "suite digits.yaml: models[0].devise: unknown key (expected one of: batch_size, device, format, init_args, input, metadata, module, module_sha256, name, output, path, precision, role, sha256, version)"),
     (_set("models.0.sha256", "xyz"), "suite digits.yaml: models[0].sha256: expected a sha256 (64 lowercase hex digits), got 'xyz'"),
