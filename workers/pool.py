@@ -61,6 +61,7 @@ from suite.errors import PlacementTimeout, VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import verify_model
 from workers.actor_host import PredictorHost
+from workers.placement import asked, await_placement, free_of_total
 from workers.predictor import rows_of
 from workers.row_files import RowFile
 from workers.shared_output import SharedOutput, Written
@@ -71,7 +72,6 @@ Transform = Callable[[Batch, np.ndarray], Batch]
 _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
 _SHARED_MIN_ROWS = 65_536  # by default, CPU calls this big write into a shared file: smaller ones (a shadow replay's batches) gain no memory worth a file each
-_WAIT_NOTE_EVERY_S = 5.0  # while actors wait to be placed, how often ``on_wait`` hears about it
 _GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into at least this many shards per GPU actor: the last one's result copies are not overlapped
 
 
@@ -152,7 +152,7 @@ class InferencePool:
         self.actors: list[Any] = [self._start() for _ in range(num_actors)]
         self._closed = False
         try:
-            where = self._await_placement(start_timeout_s, on_wait)
+            where = await_placement(self.actors, asked(self._options), start_timeout_s, on_wait)
             self._local = {id(actor): w["node_ip"] == self._driver_ip for actor, w in zip(self.actors, where)}
         except RayActorError as exc:
             self.close()
@@ -160,33 +160,12 @@ class InferencePool:
             prefix = "suite.errors.VigilError: "
             raise VigilError(cause[len(prefix):] if cause.startswith(prefix) else f"model {spec.name}: an actor failed to load it: {cause}") from None
         except GetTimeoutError:
-            free = _free_of_total()  # as the actors found it, before this pool's own are stopped
+            free = free_of_total()  # as the actors found it, before this pool's own are stopped
             self.close()
             raise PlacementTimeout(
-                f"model {spec.name}: {num_actors} actor{'s' if num_actors != 1 else ''} asking for {self._asked()} each not placed"
+                f"model {spec.name}: {num_actors} actor{'s' if num_actors != 1 else ''} asking for {asked(self._options)} each not placed"
                 f" within {start_timeout_s:g} s (workers.start_timeout_s); {free}"
             ) from None
-
-    def _asked(self) -> str:
-        """What each actor asks the cluster for, as ``1 CPU`` or ``1 CPU, 0.5 GPU``."""
-        parts = [f"{self._options['num_cpus']:g} CPU"] + ([f"{self._options['num_gpus']:g} GPU"] if "num_gpus" in self._options else [])
-        return ", ".join(parts)
-
-    def _await_placement(self, timeout_s: float, on_wait: Callable[[str], None] | None) -> list[dict[str, Any]]:
-        """Every actor's placement, waiting up to ``timeout_s``; ``on_wait`` hears what is pending every few seconds."""
-        refs = [actor.placement.remote() for actor in self.actors]
-        began, every = time.monotonic(), min(_WAIT_NOTE_EVERY_S, timeout_s / 3)
-        while True:
-            left = timeout_s - (time.monotonic() - began)
-            ready, pending = ray.wait(refs, num_returns=len(refs), timeout=max(0.0, min(every, left)))
-            ray.get(ready)  # an actor that failed to load fails the pool now, not at the timeout
-            if not pending:
-                return ray.get(refs)
-            if left <= every:
-                raise GetTimeoutError
-            if on_wait is not None:
-                on_wait(f"waiting {time.monotonic() - began:.0f} s for {len(pending)} of {len(refs)} actors ({self._asked()} each)"
-                        f" to be placed and load the model; {_free_of_total()}")
 
     def _start(self) -> Any:
         self._started += 1
@@ -365,13 +344,6 @@ class InferencePool:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
         self.actors = []
-
-
-def _free_of_total() -> str:
-    """The cluster's free and total CPUs and GPUs, e.g. ``cluster has 0 of 2 CPUs, 1 of 1 GPUs free``."""
-    free, total = ray.available_resources(), ray.cluster_resources()
-    parts = [f"{free.get(k, 0):g} of {total[k]:g} {k}s" for k in ("CPU", "GPU") if total.get(k)]
-    return "cluster has " + ", ".join(parts) + " free" if parts else "cluster has no CPUs or GPUs"
 
 
 _POOLS: dict[tuple[Any, ...], InferencePool] = {}
