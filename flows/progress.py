@@ -51,8 +51,9 @@ class FlowLog:
     Also a progress reporter (:mod:`pipeline.progress`): it logs each stage's start,
     every quarter and its end, so the log shows inference and scoring moving
     without a line per item; a stage that stays within one quarter for
-    :attr:`QUIET_S` logs its latest note (what it is doing or waiting for). The logger is taken in the flow, so lines sent
-    from task threads still land on the flow run.
+    :attr:`QUIET_S` logs its latest note (what it is doing or waiting for).
+    The logger is taken in the flow, so lines sent from task threads still
+    land on the flow run.
     """
 
     QUIET_S = 30.0
