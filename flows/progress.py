@@ -62,9 +62,10 @@ class FlowLog:
         self.log = get_run_logger()
         self._quarters: dict[str, int] = {}
         self._said: dict[str, float] = {}  # stage -> when its last line was logged
+        self._clock = time.monotonic
 
     def update(self, stage: str, done: int, total: int, note: str = "") -> None:
-        quarter, now = 4 * done // max(total, 1), time.monotonic()
+        quarter, now = 4 * done // max(total, 1), self._clock()
         if self._quarters.get(stage) == quarter:
             if note and now - self._said.get(stage, now) >= self.QUIET_S:  # a stage that stays put says why (e.g. waiting for the cluster)
                 self._said[stage] = now

@@ -35,3 +35,17 @@ def test_stages_counts_and_verdict_reach_the_log(monkeypatch: pytest.MonkeyPatch
     assert "drift: 3 of 16 columns drifted" in lines
     assert "verdict PASS (2 pass)" in lines
     assert lines[-1] == "verdict FAIL (1 fail); failed: macro_f1 ≥ 0.99 (cnn)" and caplog.records[-1].levelno == logging.WARNING
+
+
+def test_a_stage_that_stays_put_says_why_every_half_minute(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(flows.progress, "get_run_logger", lambda: logging.getLogger("vigil-flow-test"))
+    now = [100.0]
+    caplog.set_level(logging.INFO, logger="vigil-flow-test")
+    log = FlowLog()
+    log._clock = lambda: now[0]
+    for second in range(0, 95, 5):  # 95 s waiting for the cluster at 0 of 4 items: a note every 5 s
+        now[0] = 100.0 + second
+        log.update("infer", 0, 4, f"cnn: waiting {second} s for 2 of 2 actors")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["infer: 0/4 done (last: cnn: waiting 0 s for 2 of 2 actors)", "infer: 0/4, cnn: waiting 30 s for 2 of 2 actors",
+                     "infer: 0/4, cnn: waiting 60 s for 2 of 2 actors", "infer: 0/4, cnn: waiting 90 s for 2 of 2 actors"]
