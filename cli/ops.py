@@ -117,11 +117,12 @@ def serve(
     # Until Prefect's runner installs its own handler, a SIGTERM still stops everything cleanly.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = load_settings()
+    folder = serve_folder(settings.home)
     api_url = api_url or os.environ.get("PREFECT_API_URL")
     server = None if api_url else PrefectServer(settings.home / "prefect", port=port, host=host, database_url=database_url)
     artifacts = ArtifactServer.bind(settings.runs_dir, host, artifacts_port or port + 1).start()  # the verdict's links open over HTTP
     os.environ[ARTIFACTS_URL_ENV] = artifacts.url
-    head = serve_head(serve_folder(settings.home), cluster_slots)  # boots beside Prefect's server
+    head = serve_head(folder, cluster_slots)  # boots beside Prefect's server
     spares = None
     try:
         if server is not None:
@@ -134,7 +135,7 @@ def serve(
         head.wait_ready()
         os.environ.update({"VIGIL_RAY_ADDRESS": head.address, **head.env})  # flow runs and spares join this Ray
         typer.echo(f"Ray: {head.address} ({head.num_cpus} CPUs: {cluster_slots} runs at once, each with the whole machine)")
-        spares = SpareKeeper(serve_folder(settings.home), ServeInfo(
+        spares = SpareKeeper(folder, ServeInfo(
             pid=os.getpid(), socket="", api_url=str(api_url), ray_address=head.address, index_url=settings.index_url)).start()
         from flows.deployments import ensure_cluster_limit, serve_deployments, suite_deployments
 

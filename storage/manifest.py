@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -41,8 +42,14 @@ _NOT_LISTED = {MANIFEST_FILE, f".{MANIFEST_FILE}.tmp", TOKEN_FILE}  # the manife
 
 def frame_sha256(frame: pd.DataFrame) -> str:
     """A hash of a frame's column names and values (not of its Parquet bytes, which vary with the writer)."""
-    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return _rows_sha256(frame.columns, [frame])
+
+
+def _rows_sha256(columns: Iterable[Any], parts: Iterable[pd.DataFrame]) -> str:
+    """:func:`frame_sha256` of the frame whose ``columns`` are these and whose rows are ``parts``' in order (row hashes are per row)."""
+    digest = hashlib.sha256(json.dumps([str(c) for c in columns]).encode())
+    for part in parts:
+        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -60,14 +67,11 @@ def parquet_frame_sha256(path: Path, batch_rows: int = 1 << 16) -> str:
     import pyarrow.parquet as pq
 
     source = pq.ParquetFile(path, pre_buffer=False)
-    digest = None
-    for batch in source.iter_batches(batch_size=batch_rows, use_threads=False):
-        frame = pa.Table.from_batches([batch]).to_pandas()
-        if digest is None:
-            digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    columns = source.schema_arrow.empty_table().to_pandas().columns  # as pd.read_parquet names them
+    batches = (pa.Table.from_batches([b]).to_pandas() for b in source.iter_batches(batch_size=batch_rows, use_threads=False))
+    digest = _rows_sha256(columns, batches)
     release_freed_memory()
-    return frame_sha256(source.schema_arrow.empty_table().to_pandas()) if digest is None else digest.hexdigest()
+    return digest
 
 
 def run_files(home: Path, run_dir: Path, results: Path | None) -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""Child processes that die with their parent, even when it is killed with ``kill -9`` (Linux ``PR_SET_PDEATHSIG``), and free ports for them.
+"""Child processes that die with their parent, even when it is killed with ``kill -9`` (Linux ``PR_SET_PDEATHSIG``), and their ports.
 
 Used by every long-lived child Vigil starts: Prefect's servers (:mod:`flows.server`),
 ``vigil serve``'s Ray head (:mod:`workers.head`) and its warm spares (:mod:`cli.warm`).
@@ -60,3 +60,17 @@ def free_port(avoid: Container[int] = ()) -> int:
             port = int(sock.getsockname()[1])
         if port not in avoid:
             return port
+
+
+def connect_error(host: str, port: int, timeout_s: float = 1.0) -> OSError | None:
+    """Why a TCP connection to ``host:port`` fails now (within ``timeout_s``), or None when something accepts it.
+
+    Example:
+        >>> connect_error("127.0.0.1", free_port()).strerror
+        'Connection refused'
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return exc

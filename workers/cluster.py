@@ -7,13 +7,13 @@ outlives this one, even after ``kill -9``.
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import time
 
 import ray
 
 from suite.errors import VigilError
+from suite.processes import connect_error
 from workers.reaper import start_reaper
 
 AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
@@ -78,14 +78,10 @@ def _check_listening(address: str, wait_s: float = 5.0) -> None:
     if not host or not port.isdigit():
         raise VigilError(f"ray address: expected host:port, got {address!r}")
     deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=max(0.1, min(2.0, deadline - time.monotonic()))):
-                return
-        except OSError as exc:
-            if time.monotonic() >= deadline:
-                raise VigilError(f"ray address {address}: no Ray cluster answers there ({exc.strerror or exc}); is it running?") from None
-            time.sleep(0.25)
+    while (error := connect_error(host.strip("[]"), int(port), timeout_s=max(0.1, min(2.0, deadline - time.monotonic())))) is not None:
+        if time.monotonic() >= deadline:
+            raise VigilError(f"ray address {address}: no Ray cluster answers there ({error.strerror or error}); is it running?")
+        time.sleep(0.25)
 
 
 def _local_ray_pids() -> list[int]:

@@ -26,16 +26,15 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from suite.errors import VigilError
 from suite import processes
-from suite.processes import main_thread_on_linux, parent_death_signal
+from suite.errors import VigilError
+from suite.processes import connect_error, main_thread_on_linux, parent_death_signal
 from workers.reaper import start_reaper
 
 RAY_WORKER_PORTS = range(10002, 20000)
@@ -106,9 +105,7 @@ class RayHead:
             if self.process is None or self.process.poll() is not None:
                 code = None if self.process is None else self.process.returncode
                 raise VigilError(f"ray head: expected it running, got exit status {code}; see {self.folder / 'ray-head.log'}")
-            with socket.socket() as sock:
-                listening = sock.connect_ex(("127.0.0.1", self.port)) == 0
-            if listening and raylet is not None and raylet.exists():
+            if connect_error("127.0.0.1", self.port) is None and raylet is not None and raylet.exists():
                 return self
             time.sleep(0.2)
         self.stop()
