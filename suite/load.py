@@ -34,13 +34,21 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as a key path: ``models[1].batch_size``."""
+    """Pydantic's error location as a key path: ``models[1].batch_size``; a key that is not a plain word is quoted.
+
+    Example:
+        >>> format_location(("models", 1, "batch_size"))
+        'models[1].batch_size'
+        >>> format_location(("bootstrap", "\\n"))
+        "bootstrap.'\\\\n'"
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         elif not str(part).startswith(("function-", "literal[")) and "[" not in str(part):
-            out += f".{part}" if out else str(part)
+            key = str(part) if str(part).isprintable() and str(part).strip() == str(part) and str(part) else repr(str(part))
+            out += f".{key}" if out else key
     return out
 
 
