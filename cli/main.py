@@ -72,9 +72,11 @@ def run(
     quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
+    from flows.server import start_temporary_server
+
+    server = start_temporary_server()  # first (bad input kills it unused): Prefect's server boots beside every other step, waited for before the flow
     with clock.phase("imports"):
         from cli.render import err, progress_reporter
-        from flows.server import start_temporary_server
         from pipeline.commit import claim_run
         from pipeline.evaluate.infer import start_workers
         from pipeline.evaluate.prepare import prepare_run
@@ -82,12 +84,11 @@ def run(
         from suite.settings import load_settings
     try:
         with clock.phase("prepare"):
-            plan = prepare_run(suite, run_id=run_id, trigger=trigger)  # fail fast on bad input, before Prefect and Ray start
+            plan = prepare_run(suite, run_id=run_id, trigger=trigger)  # fail fast on bad input, before Ray starts and the flow begins
         _warn_unpinned(plan.suite)
         settings = load_settings(ray_address)
         with claim_run(plan.run_id, settings):  # ... and on a run id already running (the flow re-enters the lock)
             with clock.phase("imports"):
-                server = start_temporary_server()  # spawned now, waited for just before the flow: it boots while the rest starts
                 from flows.evaluate import evaluate_suite
                 from flows.progress import mute_console_logs
 
@@ -111,6 +112,8 @@ def run(
             with progress_reporter() as progress, reporting(progress):
                 outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger, plan=plan)
     except VigilError as exc:
+        if server is not None:
+            server.discard()  # bad input: the server it never used stops booting now
         fail(str(exc))
     if as_json:
         emit_json(show_document(outcome["run_id"]))

@@ -9,11 +9,13 @@ when the process that started them dies, even by ``kill -9``, the kernel kills t
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 from typing import ClassVar
@@ -101,12 +103,15 @@ class TemporaryServer:
     started: ClassVar[list[TemporaryServer]] = []
     """Every one this process started, so a test session can tell whether one is still running."""
 
-    def __init__(self) -> None:
-        from prefect.settings import get_current_settings
+    def __init__(self, settings_env: dict[str, str] | None = None) -> None:
+        """Spawn it now. ``settings_env``: the Prefect settings to hand it, where the caller knows them
+        (``{}`` when the environment holds them all); by default this process's, which imports Prefect's settings."""
+        if settings_env is None:
+            from prefect.settings import get_current_settings
 
+            settings_env = get_current_settings().to_environment_variables(exclude_unset=True)
         # What Prefect's own SubprocessASGIServer passes: this process's settings, no UI, ephemeral services only.
-        self._env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
-                     "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        self._env = {**os.environ, **settings_env, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
         self._env.pop("PREFECT_API_URL", None)
         self.started_at = time.perf_counter()
         self.ready_after_s: float | None = None
@@ -115,10 +120,8 @@ class TemporaryServer:
         atexit.register(self.stop)  # registered before Prefect's log and event workers exist, so it runs after their drains
 
     def _spawn(self) -> None:
-        import prefect
-
         self.port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(_prefect_folder().parent), "--factory",
                    "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]
         self.process = subprocess.Popen(command, env=self._env, preexec_fn=parent_death_signal())
@@ -167,9 +170,21 @@ class TemporaryServer:
         except OSError:
             return False
 
+    def discard(self) -> None:
+        """Kill it now if this process never used it (the run stopped before its flow); one in use is left to the exit handlers."""
+        if self.ready_after_s is None:
+            self.stop()
+
     def stop(self) -> None:
-        """SIGTERM the server and wait for it (SIGKILL after 5 s), as Prefect stops its own."""
-        if self.process.poll() is None:
+        """SIGTERM the server and wait for it (SIGKILL after 5 s), as Prefect stops its own.
+
+        One never used (the run stopped first, e.g. on bad input) is killed at once: it holds nothing, and
+        a server stopped while it boots would print its own traceback under the run's error.
+        """
+        if self.process.poll() is None and self.ready_after_s is None:
+            self.process.kill()
+            self.process.wait()
+        elif self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(5)
@@ -190,14 +205,86 @@ def start_temporary_server() -> TemporaryServer | None:
     server is disabled (``PREFECT_SERVER_EPHEMERAL_ENABLED=false``), or off the
     main thread of a Linux process (where the kernel could not tie the server's
     life to ours; Prefect then starts its own on first use).
+
+    Where no file could hold a Prefect setting (:func:`prefect_settings_files`), the
+    environment decides, and the server is spawned without importing Prefect (1 to 2 s
+    of CPU, paid later by the flow): a run calls this first, so the server boots
+    beside every other start-up step.
     """
     if os.environ.get("PREFECT_API_URL"):  # decided without importing Prefect (2 s of CPU)
         return None
+    if not main_thread_on_linux():
+        return None
+    if not prefect_settings_files() and not _ENVIRONMENT_CHOOSES & os.environ.keys():
+        return TemporaryServer(settings_env={})
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or not main_thread_on_linux():
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return None
     return TemporaryServer()
+
+
+_ENVIRONMENT_CHOOSES = {"PREFECT_PROFILE", "PREFECT_PROFILES_PATH", "PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE",
+                        "PREFECT_TEST_MODE", "PREFECT_UNIT_TEST_MODE"}
+"""Variables that pick a profile or switch the temporary server: with one set, Prefect's own settings decide."""
+
+
+def prefect_settings_files(cwd: Path | None = None, home: Path | None = None) -> list[Path]:
+    """The files here that could set Prefect's API address or switch its temporary server (what Prefect 3 reads besides the environment).
+
+    They are: ``.env`` and ``prefect.toml`` in the working folder, its
+    ``pyproject.toml`` where it has a ``[tool.prefect]`` table, and the profiles
+    file (``$PREFECT_HOME/profiles.toml``, by default ``~/.prefect/profiles.toml``)
+    where its active profile names an API URL or turns the temporary server off.
+    Conservative: a file listed here may set nothing that matters; then Prefect's
+    settings are read to decide.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "profiles.toml").write_text('active = "local"\\n[profiles.local]\\nPREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\\n')
+        >>> prefect_settings_files(folder, folder)
+        []
+        >>> _ = (folder / "profiles.toml").write_text('active = "team"\\n[profiles.team]\\nPREFECT_API_URL = "http://prefect:4200/api"\\n')
+        >>> [p.name for p in prefect_settings_files(folder, folder)]
+        ['profiles.toml']
+    """
+    cwd = cwd or Path.cwd()
+    home = home or Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+    found = [cwd / name for name in (".env", "prefect.toml") if (cwd / name).exists()]
+    if "tool.prefect" in _text(cwd / "pyproject.toml"):
+        found.append(cwd / "pyproject.toml")
+    if _profile_chooses(home / "profiles.toml"):
+        found.append(home / "profiles.toml")
+    return found
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _profile_chooses(path: Path) -> bool:
+    """Whether the active profile of a profiles file names an API URL or turns the temporary server off (or the file cannot be read as TOML)."""
+    if not path.exists():
+        return False
+    try:
+        profiles = tomllib.loads(_text(path))
+        settings = profiles.get("profiles", {}).get(profiles.get("active", "ephemeral"), {})
+    except (tomllib.TOMLDecodeError, AttributeError):
+        return True
+    return any("API_URL" in key.upper() or ("EPHEMERAL" in key.upper() and str(value).strip().lower() not in ("true", "1"))
+               for key, value in settings.items())
+
+
+def _prefect_folder() -> Path:
+    """Prefect's package folder, found without importing it."""
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        raise VigilError("prefect: expected it installed (pip install prefect), got no package")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def start_ephemeral_server() -> str | None:

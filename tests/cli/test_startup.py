@@ -134,3 +134,44 @@ def test_against_a_running_server_the_run_starts_none_and_records_there(running_
     assert [e for e in engines if e != "plotly"] == []
     runs = httpx.post(f"{running_server}/flow_runs/filter", json={}, timeout=30).json()
     assert [r["state"]["type"] for r in runs] == ["COMPLETED"]  # the run's flow went to the server that was running
+
+
+# ---- the temporary server is spawned before Prefect is imported, unless a file may choose otherwise -----
+SPAWN_PROBE = """
+import json, sys
+from flows.server import start_temporary_server
+server = start_temporary_server()
+print(json.dumps({"spawned": server is not None, "prefect_imported": "prefect" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(("profile", "expected"), [
+    (None, {"spawned": True, "prefect_imported": False}),  # no file could set anything: decided from the environment
+    ('active = "local"\n[profiles.local]\nPREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n', {"spawned": True, "prefect_imported": False}),
+    ('active = "team"\n[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n', {"spawned": False, "prefect_imported": True}),
+    ('active = "off"\n[profiles.off]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "false"\n', {"spawned": False, "prefect_imported": True}),
+])
+def test_the_temporary_server_is_spawned_without_prefect_only_where_no_profile_chooses(profile: str | None, expected: dict[str, bool],
+                                                                                       tmp_path: Path) -> None:
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    if profile is not None:
+        (home / "profiles.toml").write_text(profile)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"PREFECT_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", SPAWN_PROBE], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == expected
+    assert "Traceback" not in done.stderr  # a server never used is killed at exit without a word
+
+
+@pytest.mark.parametrize(("name", "text", "listed"), [
+    (".env", "PREFECT_API_URL=http://127.0.0.1:9/api\n", True),
+    ("prefect.toml", "[api]\nurl = 'http://127.0.0.1:9/api'\n", True),
+    ("pyproject.toml", "[tool.prefect]\napi.url = 'http://127.0.0.1:9/api'\n", True),
+    ("pyproject.toml", "[project]\nname = 'x'\n", False),
+])
+def test_settings_files_in_the_working_folder_send_the_decision_to_prefect(name: str, text: str, listed: bool, tmp_path: Path) -> None:
+    from flows.server import prefect_settings_files
+
+    (tmp_path / name).write_text(text)
+    assert prefect_settings_files(tmp_path, tmp_path / "no-home") == ([tmp_path / name] if listed else [])
