@@ -6,11 +6,16 @@ outlives this one, even after ``kill -9``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import ray
+import ray._private.parameter as ray_parameter
 
 from suite.errors import VigilError
 from suite.processes import connect_error
@@ -57,11 +62,40 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: in
             _check_listening(address)
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
+            with _without_cluster_monitors():
+                ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
             reaper = start_reaper(_local_ray_pids())
             if reaper is not None:
                 _reapers.append(reaper)
     return ray.get_runtime_context().gcs_address
+
+
+@contextmanager
+def _without_cluster_monitors() -> Iterator[None]:
+    """Inside the block, a local Ray that ``ray.init`` starts runs no autoscaler monitor and no log monitor.
+
+    A one-machine Ray of fixed size has nothing to autoscale, and with
+    ``log_to_driver=False`` no worker log is streamed to the driver (workers still
+    write their logs under Ray's session folder). The two are Python processes
+    that cost ~1.2 s of CPU while a run starts, on 2 cores (issue 18). ``ray start``
+    has switches for both (``--no-monitor``, ``--include-log-monitor=false``);
+    ``ray.init`` has none, so the parameters it builds its node from get them for
+    the block's length. Where a Ray release names them differently, nothing changes.
+    """
+    original = ray_parameter.RayParams
+    if not {"no_monitor", "include_log_monitor"} <= set(inspect.signature(original.__init__).parameters):
+        yield
+        return
+
+    class _QuietHead(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "no_monitor": True, "include_log_monitor": False})
+
+    ray_parameter.RayParams = _QuietHead
+    try:
+        yield
+    finally:
+        ray_parameter.RayParams = original
 
 
 def _check_listening(address: str, wait_s: float = 5.0) -> None:
