@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from evaluators.intervals import BOOTSTRAP, EXACT_MAX_ROWS, interval_method, paired_evidence
+from evaluators.intervals import BOOTSTRAP, DELONG, EXACT_MAX_ROWS, CellTable, interval_method, paired_evidence, paired_summary_evidence
+from evaluators.intervals.delong import ScoreColumns, auc_influence
+from evaluators.intervals.moments import SkewMoments
 from evaluators.metrics.base import Metric
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
@@ -140,6 +142,27 @@ def paired_bootstrap_diff(
     return _from_draws(diff, boot, n, confidence, BOOTSTRAP)
 
 
+def paired_diff_from_summary(metric: Metric, summary: CellTable | SkewMoments, *, resamples: int, confidence: float, seed: int) -> PairedDiff:
+    """:func:`paired_bootstrap_diff`'s large-sample result from a joint summary of both models' statistics
+    (:func:`~evaluators.intervals.paired_summary_evidence`), accumulated chunk by chunk."""
+    diff, evidence = paired_summary_evidence(metric, summary, resamples=resamples, seed=seed)
+    assert evidence.draws is not None  # summaries always give draws
+    return _from_draws(diff, evidence.draws, summary.n, confidence, evidence.method)
+
+
+def delong_paired_diff(y_true: np.ndarray, scores_a: np.ndarray | ScoreColumns, scores_b: np.ndarray | ScoreColumns, *,
+                       confidence: float) -> PairedDiff:
+    """:func:`paired_bootstrap_diff`'s large-sample result for ROC AUC, each model's scores read a class column at a time
+    (:class:`~evaluators.intervals.delong.ScoreColumns`): the DeLong standard error of ``φ_a - φ_b``, normal p-values."""
+    value_a, influence = auc_influence(y_true, scores_a)
+    value_b, influence_b = auc_influence(y_true, scores_b)
+    n = len(y_true)
+    influence -= influence_b
+    del influence_b
+    influence /= n
+    return _normal_diff(value_a - value_b, float(np.sqrt(np.sum(np.square(influence, out=influence)))), n, confidence, DELONG)
+
+
 def _from_draws(diff: float, boot: np.ndarray, n: int, confidence: float, method: str) -> PairedDiff:
     """Percentile CI and null-shifted p-values from resampled differences."""
     boot = boot[np.isfinite(boot)]
@@ -201,8 +224,11 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if correct_a.shape != correct_b.shape:
         raise ValueError(f"paired arrays need equal shape, got {correct_a.shape} and {correct_b.shape}")
-    b = int(np.sum(correct_a & ~correct_b))
-    c = int(np.sum(~correct_a & correct_b))
+    return mcnemar_counts(int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b)))
+
+
+def mcnemar_counts(b: int, c: int) -> McNemar:
+    """:func:`mcnemar_exact` from its discordant counts: ``b`` (a right, b wrong) and ``c`` (a wrong, b right)."""
     m = b + c
     if m == 0:
         return McNemar(b, c, 1.0, 1.0)

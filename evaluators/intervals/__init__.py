@@ -201,9 +201,36 @@ def paired_evidence(
         return PairedEvidence(method, None, float(np.sqrt(np.sum(np.square((phi_a - phi_b) / n)))))
     if method == BOOTSTRAP:
         raise ValueError(f"metric {metric.name!r}: expected a row-sum or AUC metric for a fast paired test, got neither")
+    difference = _pair_difference(metric, n)
+    sums = _resampled_sums(metric, y_true, [scores_a, scores_b], resamples, np.random.default_rng(seed), difference)
+    return PairedEvidence(method, difference(sums))
+
+
+def paired_summary_evidence(metric: Metric, summary: CellTable | SkewMoments, *, resamples: int, seed: int) -> tuple[float, PairedEvidence]:
+    """The difference ``metric(a) - metric(b)`` and its resampled draws from a joint summary accumulated chunk by chunk.
+
+    The summary holds both models' statistics side by side (a's, then b's): a :class:`CellTable`
+    over the joint cells draws the same multinomial tables as :func:`paired_evidence` from the
+    same seed; :class:`SkewMoments` the same normal draws, skew-corrected from the third-moment
+    tensor instead of the rows.
+    """
+    n = summary.n
+    difference = _pair_difference(metric, n)
+    rng = np.random.default_rng(seed)
+    if isinstance(summary, CellTable):
+        total, sums = summary.sums(), summary.resampled_sums(resamples, rng)
+        method = CELLS
+    else:
+        total = summary.moments.sums()
+        sums = skew_corrected(summary.moments.resampled_sums(resamples, rng), summary.moments, None, difference, third=summary.third)
+        method = NORMAL_SUMS
+    return float(difference(total[None, :])[0]), PairedEvidence(method, difference(sums))
+
+
+def _pair_difference(metric: Metric, n: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``(B, 2m)`` sums of (a's statistics, b's) -> ``(B,)`` differences ``metric(a) - metric(b)``."""
     def difference(sums: np.ndarray) -> np.ndarray:
         m = sums.shape[1] // 2
         return _reduced(metric, sums[:, :m], n) - _reduced(metric, sums[:, m:], n)
 
-    sums = _resampled_sums(metric, y_true, [scores_a, scores_b], resamples, np.random.default_rng(seed), difference)
-    return PairedEvidence(method, difference(sums))
+    return difference
