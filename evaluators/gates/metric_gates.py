@@ -27,13 +27,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
 from evaluators.gates.inputs import GateInputs
 from evaluators.gates.outcome import NAN, GateOutcome
-from evaluators.statistics import holm, mcnemar_exact, paired_bootstrap_diff
+from evaluators.statistics import holm
 from suite.spec import GateSpec
 
 
@@ -192,7 +191,6 @@ def _drop_vs_baseline(
         why = "no baseline model in this run" if baseline is None else "the gated model is the baseline"
         return [GateOutcome(label, model, "all", "inconclusive", NAN, float(gate.max_drop or 0), reason=why,
                             dataset=dataset, variant=gate.variant)]
-    metric_fn, _ = inputs.metric(gate.metric)
     out: list[GateOutcome] = []
     for slice_, row in rows.iterrows():
         slice_, n = str(slice_), int(row["n"])
@@ -203,14 +201,13 @@ def _drop_vs_baseline(
             out.append(replace(base, status="reported", value=-diff if hib else diff, diff=diff,
                                reason=f"n={n} < min_slice_n={gate.min_slice_n}: not gated"))
             continue
-        y, cand, ref = inputs.paired(model, baseline, dataset, gate.variant, slice_)
-        paired = paired_bootstrap_diff(metric_fn, y, cand, ref, resamples=inputs.resamples,
-                                       confidence=inputs.confidence, seed=inputs.seed)
+        test = inputs.paired_test(model, baseline, dataset, gate.variant, slice_, gate.metric)
+        paired = test.diff
         drop = -paired.diff if hib else paired.diff
         if gate.significance is None:
             p = NAN
-        elif gate.metric in inputs.mcnemar_metrics:
-            p = mcnemar_exact(_correct(y, cand), _correct(y, ref)).p_a_worse
+        elif test.mcnemar is not None:
+            p = test.mcnemar.p_a_worse
         else:
             p = paired.p_less if hib else paired.p_greater
         out.append(replace(base, value=drop, diff=paired.diff, ci_low=paired.ci_low, ci_high=paired.ci_high,
@@ -222,12 +219,6 @@ def _value(results: pd.DataFrame, model: str, dataset: str, variant: str, slice_
     match = results[(results["model"] == model) & (results["dataset"] == dataset) & (results["variant"] == variant)
                     & (results["slice"] == slice_) & (results["metric"] == metric)]
     return float(match["value"].iloc[0]) if not match.empty else NAN
-
-
-def _correct(y: np.ndarray, output: np.ndarray) -> np.ndarray:
-    output = np.asarray(output)
-    predicted = np.argmax(output, axis=1) if output.ndim == 2 else output
-    return predicted == np.asarray(y)
 
 
 def _drop_vs_last_pass(

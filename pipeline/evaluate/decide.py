@@ -1,27 +1,26 @@
 """Stage 4: apply the suite's gates to the scored results and reach a verdict.
 
 Comparative gates test the candidate against the baseline on the same
-examples: the predictions of both are read back from the cache and paired by
-sample id, per slice.
+examples: the predictions of both stream back from the cache a chunk at a time,
+paired by sample id, every slice of a comparison in one pass.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from evaluators.gates import GateInputs, GateOutcome, MetricLookup, PairedSource, evaluate_gates, verdict
+from evaluators.gates import GateInputs, GateOutcome, MetricLookup, evaluate_gates, verdict
+from evaluators.gates.inputs import PairedQuery, PairedTestSource
 from evaluators.metrics import METRICS
-from evaluators.slices import slice_masks
+from evaluators.paired_chunked import ChunkedPairedScorer, PairedTest
+from evaluators.slices import PackedMasks, slice_masks
 from evaluators.statistics import MetricFn
 from pipeline.evaluate.drift import drift_table
 from pipeline.evaluate.plan import RunPlan
-from pipeline.evaluate.score import prediction_arrays, staged_results_path, suite_metrics
+from pipeline.evaluate.score import staged_results_path, stream_pair, suite_metrics
 from storage.cache import PredictionCache
-from storage.datasets import SAMPLE_ID
 from storage.frames import read_frame
 from storage.store import ResultStore
 from suite.settings import Settings
@@ -41,27 +40,29 @@ class Decision(BaseModel):
         return [f"{o.gate} ({o.model}{'' if o.slice == 'all' else ', ' + o.slice})" for o in self.outcomes if o.status == "fail"]
 
 
-def paired_source(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> PairedSource:
-    """Reads (y_true, candidate scores, baseline scores) for a slice from the prediction cache."""
+def paired_tests(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> PairedTestSource:
+    """Each comparison's paired tests, every slice in one pass over both models' cached predictions, a chunk at a time.
+
+    Both prediction files are in the dataset's row order, so a chunk of one pairs with the same
+    rows of the other (checked by sample id) and takes the slices' masks by position; the driver
+    holds two chunks, the masks and per-slice summaries, never either model's predictions whole.
+    """
     cache = PredictionCache(settings.cache_dir)
+    lookup = metric_lookup(suite, plan.classes)
+    masks: dict[str, PackedMasks] = {}
 
-    @lru_cache(maxsize=64)
-    def predictions(model: str, dataset: str, variant: str) -> pd.DataFrame:
-        return cache.get(plan.cache_key(model, dataset, variant)).sort_values(SAMPLE_ID).reset_index(drop=True)
+    @lru_cache(maxsize=32)
+    def tests(query: PairedQuery) -> dict[str, PairedTest]:
+        data = plan.data(query.dataset)
+        if query.dataset not in masks:
+            masks[query.dataset] = PackedMasks(slice_masks(data.meta, suite.slices))
+        where = f"run {plan.run_id}: predictions of {query.candidate} and {query.baseline} on {query.dataset}/{query.variant}"
+        scorer = ChunkedPairedScorer(lookup(query.metric)[0], task=suite.task, resamples=query.resamples, confidence=query.confidence,
+                                     seed=query.seed, mcnemar=query.mcnemar)
+        keys = (plan.cache_key(query.candidate, query.dataset, query.variant), plan.cache_key(query.baseline, query.dataset, query.variant))
+        return stream_pair(cache, keys, data, suite.task, scorer, masks[query.dataset], where)
 
-    @lru_cache(maxsize=8)
-    def masks(dataset: str) -> dict[str, np.ndarray]:
-        frame = plan.data(dataset).meta.sort_values(SAMPLE_ID).reset_index(drop=True)
-        return slice_masks(frame, suite.slices)
-
-    def paired(candidate: str, baseline: str, dataset: str, variant: str, slice_: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        cand, base = predictions(candidate, dataset, variant), predictions(baseline, dataset, variant)
-        mask = masks(dataset)[slice_]
-        y, s_cand = prediction_arrays(cand[mask], suite.task)
-        _, s_base = prediction_arrays(base[mask], suite.task)
-        return y, s_cand, s_base
-
-    return paired
+    return tests
 
 
 def metric_lookup(suite: SuiteSpec, classes: list[int | str] | None) -> MetricLookup:
@@ -90,7 +91,8 @@ def decide_run(plan: RunPlan, settings: Settings) -> Decision:
     drift = drift_table(plan.run_id, settings)
     drift = drift[drift["kind"] == "data"] if not drift.empty else None
     inputs = GateInputs(
-        results=results, paired=paired_source(plan, suite, settings), metric=metric_lookup(suite, plan.classes), last_pass=last_pass, drift=drift,
+        results=results, paired=None, paired_tests=paired_tests(plan, suite, settings), metric=metric_lookup(suite, plan.classes),
+        last_pass=last_pass, drift=drift,
         resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=suite.seed,
         bound_policy=suite.gate_bound_policy,
     )

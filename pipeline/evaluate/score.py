@@ -7,7 +7,7 @@ there. Returns the staged results' path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,11 +17,12 @@ import pandas as pd
 from evaluators.metrics.base import Metric
 from evaluators.metrics.expected_cost import cost_metric
 from evaluators.chunked import ChunkedScorer
+from evaluators.paired_chunked import ChunkedPairedScorer, PairedTest
 from evaluators.slices import PackedMasks, slice_masks
 from pipeline.evaluate.plan import RunPlan, WorkItem
 from pipeline.progress import report
 from storage.cache import PredictionCache
-from storage.datasets import SAMPLE_ID
+from storage.datasets import SAMPLE_ID, LoadedDataset
 from storage.frames import write_frame
 from storage.store import ResultStore
 from suite.errors import DataError
@@ -76,6 +77,44 @@ def prediction_chunks(cache: PredictionCache, key: str, task: str, batch_rows: i
             yield chunk[SAMPLE_ID].astype(np.int64, copy=False), chunk["y_true"].astype(np.float64), chunk["y_pred"].astype(np.float64)
 
 
+PredictionChunk = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def aligned_chunks(first: Iterable[PredictionChunk], second: Iterable[PredictionChunk], *, where: str) -> Iterator[tuple[PredictionChunk, PredictionChunk]]:
+    """Equal-length pieces of two ``(sample ids, labels, outputs)`` chunk streams over the same rows, cut where either's chunk ends.
+
+    Raises:
+        DataError: the streams hold different sample ids at the same position, or different row counts.
+
+    Example:
+        >>> ids = np.arange(5)
+        >>> one = [(ids[:3], ids[:3], ids[:3]), (ids[3:], ids[3:], ids[3:])]
+        >>> two = [(ids[:2], ids[:2], ids[:2]), (ids[2:], ids[2:], ids[2:])]
+        >>> [len(a[0]) for a, _ in aligned_chunks(one, two, where="x")]
+        [2, 1, 2]
+    """
+    streams = [iter(first), iter(second)]
+    pending: list[PredictionChunk | None] = [None, None]
+    while True:
+        for side in (0, 1):
+            while pending[side] is None or len(pending[side][0]) == 0:  # type: ignore[index]
+                pending[side] = next(streams[side], None)
+                if pending[side] is None:
+                    break
+        a, b = pending
+        if a is None or b is None:
+            if a is not None or b is not None:
+                raise DataError(f"{where}: expected both models' predictions on the same rows, got different row counts")
+            return
+        size = min(len(a[0]), len(b[0]))
+        head_a, head_b = tuple(x[:size] for x in a), tuple(x[:size] for x in b)
+        if not np.array_equal(head_a[0], head_b[0]):
+            raise DataError(f"{where}: expected both models' predictions on the same rows in the same order, got other sample ids")
+        yield head_a, head_b  # type: ignore[misc]
+        pending = [None if size == len(a[0]) else tuple(x[size:] for x in a),  # type: ignore[list-item]
+                   None if size == len(b[0]) else tuple(x[size:] for x in b)]
+
+
 def chunk_masks(masks: PackedMasks, data_ids: np.ndarray, chunk_ids: np.ndarray, at: int,
                 where: str, positions_of: pd.Index | None = None) -> dict[str, np.ndarray]:
     """The slice masks (over the dataset's rows) at a chunk's rows, stored from row ``at``.
@@ -96,6 +135,29 @@ def chunk_masks(masks: PackedMasks, data_ids: np.ndarray, chunk_ids: np.ndarray,
     if (positions < 0).any():
         raise DataError(f"{where}: expected the dataset's sample ids, got {int((positions < 0).sum())} unknown (e.g. {chunk_ids[positions < 0][0]})")
     return masks.at(positions)
+
+
+def stream_pair(cache: PredictionCache, keys: tuple[str, str], data: LoadedDataset, task: str, scorer: ChunkedPairedScorer,
+                masks: PackedMasks | None, where: str) -> dict[str, PairedTest]:
+    """Two models' cached predictions on ``data`` (``keys``: first the one tested, then the one it is compared with) streamed
+    side by side through ``scorer``; each slice's test. ``masks``: the dataset's slices (None: the whole dataset as ``all``).
+
+    Raises:
+        DataError: the files disagree on their rows, or hold other than the dataset's rows.
+    """
+    at, index = 0, None
+    for (ids, y, first), (_, _, second) in aligned_chunks(*(prediction_chunks(cache, key, task) for key in keys), where=where):
+        if masks is None:
+            chunk = {"all": np.ones(len(ids), dtype=bool)}
+        else:
+            if index is None and not np.array_equal(data.sample_ids[at:at + len(ids)], ids):
+                index = pd.Index(data.sample_ids)
+            chunk = chunk_masks(masks, data.sample_ids, ids, at, where, index)
+        scorer.add(ids, y, first, second, chunk)
+        at += len(ids)
+    if at != data.rows:
+        raise DataError(f"{where}: expected {data.rows} rows (the dataset's), got {at}")
+    return scorer.results()
 
 
 def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, cache: PredictionCache, key: str,
