@@ -16,7 +16,7 @@ unlucky example from outranking a large region with a real regression.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,22 +72,42 @@ def worst_regions(
         diff, newly_wrong, newly_right, z, p_value``, sorted by ``z`` descending.
         Error is 1 − accuracy for classification and mean absolute error for regression.
     """
-    y = np.asarray(y_true)
-    classification = np.asarray(scores_cand).ndim == 2
-    if classification:
-        err_c = (_predicted(scores_cand) != y).astype(float)
-        err_b = (_predicted(scores_base) != y).astype(float)
-    else:
-        err_c = np.abs(np.asarray(scores_cand, float) - y)
-        err_b = np.abs(np.asarray(scores_base, float) - y)
+    err_c, err_b = row_errors(y_true, scores_cand, scores_base)
     names = list(columns) if columns is not None else [c for c in features.columns if c != "sample_id"]
+    return regions_by_column(lambda name: features[name].reset_index(drop=True), names, err_c, err_b, bins=bins, min_n=min_n)
+
+
+def row_errors(y_true: np.ndarray, scores_cand: np.ndarray, scores_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's error under the candidate and the baseline: wrong (bool) for classification, absolute error for regression.
+
+    Computed a chunk at a time and concatenated (or written into place), they are all :func:`regions_by_column` needs of the predictions.
+    """
+    y = np.asarray(y_true)
+    if np.asarray(scores_cand).ndim == 2:
+        return _predicted(scores_cand) != y, _predicted(scores_base) != y
+    return np.abs(np.asarray(scores_cand, float) - y), np.abs(np.asarray(scores_base, float) - y)
+
+
+def regions_by_column(
+    column: Callable[[str], pd.Series], names: Sequence[str], err_c: np.ndarray, err_b: np.ndarray, *, bins: int = 5, min_n: int = 10,
+) -> pd.DataFrame:
+    """:func:`worst_regions` from the rows' errors (:func:`row_errors`), each column fetched when its regions are formed.
+
+    Args:
+        column: ``name -> (n,)`` values of that column, aligned with the errors (read one at a time: a
+            dataset's features never need to be held together).
+        names: The columns to slice by, in order.
+        err_c: The candidate's per-row errors (bool: classification; float: regression).
+        err_b: The baseline's.
+    """
+    classification = err_c.dtype == bool
     rows = []
-    for column in names:
-        for label, mask in _regions(features[column].reset_index(drop=True), bins):
+    for name in names:
+        for label, mask in _regions(column(name), bins):
             n = int(mask.sum())
             if n < min_n:
                 continue
-            rows.append({"family": column, "region": label, "n": n, **_score(err_c[mask], err_b[mask], classification)})
+            rows.append({"family": name, "region": label, "n": n, **_score(err_c[mask].astype(float), err_b[mask].astype(float), classification)})
     frame = pd.DataFrame(rows, columns=REGION_COLUMNS)
     return frame.sort_values(["z", "n"], ascending=[False, False], ignore_index=True)
 
@@ -148,3 +168,29 @@ def newly_wrong(
         "confidence": confidence[mask],
     })
     return frame.sort_values(["confidence", "sample_id"], ascending=[False, True], ignore_index=True)
+
+
+class NewlyWrongTop:
+    """:func:`newly_wrong`'s first ``limit`` rows, from predictions added a chunk at a time (the rest are never kept).
+
+    Example:
+        >>> top = NewlyWrongTop(limit=1)
+        >>> y = np.array([0, 0])
+        >>> top.add(np.array([7, 8]), y, np.array([[0.4, 0.6], [0.1, 0.9]]), np.array([[0.9, 0.1], [0.8, 0.2]]))
+        >>> top.frame()["sample_id"].tolist()
+        [8]
+    """
+
+    def __init__(self, limit: int, tolerance: float | None = None) -> None:
+        self.limit, self.tolerance = limit, tolerance
+        self._top = pd.DataFrame()
+
+    def add(self, sample_ids: np.ndarray, y_true: np.ndarray, scores_cand: np.ndarray, scores_base: np.ndarray) -> None:
+        """Merge a chunk's newly wrong rows, keeping the ``limit`` most confident (ties by sample id, as :func:`newly_wrong` orders them)."""
+        found = newly_wrong(sample_ids, y_true, scores_cand, scores_base, tolerance=self.tolerance).head(self.limit)
+        both = found if self._top.empty else pd.concat([self._top, found], ignore_index=True)
+        self._top = both.sort_values(["confidence", "sample_id"], ascending=[False, True], ignore_index=True).head(self.limit)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows kept, in :func:`newly_wrong`'s order (its empty frame when none were found)."""
+        return self._top if not self._top.empty else newly_wrong(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 2)), np.empty((0, 2)))

@@ -8,7 +8,11 @@ Writes beside the staged results (and so into the run's folder on commit):
   (area under value/clean over the severities);
 - ``worst_regions.parquet`` and ``newly_wrong.parquet``: per candidate, the
   slices and feature ranges where it is worst relative to the baseline (ranked
-  by a significance-aware score) and the examples it newly gets wrong;
+  by a significance-aware score) and the examples it newly gets wrong. Both
+  models' predictions stream side by side into per-row errors (a byte per row
+  each for classification) and the 200 most confident newly wrong rows; the
+  feature ranges are formed one column at a time, so a 10M-row dataset never has
+  its features or either model's scores whole in the driver;
 - ``upstream.parquet``: the change attributed to each upstream module
   (:mod:`pipeline.evaluate.attribution`), when the suite rolls one back.
 """
@@ -18,16 +22,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evaluators.error_analysis import newly_wrong, worst_regions
+from evaluators.error_analysis import NewlyWrongTop, regions_by_column, row_errors
 from evaluators.metrics import METRICS
 from evaluators.robustness import breaking_severity, relative_robustness, severity_points
 from pipeline.evaluate.attribution import UPSTREAM_FILE, attribution
 from pipeline.evaluate.plan import RunPlan
-from pipeline.evaluate.score import prediction_arrays, staged_results_path
+from pipeline.evaluate.score import aligned_chunks, prediction_chunks, staged_results_path
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID
 from storage.frames import read_frame, write_frame
 from storage.store import ResultStore
+from suite.errors import DataError
 from suite.settings import Settings
 from suite.spec import SuiteSpec
 
@@ -57,25 +62,56 @@ def robustness_summary(results: pd.DataFrame, suite: SuiteSpec) -> pd.DataFrame:
 
 
 def _error_analysis(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cache, regions, wrong = PredictionCache(settings.cache_dir), [], []
+    regions, wrong = [], []
     baseline = suite.baseline
     if baseline is None:
         return pd.DataFrame(), pd.DataFrame()
     for spec in suite.evaluation_datasets:
         data = plan.data(spec.name)
-        frame = data.select([SAMPLE_ID, *(s.column for s in suite.slices), *data.features[:20]], present_only=True).sort_values(SAMPLE_ID).reset_index(drop=True)
-        base = cache.get(plan.cache_key(baseline.name, spec.name, "clean")).sort_values(SAMPLE_ID)
-        y, s_base = prediction_arrays(base, suite.task)
+        present = set(data.select([SAMPLE_ID, *(s.column for s in suite.slices)], present_only=True).columns) | set(data.features)
+        columns = [c for c in dict.fromkeys([*(s.column for s in suite.slices), *data.features[:20]]) if c in present]
         for model in suite.candidates:
-            cand = cache.get(plan.cache_key(model.name, spec.name, "clean")).sort_values(SAMPLE_ID)
-            _, s_cand = prediction_arrays(cand, suite.task)
-            columns = [s.column for s in suite.slices] + list(data.features[:20])
-            found = worst_regions(frame[list(dict.fromkeys(columns))], y, s_cand, s_base, columns=list(dict.fromkeys(columns)))
+            err_c, err_b, lost = _streamed_errors(plan, suite, settings, model.name, baseline.name, spec.name)
+            found = regions_by_column(lambda name: data.select([name])[name], columns, err_c, err_b)  # noqa: B023 (used at once)
             regions.append(found.head(25).assign(model=model.name, baseline=baseline.name, dataset=spec.name))
-            lost = newly_wrong(frame[SAMPLE_ID].to_numpy(np.int64), y, s_cand, s_base)
-            wrong.append(lost.head(200).assign(model=model.name, baseline=baseline.name, dataset=spec.name))
+            if lost is not None:
+                wrong.append(lost.assign(model=model.name, baseline=baseline.name, dataset=spec.name))
     return (pd.concat(regions, ignore_index=True) if regions else pd.DataFrame(),
             pd.concat(wrong, ignore_index=True) if wrong else pd.DataFrame())
+
+
+def _streamed_errors(plan: RunPlan, suite: SuiteSpec, settings: Settings, candidate: str, baseline: str,
+                     dataset: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None]:
+    """Both models' per-row errors in the dataset's row order and the candidate's first newly wrong rows, from
+    their predictions streamed side by side (a byte per row and model for classification: never a model's scores whole).
+
+    Regression has no "wrong" without a tolerance the suite does not give: no newly wrong rows (None).
+    """
+    cache, data = PredictionCache(settings.cache_dir), plan.data(dataset)
+    where = f"run {plan.run_id}: predictions of {candidate} and {baseline} on {dataset}"
+    classification = suite.task == "classification"
+    err_c = np.zeros(data.rows, dtype=bool if classification else np.float64)
+    err_b = np.zeros_like(err_c)
+    top = NewlyWrongTop(_NEWLY_WRONG_KEPT) if classification else None
+    streams = [prediction_chunks(cache, plan.cache_key(model, dataset, "clean"), suite.task) for model in (candidate, baseline)]
+    at, index = 0, None
+    for (ids, y, cand), (_, _, base) in aligned_chunks(*streams, where=where):
+        if index is None and not np.array_equal(data.sample_ids[at:at + len(ids)], ids):
+            index = pd.Index(data.sample_ids)
+        rows = slice(at, at + len(ids)) if index is None else index.get_indexer(ids)
+        if index is not None and (rows < 0).any():  # type: ignore[operator]
+            raise DataError(f"{where}: expected the dataset's sample ids, got {int((rows < 0).sum())} unknown")  # type: ignore[operator]
+        err_c[rows], err_b[rows] = row_errors(y.astype(np.int64) if classification else y, cand, base)
+        if top is not None:
+            top.add(ids, y.astype(np.int64), cand.astype(np.float64), base.astype(np.float64))
+        at += len(ids)
+    if at != data.rows:
+        raise DataError(f"{where}: expected {data.rows} rows (the dataset's), got {at}")
+    return err_c, err_b, top.frame() if top is not None else None
+
+
+_NEWLY_WRONG_KEPT = 200
+"""Newly wrong rows kept per candidate and dataset (the most confident first)."""
 
 
 def analyse_run(plan: RunPlan, settings: Settings) -> list[str]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import pandas as pd
 
 from evaluators.metrics import METRICS
-from evaluators.statistics import paired_bootstrap_diff
+from evaluators.paired_chunked import ChunkedPairedScorer
 from pipeline.evaluate.plan import RunPlan
-from pipeline.evaluate.score import prediction_arrays
+from pipeline.evaluate.score import stream_pair
 from pipeline.evaluate.upstream import ablation_variant, version_files
 from storage.cache import PredictionCache
 from storage.checksums import sha256_file
-from storage.datasets import SAMPLE_ID
 from suite.settings import Settings
 from suite.spec import SuiteSpec, UpstreamVersion
 
@@ -47,11 +46,10 @@ def attribution(plan: RunPlan, suite: SuiteSpec, settings: Settings, metric: str
                   "previous_version": version_label(suite, module.previous, f"upstream[{i}].previous")}
         for model in plan.models:
             for dataset in (d for d in plan.datasets if module.applies_to(d.name)):
-                current = cache.get(plan.cache_key(model.name, dataset.name, "clean")).sort_values(SAMPLE_ID)
-                ablated = cache.get(plan.cache_key(model.name, dataset.name, ablation_variant(module.name))).sort_values(SAMPLE_ID)
-                y, s_cur = prediction_arrays(current, suite.task)
-                _, s_abl = prediction_arrays(ablated, suite.task)
-                diff = paired_bootstrap_diff(fn, y, s_cur, s_abl, resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=plan.seed)
+                keys = (plan.cache_key(model.name, dataset.name, "clean"), plan.cache_key(model.name, dataset.name, ablation_variant(module.name)))
+                scorer = ChunkedPairedScorer(fn, task=suite.task, resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=plan.seed)
+                where = f"run {plan.run_id}: predictions of {model.name} on {dataset.name}, with and without upstream {module.name}"
+                diff = stream_pair(cache, keys, plan.data(dataset.name), suite.task, scorer, None, where)["all"].diff  # streamed: never both whole
                 rows.append({"module": module.name, "kind": module.kind, **labels, "model": model.name, "dataset": dataset.name, "metric": name,
-                             "delta": diff.diff, "ci_low": diff.ci_low, "ci_high": diff.ci_high, "p_value": diff.p_value, "n": len(y)})
+                             "delta": diff.diff, "ci_low": diff.ci_low, "ci_high": diff.ci_high, "p_value": diff.p_value, "n": diff.n})
     return pd.DataFrame(rows, columns=COLUMNS)
