@@ -206,17 +206,18 @@ def start_temporary_server() -> TemporaryServer | None:
     main thread of a Linux process (where the kernel could not tie the server's
     life to ours; Prefect then starts its own on first use).
 
-    Where no file could hold a Prefect setting (:func:`prefect_settings_files`), the
-    environment decides, and the server is spawned without importing Prefect (1 to 2 s
-    of CPU, paid later by the flow): a run calls this first, so the server boots
-    beside every other start-up step.
+    Where Prefect is not imported yet (so no setting was changed in this process, e.g.
+    by a test harness's temporary settings) and no file could hold a Prefect setting
+    (:func:`prefect_settings_files`), the environment decides, and the server is
+    spawned without importing Prefect (1 to 2 s of CPU, paid later by the flow): a run
+    calls this first, so the server boots beside every other start-up step.
     """
     if os.environ.get("PREFECT_API_URL"):  # decided without importing Prefect (2 s of CPU)
         return None
     if not main_thread_on_linux():
         return None
-    if not prefect_settings_files() and not _ENVIRONMENT_CHOOSES & os.environ.keys():
-        return TemporaryServer(settings_env={})
+    if "prefect" not in sys.modules and not prefect_settings_files() and not _ENVIRONMENT_CHOOSES & os.environ.keys():
+        return TemporaryServer(settings_env={})  # nothing in this process can have set a Prefect setting yet
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():

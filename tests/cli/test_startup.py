@@ -175,3 +175,14 @@ def test_settings_files_in_the_working_folder_send_the_decision_to_prefect(name:
 
     (tmp_path / name).write_text(text)
     assert prefect_settings_files(tmp_path, tmp_path / "no-home") == ([tmp_path / name] if listed else [])
+
+
+def test_settings_changed_in_this_process_are_honoured(tmp_path: Path) -> None:
+    """Once Prefect is imported a setting may live only in this process (a temporary-settings context): Prefect's settings decide."""
+    code = ("import json\nfrom prefect.settings import PREFECT_API_URL, temporary_settings\nfrom flows.server import start_temporary_server\n"
+            "with temporary_settings({PREFECT_API_URL: 'http://127.0.0.1:9/api'}):\n    server = start_temporary_server()\n"
+            "print(json.dumps({'spawned': server is not None}))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"PREFECT_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"spawned": False}
