@@ -75,12 +75,32 @@ def write_model(path: Path, *, features: int = 64, hidden: int = 512, classes: i
     torch.jit.script(mlp).save(str(path))
 
 
-def write_suite(folder: Path, *, resamples: int, workers: int = 2, metrics: str = "[accuracy, macro_f1, log_loss, roc_auc, ece]") -> Path:
-    """A suite over ``data.parquet`` and ``mlp.pt`` in ``folder``, sliced by region."""
+def write_suite(folder: Path, *, resamples: int, workers: int = 2, metrics: str = "[accuracy, macro_f1, log_loss, roc_auc, ece]",
+                baseline: bool = False) -> Path:
+    """A suite over ``data.parquet`` and ``mlp.pt`` in ``folder``, sliced by region.
+
+    ``baseline``: ``mlp-baseline.pt`` (written by the caller) joins as the baseline, with paired drop gates on
+    accuracy (McNemar), per slice too, and log loss: what their predictions stream through is the driver's too.
+    """
     import hashlib
 
     suite = folder / "suite.yaml"
     sha = hashlib.sha256((folder / "mlp.pt").read_bytes()).hexdigest()
+    extra = ""
+    if baseline:
+        base_sha = hashlib.sha256((folder / "mlp-baseline.pt").read_bytes()).hexdigest()
+        extra = f"""  - name: baseline
+    role: baseline
+    format: torchscript
+    path: mlp-baseline.pt
+    sha256: {base_sha}
+    output: logits
+    batch_size: 8192
+gates:
+  - {{metric: accuracy, max_drop_vs: baseline, max_drop: 0.05, significance: 0.05}}
+  - {{metric: accuracy, per_slice: true, max_drop_vs: baseline, max_drop: 0.05, significance: 0.05}}
+  - {{metric: log_loss, max_drop_vs: baseline, max_drop: 0.5}}
+"""
     suite.write_text(f"""name: scale
 task: classification
 seed: 1
@@ -92,7 +112,7 @@ models:
     sha256: {sha}
     output: logits
     batch_size: 8192
-datasets:
+{extra}datasets:
   - name: table
     path: data.parquet
     label: label
@@ -129,7 +149,7 @@ def run_vigil(suite: Path, home: Path, env: dict[str, str] | None = None, timeou
         out, err = child.communicate()
         raise RuntimeError(f"vigil run still running after {timeout_s:g} s; its stacks:\n{out[-2000:]}{err[-12000:]}") from None
     wall = time.perf_counter() - began
-    if child.returncode != 0:
+    if child.returncode not in (0, 1):  # 1: a gate failed, the run was recorded
         raise RuntimeError(f"vigil run failed ({child.returncode}): {out[-2000:]}{err[-4000:]}")
     return {"peak_rss_bytes": int(peak.read_text()) * 1024, "wall_s": wall}
 

@@ -18,8 +18,12 @@ Prefect's temporary one, and Ray; its driver is the ``vigil`` process) and serve
 a size is skipped once a smaller one timed out, or when the largest finished size's
 rate projects it past 3× the budget.
 
+``--baseline`` adds a baseline MLP to each size's suite, with paired drop gates of
+every kind (``bench/scale_data.py: BASELINE_GATES``): twice the inference, and the
+gates' paired tests streamed from both models' predictions.
+
 Usage:
-    PYTHONPATH=$PWD python bench/scale.py [--sizes 100k,1M,10M] [--quick] [--max-minutes 10] [--keep DIR]
+    PYTHONPATH=$PWD python bench/scale.py [--sizes 100k,1M,10M] [--quick] [--baseline] [--max-minutes 10] [--keep DIR]
 
 ``--quick`` is ``--sizes 100k,1M``. The last line is ``rows_per_s_at_<largest size>: X``.
 """
@@ -242,7 +246,7 @@ def _row(figures: RunFigures, gen_s: float | None = None) -> str:
 HEADER = f"{'run':>10} {'rows':>11} {'gen s':>7} {'wall s':>8} {'rows/s':>11} {'driver MB':>10} {'tree MB':>10} {'acc':>6} status"
 
 
-def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = False) -> None:
+def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = False, baseline: bool = False) -> None:
     """Fixed cost, then each size handed to a running ``vigil serve``; prints the table and the summary lines."""
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -266,7 +270,7 @@ def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = F
                 results.append(RunFigures(name, rows, budget_s, None, True, 0.0, 0.0, None))
                 continue
             began = time.perf_counter()
-            suite = write_bench(folder / "suites", rows)
+            suite = write_bench(folder / "suites", rows, baseline=baseline)
             gen_s = time.perf_counter() - began
             figures = run_vigil(name, suite, rows, env, logs, budget_s, served)
             print(_row(figures, gen_s), flush=True)
@@ -296,15 +300,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the sizes 100k,1M")
     parser.add_argument("--max-minutes", type=float, default=10.0, help="kill a run after this many minutes (default 10); skip a size projected past 3x that")
     parser.add_argument("--keep", type=Path, default=None, help="write data, suites, logs and homes here and keep them")
+    parser.add_argument("--baseline", action="store_true", help="each size's suite also has a baseline MLP and paired drop gates (accuracy with McNemar, "
+                        "per slice too, log loss, ROC AUC): two models' inference, and the gates' paired tests streamed")
     args = parser.parse_args()
     sizes = sorted(parse_size(s) for s in ("100k,1M" if args.quick else args.sizes).split(","))
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
-        bench(args.keep.resolve(), sizes, args.max_minutes * 60, keep_tables=True)
+        bench(args.keep.resolve(), sizes, args.max_minutes * 60, keep_tables=True, baseline=args.baseline)
         return
     folder = Path(tempfile.mkdtemp(prefix="vigil-bench-scale-"))
     try:
-        bench(folder, sizes, args.max_minutes * 60)
+        bench(folder, sizes, args.max_minutes * 60, baseline=args.baseline)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -98,8 +98,29 @@ def write_model(path: Path, weights: np.ndarray, seed: int = 0) -> str:
     return sha256_file(path)
 
 
-def suite_document(name: str, table: str, table_sha256: str, model: str, model_sha256: str, batch_size: int = 8192) -> dict:
-    """The issue's setting: five metrics, one slice, 1000 bootstrap resamples, 2 actors × 1 CPU, no drift, no perturbations."""
+BASELINE_GATES = [
+    {"metric": "accuracy", "max_drop_vs": "baseline", "max_drop": 0.01, "significance": 0.05},
+    {"metric": "accuracy", "per_slice": True, "max_drop_vs": "baseline", "max_drop": 0.02, "significance": 0.05},
+    {"metric": "log_loss", "max_drop_vs": "baseline", "max_drop": 0.05, "significance": 0.05},
+    {"metric": "roc_auc", "max_drop_vs": "baseline", "max_drop": 0.01, "significance": 0.05},
+]
+"""``--baseline``: paired gates of each kind (cell tables with McNemar, normal sums, DeLong), overall and per slice."""
+
+
+def suite_document(name: str, table: str, table_sha256: str, model: str, model_sha256: str, batch_size: int = 8192,
+                   baseline: tuple[str, str] | None = None) -> dict:
+    """The issue's setting: five metrics, one slice, 1000 bootstrap resamples, 2 actors × 1 CPU, no drift, no perturbations.
+
+    ``baseline`` (its file and sha256) adds a second MLP as the baseline and :data:`BASELINE_GATES`.
+    """
+    document = _suite_document(name, table, table_sha256, model, model_sha256, batch_size)
+    if baseline is not None:
+        document["models"].append({**document["models"][0], "name": "baseline", "role": "baseline", "path": baseline[0], "sha256": baseline[1]})
+        document["gates"] = BASELINE_GATES
+    return document
+
+
+def _suite_document(name: str, table: str, table_sha256: str, model: str, model_sha256: str, batch_size: int) -> dict:
     return {
         "name": name,
         "description": "bench/scale.py: seeded 64-feature table, MLP 64-512-512-10",
@@ -123,15 +144,25 @@ def size_name(rows: int) -> str:
     return str(rows)
 
 
-def write_bench(folder: Path, rows: int, seed: int = 0, chunk_rows: int = 131_072) -> Path:
-    """Write the table, the model (once per folder) and the suite for ``rows`` rows into ``folder``; returns the suite's path."""
+def write_bench(folder: Path, rows: int, seed: int = 0, chunk_rows: int = 131_072, baseline: bool = False) -> Path:
+    """Write the table, the model (once per folder) and the suite for ``rows`` rows into ``folder``; returns the suite's path.
+
+    ``baseline``: also a baseline MLP (its map a blend with another seed's: close to the candidate, a little worse) and paired gates.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     weights = linear_map(seed)
     model = folder / "mlp.pt"
     model_sha = write_model(model, weights, seed) if not model.exists() else sha256_file(model)
+    other = None
+    if baseline:
+        path = folder / "mlp-baseline.pt"
+        blend = (0.9 * weights + 0.3 * linear_map(seed + 1)).astype(np.float32)
+        other = (path.name, write_model(path, blend, seed) if not path.exists() else sha256_file(path))
     size = size_name(rows)
     table = folder / f"table-{size}.parquet"
     table_sha = write_table(table, rows, weights, seed, chunk_rows)
-    suite = folder / f"scale-{size}.yaml"
-    suite.write_text(yaml.safe_dump(suite_document(f"scale-{size}", table.name, table_sha, model.name, model_sha), sort_keys=False, default_flow_style=None))
+    name = f"scale-{size}" + ("-baseline" if baseline else "")
+    suite = folder / f"{name}.yaml"
+    suite.write_text(yaml.safe_dump(suite_document(name, table.name, table_sha, model.name, model_sha, baseline=other),
+                                    sort_keys=False, default_flow_style=None))
     return suite

@@ -1,8 +1,9 @@
 """Issue 18: the driver of `vigil run` holds a few bytes per row, not the features (measured, not modelled).
 
 Two real `vigil run`s in child processes over synthetic Parquet tables (64 float32 features,
-10 classes, a 4-value slice column; a small torchscript MLP; 2 resamples so the bootstrap's
-own memory, another issue's, stays out) read their driver's own peak RSS at exit. The growth
+10 classes, a 4-value slice column; a small torchscript MLP and a baseline with paired drop
+gates on accuracy, per slice too, and log loss; 2 resamples so the bootstrap's own memory,
+another issue's, stays out) read their driver's own peak RSS at exit. The growth
 per row between the two sizes is the driver's per-row cost: before issue 18 it was ~2 KB
 (the features as a frame, as a matrix, in the object store, and re-joined for slices).
 """
@@ -22,7 +23,8 @@ def _peak(tmp_path: Path, rows: int, services: dict[str, str]) -> dict[str, floa
     folder.mkdir()
     write_table(folder / "data.parquet", rows)
     write_model(folder / "mlp.pt", hidden=32)
-    suite = write_suite(folder, resamples=2, metrics="[accuracy, log_loss]")
+    write_model(folder / "mlp-baseline.pt", hidden=32, seed=1)
+    suite = write_suite(folder, resamples=2, metrics="[accuracy, log_loss]", baseline=True)  # the gates' paired tests stream too
     # the session's Ray and Prefect: their memory is not the driver's; a child still running at 240 s (~10 s here) prints its stacks
     return run_vigil(suite, folder / "home", env=services, timeout_s=240)
 
