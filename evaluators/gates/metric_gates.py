@@ -206,7 +206,7 @@ def _drop_vs_baseline(
         drop = -paired.diff if hib else paired.diff
         if gate.significance is None:
             p = NAN
-        elif test.mcnemar is not None:
+        elif gate.metric in inputs.mcnemar_metrics and test.mcnemar is not None:
             p = test.mcnemar.p_a_worse
         else:
             p = paired.p_less if hib else paired.p_greater

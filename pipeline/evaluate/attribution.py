@@ -49,7 +49,7 @@ def attribution(plan: RunPlan, suite: SuiteSpec, settings: Settings, metric: str
                 keys = (plan.cache_key(model.name, dataset.name, "clean"), plan.cache_key(model.name, dataset.name, ablation_variant(module.name)))
                 scorer = ChunkedPairedScorer(fn, task=suite.task, resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=plan.seed)
                 where = f"run {plan.run_id}: predictions of {model.name} on {dataset.name}, with and without upstream {module.name}"
-                diff = stream_pair(cache, keys, plan.data(dataset.name), suite.task, scorer, None, where)["all"].diff  # streamed: never both whole
+                diff = stream_pair(cache, keys, plan.data(dataset.name), suite.task, [scorer], None, where)[0]["all"].diff  # streamed: never both whole
                 rows.append({"module": module.name, "kind": module.kind, **labels, "model": model.name, "dataset": dataset.name, "metric": name,
                              "delta": diff.diff, "ci_low": diff.ci_low, "ci_high": diff.ci_high, "p_value": diff.p_value, "n": diff.n})
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -7,8 +7,6 @@ paired by sample id, every slice of a comparison in one pass.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import BaseModel, ConfigDict
 
 from evaluators.gates import GateInputs, GateOutcome, MetricLookup, evaluate_gates, verdict
@@ -40,27 +38,37 @@ class Decision(BaseModel):
         return [f"{o.gate} ({o.model}{'' if o.slice == 'all' else ', ' + o.slice})" for o in self.outcomes if o.status == "fail"]
 
 
-def paired_tests(plan: RunPlan, suite: SuiteSpec, settings: Settings) -> PairedTestSource:
+def paired_tests(plan: RunPlan, suite: SuiteSpec, settings: Settings, gated: dict[str, list[str]] | None = None) -> PairedTestSource:
     """Each comparison's paired tests, every slice in one pass over both models' cached predictions, a chunk at a time.
 
     Both prediction files are in the dataset's row order, so a chunk of one pairs with the same
     rows of the other (checked by sample id) and takes the slices' masks by position; the driver
     holds two chunks, the masks and per-slice summaries, never either model's predictions whole.
+    ``gated``: per variant, the metrics the suite gates against the baseline; the first comparison
+    asked of a pair of files tests all of them in that one pass. McNemar's counts come with every
+    classification test (the gate reads them for its McNemar metrics).
     """
     cache = PredictionCache(settings.cache_dir)
     lookup = metric_lookup(suite, plan.classes)
     masks: dict[str, PackedMasks] = {}
+    done: dict[tuple[object, ...], dict[str, dict[str, PairedTest]]] = {}
 
-    @lru_cache(maxsize=32)
     def tests(query: PairedQuery) -> dict[str, PairedTest]:
+        pair = (query.candidate, query.baseline, query.dataset, query.variant, query.resamples, query.confidence, query.seed)
+        if query.metric not in done.get(pair, {}):
+            metrics = list(dict.fromkeys([query.metric, *(gated or {}).get(query.variant, [])]))
+            done.setdefault(pair, {}).update(_one_pass(query, metrics))
+        return done[pair][query.metric]
+
+    def _one_pass(query: PairedQuery, metrics: list[str]) -> dict[str, dict[str, PairedTest]]:
         data = plan.data(query.dataset)
         if query.dataset not in masks:
             masks[query.dataset] = PackedMasks(slice_masks(data.meta, suite.slices))
         where = f"run {plan.run_id}: predictions of {query.candidate} and {query.baseline} on {query.dataset}/{query.variant}"
-        scorer = ChunkedPairedScorer(lookup(query.metric)[0], task=suite.task, resamples=query.resamples, confidence=query.confidence,
-                                     seed=query.seed, mcnemar=query.mcnemar)
+        scorers = [ChunkedPairedScorer(lookup(name)[0], task=suite.task, resamples=query.resamples, confidence=query.confidence,
+                                       seed=query.seed, mcnemar=suite.task == "classification") for name in metrics]
         keys = (plan.cache_key(query.candidate, query.dataset, query.variant), plan.cache_key(query.baseline, query.dataset, query.variant))
-        return stream_pair(cache, keys, data, suite.task, scorer, masks[query.dataset], where)
+        return dict(zip(metrics, stream_pair(cache, keys, data, suite.task, scorers, masks[query.dataset], where)))
 
     return tests
 
@@ -74,6 +82,15 @@ def metric_lookup(suite: SuiteSpec, classes: list[int | str] | None) -> MetricLo
         return metric, metric.higher_is_better
 
     return lookup
+
+
+def _gated_vs_baseline(gates: list) -> dict[str, list[str]]:
+    """Per variant, the metrics of the gates that compare with the baseline."""
+    gated: dict[str, list[str]] = {}
+    for gate in gates:
+        if getattr(gate, "max_drop_vs", None) == "baseline":
+            gated.setdefault(gate.variant, []).append(gate.metric)
+    return gated
 
 
 def decide_run(plan: RunPlan, settings: Settings) -> Decision:
@@ -91,7 +108,7 @@ def decide_run(plan: RunPlan, settings: Settings) -> Decision:
     drift = drift_table(plan.run_id, settings)
     drift = drift[drift["kind"] == "data"] if not drift.empty else None
     inputs = GateInputs(
-        results=results, paired=None, paired_tests=paired_tests(plan, suite, settings), metric=metric_lookup(suite, plan.classes),
+        results=results, paired=None, paired_tests=paired_tests(plan, suite, settings, _gated_vs_baseline(gates)), metric=metric_lookup(suite, plan.classes),
         last_pass=last_pass, drift=drift,
         resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=suite.seed,
         bound_policy=suite.gate_bound_policy,

@@ -7,7 +7,7 @@ there. Returns the staged results' path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,10 +137,11 @@ def chunk_masks(masks: PackedMasks, data_ids: np.ndarray, chunk_ids: np.ndarray,
     return masks.at(positions)
 
 
-def stream_pair(cache: PredictionCache, keys: tuple[str, str], data: LoadedDataset, task: str, scorer: ChunkedPairedScorer,
-                masks: PackedMasks | None, where: str) -> dict[str, PairedTest]:
+def stream_pair(cache: PredictionCache, keys: tuple[str, str], data: LoadedDataset, task: str, scorers: Sequence[ChunkedPairedScorer],
+                masks: PackedMasks | None, where: str) -> list[dict[str, PairedTest]]:
     """Two models' cached predictions on ``data`` (``keys``: first the one tested, then the one it is compared with) streamed
-    side by side through ``scorer``; each slice's test. ``masks``: the dataset's slices (None: the whole dataset as ``all``).
+    side by side, once, through every one of ``scorers``; each scorer's tests per slice. ``masks``: the dataset's slices
+    (None: the whole dataset as ``all``).
 
     Raises:
         DataError: the files disagree on their rows, or hold other than the dataset's rows.
@@ -153,11 +154,12 @@ def stream_pair(cache: PredictionCache, keys: tuple[str, str], data: LoadedDatas
             if index is None and not np.array_equal(data.sample_ids[at:at + len(ids)], ids):
                 index = pd.Index(data.sample_ids)
             chunk = chunk_masks(masks, data.sample_ids, ids, at, where, index)
-        scorer.add(ids, y, first, second, chunk)
+        for scorer in scorers:
+            scorer.add(ids, y, first, second, chunk)
         at += len(ids)
     if at != data.rows:
         raise DataError(f"{where}: expected {data.rows} rows (the dataset's), got {at}")
-    return scorer.results()
+    return [scorer.results() for scorer in scorers]
 
 
 def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, cache: PredictionCache, key: str,
