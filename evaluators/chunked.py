@@ -72,6 +72,21 @@ from suite.spec import BootstrapSpec
 Chunk = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
 
 
+def checked_masks(masks: dict[str, np.ndarray], slices: list[str], shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """A chunk's slice masks as arrays, checked: the slices of the first chunk, in its order, each a boolean mask of ``shape``.
+
+    Raises:
+        DataError: other slices, or a mask of another dtype or shape.
+    """
+    if list(masks) != slices:
+        raise DataError(f"chunk: expected the slices {slices}, got {list(masks)}")
+    checked = {name: np.asarray(mask) for name, mask in masks.items()}
+    for name, mask in checked.items():
+        if mask.dtype != bool or mask.shape != shape:
+            raise DataError(f"slice {name!r}: expected a boolean mask of shape {shape}, got {mask.dtype} of shape {mask.shape}")
+    return checked
+
+
 @dataclass
 class _Slice:
     """What one slice has accumulated: its row count, where its kept rows are, its per-metric summaries."""
@@ -122,13 +137,7 @@ class ChunkedScorer:
             self._k = scores.shape[1]
         if not self._slices:
             self._slices = {name: _Slice() for name in masks}
-        if list(masks) != list(self._slices):
-            raise DataError(f"chunk: expected the slices {list(self._slices)}, got {list(masks)}")
-        masks = {name: np.asarray(mask) for name, mask in masks.items()}
-        for name, mask in masks.items():
-            if mask.dtype != bool or mask.shape != y_true.shape:
-                raise DataError(f"slice {name!r}: expected a boolean mask of shape {y_true.shape}, "
-                                f"got {mask.dtype} of shape {mask.shape}")
+        masks = checked_masks(masks, list(self._slices), y_true.shape)
         counts = {name: int(np.count_nonzero(mask)) for name, mask in masks.items()}
         keeping: dict[str, np.ndarray] = {}  # slices that keep this chunk's rows, and have some in it
         for name, count in counts.items():

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evaluators.chunked import checked_masks
 from evaluators.intervals import BOOTSTRAP, DELONG, EXACT_MAX_ROWS, CellTable, interval_method
 from evaluators.intervals.delong import ScoreColumns
 from evaluators.intervals.moments import SkewMoments
@@ -109,15 +110,13 @@ class ChunkedPairedScorer:
         _, scores_b = checked_predictions(y_true, np.asarray(scores_b), self.task)
         if scores_a.shape[1:] != scores_b.shape[1:]:
             raise DataError(f"paired predictions: expected the same output shape for both models, got {scores_a.shape[1:]} and {scores_b.shape[1:]}")
-        self._k = self._k if self._k is not None else (scores_a.shape[1] if scores_a.ndim == 2 else 0)
+        k = scores_a.shape[1] if scores_a.ndim == 2 else 0
+        if self._k is not None and k != self._k:
+            raise DataError(f"paired predictions: expected {self._k} score columns in every chunk, got {k}")
+        self._k = k
         if not self._slices:
             self._slices = {name: _PairSlice() for name in masks}
-        if list(masks) != list(self._slices):
-            raise DataError(f"chunk: expected the slices {list(self._slices)}, got {list(masks)}")
-        masks = {name: np.asarray(mask) for name, mask in masks.items()}
-        for name, mask in masks.items():
-            if mask.dtype != bool or mask.shape != y_true.shape:
-                raise DataError(f"slice {name!r}: expected a boolean mask of shape {y_true.shape}, got {mask.dtype} of shape {mask.shape}")
+        masks = checked_masks(masks, list(self._slices), y_true.shape)
         keeping: dict[str, np.ndarray] = {}
         for name, mask in masks.items():
             state, count = self._slices[name], int(np.count_nonzero(mask))

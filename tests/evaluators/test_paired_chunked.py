@@ -112,3 +112,5 @@ def test_mismatched_outputs_and_slices_fail_with_one_line() -> None:
     scorer.add(np.arange(2), y, two, two, {"all": np.ones(2, bool)})
     with pytest.raises(Exception, match="expected the slices"):
         scorer.add(np.arange(2), y, two, two, {"other": np.ones(2, bool)})
+    with pytest.raises(Exception, match="expected 2 score columns in every chunk, got 3"):
+        scorer.add(np.arange(2), y, three, three, {"all": np.ones(2, bool)})
