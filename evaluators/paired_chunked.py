@@ -93,8 +93,8 @@ class ChunkedPairedScorer:
         self.metric, self.task, self.resamples, self.confidence, self.seed = metric, task, resamples, confidence, seed
         self.mcnemar, self.exact_max_rows = mcnemar, exact_max_rows
         self._summarised = isinstance(metric, Metric) and metric.rows is not None and metric.reduce is not None and not metric.rows_need_all
-        # rows kept past exact_max_rows are ordered by id only where the test resamples rows
         self._delong = isinstance(metric, Metric) and task == "classification" and interval_method(metric, exact_max_rows + 1, exact_max_rows) == DELONG
+        # rows kept past exact_max_rows are ordered by id only where the test resamples rows
         self._large_needs_order = not isinstance(metric, Metric) or interval_method(metric, exact_max_rows + 1, exact_max_rows) == BOOTSTRAP
         self._slices: dict[str, _PairSlice] = {}
         self._kept = KeptRows()

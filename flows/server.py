@@ -276,6 +276,8 @@ def _profile_chooses(path: Path) -> bool:
         settings = profiles.get("profiles", {}).get(profiles.get("active", "ephemeral"), {})
     except (tomllib.TOMLDecodeError, AttributeError):
         return True
+    if not isinstance(settings, dict):
+        return True
     return any("API_URL" in key.upper() or ("EPHEMERAL" in key.upper() and str(value).strip().lower() not in ("true", "1"))
                for key, value in settings.items())
 
