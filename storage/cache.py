@@ -60,6 +60,10 @@ class PredictionCache:
         """The column names of the predictions for ``key``, from the file's schema (nothing else read)."""
         return list(pq.ParquetFile(self.path(key)).schema_arrow.names)
 
+    def column(self, key: str, name: str) -> np.ndarray:
+        """One column of the predictions for ``key``, whole, in stored (dataset) row order (10M float32 scores: 40 MB)."""
+        return pq.ParquetFile(self.path(key), pre_buffer=False).read(columns=[name], use_threads=False).column(0).to_numpy()
+
     def chunks(self, key: str, columns: list[str], batch_rows: int = 65_536) -> Iterator[dict[str, np.ndarray]]:
         """The predictions for ``key`` a record batch at a time, in stored (dataset) row order: column name → numpy array.
 

@@ -46,7 +46,8 @@ def paired_tests(plan: RunPlan, suite: SuiteSpec, settings: Settings, gated: dic
     holds two chunks, the masks and per-slice summaries, never either model's predictions whole.
     ``gated``: per variant, the metrics the suite gates against the baseline; the first comparison
     asked of a pair of files tests all of them in that one pass. McNemar's counts come with every
-    classification test (the gate reads them for its McNemar metrics).
+    classification test (the gate reads them for its McNemar metrics). ROC AUC on a large slice
+    reads each model's class columns from the files when its test runs, one at a time.
     """
     cache = PredictionCache(settings.cache_dir)
     lookup = metric_lookup(suite, plan.classes)
@@ -65,9 +66,11 @@ def paired_tests(plan: RunPlan, suite: SuiteSpec, settings: Settings, gated: dic
         if query.dataset not in masks:
             masks[query.dataset] = PackedMasks(slice_masks(data.meta, suite.slices))
         where = f"run {plan.run_id}: predictions of {query.candidate} and {query.baseline} on {query.dataset}/{query.variant}"
-        scorers = [ChunkedPairedScorer(lookup(name)[0], task=suite.task, resamples=query.resamples, confidence=query.confidence,
-                                       seed=query.seed, mcnemar=suite.task == "classification") for name in metrics]
         keys = (plan.cache_key(query.candidate, query.dataset, query.variant), plan.cache_key(query.baseline, query.dataset, query.variant))
+        scorers = [ChunkedPairedScorer(lookup(name)[0], task=suite.task, resamples=query.resamples, confidence=query.confidence,
+                                       seed=query.seed, mcnemar=suite.task == "classification",
+                                       columns=lambda model, c: cache.column(keys[model], f"score_{c}"))  # noqa: B023 (keys of this pass)
+                   for name in metrics]
         return dict(zip(metrics, stream_pair(cache, keys, data, suite.task, scorers, masks[query.dataset], where)))
 
     return tests

@@ -32,8 +32,9 @@ def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return ids, y.astype(np.int32), a, b, masks
 
 
-def _chunked(metric, ids, y, a, b, masks, *, task="classification", mcnemar=False, chunk=4_321):
-    scorer = ChunkedPairedScorer(metric, task=task, resamples=300, confidence=0.95, seed=7, mcnemar=mcnemar, exact_max_rows=LIMIT)
+def _chunked(metric, ids, y, a, b, masks, *, task="classification", mcnemar=False, chunk=4_321, columns=None):
+    scorer = ChunkedPairedScorer(metric, task=task, resamples=300, confidence=0.95, seed=7, mcnemar=mcnemar, exact_max_rows=LIMIT,
+                                 columns=columns)
     for start in range(0, len(y), chunk):
         rows = slice(start, start + chunk)
         scorer.add(ids[rows], y[rows], a[rows], b[rows], {name: mask[rows] for name, mask in masks.items()})
@@ -73,6 +74,30 @@ def test_every_slice_equals_the_whole_array_paired_test(name: str, large_method:
         if name == "accuracy":
             exact = mcnemar_exact(sa.argmax(axis=1) == ys, sb.argmax(axis=1) == ys)
             assert results[slice_].mcnemar == exact
+
+
+def test_auc_from_columns_read_when_the_test_runs_equals_the_kept_rows() -> None:
+    """Given the models' class columns (as the gates read them from the prediction files), a large slice keeps no scores."""
+    ids, y, a, b, masks = _data(2)
+    metric = get_metric("roc_auc", "classification")
+    reads: list[tuple[int, int]] = []
+
+    def columns(model: int, c: int) -> np.ndarray:
+        reads.append((model, c))
+        return (a if model == 0 else b)[:, c]
+
+    kept = _chunked(metric, ids, y, a, b, masks)
+    read = _chunked(metric, ids, y, a, b, masks, columns=columns)
+    for slice_, mask in masks.items():
+        expected = _whole(metric, ids, y, a, b, mask)[3]
+        assert read[slice_].diff.n == expected.n
+        if expected.n <= LIMIT:
+            assert read[slice_].diff == expected
+            continue
+        for field in ("diff", "ci_low", "ci_high", "p_value", "se"):
+            assert getattr(read[slice_].diff, field) == pytest.approx(getattr(kept[slice_].diff, field), rel=1e-12, abs=1e-15), (slice_, field)
+    large = sum(int(mask.sum()) > LIMIT for mask in masks.values())
+    assert sorted(set(reads)) == [(m, c) for m in (0, 1) for c in range(K)] and len(reads) == large * 2 * K  # a column per class, model, large slice
 
 
 def test_a_plain_metric_function_keeps_rows_and_bootstraps_them_in_id_order() -> None:
