@@ -27,7 +27,7 @@ from evaluators.metrics import METRICS
 from evaluators.robustness import breaking_severity, relative_robustness, severity_points
 from pipeline.evaluate.attribution import UPSTREAM_FILE, attribution
 from pipeline.evaluate.plan import RunPlan
-from pipeline.evaluate.score import aligned_chunks, prediction_chunks, staged_results_path
+from pipeline.evaluate.score import DatasetRows, aligned_chunks, prediction_chunks, staged_results_path
 from storage.cache import PredictionCache
 from storage.datasets import SAMPLE_ID
 from storage.frames import read_frame, write_frame
@@ -94,13 +94,9 @@ def _streamed_errors(plan: RunPlan, suite: SuiteSpec, settings: Settings, candid
     err_b = np.zeros_like(err_c)
     top = NewlyWrongTop(_NEWLY_WRONG_KEPT) if classification else None
     streams = [prediction_chunks(cache, plan.cache_key(model, dataset, "clean"), suite.task) for model in (candidate, baseline)]
-    at, index = 0, None
+    at, dataset_rows = 0, DatasetRows(data.sample_ids, where)
     for (ids, y, cand), (_, _, base) in aligned_chunks(*streams, where=where):
-        if index is None and not np.array_equal(data.sample_ids[at:at + len(ids)], ids):
-            index = pd.Index(data.sample_ids)
-        rows = slice(at, at + len(ids)) if index is None else index.get_indexer(ids)
-        if index is not None and (rows < 0).any():  # type: ignore[operator]
-            raise DataError(f"{where}: expected the dataset's sample ids, got {int((rows < 0).sum())} unknown")  # type: ignore[operator]
+        rows = dataset_rows.of(ids, at)
         err_c[rows], err_b[rows] = row_errors(y.astype(np.int64) if classification else y, cand, base)
         if top is not None:
             top.add(ids, y.astype(np.int64), cand.astype(np.float64), base.astype(np.float64))

@@ -115,26 +115,52 @@ def aligned_chunks(first: Iterable[PredictionChunk], second: Iterable[Prediction
                    None if size == len(b[0]) else tuple(x[size:] for x in b)]
 
 
+class DatasetRows:
+    """Where each chunk of a stream of predictions lies in the dataset, checked: the rows ``at..`` (predictions in
+    dataset order, the usual case), else positions looked up by sample id (the index built once, on the first miss).
+
+    Example:
+        >>> rows = DatasetRows(np.array([10, 11, 12, 13]), "here")
+        >>> rows.of(np.array([11, 12]), 1), rows.of(np.array([13, 10]), 2).tolist()
+        (slice(1, 3, None), [3, 0])
+    """
+
+    def __init__(self, data_ids: np.ndarray, where: str, positions_of: pd.Index | None = None) -> None:
+        self.data_ids, self.where, self._index = data_ids, where, positions_of
+
+    def of(self, chunk_ids: np.ndarray, at: int) -> slice | np.ndarray:
+        """The dataset rows of a chunk stored from row ``at``.
+
+        Raises:
+            DataError: more rows than the dataset's, or sample ids the dataset lacks.
+        """
+        stop = at + len(chunk_ids)
+        if stop > len(self.data_ids):
+            raise DataError(f"{self.where}: expected {len(self.data_ids)} rows (the dataset's), got more")
+        if np.array_equal(self.data_ids[at:stop], chunk_ids):
+            return slice(at, stop)
+        if self._index is None:
+            self._index = pd.Index(self.data_ids)
+        positions = self._index.get_indexer(chunk_ids)
+        if (positions < 0).any():
+            raise DataError(f"{self.where}: expected the dataset's sample ids, got {int((positions < 0).sum())} unknown (e.g. {chunk_ids[positions < 0][0]})")
+        return positions
+
+    def masks(self, masks: PackedMasks, chunk_ids: np.ndarray, at: int) -> dict[str, np.ndarray]:
+        """The slice masks (over the dataset's rows) at a chunk's rows."""
+        rows = self.of(chunk_ids, at)
+        return masks.rows(rows.start, rows.stop) if isinstance(rows, slice) else masks.at(rows)
+
+
 def chunk_masks(masks: PackedMasks, data_ids: np.ndarray, chunk_ids: np.ndarray, at: int,
                 where: str, positions_of: pd.Index | None = None) -> dict[str, np.ndarray]:
-    """The slice masks (over the dataset's rows) at a chunk's rows, stored from row ``at``.
-
-    By position when the chunk holds the dataset's ids at ``at..`` (predictions in dataset
-    order, the usual case); otherwise looked up by id in ``positions_of`` (the index of
-    ``data_ids``: passed, it saves rebuilding one for every chunk).
+    """The slice masks (over the dataset's rows) at a chunk's rows, stored from row ``at`` (see :class:`DatasetRows`;
+    ``positions_of``: the index of ``data_ids``, passed to save building one for a chunk out of order).
 
     Raises:
         DataError: more rows than the dataset's, or sample ids the dataset lacks.
     """
-    stop = at + len(chunk_ids)
-    if stop > len(data_ids):
-        raise DataError(f"{where}: expected {len(data_ids)} rows (the dataset's), got more")
-    if np.array_equal(data_ids[at:stop], chunk_ids):
-        return masks.rows(at, stop)
-    positions = (positions_of if positions_of is not None else pd.Index(data_ids)).get_indexer(chunk_ids)
-    if (positions < 0).any():
-        raise DataError(f"{where}: expected the dataset's sample ids, got {int((positions < 0).sum())} unknown (e.g. {chunk_ids[positions < 0][0]})")
-    return masks.at(positions)
+    return DatasetRows(data_ids, where, positions_of).masks(masks, chunk_ids, at)
 
 
 def stream_pair(cache: PredictionCache, keys: tuple[str, str], data: LoadedDataset, task: str, scorers: Sequence[ChunkedPairedScorer],
@@ -146,14 +172,13 @@ def stream_pair(cache: PredictionCache, keys: tuple[str, str], data: LoadedDatas
     Raises:
         DataError: the files disagree on their rows, or hold other than the dataset's rows.
     """
-    at, index = 0, None
+    at, rows = 0, DatasetRows(data.sample_ids, where)
     for (ids, y, first), (_, _, second) in aligned_chunks(*(prediction_chunks(cache, key, task) for key in keys), where=where):
         if masks is None:
+            rows.of(ids, at)  # the dataset's rows, checked
             chunk = {"all": np.ones(len(ids), dtype=bool)}
         else:
-            if index is None and not np.array_equal(data.sample_ids[at:at + len(ids)], ids):
-                index = pd.Index(data.sample_ids)
-            chunk = chunk_masks(masks, data.sample_ids, ids, at, where, index)
+            chunk = rows.masks(masks, ids, at)
         for scorer in scorers:
             scorer.add(ids, y, first, second, chunk)
         at += len(ids)
@@ -170,11 +195,9 @@ def _score_item(suite: SuiteSpec, plan: RunPlan, item: WorkItem, cache: Predicti
     where = f"run {plan.run_id}: predictions for {item.model}/{item.dataset}/{item.variant}"
     scorer = ChunkedScorer(task=suite.task, metric_names=suite.metric_names(), bootstrap=suite.bootstrap,
                            seed=plan.seed, extra_metrics=suite_metrics(suite, plan.classes))
-    at, index = 0, None
+    at, rows = 0, DatasetRows(data.sample_ids, where)
     for chunk_ids, y_true, scores in prediction_chunks(cache, key, suite.task):
-        if index is None and not np.array_equal(data.sample_ids[at:at + len(chunk_ids)], chunk_ids):
-            index = pd.Index(data.sample_ids)
-        scorer.add(y_true, scores, chunk_masks(masks, data.sample_ids, chunk_ids, at, where, index))
+        scorer.add(y_true, scores, rows.masks(masks, chunk_ids, at))
         at += len(chunk_ids)
     if at != data.rows:
         raise DataError(f"predictions {key}: expected {data.rows} rows (the dataset's), got {at}")
