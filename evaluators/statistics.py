@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from evaluators.intervals import BOOTSTRAP, DELONG, EXACT_MAX_ROWS, CellTable, interval_method, paired_evidence, paired_summary_evidence
-from evaluators.intervals.delong import ScoreColumns, auc_influence
+from evaluators.intervals import BOOTSTRAP, DELONG, EXACT_MAX_ROWS, CellTable, delong_paired, interval_method, paired_evidence, paired_summary_evidence
+from evaluators.intervals.delong import ScoreColumns
 from evaluators.intervals.moments import SkewMoments
 from evaluators.metrics.base import Metric
 
@@ -154,13 +154,8 @@ def delong_paired_diff(y_true: np.ndarray, scores_a: np.ndarray | ScoreColumns, 
                        confidence: float) -> PairedDiff:
     """:func:`paired_bootstrap_diff`'s large-sample result for ROC AUC, each model's scores read a class column at a time
     (:class:`~evaluators.intervals.delong.ScoreColumns`): the DeLong standard error of ``φ_a - φ_b``, normal p-values."""
-    value_a, influence = auc_influence(y_true, scores_a)
-    value_b, influence_b = auc_influence(y_true, scores_b)
-    n = len(y_true)
-    influence -= influence_b
-    del influence_b
-    influence /= n
-    return _normal_diff(value_a - value_b, float(np.sqrt(np.sum(np.square(influence, out=influence)))), n, confidence, DELONG)
+    diff, se = delong_paired(y_true, scores_a, scores_b)
+    return _normal_diff(diff, se, len(y_true), confidence, DELONG)
 
 
 def _from_draws(diff: float, boot: np.ndarray, n: int, confidence: float, method: str) -> PairedDiff:

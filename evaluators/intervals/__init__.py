@@ -196,14 +196,22 @@ def paired_evidence(
     n = len(y_true)
     method = interval_method(metric, n, exact_max_rows=-1)
     if method == DELONG:
-        _, phi_a = auc_influence(y_true, scores_a)
-        _, phi_b = auc_influence(y_true, scores_b)
-        return PairedEvidence(method, None, float(np.sqrt(np.sum(np.square((phi_a - phi_b) / n)))))
+        return PairedEvidence(method, None, delong_paired(y_true, scores_a, scores_b)[1])
     if method == BOOTSTRAP:
         raise ValueError(f"metric {metric.name!r}: expected a row-sum or AUC metric for a fast paired test, got neither")
     difference = _pair_difference(metric, n)
     sums = _resampled_sums(metric, y_true, [scores_a, scores_b], resamples, np.random.default_rng(seed), difference)
     return PairedEvidence(method, difference(sums))
+
+
+def delong_paired(y_true: np.ndarray, scores_a: np.ndarray | ScoreColumns, scores_b: np.ndarray | ScoreColumns) -> tuple[float, float]:
+    """``AUC(a) - AUC(b)`` and its DeLong standard error ``sqrt(Σ ((φ_a - φ_b)/n)²)``, each model's scores read a class column at a time."""
+    value_a, influence = auc_influence(y_true, scores_a)
+    value_b, influence_b = auc_influence(y_true, scores_b)
+    influence -= influence_b  # in place: two rows' worth at most
+    del influence_b
+    influence /= len(y_true)
+    return value_a - value_b, float(np.sqrt(np.sum(np.square(influence, out=influence))))
 
 
 def paired_summary_evidence(metric: Metric, summary: CellTable | SkewMoments, *, resamples: int, seed: int) -> tuple[float, PairedEvidence]:

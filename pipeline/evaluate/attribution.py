@@ -47,7 +47,8 @@ def attribution(plan: RunPlan, suite: SuiteSpec, settings: Settings, metric: str
         for model in plan.models:
             for dataset in (d for d in plan.datasets if module.applies_to(d.name)):
                 keys = (plan.cache_key(model.name, dataset.name, "clean"), plan.cache_key(model.name, dataset.name, ablation_variant(module.name)))
-                scorer = ChunkedPairedScorer(fn, task=suite.task, resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=plan.seed)
+                scorer = ChunkedPairedScorer(fn, task=suite.task, resamples=suite.bootstrap.resamples, confidence=suite.bootstrap.confidence, seed=plan.seed,
+                                             columns=lambda m, c: cache.column(keys[m], f"score_{c}"))  # noqa: B023 (this pair's files)
                 where = f"run {plan.run_id}: predictions of {model.name} on {dataset.name}, with and without upstream {module.name}"
                 diff = stream_pair(cache, keys, plan.data(dataset.name), suite.task, [scorer], None, where)[0]["all"].diff  # streamed: never both whole
                 rows.append({"module": module.name, "kind": module.kind, **labels, "model": model.name, "dataset": dataset.name, "metric": name,
