@@ -9,6 +9,7 @@ on stdout, nothing else).
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,6 +20,7 @@ from cli.common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, JsonOpt, emit_json
 from cli.show import print_run, show_document
 from cli.startup import StartupClock, process_age
 from cli.forward import forward
+from cli.leave import leave
 from suite.errors import VigilError
 
 if TYPE_CHECKING:
@@ -72,7 +74,7 @@ def run(
     quiet_prefect(verbose)
     set_verbose(verbose)
     run_id = run_id_option(run_id)
-    from flows.server import start_temporary_server
+    from flows.server import start_temporary_server, unwatched_flows
 
     server = start_temporary_server()  # first (bad input kills it unused): Prefect's server boots beside every other step, waited for before the flow
     with clock.phase("imports"):
@@ -109,7 +111,7 @@ def run(
                     server.use()
             if verbose:
                 err.print(f"[dim]{clock.line(clock.elapsed(), server.ready_after_s if server is not None else None)}[/]", highlight=False, soft_wrap=True)
-            with progress_reporter() as progress, reporting(progress):
+            with progress_reporter() as progress, reporting(progress), unwatched_flows() if server is not None else nullcontext():
                 outcome = evaluate_suite(suite_path=suite, run_id=plan.run_id, ray_address=ray_address, trigger=trigger, plan=plan)
     except VigilError as exc:
         if server is not None:
@@ -250,10 +252,24 @@ def main(forwarding: bool = True) -> None:
     ``vigil run`` is first offered to a running ``vigil serve`` whose settings agree
     (:func:`cli.forward.forward`): its warm spare runs the command on this terminal
     (calling this with ``forwarding=False``).
+
+    The console script's process then ends through :func:`cli.leave.leave` (exit
+    handlers run, the interpreter's teardown skipped); a warm spare, which calls
+    this with ``forwarding=False``, gets the ``SystemExit`` and ends itself.
     """
-    forwarded = forward(sys.argv[1:]) if forwarding else None
-    if forwarded is not None:
-        sys.exit(forwarded)
+    if not forwarding:
+        _run_app()
+        return
+    try:
+        forwarded = forward(sys.argv[1:])
+        if forwarded is not None:
+            sys.exit(forwarded)
+        _run_app()
+    except SystemExit as exc:
+        leave(exc.code)
+
+
+def _run_app() -> None:
     try:
         app()
     except KeyboardInterrupt:

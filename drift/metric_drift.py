@@ -55,7 +55,6 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-from scipy.stats import chi2
 
 from suite.base import Frozen
 from suite.sections import MetricDriftSpec
@@ -150,6 +149,8 @@ def excess_variance(values: np.ndarray, sampling: float, confidence: float = SPR
     minus the sampling part), so a short reference that happens to look calm does not make every
     later run look significant; the sampling part itself is never inflated.
     """
+    from scipy.stats import chi2  # imported on use: scipy.stats costs every start ~0.5 s of CPU (issue 18)
+
     m = len(values)
     if m < 2:
         return 0.0

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from evaluators.normal import norm_sf
 from evaluators.statistics import mcnemar_exact
 
 REGION_COLUMNS = ["family", "region", "n", "cand_error", "base_error", "diff", "newly_wrong", "newly_right", "z", "p_value"]
@@ -115,15 +115,17 @@ def regions_by_column(
 def _score(err_c: np.ndarray, err_b: np.ndarray, classification: bool) -> dict[str, float]:
     out = {"cand_error": float(err_c.mean()), "base_error": float(err_b.mean()), "diff": float(err_c.mean() - err_b.mean())}
     if classification:
+        from scipy.stats import binom  # only a suite with a baseline has regions; scipy.stats costs ~0.5 s of CPU to import
+
         test = mcnemar_exact(err_b == 0, err_c == 0)  # a = baseline right, b = candidate right
         newly_wrong, newly_right = test.b, test.c
         z = (newly_wrong - newly_right) / math.sqrt(newly_wrong + newly_right) if newly_wrong + newly_right else 0.0
-        p = float(stats.binom.sf(newly_wrong - 1, newly_wrong + newly_right, 0.5)) if newly_wrong + newly_right else 1.0
+        p = float(binom.sf(newly_wrong - 1, newly_wrong + newly_right, 0.5)) if newly_wrong + newly_right else 1.0
         return {**out, "newly_wrong": newly_wrong, "newly_right": newly_right, "z": z, "p_value": p}
     d = err_c - err_b
     se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
     z = float(d.mean() / se) if se > 0 else 0.0
-    return {**out, "newly_wrong": 0, "newly_right": 0, "z": z, "p_value": float(stats.norm.sf(z))}
+    return {**out, "newly_wrong": 0, "newly_right": 0, "z": z, "p_value": float(norm_sf(z))}
 
 
 def newly_wrong(

@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from evaluators.intervals import BOOTSTRAP, DELONG, EXACT_MAX_ROWS, CellTable, delong_paired, interval_method, paired_evidence, paired_summary_evidence
 from evaluators.intervals.delong import ScoreColumns
 from evaluators.intervals.moments import SkewMoments
 from evaluators.metrics.base import Metric
+from evaluators.normal import norm_cdf, norm_ppf, norm_sf
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 """A metric over (y_true, scores): returns one float."""
@@ -189,10 +189,10 @@ def _normal_diff(diff: float, se: float, n: int, confidence: float, method: str)
     nan = float("nan")
     if not (np.isfinite(diff) and np.isfinite(se)):
         return PairedDiff(diff, nan, nan, nan, n, nan, nan, nan, method)
-    half = float(stats.norm.ppf(0.5 + confidence / 2)) * se
+    half = float(norm_ppf(0.5 + confidence / 2)) * se
     if se > 0:
         z = diff / se
-        p_two, p_less, p_greater = 2 * stats.norm.sf(abs(z)), stats.norm.cdf(z), stats.norm.sf(z)
+        p_two, p_less, p_greater = 2 * norm_sf(abs(z)), norm_cdf(z), norm_sf(z)
     else:  # identical influences: no sampling variation in the difference
         p_two = 1.0 if diff == 0 else 0.0
         p_less, p_greater = float(diff >= 0), float(diff <= 0)
@@ -224,11 +224,13 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
 
 def mcnemar_counts(b: int, c: int) -> McNemar:
     """:func:`mcnemar_exact` from its discordant counts: ``b`` (a right, b wrong) and ``c`` (a wrong, b right)."""
+    from scipy.stats import binom  # here: scipy.stats costs every start ~0.5 s of CPU, and only a suite with a baseline tests this
+
     m = b + c
     if m == 0:
         return McNemar(b, c, 1.0, 1.0)
-    p_two = min(1.0, 2.0 * float(stats.binom.cdf(min(b, c), m, 0.5)))
-    p_worse = float(stats.binom.sf(c - 1, m, 0.5))
+    p_two = min(1.0, 2.0 * float(binom.cdf(min(b, c), m, 0.5)))
+    p_worse = float(binom.sf(c - 1, m, 0.5))
     return McNemar(b, c, p_two, p_worse)
 
 

@@ -17,6 +17,8 @@ import sys
 import time
 import tomllib
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -113,6 +115,8 @@ class TemporaryServer:
         # What Prefect's own SubprocessASGIServer passes: this process's settings, no UI, ephemeral services only.
         self._env = {**os.environ, **settings_env, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
         self._env.pop("PREFECT_API_URL", None)
+        # as `vigil serve`'s server: no usage heartbeat to Prefect (off-line, it logs a failed DNS lookup on the run's console); a user's own setting stands
+        self._env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         self.started_at = time.perf_counter()
         self.ready_after_s: float | None = None
         self._spawn()
@@ -191,6 +195,21 @@ class TemporaryServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextmanager
+def unwatched_flows() -> Iterator[None]:
+    """Inside the block, flow runs send no heartbeat events: for runs on a temporary server, which dies with this process, so nothing could watch them.
+
+    Prefect's heartbeat thread sleeps in 1 s steps and is joined as a flow run
+    ends, so each run waited up to 1 s (0.5 s on average) for it to wake (issue 18).
+    A server that outlives the run (``vigil serve``, ``PREFECT_API_URL``) keeps
+    its heartbeats, as its settings say.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 _ADDRESS_IN_USE = 3

@@ -6,6 +6,7 @@ outlives this one, even after ``kill -9``.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import logging
 import subprocess
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import ray
+import ray._private.node as ray_node
 import ray._private.parameter as ray_parameter
 
 from suite.errors import VigilError
@@ -62,40 +64,65 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: in
             _check_listening(address)
             ray.init(address=address, log_to_driver=False)
         else:
-            with _without_cluster_monitors():
+            with _lean_local_head():
                 ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
             reaper = start_reaper(_local_ray_pids())
             if reaper is not None:
                 _reapers.append(reaper)
+        atexit.register(_shut_down)
     return ray.get_runtime_context().gcs_address
 
 
+def _shut_down() -> None:
+    """Disconnect from Ray (stopping a local one) at exit, before Ray's own exit handler would.
+
+    Ray's handler first sleeps 0.5 s so that workers' logs reach the driver's
+    console; with ``log_to_driver=False`` none are streamed, and the sleep is only
+    time added to every command's exit. Registered after Ray's, so it runs first;
+    Ray's then finds nothing to do.
+    """
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 @contextmanager
-def _without_cluster_monitors() -> Iterator[None]:
-    """Inside the block, a local Ray that ``ray.init`` starts runs no autoscaler monitor and no log monitor.
+def _lean_local_head() -> Iterator[None]:
+    """Inside the block, a local Ray that ``ray.init`` starts runs no autoscaler monitor, no log monitor and no API server.
 
     A one-machine Ray of fixed size has nothing to autoscale, and with
     ``log_to_driver=False`` no worker log is streamed to the driver (workers still
-    write their logs under Ray's session folder). The two are Python processes
-    that cost ~1.2 s of CPU while a run starts, on 2 cores (issue 18). ``ray start``
-    has switches for both (``--no-monitor``, ``--include-log-monitor=false``);
-    ``ray.init`` has none, so the parameters it builds its node from get them for
-    the block's length. Where a Ray release names them differently, nothing changes.
+    write their logs under Ray's session folder). With ``include_dashboard=False``
+    the API server Ray still starts serves only Ray's usage statistics, yet
+    ``ray.init`` waits (~0.9 s) until that Python process is up. The three cost
+    ~2 s of CPU while a run starts, on 2 cores (issue 18). ``ray start`` has
+    switches for the monitors (``--no-monitor``, ``--include-log-monitor=false``);
+    ``ray.init`` has none, and no switch skips the API server. So for the block's
+    length the parameters ``ray.init`` builds its node from get the switches, and
+    the node's API-server step does nothing. Where a Ray release names these
+    differently, that part stays as Ray has it.
     """
-    original = ray_parameter.RayParams
-    if not {"no_monitor", "include_log_monitor"} <= set(inspect.signature(original.__init__).parameters):
-        yield
-        return
+    original_params = ray_parameter.RayParams
+    original_api_server = getattr(ray_node.Node, "start_api_server", None)
+    quiet = {"no_monitor", "include_log_monitor"} <= set(inspect.signature(original_params.__init__).parameters)
 
-    class _QuietHead(original):  # type: ignore[misc, valid-type]
+    class _QuietHead(original_params):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **{**kwargs, "no_monitor": True, "include_log_monitor": False})
 
-    ray_parameter.RayParams = _QuietHead
+    def _no_api_server(self: Any, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
+        if include_dashboard:  # asked for: Ray's own
+            original_api_server(self, include_dashboard=include_dashboard, raise_on_failure=raise_on_failure)
+
+    if quiet:
+        ray_parameter.RayParams = _QuietHead
+    if original_api_server is not None:
+        ray_node.Node.start_api_server = _no_api_server
     try:
         yield
     finally:
-        ray_parameter.RayParams = original
+        ray_parameter.RayParams = original_params
+        if original_api_server is not None:
+            ray_node.Node.start_api_server = original_api_server
 
 
 def _check_listening(address: str, wait_s: float = 5.0) -> None:

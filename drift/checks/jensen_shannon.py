@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import distance
 
 from drift.checks.base import DriftCheck, binned_shares
 from drift.summary import binned_shares as summary_shares
@@ -22,6 +21,7 @@ def jensen_shannon_distance(reference: pd.Series, current: pd.Series) -> float:
 
 def js_from_shares(reference: np.ndarray, current: np.ndarray) -> float:
     """Jensen–Shannon distance of two aligned share vectors."""
+    from scipy.spatial import distance  # imported on use: importing SciPy's modules costs every start CPU (issue 18)
     return float(distance.jensenshannon(reference, current))
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-from scipy.stats import norm
 
 from drift.checks.base import DriftCheck, EffectSize
 from drift.summary import ColumnSummary
+from evaluators.normal import norm_sf
 
 
 def two_proportion_p_value(share_ref: float, n_ref: int, share_cur: float, n_cur: int) -> float:
@@ -24,7 +24,7 @@ def two_proportion_p_value(share_ref: float, n_ref: int, share_cur: float, n_cur
     spread = pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur)
     if spread <= 0:
         return 1.0
-    return float(2 * norm.sf(abs(share_ref - share_cur) / math.sqrt(spread)))
+    return float(2 * norm_sf(abs(share_ref - share_cur) / math.sqrt(spread)))
 
 
 def cohens_h(share_ref: float, share_cur: float) -> float:

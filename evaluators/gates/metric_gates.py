@@ -28,10 +28,10 @@ import math
 from dataclasses import replace
 
 import pandas as pd
-from scipy import stats
 
 from evaluators.gates.inputs import GateInputs
 from evaluators.gates.outcome import NAN, GateOutcome
+from evaluators.normal import norm_cdf, norm_ppf, norm_sf
 from evaluators.statistics import holm
 from suite.spec import GateSpec
 
@@ -91,7 +91,7 @@ def _bound(
     threshold = float(getattr(gate, bound))
     below = bound == "min"
     label = _describe(gate, f"{gate.metric} {'≥' if below else '≤'} {threshold:g}")
-    z = stats.norm.ppf(1 - (1 - inputs.confidence) / 2)
+    z = norm_ppf(1 - (1 - inputs.confidence) / 2)
     alpha = gate.significance or (1 - inputs.confidence) / 2
     drafts: list[GateOutcome] = []
     for slice_, row in rows.iterrows():
@@ -130,7 +130,7 @@ def _p_beyond(value: float, threshold: float, se: float, below: bool) -> float:
     gap = (value - threshold) if below else (threshold - value)
     if not math.isfinite(se) or se <= 0:
         return 0.0 if gap < 0 else 1.0
-    return float(stats.norm.cdf(gap / se))
+    return float(norm_cdf(gap / se))
 
 
 def _holm_bounds(drafts: list[GateOutcome], alpha: float, below: bool) -> list[GateOutcome]:
@@ -233,7 +233,7 @@ def _drop_vs_last_pass(
     same_model = last[last["model"] == model]
     last = same_model if not same_model.empty else last[last["role"] == "candidate"]
     last = last.drop_duplicates("slice").set_index("slice")
-    z = stats.norm.ppf(1 - (1 - inputs.confidence) / 2)
+    z = norm_ppf(1 - (1 - inputs.confidence) / 2)
     out: list[GateOutcome] = []
     for slice_, row in rows.iterrows():
         slice_, n = str(slice_), int(row["n"])
@@ -251,7 +251,7 @@ def _drop_vs_last_pass(
         if not gate.significance:
             p = NAN
         elif se > 0:
-            p = float(stats.norm.sf(drop / se))
+            p = float(norm_sf(drop / se))
         else:
             p = 0.0 if drop > 0 else 1.0
         out.append(replace(base, value=drop, diff=diff, ci_low=diff - z * se, ci_high=diff + z * se, p_value=p))

@@ -37,12 +37,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from evaluators.intervals.cells import CellTable
 from evaluators.intervals.delong import ScoreColumns, auc_influence
 from evaluators.intervals.moments import RowMoments, SkewMoments, skew_corrected
 from evaluators.metrics.base import Metric
+from evaluators.normal import norm_ppf
 
 #: Slices of at most this many rows get the exact row bootstrap. At 20,000 rows
 #: and 1,000 resamples it costs 1.3-2.2 s per metric on one (heavily shared) core
@@ -158,7 +158,7 @@ def delong_value_and_interval(y_true: np.ndarray, scores: np.ndarray | ScoreColu
     value, influence = auc_influence(y_true, scores)
     influence /= len(y_true)  # in place: ``se = sqrt(Σ (φ/n)²)`` without two more rows' worth
     se = float(np.sqrt(np.sum(np.square(influence, out=influence))))
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(norm_ppf(0.5 + confidence / 2))
     return value, _clipped(value - z * se), _clipped(value + z * se)
 
 

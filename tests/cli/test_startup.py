@@ -24,7 +24,7 @@ from flows.server import PrefectServer
 from tests.orchestration.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-ENGINES = ("evidently", "plotly", "torch", "sklearn", "prefect.server.api.server", "ruptures")
+ENGINES = ("evidently", "plotly", "torch", "sklearn", "prefect.server.api.server", "ruptures", "scipy.stats")  # scipy.stats: ~0.5 s of CPU
 STARTED = re.compile(r"started in [0-9.]+ s \(imports [0-9.]+ s, prepare [0-9.]+ s, ray [0-9.]+ s(?P<prefect>, prefect [0-9.]+ s; "
                      r"prefect server up in [0-9.]+ s, alongside)?\)")
 
@@ -134,6 +134,17 @@ def test_against_a_running_server_the_run_starts_none_and_records_there(running_
     assert [e for e in engines if e != "plotly"] == []
     runs = httpx.post(f"{running_server}/flow_runs/filter", json={}, timeout=30).json()
     assert [r["state"]["type"] for r in runs] == ["COMPLETED"]  # the run's flow went to the server that was running
+
+
+def test_flow_runs_on_a_temporary_server_send_no_heartbeats_and_other_runs_keep_theirs() -> None:
+    from prefect.settings import get_current_settings
+
+    from flows.server import unwatched_flows
+
+    watched = get_current_settings().flows.heartbeat_frequency
+    with unwatched_flows():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == watched and watched is not None
 
 
 # ---- the temporary server is spawned before Prefect is imported, unless a file may choose otherwise -----

@@ -49,15 +49,17 @@ def test_ensure_ray_reuses_the_running_ray_and_refuses_auto() -> None:
         ensure_ray("auto")
 
 
-def test_a_local_ray_runs_no_autoscaler_monitor_and_no_log_monitor() -> None:
-    """The session's Ray was started by ensure_ray: Ray's own record of the processes it started lacks both, and the parameters are restored."""
+def test_a_local_ray_runs_no_autoscaler_monitor_no_log_monitor_and_no_api_server() -> None:
+    """The session's Ray was started by ensure_ray: Ray's own record of the processes it started lacks all three, and Ray's classes are restored."""
+    import ray._private.node as ray_node
     import ray._private.parameter as ray_parameter
     from ray._private import ray_constants
 
     started = set(ray._private.worker._global_node.all_processes)
     assert {ray_constants.PROCESS_TYPE_GCS_SERVER, ray_constants.PROCESS_TYPE_RAYLET} <= started  # the probe sees what Ray started
-    assert not {ray_constants.PROCESS_TYPE_MONITOR, ray_constants.PROCESS_TYPE_LOG_MONITOR} & started
+    assert not {ray_constants.PROCESS_TYPE_MONITOR, ray_constants.PROCESS_TYPE_LOG_MONITOR, ray_constants.PROCESS_TYPE_DASHBOARD} & started
     assert ray_parameter.RayParams.__name__ == "RayParams"
+    assert ray_node.Node.start_api_server.__qualname__ == "Node.start_api_server"
     assert ray.get(ray.remote(lambda: 7).remote()) == 7
 
 
