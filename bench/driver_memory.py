@@ -45,8 +45,9 @@ main()
 
 
 def write_table(path: Path, rows: int, *, features: int = 64, classes: int = 10, seed: int = 0, group_rows: int = 65_536) -> None:
-    """An n-row table written in row groups (never whole in memory): ``f0..``, ``label``, ``region``."""
+    """An n-row table written in row groups (never whole in memory): ``f0..``, ``label``, ``region``; a ``.csv`` path gets CSV."""
     import pyarrow as pa
+    import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
@@ -59,6 +60,10 @@ def write_table(path: Path, rows: int, *, features: int = 64, classes: int = 10,
         columns["label"] = rng.integers(0, classes, n).astype(np.int64)
         columns["region"] = regions[rng.integers(0, 4, n)]
         table = pa.table(columns)
+        if path.suffix == ".csv":
+            writer = writer or pa_csv.CSVWriter(path, table.schema)
+            writer.write_table(table)
+            continue
         writer = writer or pq.ParquetWriter(path, table.schema)
         writer.write_table(table, row_group_size=group_rows)
     assert writer is not None
@@ -76,8 +81,8 @@ def write_model(path: Path, *, features: int = 64, hidden: int = 512, classes: i
 
 
 def write_suite(folder: Path, *, resamples: int, workers: int = 2, metrics: str = "[accuracy, macro_f1, log_loss, roc_auc, ece]",
-                baseline: bool = False) -> Path:
-    """A suite over ``data.parquet`` and ``mlp.pt`` in ``folder``, sliced by region.
+                baseline: bool = False, data: str = "data.parquet") -> Path:
+    """A suite over ``data`` (``data.parquet`` by default) and ``mlp.pt`` in ``folder``, sliced by region.
 
     ``baseline``: ``mlp-baseline.pt`` (written by the caller) joins as the baseline, with paired drop gates on
     accuracy (McNemar), per slice too, and log loss: what their predictions stream through is the driver's too.
@@ -114,7 +119,7 @@ models:
     batch_size: 8192
 {extra}datasets:
   - name: table
-    path: data.parquet
+    path: {data}
     label: label
     features: [{", ".join(f"f{i}" for i in range(64))}]
 metrics: {metrics}
@@ -160,16 +165,18 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--resamples", type=int, default=50)
     parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--csv", action="store_true", help="the table as CSV (a large one is held in a Parquet copy), not Parquet")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="vigil-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / "data.parquet").is_file():
-        write_table(folder / "data.parquet", args.rows)
+    data = "data.csv" if args.csv else "data.parquet"
+    if not (folder / data).is_file():
+        write_table(folder / data, args.rows)
     write_model(folder / "mlp.pt", hidden=args.hidden)
-    suite = write_suite(folder, resamples=args.resamples)
+    suite = write_suite(folder, resamples=args.resamples, data=data)
     home = Path(tempfile.mkdtemp(prefix="vigil-scale-home-"))
     result = run_vigil(suite, home)
-    print(json.dumps({"rows": args.rows, "hidden": args.hidden, "resamples": args.resamples, **result,
+    print(json.dumps({"rows": args.rows, "data": data, "hidden": args.hidden, "resamples": args.resamples, **result,
                       "bytes_per_row": result["peak_rss_bytes"] / args.rows}))
     print(f"driver_peak_mb: {result['peak_rss_bytes'] / 2**20:.0f}")
 

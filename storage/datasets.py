@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from storage import csv_files
 from storage.checksums import frame_sha256, sha256_file
 from storage.dataset_files import file_columns, file_rows, read_columns, release_freed_memory, streamed_value_problems, value_problems
 from suite.errors import ChecksumError, DataError
 from suite.registry import Registry
+from suite.settings import load_settings
 from suite.spec import DatasetSpec, SuiteSpec
 
 SAMPLE_ID = "sample_id"
@@ -165,7 +167,8 @@ def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
     """Load one dataset of ``suite``, verify its pin, and attach sample ids.
 
     A ``.parquet`` file's features stay in the file (see :class:`LoadedDataset`): its other
-    columns are read, its values checked one record batch at a time.
+    columns are read, its values checked one record batch at a time. So do a large CSV's,
+    in its Parquet copy (:mod:`storage.csv_files`); a small CSV is read whole.
     """
     index = suite.datasets.index(spec)
     where = f"suite {suite.source}: datasets[{index}] ({spec.name})"
@@ -186,8 +189,9 @@ def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
         if spec.sha256 and sha and spec.sha256 != sha:
             raise ChecksumError(f"{where}: {spec.path}: sha256 mismatch (suite pins {spec.sha256[:12]}…, file has {sha[:12]}…)")
         source = str(path)
-        if path.suffix == ".parquet" and path.is_file():
-            held, columns = path, _file_columns(path, where)
+        copy = path if path.suffix == ".parquet" and path.is_file() else _csv_copy(path, sha)
+        if copy is not None:  # features stay in the file (a large CSV's Parquet copy)
+            held, columns = copy, _file_columns(copy, where)
             in_file = set(columns)
             frame = pd.DataFrame()
         else:
@@ -238,6 +242,13 @@ def load_dataset(spec: DatasetSpec, suite: SuiteSpec) -> LoadedDataset:
     frame = frame.reset_index(drop=True)
     release_freed_memory()  # what reading and checking the file freed, not kept under the rest of the run
     return LoadedDataset(spec.name, frame, features, spec.label, sha, source, str(held), columns)
+
+
+def _csv_copy(path: Path, sha: str) -> Path | None:
+    """A large CSV's Parquet copy in the prediction cache's home (:mod:`storage.csv_files`); None for a small one, read whole."""
+    if path.suffix.lower() != ".csv" or not path.is_file() or path.stat().st_size < csv_files.IN_MEMORY_BYTES:
+        return None
+    return csv_files.parquet_copy(path, sha, load_settings().cache_dir / "csv")
 
 
 def _check_value_spec(features: list[str], allow_nan: list[str], where: str) -> None:

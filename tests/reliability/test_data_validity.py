@@ -32,10 +32,10 @@ def _suite(tmp_path: Path, frame: pd.DataFrame, *, dataset: dict[str, Any] | Non
            fmt: str = "csv", **top: Any) -> Path:
     if fmt == "parquet":  # features stay in the file: checked by record batch (issue 18)
         frame.to_parquet(tmp_path / "data.parquet", index=False)
-    else:
+    else:  # "csv", or "csv-streamed" (a caller made it large: held in a Parquet copy, see streamed_csv)
         frame.to_csv(tmp_path / "data.csv", index=False)
     (tmp_path / "model.py").write_text("def predict(x):\n    return x[:, 0] > 0\n")
-    datasets = [{"name": "test", "path": f"data.{fmt}", "label": "label", **(dataset or {})}]
+    datasets = [{"name": "test", "path": f"data.{fmt.split('-')[0]}", "label": "label", **(dataset or {})}]
     if reference is not None:
         reference.to_csv(tmp_path / "ref.csv", index=False)
         datasets.append({"name": "ref", "path": "ref.csv", "label": "label", "use": "reference"})
@@ -59,7 +59,15 @@ A_NAN = np.where(np.arange(ROWS) < 3, np.nan, 1.0)
 A_NAN_INF = np.where(np.arange(ROWS) < 3, np.nan, np.where(np.arange(ROWS) == 3, np.inf, 1.0))
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def streamed_csv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CSV counts as large (held in its Parquet copy), parsed 7 rows at a time."""
+    import storage.csv_files
+
+    monkeypatch.setattr(storage.csv_files, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(storage.csv_files, "CHUNK_ROWS", 7)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv-streamed", "parquet"])
 @pytest.mark.parametrize(("frame", "dataset", "expected"), [
     (_frame(a=A_NAN), {}, "column a: 3 NaN values in 40 rows (allow with allow_nan: [a])"),
     (_frame(a=A_NAN_INF), {}, "column a: 3 NaN and 1 inf values in 40 rows (inf is never allowed; allow NaN with allow_nan: [a])"),
@@ -71,7 +79,9 @@ A_NAN_INF = np.where(np.arange(ROWS) < 3, np.nan, np.where(np.arange(ROWS) == 3,
     (_frame(label=np.where(np.arange(ROWS) < 2, np.nan, 1.0)), {}, "column label: 2 missing labels in 40 rows (an evaluation dataset needs every label)"),
 ])
 def test_bad_values_are_refused_naming_suite_dataset_and_column(frame: pd.DataFrame, dataset: dict[str, Any], expected: str, fmt: str,
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if fmt == "csv-streamed":
+        streamed_csv(monkeypatch)
     suite = _suite(tmp_path, frame, dataset=dataset, fmt=fmt)
     assert _message(suite) == f"suite {suite}: {WHERE}{expected}"
 

@@ -1,0 +1,119 @@
+"""A large CSV dataset, copied once into Parquet a chunk at a time, then held like a Parquet one.
+
+A ``.parquet`` dataset keeps only its non-feature columns in the driver; workers read
+their own row ranges of the features from the file (:mod:`storage.dataset_files`). A CSV
+was read whole: at 10M rows × 64 features that is ~5 GB of float64 in the driver before
+any work, and more while parsing (issue 18). A CSV of at least :data:`IN_MEMORY_BYTES` is
+now parsed :data:`CHUNK_ROWS` rows at a time into ``<cache>/csv/<sha256>.parquet`` (its
+bytes' checksum, so an edited file gets a new copy and an unchanged one is parsed once);
+the dataset keeps the CSV's checksum and source, and its features stay in the copy.
+
+Column types are those ``pd.read_csv`` gives the whole file: each chunk's are inferred as
+pandas does, a chunk whose column needs a wider type than the first chunk's (an integer
+column with a gap further down becomes float; numbers and text become text) restarts the
+copy with that column's type fixed, and a narrower one is cast up. Where a copy cannot be
+made (the parser fails, a type pyarrow cannot store), None sends the caller back to
+reading the file whole, whose error (if any) is the one the user sees. The copies can be
+deleted at any time; the next run makes them again.
+
+Example:
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "t.csv").write_text("x,label\\n1,0\\n2.5,1\\n")
+    >>> copy = parquet_copy(folder / "t.csv", "ab12", folder / "csv", chunk_rows=1)
+    >>> copy.name, pd.read_parquet(copy).dtypes.astype(str).tolist()
+    ('ab12.parquet', ['float64', 'int64'])
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+IN_MEMORY_BYTES = 64 << 20
+"""A CSV smaller than this is read whole (~10 s of parsing at most; its frame a few hundred MB at most)."""
+
+CHUNK_ROWS = 131_072
+"""Rows parsed at a time: ~70 MB of float64 at 64 columns."""
+
+_MAX_RESTARTS = 8
+
+
+def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | None = None) -> Path | None:
+    """The Parquet copy of the CSV at ``path`` (whose bytes hash to ``sha256``) in ``folder``, made now if missing; None where none can be made.
+
+    ``chunk_rows``: rows parsed at a time (default :data:`CHUNK_ROWS`).
+    """
+    target = folder / f"{sha256}.parquet"
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{sha256}.{os.getpid()}.partial"
+    fixed: dict[str, str] = {}
+    try:
+        for _ in range(_MAX_RESTARTS):
+            wider = _write_copy(path, partial, fixed, chunk_rows or CHUNK_ROWS)
+            if wider is None:
+                os.replace(partial, target)  # whole or absent: a reader never sees a half-written copy
+                return target
+            fixed |= wider
+    except (ValueError, TypeError, OSError, pa.ArrowException, UnicodeDecodeError):  # noqa: PERF203 - pandas' ParserError is a ValueError
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
+    return None
+
+
+def _write_copy(path: Path, out: Path, fixed: dict[str, str], chunk_rows: int) -> dict[str, str] | None:
+    """Write the copy with the ``fixed`` column types; return the columns whose first chunk's type must widen, else None.
+
+    Once one must, the file is read to its end without writing, so that one restart fixes every column that widens.
+    """
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    first: dict[str, str] = {}
+    restart: dict[str, str] = {}
+    try:
+        with pd.read_csv(path, chunksize=chunk_rows, dtype=fixed or None) as chunks:
+            for chunk in chunks:
+                types = chunk.dtypes.astype(str).to_dict()
+                first = first or types
+                cast = {}
+                for column, kind in types.items():
+                    if kind != first[column]:
+                        common = _common(np.dtype(restart.get(column, first[column])), np.dtype(kind))
+                        if common != first[column]:
+                            restart[column] = common
+                        else:
+                            cast[column] = common
+                if restart:
+                    continue
+                table = pa.Table.from_pandas(chunk.astype(cast) if cast else chunk, preserve_index=False, schema=schema)  # later chunks: the first's Arrow types
+                if schema is None:  # a text column empty so far has Arrow's null type, which no later text fits
+                    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema], metadata=table.schema.metadata)
+                    table = table.cast(schema)
+                writer = writer or pq.ParquetWriter(out, schema)
+                writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if not first:
+        raise ValueError("no rows")  # read whole: a header-only file gets the usual "0 rows" error
+    return restart or None
+
+
+def _common(a: np.dtype, b: np.dtype) -> str:
+    """The type two chunks of a column share, as pandas joins the chunks of one file: numbers widen, anything else is text (object).
+
+    Example:
+        >>> _common(np.dtype("int64"), np.dtype("float64")), _common(np.dtype("int64"), np.dtype("O")), _common(np.dtype("bool"), np.dtype("int64"))
+        ('float64', 'object', 'object')
+    """
+    if a.kind in "iuf" and b.kind in "iuf":
+        return str(np.result_type(a, b))
+    return "object"

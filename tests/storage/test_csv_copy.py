@@ -1,0 +1,78 @@
+"""A large CSV dataset is parsed a chunk at a time into a Parquet copy and held like a Parquet one (issue 18).
+
+``streamed_csv`` makes every CSV count as large and parses 7 rows at a time, so a
+40-row file crosses six chunk boundaries: a column's type that changes further down
+(an integer column with a gap, numbers then text) is where a chunked copy could go wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.evaluate.prepare import prepare_run
+from storage.checksums import sha256_file
+from suite.errors import DataError
+from tests.reliability.test_data_validity import ROWS, _frame, _suite, streamed_csv
+
+GAP_BELOW = np.where(np.arange(ROWS) == 30, np.nan, np.arange(ROWS)).astype(object)  # ints, one gap in the fifth chunk
+
+
+def _awkward() -> pd.DataFrame:
+    frame = _frame(c=np.arange(ROWS) * 3)
+    frame["b"] = GAP_BELOW  # a feature: int until row 30, then float
+    frame["region"] = np.where(np.arange(ROWS) % 2 == 0, "north", "south")
+    frame["note"] = [str(i) if i < 20 else f"n{i}" for i in range(ROWS)]  # numbers, then text
+    frame["late"] = [None] * 25 + ["x"] * (ROWS - 25)  # empty, then text
+    frame["score"] = [1] * 10 + [2.5] * (ROWS - 10)  # int, then float
+    return frame
+
+
+def test_a_large_csv_is_held_in_its_parquet_copy_with_a_whole_reads_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                          vigil_home: Path) -> None:
+    suite = _suite(tmp_path, _awkward(), dataset={"features": ["a", "b", "c"], "allow_nan": ["b"]})
+    whole = prepare_run(suite).data("test")  # a small CSV: read whole, as before
+    assert whole.feature_file is None
+    streamed_csv(monkeypatch)
+    data = prepare_run(suite).data("test")
+    sha = sha256_file(tmp_path / "data.csv")
+    assert data.feature_file == str(vigil_home / "cache" / "csv" / f"{sha}.parquet")
+    assert (data.sha256, data.source) == (whole.sha256, whole.source) == (sha, str(tmp_path / "data.csv"))  # provenance: the CSV
+    assert set(data.meta.columns).isdisjoint(["a", "b", "c"])  # the features stay in the copy
+    assert list(data.frame.columns) == list(whole.frame.columns)
+    shown = whole.frame.dtypes.astype(str).to_dict()
+    assert data.frame.dtypes.astype(str).to_dict() == shown and shown["b"] == "float64" and shown["score"] == "float64"
+    pd.testing.assert_frame_equal(data.frame.drop(columns=["note", "late"]), whole.frame.drop(columns=["note", "late"]))
+    assert data.frame["note"].tolist() == whole.frame["note"].astype(str).tolist()  # numbers and text: text throughout
+    assert data.frame["late"].isna().sum() == 25 and data.frame["late"].dropna().tolist() == ["x"] * (ROWS - 25)
+    assert [p.name for p in (vigil_home / "cache" / "csv").iterdir()] == [f"{sha}.parquet"]  # no partial copy left behind
+
+
+def test_the_copy_is_made_once_per_version_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vigil_home: Path) -> None:
+    streamed_csv(monkeypatch)
+    suite = _suite(tmp_path, _frame())
+    first = Path(prepare_run(suite).data("test").feature_file or "")
+    made = first.stat().st_mtime_ns
+    os.utime(first, ns=(made - 10**9, made - 10**9))
+    assert prepare_run(suite).data("test").feature_file == str(first) and first.stat().st_mtime_ns == made - 10**9  # parsed once
+    _suite(tmp_path, _frame(a=np.arange(ROWS, dtype=float)))  # the file changes: its checksum, and so its copy
+    edited = prepare_run(suite).data("test")
+    assert edited.feature_file != str(first) and Path(edited.feature_file or "").is_file()
+    np.testing.assert_array_equal(edited.select(["a"])["a"], np.arange(ROWS, dtype=float))
+
+
+@pytest.mark.parametrize("text", ["a,b,label\n1,2,0\n3,4,1,9\n5,6,0\n",  # a row with a field too many
+                                  "a,b,label\n1,2,0\n\"3,4,1\n"])  # an unclosed quote
+def test_a_csv_that_cannot_be_parsed_fails_as_a_whole_read_does(text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite = _suite(tmp_path, _frame())
+    (tmp_path / "data.csv").write_text(text)
+    with pytest.raises(DataError) as whole:
+        prepare_run(suite)
+    streamed_csv(monkeypatch)
+    with pytest.raises(DataError) as streamed:
+        prepare_run(suite)
+    assert str(streamed.value) == str(whole.value) and "cannot read data.csv" in str(whole.value)
