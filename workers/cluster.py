@@ -18,6 +18,8 @@ from typing import Any
 import ray
 import ray._private.node as ray_node
 import ray._private.parameter as ray_parameter
+import ray._private.services as ray_services
+from ray._raylet import GcsClient
 
 from suite.errors import VigilError
 from suite.processes import connect_error
@@ -87,7 +89,7 @@ def _shut_down() -> None:
 
 @contextmanager
 def _lean_local_head() -> Iterator[None]:
-    """Inside the block, a local Ray that ``ray.init`` starts runs no autoscaler monitor, no log monitor and no API server.
+    """Inside the block, a local Ray that ``ray.init`` starts runs no autoscaler monitor, no log monitor and no API server, and is found as soon as it is up.
 
     A one-machine Ray of fixed size has nothing to autoscale, and with
     ``log_to_driver=False`` no worker log is streamed to the driver (workers still
@@ -97,8 +99,9 @@ def _lean_local_head() -> Iterator[None]:
     ~2 s of CPU while a run starts, on 2 cores (issue 18). ``ray start`` has
     switches for the monitors (``--no-monitor``, ``--include-log-monitor=false``);
     ``ray.init`` has none, and no switch skips the API server. So for the block's
-    length the parameters ``ray.init`` builds its node from get the switches, and
-    the node's API-server step does nothing. Where a Ray release names these
+    length the parameters ``ray.init`` builds its node from get the switches, the
+    node's API-server step does nothing, and its wait for the new raylet polls
+    finely first (:func:`_await_node`). Where a Ray release names these
     differently, that part stays as Ray has it.
     """
     original_params = ray_parameter.RayParams
@@ -113,16 +116,49 @@ def _lean_local_head() -> Iterator[None]:
         if include_dashboard:  # asked for: Ray's own
             original_api_server(self, include_dashboard=include_dashboard, raise_on_failure=raise_on_failure)
 
+    original_get_node = getattr(ray_services, "get_node", None)
+
+    def _get_node_once_registered(gcs_address: str, node_id: str) -> Any:
+        _await_node(gcs_address, node_id)
+        return original_get_node(gcs_address, node_id)
+
     if quiet:
         ray_parameter.RayParams = _QuietHead
     if original_api_server is not None:
         ray_node.Node.start_api_server = _no_api_server
+    if original_get_node is not None:
+        ray_services.get_node = _get_node_once_registered
     try:
         yield
     finally:
         ray_parameter.RayParams = original_params
         if original_api_server is not None:
             ray_node.Node.start_api_server = original_api_server
+        if original_get_node is not None:
+            ray_services.get_node = original_get_node
+
+
+def _await_node(gcs_address: str, node_id: str, wait_s: float = 30.0) -> None:
+    """Return once the GCS lists node ``node_id`` (or after ``wait_s``, or at once if the GCS cannot be asked).
+
+    ``ray.init`` waits for its new raylet to register by asking the GCS for the
+    node, and a miss waits 1 s before asking again: the raylet registers once its
+    agents are up (~1 s into a start on 2 cores), so a start that missed by a
+    little waited a whole second more (measured: registered at 1.04 s, found at
+    2.02 s). Asked here every 20 ms first, Ray's own question finds the node at once.
+    """
+    try:
+        client = GcsClient(address=gcs_address)
+    except Exception:  # noqa: BLE001 - Ray's own wait still runs
+        return
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if any(known.hex() == node_id for known in client.get_all_node_info(timeout=1)):
+                return
+        except Exception:  # noqa: BLE001 - not up yet: ask again
+            pass
+        time.sleep(0.02)
 
 
 def _check_listening(address: str, wait_s: float = 5.0) -> None:

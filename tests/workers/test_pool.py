@@ -60,6 +60,18 @@ def test_a_local_ray_runs_no_autoscaler_monitor_no_log_monitor_and_no_api_server
     assert not {ray_constants.PROCESS_TYPE_MONITOR, ray_constants.PROCESS_TYPE_LOG_MONITOR, ray_constants.PROCESS_TYPE_DASHBOARD} & started
     assert ray_parameter.RayParams.__name__ == "RayParams"
     assert ray_node.Node.start_api_server.__qualname__ == "Node.start_api_server"
+    assert ray._private.services.get_node.__name__ == "get_node"
+
+
+def test_the_wait_for_a_new_raylet_returns_once_the_gcs_lists_it() -> None:
+    from workers.cluster import _await_node
+
+    address, node = ray.get_runtime_context().gcs_address, ray.get_runtime_context().get_node_id()
+    began = time.monotonic()
+    _await_node(address, node)
+    assert time.monotonic() - began < 0.5  # registered: at once
+    _await_node(address, "ab" * 28, wait_s=0.3)  # a node the GCS never lists: until the deadline, then Ray's own wait decides
+    assert 0.3 <= time.monotonic() - began < 1.5
     assert ray.get(ray.remote(lambda: 7).remote()) == 7
 
 
