@@ -5,7 +5,11 @@ slice column), an MLP 64→hidden→hidden→10 with random weights and a suite,
 ``vigil run`` in a child process whose peak RSS (``ru_maxrss`` of the driver itself, read
 at its exit, not its Ray workers') and wall time are printed as one JSON line.
 
-    python bench/driver_memory.py --rows 1000000 --resamples 50
+    python bench/driver_memory.py --rows 1000000 --resamples 50 [--csv]
+
+``--csv`` writes the table as CSV (708 MB at 1M rows), which a run holds in its Parquet
+copy (``storage/csv_files.py``): at 1M rows, 736 MiB in 32.0 s, against 2,054 MiB in
+35.8 s when the CSV was read whole and 536 MiB in 23.6 s from Parquet (idle machine).
 
 Measured on the shared 2-core dev machine (busy: wall times are loose), 1M rows, hidden 512,
 5 metrics, 50 resamples, 2 actors: before issue 18 the driver peaked at 2.96 GB (440 s); with
