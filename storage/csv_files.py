@@ -10,8 +10,9 @@ the dataset keeps the CSV's checksum and source, and its features stay in the co
 
 Column types are those ``pd.read_csv`` gives the whole file: each chunk's are inferred as
 pandas does, a chunk whose column needs a wider type than the first chunk's (an integer
-column with a gap further down becomes float; numbers and text become text) restarts the
-copy with that column's type fixed, and a narrower one is cast up. Where a copy cannot be
+column with a gap further down becomes float; numbers and text become text, read as text
+throughout) restarts the copy with that column's type fixed, and an integer chunk of a
+float column is cast up. Where a copy cannot be
 made (the parser fails, a type pyarrow cannot store), None sends the caller back to
 reading the file whole, whose error (if any) is the one the user sees. The copies can be
 deleted at any time; the next run makes them again.
@@ -62,7 +63,7 @@ def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | Non
                 os.replace(partial, target)  # whole or absent: a reader never sees a half-written copy
                 return target
             fixed |= wider
-    except (ValueError, TypeError, OSError, pa.ArrowException, UnicodeDecodeError):  # noqa: PERF203 - pandas' ParserError is a ValueError
+    except (ValueError, TypeError, OSError, pa.ArrowException):  # pandas' parser errors and bad bytes are ValueErrors
         pass
     finally:
         partial.unlink(missing_ok=True)
@@ -87,10 +88,10 @@ def _write_copy(path: Path, out: Path, fixed: dict[str, str], chunk_rows: int) -
                 for column, kind in types.items():
                     if kind != first[column]:
                         common = _common(np.dtype(restart.get(column, first[column])), np.dtype(kind))
-                        if common != first[column]:
+                        if common != first[column] or common == "object":  # numbers under text: read as text throughout
                             restart[column] = common
                         else:
-                            cast[column] = common
+                            cast[column] = common  # an integer chunk of a float column
                 if restart:
                     continue
                 table = pa.Table.from_pandas(chunk.astype(cast) if cast else chunk, preserve_index=False, schema=schema)  # later chunks: the first's Arrow types

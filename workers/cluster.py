@@ -112,9 +112,9 @@ def _lean_local_head() -> Iterator[None]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **{**kwargs, "no_monitor": True, "include_log_monitor": False})
 
-    def _no_api_server(self: Any, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
-        if include_dashboard:  # asked for: Ray's own
-            original_api_server(self, include_dashboard=include_dashboard, raise_on_failure=raise_on_failure)
+    def _no_api_server(self: Any, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("include_dashboard", args[0] if args else None):  # asked for: Ray's own
+            original_api_server(self, *args, **kwargs)
 
     original_get_node = getattr(ray_services, "get_node", None)
 

@@ -29,6 +29,7 @@ def _awkward() -> pd.DataFrame:
     frame["note"] = [str(i) if i < 20 else f"n{i}" for i in range(ROWS)]  # numbers, then text
     frame["late"] = [None] * 25 + ["x"] * (ROWS - 25)  # empty, then text
     frame["score"] = [1] * 10 + [2.5] * (ROWS - 10)  # int, then float
+    frame["code"] = [f"c{i}" for i in range(14)] + [str(i) for i in range(14, ROWS)]  # text, then chunks of numbers only
     return frame
 
 
