@@ -12,9 +12,13 @@ polled from /proc) and the peak of the whole process tree's PSS (serve, its
 Prefect server, Ray's head, GCS and workers, the spares; PSS so that Ray's shared
 object store is counted once).
 
-The fixed cost is a 200-row run twice: cold (no server: ``vigil`` starts
-Prefect's temporary one, and Ray; its driver is the ``vigil`` process) and served
-(handed to ``vigil serve``, as the sizes are). Each run is killed at ``--max-minutes`` and reported as timed out;
+The fixed cost is a 200-row run of the same suite (the MLP included, whose actors
+import torch), whole-command wall time: first (the first run on a machine: no
+server, and Prefect's temporary server creates and migrates its database, a
+once-only cost), cold (no server running: ``vigil`` starts Prefect's temporary one
+on the database the first run left, and Ray; its driver is the ``vigil`` process;
+a fresh ``VIGIL_HOME``, so it infers) and served (handed to ``vigil serve``, as the
+sizes are). ``bench/startup.py`` times the start alone, on a suite without torch. Each run is killed at ``--max-minutes`` and reported as timed out;
 a size is skipped once a smaller one timed out, or when the largest finished size's
 rate projects it past 3× the budget.
 
@@ -254,6 +258,8 @@ def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = F
           "tree MB = peak summed PSS of vigil (or serve) and its descendants (Ray, Prefect; PSS splits shared pages, so it can be below the driver's RSS)", flush=True)
     print(HEADER, flush=True)
     tiny = write_bench(folder / "suites", TINY_ROWS)
+    first = run_vigil("first-200", tiny, TINY_ROWS, vigil_env(folder / "home-first", folder / "prefect-cold", None), logs, budget_s)
+    print(_row(first), flush=True)
     cold = run_vigil("cold-200", tiny, TINY_ROWS, vigil_env(folder / "home-cold", folder / "prefect-cold", None), logs, budget_s)
     print(_row(cold), flush=True)
     env = vigil_env(folder / "home-served", folder / "prefect-client", None)
@@ -278,6 +284,7 @@ def bench(folder: Path, sizes: list[int], budget_s: float, keep_tables: bool = F
             if not keep_tables:
                 (suite.parent / f"table-{name}.parquet").unlink(missing_ok=True)  # 10M rows are 2.6 GB on disk
     print()
+    print(f"first_run_cold_s: {first.wall_s:.1f}" + ("" if first.ok else " (did not finish)"))
     print(f"fixed_cost_cold_s: {cold.wall_s:.1f}" + ("" if cold.ok else " (did not finish)"))
     print(f"fixed_cost_served_s: {warm.wall_s:.1f}" + ("" if warm.ok else " (did not finish)"))
     for figures in results:
