@@ -249,6 +249,7 @@ def serve_spare(listen_fd: int, taken_fd: int) -> int:
     _interrupt_when_client_leaves(conn, done)
 
     from cli.common import quiet_prefect
+    from cli.leave import exit_status
     from cli.main import main
     from cli.render import reattach_consoles
     from cli.startup import forwarded
@@ -263,7 +264,7 @@ def serve_spare(listen_fd: int, taken_fd: int) -> int:
         main(forwarding=False)
         code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = exit_status(exc.code)
     finally:
         done.set()
     status["exit"] = code

@@ -28,13 +28,13 @@ Example:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from storage.request_log import ParquetAppender
 
 IN_MEMORY_BYTES = 64 << 20
 """A CSV smaller than this is read whole (~10 s of parsing at most; its frame a few hundred MB at most)."""
@@ -53,32 +53,29 @@ def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | Non
     target = folder / f"{sha256}.parquet"
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{sha256}.{os.getpid()}.partial"
     fixed: dict[str, str] = {}
     try:
         for _ in range(_MAX_RESTARTS):
-            wider = _write_copy(path, partial, fixed, chunk_rows or CHUNK_ROWS)
+            wider = _write_copy(path, target, fixed, chunk_rows or CHUNK_ROWS)
             if wider is None:
-                os.replace(partial, target)  # whole or absent: a reader never sees a half-written copy
                 return target
             fixed |= wider
     except (ValueError, TypeError, OSError, pa.ArrowException):  # pandas' parser errors and bad bytes are ValueErrors
         pass
-    finally:
-        partial.unlink(missing_ok=True)
     return None
 
 
-def _write_copy(path: Path, out: Path, fixed: dict[str, str], chunk_rows: int) -> dict[str, str] | None:
+def _write_copy(path: Path, target: Path, fixed: dict[str, str], chunk_rows: int) -> dict[str, str] | None:
     """Write the copy with the ``fixed`` column types; return the columns whose first chunk's type must widen, else None.
 
-    Once one must, the file is read to its end without writing, so that one restart fixes every column that widens.
+    The copy is written under a hidden name and renamed into place only when whole
+    (:class:`~storage.request_log.ParquetAppender`): a reader never sees half of one.
+    Once a column must widen, the file is read to its end without writing, so that
+    one restart fixes every column that widens.
     """
-    writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
     first: dict[str, str] = {}
     restart: dict[str, str] = {}
+    out = ParquetAppender(target)
     try:
         with pd.read_csv(path, chunksize=chunk_rows, dtype=fixed or None) as chunks:
             for chunk in chunks:
@@ -94,18 +91,21 @@ def _write_copy(path: Path, out: Path, fixed: dict[str, str], chunk_rows: int) -
                             cast[column] = common  # an integer chunk of a float column
                 if restart:
                     continue
-                table = pa.Table.from_pandas(chunk.astype(cast) if cast else chunk, preserve_index=False, schema=schema)  # later chunks: the first's Arrow types
-                if schema is None:  # a text column empty so far has Arrow's null type, which no later text fits
-                    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema], metadata=table.schema.metadata)
-                    table = table.cast(schema)
-                writer = writer or pq.ParquetWriter(out, schema)
-                writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
+                table = pa.Table.from_pandas(chunk.astype(cast) if cast else chunk, preserve_index=False, schema=out.schema)  # later chunks: the first's Arrow types
+                if out.schema is None:  # a text column empty so far has Arrow's null type, which no later text fits
+                    table = table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema], metadata=table.schema.metadata))
+                out.append(table)
+    except BaseException:
+        out.abort()
+        raise
+    if not first or restart:
+        out.abort()
     if not first:
         raise ValueError("no rows")  # read whole: a header-only file gets the usual "0 rows" error
-    return restart or None
+    if restart:
+        return restart
+    out.close()
+    return None
 
 
 def _common(a: np.dtype, b: np.dtype) -> str:

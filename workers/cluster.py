@@ -71,7 +71,6 @@ def ensure_ray(address: str | None, *, num_cpus: int | None = None, num_gpus: in
             reaper = start_reaper(_local_ray_pids())
             if reaper is not None:
                 _reapers.append(reaper)
-        atexit.register(_shut_down)
     return ray.get_runtime_context().gcs_address
 
 
@@ -80,11 +79,15 @@ def _shut_down() -> None:
 
     Ray's handler first sleeps 0.5 s so that workers' logs reach the driver's
     console; with ``log_to_driver=False`` none are streamed, and the sleep is only
-    time added to every command's exit. Registered after Ray's, so it runs first;
-    Ray's then finds nothing to do.
+    time added to every command's exit. Registered once, when this module is
+    imported (after ``ray``, whose handler is registered at its import), so it
+    runs first; Ray's then finds nothing to do.
     """
     if ray.is_initialized():
         ray.shutdown()
+
+
+atexit.register(_shut_down)
 
 
 @contextmanager
