@@ -2,7 +2,7 @@
 # The one prepared command for the GPU machine (issue 17). From the repository root, with .gpu-bundle carried:
 #     bash bench/gpu_check.sh
 # Each step has its own time limit and the script goes on when one fails; outputs land in $OUT
-# (the run tool's folder; /tmp/vigil-gpu-out elsewhere). About 5 minutes on an H100.
+# (the run tool's folder; /tmp/vigil-gpu-out elsewhere). About 7 minutes on an H100.
 OUT=${OUT:-/tmp/vigil-gpu-out}
 mkdir -p "$OUT"
 
@@ -31,7 +31,9 @@ nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,nohead
 smi=$!
 step cuda 330 python3 bench/inference.py --device cuda --precisions fp32 bf16
 kill "$smi" 2>/dev/null
+# the pool's GPU knobs (shards at once per actor, shards per call, how scores return) on the MLP at 16M rows
+step sweep 240 python3 bench/gpu_sweep.py --rows 16000000 --precisions fp32 bf16 --repeats 3
 step parity 90 python3 bench/precision_parity.py --device cuda --rows 200000
 step cpu 150 python3 bench/inference.py --repeats 3
 echo "=== summary"
-grep -h -e "ratio_vs" -e "precision_parity" -e "summary" -e "pool per call" -e "tuned per call" "$OUT"/cuda.txt "$OUT"/parity.txt "$OUT"/cpu.txt 2>/dev/null
+grep -h -e "ratio_vs" -e "ratio_at" -e "precision_parity" -e "summary" -e "pool per call" -e "tuned per call" -e "best ratio" "$OUT"/cuda.txt "$OUT"/sweep.txt "$OUT"/parity.txt "$OUT"/cpu.txt 2>/dev/null

@@ -95,7 +95,7 @@ def ray_data(spec: ModelSpec, base_dir: Path, features: np.ndarray, num_gpus: fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=None, help="MLP rows (default 200,000; 4,000,000 on cuda)")
+    parser.add_argument("--rows", type=int, nargs="+", default=None, help="MLP rows (default 200,000; on cuda 4,000,000 and 16,000,000)")
     parser.add_argument("--batch-size", type=int, default=None, help="MLP batch (default 8,192; 65,536 on cuda)")
     parser.add_argument("--images", type=int, default=4096, help="cuda: ResNet-18 images")
     parser.add_argument("--image-batch", type=int, default=256, help="cuda: ResNet-18 batch")
@@ -109,12 +109,14 @@ def main() -> None:
     if args.device == "cuda":
         import inference_cuda  # bench/ is on sys.path when this file runs as a script
 
-        args.rows, args.batch_size = args.rows or 4_000_000, args.batch_size or 65_536
+        args.rows, args.batch_size = args.rows or [4_000_000, 16_000_000], args.batch_size or 65_536
         with tempfile.TemporaryDirectory() as tmp:
             ratio = inference_cuda.run(args, Path(tmp))
         print(f"ratio_vs_tuned_torch: {ratio:.2f}")
         return
-    args.rows, args.batch_size = args.rows or 200_000, args.batch_size or 8192
+    if args.rows and len(args.rows) > 1:
+        parser.error("--rows: one size on a CPU")
+    args.rows, args.batch_size = args.rows[0] if args.rows else 200_000, args.batch_size or 8192
 
     features = np.random.default_rng(0).standard_normal((args.rows, 64), dtype=np.float32)
     ids = np.arange(args.rows, dtype=np.int64)

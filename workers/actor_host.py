@@ -20,6 +20,8 @@ from workers.row_files import RowFile
 from workers.shared_output import Written, write_at
 
 Transform = Callable[[Any, np.ndarray], Any]  # (batch, sample ids) -> batch, run on the actor
+PUT_MIN_BYTES = 1 << 20
+"""Scores this big go into the object store from where the model left them, and the call returns their reference."""
 
 class PredictorHost:
     """What runs inside an actor: one warm Predictor and an optional transform per shard."""
@@ -43,8 +45,15 @@ class PredictorHost:
             where["gpu_name"] = torch.cuda.get_device_name()
         return where
 
-    def predict(self, shard: tuple[Any, ...], transform: Transform | None, output: tuple[str, int] | None = None) -> np.ndarray | Written:
-        """Scores for one shard; with ``output`` (a shared output file and the shard's first row), written there instead."""
+    def predict(self, shard: tuple[Any, ...], transform: Transform | None,
+                output: tuple[str, int] | None = None) -> np.ndarray | ray.ObjectRef | Written:
+        """Scores for one shard; with ``output`` (a shared output file and the shard's first row), written there instead.
+
+        Without ``output``, scores of :data:`PUT_MIN_BYTES` or more are put into the object store during the
+        model's call, straight from its result buffer (a GPU lane's pinned memory), and their reference is
+        returned: one copy, on Ray's copy threads. Returned as a value they were copied out of the lane
+        first (one thread, fresh pages), then into the object store as the call returned.
+        """
         began = time.perf_counter()
         if isinstance(shard[0], RowFile):  # read by this actor from the (memory-mapped) file
             rows, start, stop, sample_ids = shard
@@ -54,7 +63,13 @@ class PredictorHost:
         if transform is not None:
             features = transform(features, sample_ids)
         self.read_seconds += time.perf_counter() - began
-        return self.predictor(features, None if output is None else lambda scores: self._write(output, scores))
+        return self.predictor(features, self._stored if output is None else lambda scores: self._write(output, scores))
+
+    def _stored(self, scores: np.ndarray) -> np.ndarray | ray.ObjectRef:
+        """Big scores put into the object store (their reference returned); small ones copied out of the model's buffer."""
+        if scores.nbytes >= PUT_MIN_BYTES:
+            return ray.put(scores)
+        return np.array(scores, copy=True)
 
     def _write(self, output: tuple[str, int], scores: np.ndarray) -> Written:
         began = time.perf_counter()

@@ -31,15 +31,18 @@ of 1.05–1.9 were seen under load), so only quiet-machine ratios are comparable
 On GPUs (issue 17) the object store starved the device (2 actors × 0.5 GPU ran
 at 0.47–0.61× an untuned loop on an H200). So a ``device: cuda`` model gets one
 actor per GPU (unless ``workers.num_actors`` is given), each running two shards
-at a time on :class:`workers.device.StreamedModel` lanes, three in flight per
-actor, shards of at least an eighth of each actor's rows. Given a
-:class:`~workers.row_files.RowFile`, actors read their own row ranges from the
+at a time on :class:`workers.device.StreamedModel` lanes (``gpu_calls``), three in
+flight per actor, shards of at least an eighth of each actor's rows (``gpu_shards``).
+Given a :class:`~workers.row_files.RowFile`, actors read their own row ranges from the
 memory-mapped file, so no rows go through the object store; scores come back
-through it (on the H200 the driver's gather of 160 MB of scores was 55 ms of a
-97 ms call, while writing them into a file the driver maps,
-``shared_output=True`` (:mod:`workers.shared_output`), took 72 ms). ``timings()`` says where
-a call's time goes, ``placements()`` where each actor runs, ``busy_seconds()``
-how long the GPUs computed.
+through it: a shard's scores of 1 MiB or more are put there by the actor from
+the lane's pinned buffer (:data:`workers.actor_host.PUT_MIN_BYTES`) and returned
+by reference, and the driver copies each shard into the output as it arrives.
+(On the H200, when every shard was copied at the end, the driver's gather of
+160 MB of scores was 55 ms of a 97 ms call; writing them into a file the driver
+maps, ``shared_output=True`` (:mod:`workers.shared_output`), took 72 ms.)
+``timings()`` says where a call's time goes, ``placements()`` where each actor
+runs, ``busy_seconds()`` how long the GPUs computed.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError
 
 from suite.errors import PlacementTimeout, VigilError
 from suite.spec import ModelSpec, WorkersSpec
@@ -103,6 +106,11 @@ class InferencePool:
             shared file, 381 MiB until the predictions are dropped, then nothing.
         on_wait: told, every few seconds while actors are not yet placed, what they wait for and
             what the cluster has free (a busy shared cluster is a wait, not a hang).
+        gpu_calls: ``device: cuda`` only: shards one actor runs at once, 1 or 2 (default 2, one per
+            :class:`~workers.device.StreamedModel` lane); one more waits queued.
+        gpu_shards: ``device: cuda`` only: a call's rows are cut into at least this many shards per
+            actor (default 8): more shards shorten the tail (the last shard's scores are returned
+            after the GPU is done) and add per-shard calls. ``bench/gpu_sweep.py`` measures both.
 
     Raises:
         ChecksumError: the checkpoint does not match its pin (checked before any actor starts).
@@ -123,18 +131,25 @@ class InferencePool:
         start_timeout_s: float | None = None,
         shared_output: bool | None = None,
         on_wait: Callable[[str], None] | None = None,
+        gpu_calls: int = _GPU_CALLS_PER_ACTOR,
+        gpu_shards: int = _GPU_SHARDS_PER_ACTOR,
     ) -> None:
+        if gpu_calls not in (1, 2):
+            raise ValueError(f"gpu_calls: expected 1 or 2, got {gpu_calls}")
+        if gpu_shards < 1:
+            raise ValueError(f"gpu_shards: expected at least 1, got {gpu_shards}")
         verify_model(spec, Path(base_dir))
         self.spec = spec
         self.workers = workers
         self.gpu = spec.device == "cuda"
+        self._gpu_calls, self.gpu_shards = gpu_calls, gpu_shards  # gpu_shards may be changed between calls
         self.shard_rows = shard_rows or 2 * spec.batch_size
         self._fixed_shards = shard_rows is not None
         self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)))
         self._options: dict[str, Any] = {"num_cpus": workers.cpus_per_actor, "max_restarts": 0}
         num_actors = workers.num_actors
         if self.gpu:
-            self._options.update(num_gpus=workers.gpus_per_actor, max_concurrency=_GPU_CALLS_PER_ACTOR)
+            self._options.update(num_gpus=workers.gpus_per_actor, max_concurrency=gpu_calls)
             gpus = ray.cluster_resources().get("GPU", 0)
             if "num_actors" not in workers.model_fields_set and gpus >= workers.gpus_per_actor:
                 num_actors = int(gpus // workers.gpus_per_actor)  # one actor per GPU by default
@@ -237,9 +252,15 @@ class InferencePool:
 
     def _run(self, rows: int, bounds: list[tuple[int, int]], shard: Callable[[int], Any], transform: Transform | None,
              shared: SharedOutput | None) -> np.ndarray:
-        """Deal the shards out, retrying failed ones; actors on this node write into ``shared`` when given."""
-        written: dict[int, Written] = {}  # shard index -> note, for shards written into the shared output
-        fetched: dict[int, np.ndarray] = {}  # shard index -> scores, for shards that came through the object store
+        """Deal the shards out, retrying failed ones; actors on this node write into ``shared`` when given.
+
+        Without ``shared``, each shard's scores are copied into the output as they arrive, while later shards
+        still run, and their object-store copy is released at once: only the last shard's copy is left when
+        the last result comes.
+        """
+        written: dict[int, Written] = {}  # shard index -> note, for every shard whose scores are in place
+        held: dict[int, np.ndarray] = {}  # shard index -> scores fetched while a shared output is still to come
+        gathered = _Gathered(rows)
         failures = [0] * len(bounds)
         pending = deque(range(len(bounds)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
@@ -251,12 +272,17 @@ class InferencePool:
                 try:
                     began = time.perf_counter()
                     result = ray.get(ref)
+                    if isinstance(result, ray.ObjectRef):  # big scores the actor put into the object store
+                        result = ray.get(result)
                     if isinstance(result, Written):
                         written[index] = result
+                    elif shared is not None:
+                        held[index] = result
                     else:
-                        fetched[index] = result
+                        written[index] = gathered.put(bounds[index], result)
+                    del result  # the object-store copy goes with its last reference
                     self._gather_seconds += time.perf_counter() - began
-                except RayActorError as exc:
+                except (RayActorError, ObjectLostError) as exc:  # lost: the actor that put the scores died before they were read
                     failures[index] += 1
                     if failures[index] > self.workers.max_retries:
                         raise VigilError(
@@ -266,15 +292,16 @@ class InferencePool:
                     self._replace(actor)
                     pending.appendleft(index)
         began = time.perf_counter()
-        for index, result in fetched.items():  # as object-store notes, so the shared file's shape is checked
-            written[index] = Written(len(result), result.dtype.str, tuple(result.shape[1:]))
-        if shared is not None and len(fetched) < len(bounds):
+        if shared is not None and len(held) < len(bounds):  # some actor wrote into the shared file
+            for index, result in held.items():  # as notes, so the shared file's shape is checked
+                written[index] = Written(len(result), result.dtype.str, tuple(result.shape[1:]))
             out = shared.array([written[i] for i in sorted(written)])
+            for index, result in held.items():
+                out[bounds[index][0] : bounds[index][1]] = result
         else:
-            first = fetched[0]
-            out = np.empty((rows, *first.shape[1:]), dtype=first.dtype)
-        for index, result in fetched.items():
-            out[bounds[index][0] : bounds[index][1]] = result
+            for index, result in held.items():
+                gathered.put(bounds[index], result)
+            out = gathered.array()
         self._gather_seconds += time.perf_counter() - began
         return out
 
@@ -283,10 +310,10 @@ class InferencePool:
         return self._shared and rows >= self._shared_min_rows
 
     def _shard_size(self, rows: int) -> int:
-        """Rows per shard: ``shard_rows``; on GPUs at least an eighth of each actor's rows, in whole batches."""
+        """Rows per shard: ``shard_rows``; on GPUs at least ``1 / gpu_shards`` of each actor's rows, in whole batches."""
         if not self.gpu or self._fixed_shards:
             return self.shard_rows
-        share = -(-rows // (_GPU_SHARDS_PER_ACTOR * max(1, len(self.actors))))
+        share = -(-rows // (self.gpu_shards * max(1, len(self.actors))))
         batch = self.spec.batch_size
         return max(self.shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
 
@@ -312,7 +339,7 @@ class InferencePool:
         for _, actor in in_flight.values():
             if id(actor) in busy:
                 busy[id(actor)] += 1
-        limit = _GPU_CALLS_PER_ACTOR + 1 if self.gpu else _IN_FLIGHT_PER_ACTOR
+        limit = self._gpu_calls + 1 if self.gpu else _IN_FLIGHT_PER_ACTOR
         for actor in self.actors:
             while pending and busy[id(actor)] < limit:
                 index = pending.popleft()
@@ -379,6 +406,28 @@ def close_pools() -> None:
     for pool in _POOLS.values():
         pool.close()
     _POOLS.clear()
+
+
+class _Gathered:
+    """The output of a call whose scores come through the object store, filled shard by shard as they arrive."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.out: np.ndarray | None = None
+
+    def put(self, bounds: tuple[int, int], scores: np.ndarray) -> Written:
+        """Copy one shard's scores into rows ``bounds`` (the output takes the first shard's dtype and row shape)."""
+        if self.out is None:
+            self.out = np.empty((self.rows, *scores.shape[1:]), dtype=scores.dtype)
+        if scores.shape[1:] != self.out.shape[1:] or len(scores) != bounds[1] - bounds[0]:
+            raise VigilError(f"a shard returned scores of shape {scores.shape} for rows {bounds[0]}:{bounds[1]},"
+                             f" where the others have rows of shape {self.out.shape[1:]}")
+        self.out[bounds[0] : bounds[1]] = scores
+        return Written(len(scores), scores.dtype.str, tuple(scores.shape[1:]))
+
+    def array(self) -> np.ndarray:
+        """The whole output (an empty float32 one when there were no rows and no shard)."""
+        return self.out if self.out is not None else np.empty((0,), dtype=np.float32)
 
 
 def _last_line(exc: BaseException) -> str:

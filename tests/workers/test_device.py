@@ -179,3 +179,12 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         assert len(pool.placements()) == 4  # asked for half a GPU each: 4 actors on 2 GPUs
     finally:
         pool.close()
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=5, workers=WorkersSpec(), name_prefix="t",
+                         gpu_calls=1, gpu_shards=2)
+    try:
+        assert pool._options["max_concurrency"] == 1 and pool._shard_size(len(x)) == 512  # 1500 / (2 × 2), in whole batches
+        np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
+    finally:
+        pool.close()
+    with pytest.raises(ValueError, match="gpu_calls: expected 1 or 2, got 3"):
+        InferencePool(spec, tmp_path, task="classification", num_classes=5, workers=WorkersSpec(), name_prefix="t", gpu_calls=3)

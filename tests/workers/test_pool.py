@@ -180,6 +180,63 @@ def test_scores_written_into_the_shared_output_equal_the_object_store_path(
         shared.close()
 
 
+def test_big_scores_come_back_by_reference_and_are_gathered_as_they_arrive(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(240_000)
+    spec = torchscript_spec.model_copy(update={"batch_size": 30_000})  # shards of 60,000 rows: 720,000 bytes of scores
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=TWO, name_prefix="t", shared_output=False)
+    try:
+        host = pool.actors[0]
+        small = ray.get(host.predict.remote((features[:60_000], ids[:60_000]), None))
+        big = ray.get(host.predict.remote((features[:100_000], ids[:100_000]), None))  # 1.2 MB: put by the actor
+        assert type(small) is np.ndarray and isinstance(big, ray.ObjectRef)
+        expected = Predictor(spec, tmp_path, task="classification", num_classes=3)(features)
+        np.testing.assert_array_equal(ray.get(big), expected[:100_000])
+        np.testing.assert_array_equal(pool.predict(features, ids), expected)
+        pool.shard_rows, pool._fixed_shards = 120_000, True  # 1.44 MB a shard: every shard by reference
+        scores = pool.predict(features, ids)
+        np.testing.assert_array_equal(scores, expected)
+        assert scores.flags.writeable and scores.flags.c_contiguous
+    finally:
+        pool.close()
+
+
+def test_scores_lost_with_the_actor_that_put_them_are_computed_again(
+    tmp_path: Path, torchscript_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the actor dies after it put a shard's scores into the object store, before the driver read them."""
+    features, ids = many_rows(360_000)
+    spec = torchscript_spec.model_copy(update={"batch_size": 60_000})  # shards of 120,000 rows: 1.44 MB of scores each
+    workers = WorkersSpec(num_actors=1, cpus_per_actor=1, max_retries=1)
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=workers, name_prefix="t", shared_output=False)
+    victim, wait, lost = pool.actors[0], ray.wait, []
+
+    def wait_then_kill(refs, **kwargs):
+        done, rest = wait(refs, **kwargs)
+        if not lost:
+            lost.append(ray.get(done[0]))  # the scores' reference, owned by the actor
+            ray.kill(victim)
+            deadline = time.monotonic() + 30  # a dead owner's object stays readable for a moment, then is lost
+            while time.monotonic() < deadline:
+                try:
+                    ray.get(lost[0], timeout=5)
+                except ray.exceptions.ObjectLostError:
+                    break
+                time.sleep(0.05)
+        return done, rest
+
+    try:
+        expected = Predictor(spec, tmp_path, task="classification", num_classes=3)(features)
+        monkeypatch.setattr(ray, "wait", wait_then_kill)
+        scores = pool.predict(features, ids)
+        monkeypatch.undo()
+        assert isinstance(lost[0], ray.ObjectRef) and pool.actors[0] is not victim
+        with pytest.raises(ray.exceptions.ObjectLostError):
+            ray.get(lost[0], timeout=5)
+        np.testing.assert_array_equal(scores, expected)
+    finally:
+        pool.close()
+
+
 def test_a_shard_written_again_at_its_offset_replaces_what_was_there(tmp_path: Path) -> None:
     out = SharedOutput.create(rows=6, row_bytes_hint=8)
     first, second = np.arange(8, dtype=np.float32).reshape(4, 2), np.full((2, 2), 9.0, dtype=np.float32)

@@ -1,0 +1,146 @@
+"""How the InferencePool's GPU knobs move the MLP's throughput against the tuned torch loop.
+
+For each precision, the tuned loop of ``bench/inference_cuda.py`` (numpy rows to
+numpy scores, pinned double-buffering, copy and compute streams) is timed, then
+the pool on the same rows (an Arrow row file each actor maps) for every
+configuration of:
+
+* ``gpu_calls`` (shards one actor runs at once: 1 or 2 lanes busy),
+* ``gpu_shards`` (a call cut into at least this many shards per actor: 4, 8, 16, 32),
+* scores returned through the object store (the default) or written into a
+  shared output file the driver maps (``shared_output=True``, at the default knobs).
+
+Each configuration prints rows/s, its ratio to the tuned loop, the GPU idle
+share and the driver's gather time, medians of ``--repeats`` calls with the
+tuned loop timed between them. The defaults in :mod:`workers.pool` should be
+the best line. Without CUDA it runs the same pools on a simulated Ray GPU (the
+actors fall back to the CPU) against a plain CPU loop: a smoke test of the
+script, not a measurement.
+
+Usage:
+    PYTHONPATH=$PWD python bench/gpu_sweep.py [--rows 16000000] [--precisions fp32 bf16] [--repeats 3]
+
+Last line: ``best_ratio_vs_tuned_torch: X`` (the best configuration's ratio at the lowest-scoring precision).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from suite.spec import ModelSpec, WorkersSpec
+from workers.checksum import sha256_file
+from workers.cluster import ensure_ray
+from workers.device import autocast
+from workers.pool import InferencePool
+from workers.row_files import RowFile, write_rows
+
+SHARDS = (4, 8, 16, 32)
+
+
+def _baseline(module: torch.jit.ScriptModule, values: np.ndarray, batch: int, precision: str, buffers: tuple) -> np.ndarray:
+    """The tuned loop on CUDA; a plain batch loop on a CPU."""
+    if torch.cuda.is_available():
+        from inference_cuda import tuned_torch  # bench/ is on sys.path when this file runs as a script
+
+        return tuned_torch(module, values, batch, precision, *buffers)[0]
+    with torch.inference_mode(), autocast(precision, "cpu"):
+        return np.concatenate([torch.softmax(module(torch.from_numpy(values[s : s + batch])).float(), dim=1).numpy()
+                               for s in range(0, len(values), batch)])
+
+
+def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder: Path, model: Path, workers: WorkersSpec,
+          repeats: int) -> float:
+    """Every configuration at one precision (``rows``: ``values`` as a row file); prints a line each and returns the best ratio."""
+    cuda = torch.cuda.is_available()
+    ids = np.arange(len(values), dtype=np.int64)
+    spec = ModelSpec(name=f"mlp-{precision}", format="torchscript", path=model.name, sha256=sha256_file(model),
+                     device="cuda", batch_size=batch, precision=precision)
+    module = torch.jit.load(str(model), map_location="cuda" if cuda else "cpu").eval()
+    buffers: tuple = ()
+    if cuda:
+        pinned = [torch.empty((batch, values.shape[1]), dtype=torch.float32, pin_memory=True) for _ in range(2)]
+        buffers = (pinned, [torch.empty_like(p, device="cuda") for p in pinned])
+    expected = _baseline(module, values, batch, precision, buffers)  # warm-up
+    tuned: list[float] = []
+
+    def timed_baseline() -> None:
+        began = time.perf_counter()
+        _baseline(module, values, batch, precision, buffers)
+        tuned.append(time.perf_counter() - began)
+
+    configs = [(calls, shards, False) for calls in (2, 1) for shards in SHARDS] + [(2, 8, True)]
+    best = 0.0
+    pools: dict[tuple[int, bool], InferencePool] = {}
+    try:
+        for calls, shards, shared in configs:
+            pool = pools.get((calls, shared))
+            if pool is None:
+                for old in pools.values():
+                    old.close()
+                pools.clear()
+                pool = pools[(calls, shared)] = InferencePool(spec, folder, task="classification", num_classes=10, workers=workers,
+                                                              name_prefix="sweep", gpu_calls=calls, shared_output=shared)
+            pool.gpu_shards = shards
+            scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
+            walls, busy, gather = [], [], []
+            for _ in range(repeats):
+                timed_baseline()
+                pool.timings(reset=True)
+                began = time.perf_counter()
+                scores = pool.predict(rows, ids)
+                walls.append(time.perf_counter() - began)
+                times = pool.timings(reset=True)
+                busy.append(times["busy"] / walls[-1] / max(1, len(pool.actors)))
+                gather.append(times["gather"])
+            diff = float(np.abs(scores - expected).max())
+            rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
+            ratio = rate / base
+            best = max(best, ratio)
+            print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'shared file ' if shared else 'object store'}:"
+                  f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
+                  f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
+                  f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)
+    finally:
+        for pool in pools.values():
+            pool.close()
+    print(f"[mlp {precision}] best ratio {best:.2f}")
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None, help="MLP rows (default 16,000,000 on CUDA, 200,000 without)")
+    parser.add_argument("--batch-size", type=int, default=65_536)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "tf32", "bf16", "fp16"])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    cuda = torch.cuda.is_available()
+    gpus = torch.cuda.device_count() if cuda else 1
+    threads = max(1, min(8, (os.cpu_count() or 2) // (2 * gpus)))
+    torch.set_num_threads(threads)  # the baseline's host threads = one actor's CPUs
+    ensure_ray(None, num_cpus=os.cpu_count(), num_gpus=gpus)  # without CUDA: a simulated GPU
+    rows = args.rows or (16_000_000 if cuda else 200_000)
+    print(f"{'CUDA: ' + torch.cuda.get_device_name() if cuda else 'no CUDA: a simulated GPU, actors on the CPU'};"
+          f" {gpus} GPU(s); {rows:,} rows; host threads per side {threads}", flush=True)
+    values = np.random.default_rng(0).standard_normal((rows, 64), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        from inference_cuda import save_models
+
+        model = save_models(folder)[0]
+        workers = WorkersSpec(cpus_per_actor=threads)
+        rows = write_rows(folder / "rows.arrow", values)
+        best = min(sweep(p, values, rows, args.batch_size, folder, model, workers, args.repeats) for p in args.precisions)
+    print(f"best_ratio_vs_tuned_torch: {best:.2f}")
+
+
+if __name__ == "__main__":
+    main()
