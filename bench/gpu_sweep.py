@@ -6,7 +6,9 @@ the pool on the same rows (an Arrow row file each actor maps) for every
 configuration of:
 
 * ``gpu_calls`` (shards one actor runs at once: 1 or 2 lanes busy),
-* ``gpu_shards`` (a call cut into at least this many shards per actor: 4, 8, 16, 32),
+* ``gpu_shards`` (each shard at most this fraction of each actor's rows: 4, 8, 16, 32),
+* ``gpu_guided`` (of the rows still left, so shards shrink toward the end: the
+  default; or of all the rows, even shards),
 * scores returned through the object store (the default) or written into a
   shared output file the driver maps (``shared_output=True``, at the default knobs).
 
@@ -42,7 +44,12 @@ from workers.device import autocast
 from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
-SHARDS = (4, 8, 16, 32)
+CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output); the first is the pool's default
+    (2, 8, True, False), (2, 4, True, False), (2, 16, True, False),
+    (2, 8, False, False), (2, 16, False, False), (2, 32, False, False),
+    (1, 8, True, False), (1, 8, False, False),
+    (2, 8, True, True),
+]
 
 
 def _baseline(module: torch.jit.ScriptModule, values: np.ndarray, batch: int, precision: str, buffers: tuple) -> np.ndarray:
@@ -76,11 +83,10 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
         _baseline(module, values, batch, precision, buffers)
         tuned.append(time.perf_counter() - began)
 
-    configs = [(calls, shards, False) for calls in (2, 1) for shards in SHARDS] + [(2, 8, True)]
     best = 0.0
     pools: dict[tuple[int, bool], InferencePool] = {}
     try:
-        for calls, shards, shared in configs:
+        for calls, shards, guided, shared in CONFIGS:
             pool = pools.get((calls, shared))
             if pool is None:
                 for old in pools.values():
@@ -88,7 +94,7 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                 pools.clear()
                 pool = pools[(calls, shared)] = InferencePool(spec, folder, task="classification", num_classes=10, workers=workers,
                                                               name_prefix="sweep", gpu_calls=calls, shared_output=shared)
-            pool.gpu_shards = shards
+            pool.gpu_shards, pool.gpu_guided = shards, guided
             scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
             walls, busy, gather = [], [], []
             for _ in range(repeats):
@@ -104,7 +110,8 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
             rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
             ratio = rate / base
             best = max(best, ratio)
-            print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'shared file ' if shared else 'object store'}:"
+            print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
+                  f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}:"
                   f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
                   f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
                   f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)

@@ -32,7 +32,7 @@ On GPUs (issue 17) the object store starved the device (2 actors × 0.5 GPU ran
 at 0.47–0.61× an untuned loop on an H200). So a ``device: cuda`` model gets one
 actor per GPU (unless ``workers.num_actors`` is given), each running two shards
 at a time on :class:`workers.device.StreamedModel` lanes (``gpu_calls``), three in
-flight per actor, shards of at least an eighth of each actor's rows (``gpu_shards``).
+flight per actor, shards shrinking toward the end of a call (:meth:`InferencePool._bounds`).
 Given a :class:`~workers.row_files.RowFile`, actors read their own row ranges from the
 memory-mapped file, so no rows go through the object store; scores come back
 through it: a shard's scores of 1 MiB or more are put there by the actor from
@@ -108,9 +108,9 @@ class InferencePool:
             what the cluster has free (a busy shared cluster is a wait, not a hang).
         gpu_calls: ``device: cuda`` only: shards one actor runs at once, 1 or 2 (default 2, one per
             :class:`~workers.device.StreamedModel` lane); one more waits queued.
-        gpu_shards: ``device: cuda`` only: a call's rows are cut into at least this many shards per
-            actor (default 8): more shards shorten the tail (the last shard's scores are returned
-            after the GPU is done) and add per-shard calls. ``bench/gpu_sweep.py`` measures both.
+        gpu_shards: ``device: cuda`` only: each shard takes at most ``1 / gpu_shards`` of each actor's
+            share of the rows left (default 8; see :meth:`_bounds`). The attributes ``gpu_shards``
+            and ``gpu_guided`` may be changed between calls. ``bench/gpu_sweep.py`` measures them.
 
     Raises:
         ChecksumError: the checkpoint does not match its pin (checked before any actor starts).
@@ -142,7 +142,8 @@ class InferencePool:
         self.spec = spec
         self.workers = workers
         self.gpu = spec.device == "cuda"
-        self._gpu_calls, self.gpu_shards = gpu_calls, gpu_shards  # gpu_shards may be changed between calls
+        self._gpu_calls = gpu_calls
+        self.gpu_shards, self.gpu_guided = gpu_shards, True  # how calls are cut on GPUs; may be changed between calls
         self.shard_rows = shard_rows or 2 * spec.batch_size
         self._fixed_shards = shard_rows is not None
         self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)))
@@ -231,9 +232,8 @@ class InferencePool:
             raise VigilError(f"model {self.spec.name}: the inference pool is closed")
         if len(features) != len(sample_ids):
             raise VigilError(f"model {self.spec.name}: expected one sample id per row, got {len(sample_ids)} for {len(features)} rows")
-        size = self._shard_size(len(features))
-        bounds = [(s, min(s + size, len(features))) for s in range(0, max(len(features), 1), size)]
-        shards = self._shard_refs(data_key, len(bounds), size)  # object refs, put as first dispatched, kept for retries
+        bounds = self._bounds(len(features))
+        shards = self._shard_refs(data_key, bounds)  # object refs, put as first dispatched, kept for retries
 
         def shard(index: int) -> Any:
             start, stop = bounds[index]
@@ -309,20 +309,35 @@ class InferencePool:
         """Whether a call of ``rows`` rows has actors on this node write into a shared output file."""
         return self._shared and rows >= self._shared_min_rows
 
-    def _shard_size(self, rows: int) -> int:
-        """Rows per shard: ``shard_rows``; on GPUs at least ``1 / gpu_shards`` of each actor's rows, in whole batches."""
-        if not self.gpu or self._fixed_shards:
-            return self.shard_rows
-        share = -(-rows // (self.gpu_shards * max(1, len(self.actors))))
-        batch = self.spec.batch_size
-        return max(self.shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
+    def _bounds(self, rows: int) -> list[tuple[int, int]]:
+        """Each shard's rows ``(start, stop)``, in order; one empty shard when there are no rows.
 
-    def _shard_refs(self, data_key: str | None, count: int, size: int) -> list[Any]:
-        """The shard reference slots for this call: the last dataset's when its key matches."""
-        key = (data_key, count, size)
+        On CPUs (or with ``shard_rows`` given) every shard has ``shard_rows`` rows. On GPUs a
+        shard takes ``1 / gpu_shards`` of each actor's share of the rows *still left*, in whole
+        batches and at least ``shard_rows``: big shards first (few calls), ever smaller ones at the
+        end, so the scores the GPU's last shard returns after it is done are a couple of batches,
+        not an eighth of the call (guided scheduling). ``gpu_guided = False`` cuts even shards of
+        ``1 / gpu_shards`` of each actor's rows instead.
+        """
+        if not self.gpu or self._fixed_shards:
+            size = self.shard_rows
+            return [(s, min(s + size, rows)) for s in range(0, max(rows, 1), size)]
+        parts, batch = self.gpu_shards * max(1, len(self.actors)), self.spec.batch_size
+        bounds, start, size = [], 0, 0
+        while start < rows:
+            if self.gpu_guided or not bounds:
+                share = -(-(rows - start) // parts)
+                size = max(self.shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
+            bounds.append((start, min(start + size, rows)))
+            start += size
+        return bounds or [(0, 0)]
+
+    def _shard_refs(self, data_key: str | None, bounds: list[tuple[int, int]]) -> list[Any]:
+        """The shard reference slots for this call: the last dataset's when its key and cuts match."""
+        key = (data_key, tuple(bounds))
         if data_key is not None and self._last_shards is not None and self._last_shards[0] == key:
             return self._last_shards[1]
-        refs: list[Any] = [None] * count
+        refs: list[Any] = [None] * len(bounds)
         self._last_shards = (key, refs) if data_key is not None else None
         return refs
 

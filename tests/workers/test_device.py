@@ -170,7 +170,14 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         assert sorted(g for p in placements for g in p["gpu_ids"]) == ["0", "1"]  # 2 GPUs → 2 actors, one GPU each
         assert {p["precision"] for p in placements} == {"bf16"} and all(p["node_ip"] for p in placements)
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
-        assert pool._shard_size(len(x)) == 512  # 1500 rows / (2 actors × 8): below two batches, so two batches
+        assert pool._bounds(len(x)) == [(0, 512), (512, 1024), (1024, 1500)]  # 1500 / (2 actors × 8) is below two batches
+        bounds = pool._bounds(1_000_000)  # guided: 1/16 of the rows left each time, in whole batches, at least two
+        sizes = [b - a for a, b in bounds]
+        assert bounds[0][0] == 0 and bounds[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert sizes[0] == 62_720 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
+        assert sizes[-2] == 512 and len(bounds) == 87  # the GPU's last shards return two batches of scores, not 1/16 of the call
+        pool.gpu_guided = False
+        assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [62_720] * 15  # even shards of 1/16 of the rows
     finally:
         pool.close()
     halves = WorkersSpec(gpus_per_actor=0.5, cpus_per_actor=0.5)
@@ -182,7 +189,7 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
     pool = InferencePool(spec, tmp_path, task="classification", num_classes=5, workers=WorkersSpec(), name_prefix="t",
                          gpu_calls=1, gpu_shards=2)
     try:
-        assert pool._options["max_concurrency"] == 1 and pool._shard_size(len(x)) == 512  # 1500 / (2 × 2), in whole batches
+        assert pool._options["max_concurrency"] == 1 and pool._bounds(4096)[0] == (0, 1024)  # 4096 / (2 × 2), in whole batches
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
         pool.close()
