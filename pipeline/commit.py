@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.evaluate.plan import ModelEntry
+from storage.cache import PredictionCache
 from storage.records import ArtifactRecord, DatasetVersionRecord, ModelVersionRecord, RunRecord, Verdict
 from storage.recovery import recover_commits
 from storage.run_folders import describe
@@ -153,7 +154,7 @@ def claim_run(run_id: str, settings: Settings) -> Iterator[None]:
 
     On entry: takes the run id's lock (:func:`storage.run_lock.run_lock`;
     re-entrant within a process), removes staging left by crashed runs of any
-    id, settles commits a crash interrupted (:mod:`storage.recovery`), removes
+    id and predictions files they left half-written in the cache, settles commits a crash interrupted (:mod:`storage.recovery`), removes
     whatever an earlier attempt at this id staged, checks that
     ``runs/`` accepts a new folder (a read-only or missing mount fails before
     any work instead of at the commit), and marks the new staging folder as
@@ -165,6 +166,7 @@ def claim_run(run_id: str, settings: Settings) -> Iterator[None]:
     """
     with run_lock(settings, run_id):
         sweep_staging(settings)
+        PredictionCache(settings.cache_dir).sweep_partial()
         recover_commits(ResultStore(settings), mine=run_id)
         discard_run(run_id, settings)
         probe = settings.runs_dir / f".probe-{uuid.uuid4().hex}"

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from storage.dataset_files import release_freed_memory
 from storage.frames import read_frame, write_frame
+from storage.partial import sweep_partial_files
 
 
 def prediction_key(model_sha: str, data_sha: str, variant: str, seed: int) -> str:
@@ -55,6 +56,10 @@ class PredictionCache:
         """Cache ``frame`` under ``key`` atomically; returns its URI."""
         write_frame(self.path(key), frame)
         return self.path(key).as_uri()
+
+    def sweep_partial(self) -> list[Path]:
+        """Remove predictions files a dead process left half-written (:mod:`storage.partial`); returns them."""
+        return sweep_partial_files(self.root / "predictions")
 
     def columns(self, key: str) -> list[str]:
         """The column names of the predictions for ``key``, from the file's schema (nothing else read)."""

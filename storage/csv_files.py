@@ -15,7 +15,9 @@ throughout) restarts the copy with that column's type fixed, and an integer chun
 float column is cast up. Where a copy cannot be
 made (the parser fails, a type pyarrow cannot store), None sends the caller back to
 reading the file whole, whose error (if any) is the one the user sees. The copies can be
-deleted at any time; the next run makes them again.
+deleted at any time; the next run makes them again. A copy whose process died part-way
+leaves a hidden partial file, removed by the next copy into the folder
+(:mod:`storage.partial`).
 
 Example:
     >>> import tempfile
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from storage.partial import sweep_partial_files
 from storage.request_log import ParquetAppender
 
 IN_MEMORY_BYTES = 64 << 20
@@ -53,6 +56,7 @@ def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | Non
     target = folder / f"{sha256}.parquet"
     if target.is_file():
         return target
+    sweep_partial_files(folder)  # copies whose process died (kill -9, out of memory) part-way
     fixed: dict[str, str] = {}
     try:
         for _ in range(_MAX_RESTARTS):

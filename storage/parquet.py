@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from storage.partial import PartialFile
 from suite.errors import VigilError
 
 ROW_GROUP_ROWS = 1024 * 1024
@@ -71,22 +72,16 @@ def write_parquet_atomic(frame: pd.DataFrame, target: Path) -> Path | None:
         The backup path, or None when ``target`` was new.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex
-    temporary = target.with_name(f".{target.name}.{token}.tmp")
+    partial = PartialFile(target)  # hidden, locked while written: swept if this process dies (storage.partial)
     backup: Path | None = None
     try:
-        write_parquet_row_groups(frame, temporary)
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename below must never expose a file whose bytes are not on disk yet
-        finally:
-            os.close(fd)
+        write_parquet_row_groups(frame, partial.path)
         if target.exists():
-            backup = target.with_name(f".{target.name}.{token}.bak")
+            backup = target.with_name(f".{target.name}.{uuid.uuid4().hex}.bak")
             os.link(target, backup)
-        os.replace(temporary, target)
+        partial.commit(fsync=True)  # the rename must never expose a file whose bytes are not on disk yet
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        partial.abort()
         if backup is not None:
             backup.unlink(missing_ok=True)
         raise

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from storage.log_writer import write_atomic as _write_atomic
+from storage.partial import PartialFile
 from suite.errors import DataError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -182,13 +182,14 @@ class ParquetAppender:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.schema = schema
         self.rows = 0
-        self._temporary = self.target.with_name(f".{self.target.name}.{uuid.uuid4().hex}.tmp")
+        self._partial: PartialFile | None = None  # hidden, locked while written: swept if this process dies
         self._writer: pq.ParquetWriter | None = None
 
     def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
         if self._writer is None:
             self.schema = self.schema or schema
-            self._writer = pq.ParquetWriter(self._temporary, self.schema)
+            self._partial = PartialFile(self.target)
+            self._writer = pq.ParquetWriter(self._partial.path, self.schema)
         return self._writer
 
     def append(self, table: pa.Table) -> None:
@@ -208,14 +209,15 @@ class ParquetAppender:
     def close(self) -> Path:
         """Finish the file and move it into place; returns its path."""
         self._open(pa.schema([])).close()
-        os.replace(self._temporary, self.target)
-        return self.target
+        assert self._partial is not None
+        return self._partial.commit()
 
     def abort(self) -> None:
         """Drop the half-written file."""
         if self._writer is not None:
             self._writer.close()
-        self._temporary.unlink(missing_ok=True)
+        if self._partial is not None:
+            self._partial.abort()
 
     def __enter__(self) -> ParquetAppender:
         return self
