@@ -23,9 +23,7 @@ nvidia-smi -L
 nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.current,pcie.link.width.current --format=csv
 python3 -c "import torch, ray, pydantic; print('torch', torch.__version__, 'cuda', torch.version.cuda, '| ray', ray.__version__, '| pydantic', pydantic.__version__)"
 
-# the host side alone: rows into pinned buffers from an array, a memory map, the lanes' threaded copy (no GPU work)
-step host_read 90 python3 bench/host_read.py --rows 4000000 --threads 8
-
+# the steps that matter most first: if time runs short, the diagnostics at the end are what is lost
 # nvidia-smi samples the GPU's utilisation every 200 ms during the bench: a second view of the idle share.
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -lms 200 > "$OUT/smi.csv" 2>&1 &
 smi=$!
@@ -34,6 +32,8 @@ kill "$smi" 2>/dev/null
 # the pool's GPU knobs (shards at once per actor, shards per call, how scores return) on the MLP at 16M rows
 step sweep 240 python3 bench/gpu_sweep.py --rows 16000000 --precisions fp32 bf16 --repeats 3
 step parity 90 python3 bench/precision_parity.py --device cuda --rows 200000
+# the host side alone: rows into pinned buffers from an array, a memory map, the lanes' threaded copy (no GPU work)
+step host_read 90 python3 bench/host_read.py --rows 4000000 --threads 8
 step cpu 150 python3 bench/inference.py --repeats 3
 echo "=== summary"
 grep -h -e "ratio_vs" -e "ratio_at" -e "precision_parity" -e "summary" -e "pool per call" -e "tuned per call" -e "best ratio" "$OUT"/cuda.txt "$OUT"/sweep.txt "$OUT"/parity.txt "$OUT"/cpu.txt 2>/dev/null
