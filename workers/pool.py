@@ -260,7 +260,7 @@ class InferencePool:
         """
         written: dict[int, Written] = {}  # shard index -> note, for every shard whose scores are in place
         held: dict[int, np.ndarray] = {}  # shard index -> scores fetched while a shared output is still to come
-        gathered = _Gathered(rows)
+        gathered = _Gathered(rows, f"model {self.spec.name}")
         failures = [0] * len(bounds)
         pending = deque(range(len(bounds)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
@@ -426,8 +426,8 @@ def close_pools() -> None:
 class _Gathered:
     """The output of a call whose scores come through the object store, filled shard by shard as they arrive."""
 
-    def __init__(self, rows: int) -> None:
-        self.rows = rows
+    def __init__(self, rows: int, what: str) -> None:
+        self.rows, self.what = rows, what
         self.out: np.ndarray | None = None
 
     def put(self, bounds: tuple[int, int], scores: np.ndarray) -> Written:
@@ -435,8 +435,8 @@ class _Gathered:
         if self.out is None:
             self.out = np.empty((self.rows, *scores.shape[1:]), dtype=scores.dtype)
         if scores.shape[1:] != self.out.shape[1:] or len(scores) != bounds[1] - bounds[0]:
-            raise VigilError(f"a shard returned scores of shape {scores.shape} for rows {bounds[0]}:{bounds[1]},"
-                             f" where the others have rows of shape {self.out.shape[1:]}")
+            raise VigilError(f"{self.what}: expected scores of {bounds[1] - bounds[0]} rows of shape {self.out.shape[1:]}"
+                             f" for rows {bounds[0]}:{bounds[1]} (as the first shard's), got shape {scores.shape}")
         self.out[bounds[0] : bounds[1]] = scores
         return Written(len(scores), scores.dtype.str, tuple(scores.shape[1:]))
 

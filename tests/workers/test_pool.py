@@ -237,6 +237,30 @@ def test_scores_lost_with_the_actor_that_put_them_are_computed_again(
         pool.close()
 
 
+WIDTH_BY_SIGN = """
+import numpy as np
+
+
+def width_by_sign(batch):
+    k = 2 if batch[0, 0] > 0 else 3
+    return np.full((len(batch), k), 1.0 / k)
+"""
+
+
+def test_shards_scored_with_different_widths_are_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "rule.py").write_text(WIDTH_BY_SIGN)
+    spec = ModelSpec(name="rule", format="callable", module="rule.py:width_by_sign", batch_size=10)
+    features = np.ones((40, 4), dtype=np.float32)
+    features[20:] = -1  # the last two shards of 10 rows score 3 classes, the first two 2: whichever comes first sets the shape
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=None, workers=TWO, name_prefix="t",
+                         shared_output=False, shard_rows=10)
+    try:
+        with pytest.raises(VigilError, match=r"^model rule: expected scores of 10 rows of shape \((2|3),\) for rows \d+:\d+ \(as the first shard's\), got shape \(10, (3|2)\)$"):
+            pool.predict(features, np.arange(40))
+    finally:
+        pool.close()
+
+
 def test_a_shard_written_again_at_its_offset_replaces_what_was_there(tmp_path: Path) -> None:
     out = SharedOutput.create(rows=6, row_bytes_hint=8)
     first, second = np.arange(8, dtype=np.float32).reshape(4, 2), np.full((2, 2), 9.0, dtype=np.float32)
