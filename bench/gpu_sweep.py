@@ -39,8 +39,8 @@ import torch
 
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import sha256_file
+from inference_cuda import baseline, save_models  # bench/ is on sys.path when this file runs as a script
 from workers.cluster import ensure_ray
-from workers.device import autocast
 from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
@@ -52,35 +52,19 @@ CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output); the first is 
 ]
 
 
-def _baseline(module: torch.jit.ScriptModule, values: np.ndarray, batch: int, precision: str, buffers: tuple) -> np.ndarray:
-    """The tuned loop on CUDA; a plain batch loop on a CPU."""
-    if torch.cuda.is_available():
-        from inference_cuda import tuned_torch  # bench/ is on sys.path when this file runs as a script
-
-        return tuned_torch(module, values, batch, precision, *buffers)[0]
-    with torch.inference_mode(), autocast(precision, "cpu"):
-        return np.concatenate([torch.softmax(module(torch.from_numpy(values[s : s + batch])).float(), dim=1).numpy()
-                               for s in range(0, len(values), batch)])
-
-
 def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder: Path, model: Path, workers: WorkersSpec,
           repeats: int) -> float:
     """Every configuration at one precision (``rows``: ``values`` as a row file); prints a line each and returns the best ratio."""
-    cuda = torch.cuda.is_available()
     ids = np.arange(len(values), dtype=np.int64)
     spec = ModelSpec(name=f"mlp-{precision}", format="torchscript", path=model.name, sha256=sha256_file(model),
                      device="cuda", batch_size=batch, precision=precision)
-    module = torch.jit.load(str(model), map_location="cuda" if cuda else "cpu").eval()
-    buffers: tuple = ()
-    if cuda:
-        pinned = [torch.empty((batch, values.shape[1]), dtype=torch.float32, pin_memory=True) for _ in range(2)]
-        buffers = (pinned, [torch.empty_like(p, device="cuda") for p in pinned])
-    expected = _baseline(module, values, batch, precision, buffers)  # warm-up
+    loop = baseline(model, values, batch, precision)
+    expected = loop(values)[0]  # warm-up
     tuned: list[float] = []
 
     def timed_baseline() -> None:
         began = time.perf_counter()
-        _baseline(module, values, batch, precision, buffers)
+        loop(values)
         tuned.append(time.perf_counter() - began)
 
     best = 0.0
@@ -140,7 +124,6 @@ def main() -> None:
     values = np.random.default_rng(0).standard_normal((rows, 64), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        from inference_cuda import save_models
 
         model = save_models(folder)[0]
         workers = WorkersSpec(cpus_per_actor=threads)

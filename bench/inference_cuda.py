@@ -25,6 +25,11 @@ Both are saved as TorchScript and loaded the same way by both sides.
   path: the driver ships no rows), warm (actors started and two calls made
   before timing).
 
+Without CUDA, :func:`run` still runs every step on a simulated Ray GPU (the actors fall back
+to the CPU) against :class:`PlainLoop`, a CPU stand-in for the tuned loop: a smoke run that
+``tests/bench/test_gpu_bench_runs.py`` makes, so the bench cannot fail on a GPU machine for a
+reason a CPU would have shown. Its figures mean nothing.
+
 GPU idle share = 1 − (union of the compute stream's batch intervals, timed
 with CUDA events, summed over GPUs) / (wall time × GPUs). Medians of
 ``--repeats`` calls, the two sides timed alternately. The last line is
@@ -161,6 +166,56 @@ def pre_pinned(module: torch.jit.ScriptModule, rows: torch.Tensor, batch: int, p
     return out.numpy()
 
 
+class TunedLoop:
+    """The baseline on a GPU: :func:`tuned_torch` with its staging buffers made once."""
+
+    def __init__(self, path: Path, sample: np.ndarray, batch: int, precision: str) -> None:
+        self.module = torch.jit.load(str(path), map_location="cuda").eval()
+        self.batch, self.precision = batch, precision
+        dtype = torch.from_numpy(sample[:0]).dtype
+        self.pinned = [torch.empty((batch, *sample.shape[1:]), dtype=dtype, pin_memory=True) for _ in range(2)]
+        self.on_device = [torch.empty_like(p, device="cuda") for p in self.pinned]
+
+    def __call__(self, values: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Scores, GPU busy seconds, host copy seconds."""
+        return tuned_torch(self.module, values, self.batch, self.precision, self.pinned, self.on_device)
+
+    def pre_pinned_rate(self, values: np.ndarray) -> float:
+        """Rows/s of :func:`pre_pinned` (the rows pinned before the clock; the second of two calls)."""
+        rows = torch.from_numpy(values).pin_memory()
+        pre_pinned(self.module, rows, self.batch, self.precision)
+        began = time.perf_counter()
+        pre_pinned(self.module, rows, self.batch, self.precision)
+        return len(values) / (time.perf_counter() - began)
+
+
+class PlainLoop:
+    """The stand-in without CUDA (a smoke run of this script, not a measurement): batches through the model on the CPU."""
+
+    def __init__(self, path: Path, sample: np.ndarray, batch: int, precision: str) -> None:
+        self.module = torch.jit.load(str(path), map_location="cpu").eval()
+        self.batch, self.precision = batch, precision
+
+    def __call__(self, values: np.ndarray) -> tuple[np.ndarray, float, float]:
+        with torch.inference_mode(), autocast(self.precision, "cpu"):
+            parts = [torch.softmax(self.module(torch.from_numpy(values[s : s + self.batch])).float(), dim=1).numpy()
+                     for s in range(0, len(values), self.batch)]
+        return np.concatenate(parts), 0.0, 0.0
+
+    def pre_pinned_rate(self, values: np.ndarray) -> float:
+        return float("nan")
+
+
+def baseline(path: Path, sample: np.ndarray, batch: int, precision: str) -> TunedLoop | PlainLoop:
+    """The tuned loop on a GPU, else the CPU stand-in."""
+    return (TunedLoop if torch.cuda.is_available() else PlainLoop)(path, sample, batch, precision)
+
+
+def mlp_label(rows: int) -> str:
+    """The MLP's name at a size, e.g. ``mlp-4M`` (also its row file's and, with the precision, its model spec's name)."""
+    return f"mlp-{rows / 1e6:g}M"
+
+
 def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision: str, folder: Path,
                 workers: WorkersSpec, repeats: int) -> float:
     """Time one model at one precision on both sides; print its lines and return pool/tuned."""
@@ -168,9 +223,7 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
     rows = write_rows(folder / f"{name}.arrow", values)
     spec = ModelSpec(name=f"{name}-{precision}", format="torchscript", path=path.name, sha256=sha256_file(path),
                      device="cuda", batch_size=batch, precision=precision)
-    module = torch.jit.load(str(path), map_location="cuda").eval()
-    pinned = [torch.empty((batch, *values.shape[1:]), dtype=torch.from_numpy(values[:0]).dtype, pin_memory=True) for _ in range(2)]
-    on_device = [torch.empty_like(p, device="cuda") for p in pinned]
+    tuned = baseline(path, values, batch, precision)
     started = time.perf_counter()
     pool = InferencePool(spec, folder, task="classification", num_classes=None, workers=workers, name_prefix="bench")
     placements = pool.placements()
@@ -179,12 +232,12 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
                      f" torch threads {p.get('torch_threads')}" for p in placements))
     ids = np.arange(len(values), dtype=np.int64)
     for _ in range(2):  # warm-up: TorchScript's profiling runs, cuDNN plans, page cache, pinned pools
-        expected, _, _ = tuned_torch(module, values, batch, precision, pinned, on_device)
+        expected, _, _ = tuned(values)
         pool.predict(rows, ids)
     tuned_s, tuned_busy, tuned_fill, pool_s, pool_busy, stages = [], [], [], [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        expected, busy, filling = tuned_torch(module, values, batch, precision, pinned, on_device)
+        expected, busy, filling = tuned(values)
         tuned_s.append(time.perf_counter() - t0)
         tuned_busy.append(busy)
         tuned_fill.append(filling)
@@ -212,12 +265,7 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
     print(f"[{name} {precision}] tuned per call (ms): host copy into pinned {1000 * statistics.median(tuned_fill):.1f}"
           f" ({values.nbytes / 1e9 / max(statistics.median(tuned_fill), 1e-9):.1f} GB/s); wall {1000 * statistics.median(tuned_s):.1f}")
     if name.startswith("mlp"):
-        rows_pinned = torch.from_numpy(values).pin_memory()
-        pre_pinned(module, rows_pinned, batch, precision)
-        t0 = time.perf_counter()
-        pre_pinned(module, rows_pinned, batch, precision)
-        print(f"[{name} {precision}] (info) pre-pinned loop, data pinned before the clock: {len(values) / (time.perf_counter() - t0):,.0f} {unit}")
-        del rows_pinned
+        print(f"[{name} {precision}] (info) pre-pinned loop, data pinned before the clock: {tuned.pre_pinned_rate(values):,.0f} {unit}")
     ratio = pool_rate / tuned_rate
     print(f"[{name} {precision}] ratio_vs_tuned: {ratio:.2f}")
     os.unlink(rows.path)
@@ -226,12 +274,14 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
 
 def run(args, folder: Path) -> float:
     """Both models at each precision; returns the lowest ratio."""
-    gpus = torch.cuda.device_count()
+    cuda = torch.cuda.is_available()  # without: a smoke run on a simulated Ray GPU (actors fall back to the CPU)
+    gpus = torch.cuda.device_count() if cuda else 1
     threads = max(1, min(8, (os.cpu_count() or 2) // (2 * gpus)))
     torch.set_num_threads(threads)  # the baseline's host threads = one actor's CPUs
     started = time.perf_counter()
     ensure_ray(None, num_cpus=os.cpu_count(), num_gpus=gpus)
-    print(f"ray start: {time.perf_counter() - started:.2f} s; GPUs: {gpus} x {torch.cuda.get_device_name()}; torch {torch.__version__};"
+    device = torch.cuda.get_device_name() if cuda else "simulated GPU, no CUDA: a smoke run, not a measurement"
+    print(f"ray start: {time.perf_counter() - started:.2f} s; GPUs: {gpus} x {device}; torch {torch.__version__};"
           f" host threads per side: {threads}")
     mlp_path, resnet_path, source = save_models(folder)
     print(f"ResNet-18: {source}")
@@ -242,11 +292,11 @@ def run(args, folder: Path) -> float:
     sizes = sorted(args.rows)
     ratios, info = {}, {}
     for precision in args.precisions:
-        runs = [(f"mlp@{n / 1e6:g}M", mlp_path, features[:n], args.batch_size) for n in sizes]
+        runs = [(mlp_label(n), mlp_path, features[:n], args.batch_size) for n in sizes]
         runs.append(("resnet18", resnet_path, images, args.image_batch))
         for name, path, values, batch in runs:
             # the ratio is taken at the largest MLP size: a smaller call is reported, as latency more than throughput
-            into = info if name.startswith("mlp@") and len(values) < sizes[-1] else ratios
+            into = info if name.startswith("mlp-") and len(values) < sizes[-1] else ratios
             try:
                 into[f"{name} {precision}"] = bench_model(name, path, values, batch, precision, folder, workers, args.repeats)
             except Exception as exc:  # keep going: the other models still report

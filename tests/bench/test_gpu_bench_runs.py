@@ -1,0 +1,55 @@
+"""The GPU benches run end to end without CUDA (a simulated Ray GPU, the actors on the CPU, a CPU stand-in for the tuned loop).
+
+A GPU machine is lent to few sessions and for minutes: a bench that fails there (a bad
+model name, a missing import) wastes the session. These runs exercise every line but
+the CUDA loop itself, on a few thousand rows; the figures they print mean nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+_RUN_CUDA_BENCH = """
+import argparse, sys, tempfile
+from pathlib import Path
+sys.path[:0] = ["bench"]
+import inference_cuda
+args = argparse.Namespace(rows=[20000, 8000], batch_size=4096, images=6, image_batch=4, precisions=["bf16"], repeats=1)
+with tempfile.TemporaryDirectory() as tmp:
+    print(f"ratio_vs_tuned_torch: {inference_cuda.run(args, Path(tmp)):.2f}")
+"""
+
+
+def _bench(*argv: str) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout.strip().splitlines()
+
+
+def test_the_cuda_bench_runs_both_models_at_every_mlp_size() -> None:
+    lines = _bench("-c", _RUN_CUDA_BENCH)
+    assert not [line for line in lines if "FAILED" in line], lines
+    summary = next(line for line in lines if line.startswith("summary: "))
+    assert [part.rsplit(" ", 1)[0] for part in summary.removeprefix("summary: ").split(", ")] == [
+        "mlp-0.008M bf16", "mlp-0.02M bf16", "resnet18 bf16"]  # the smaller MLP size first, reported apart
+    assert any(line.startswith("(info) ratio_at_0.008M_rows: ") for line in lines)
+    assert any("pre-pinned loop" in line for line in lines) and lines[-1].startswith("ratio_vs_tuned_torch: ")
+    assert float(lines[-1].split(": ")[1]) > 0
+
+
+def test_the_knob_sweep_runs_every_configuration() -> None:
+    lines = _bench("bench/gpu_sweep.py", "--rows", "12000", "--batch-size", "2048", "--precisions", "bf16", "--repeats", "1")
+    configs = [line for line in lines if line.startswith("[mlp bf16] gpu_calls ")]
+    assert len(configs) == 9 and all("max |pool - tuned|" in line for line in configs), lines
+    assert "gpu_calls 2 gpu_shards  8 guided" in configs[0] and "shared file" in configs[-1]
+    assert lines[-1].startswith("best_ratio_vs_tuned_torch: ") and float(lines[-1].split(": ")[1]) > 0
