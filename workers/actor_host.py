@@ -66,10 +66,10 @@ class PredictorHost:
         return self.predictor(features, self._stored if output is None else lambda scores: self._write(output, scores))
 
     def _stored(self, scores: np.ndarray) -> np.ndarray | ray.ObjectRef:
-        """Big scores put into the object store (their reference returned); small ones copied out of the model's buffer."""
+        """Big scores put into the object store (their reference returned); small ones returned, copied out of a GPU lane's buffer."""
         if scores.nbytes >= PUT_MIN_BYTES:
             return ray.put(scores)
-        return np.array(scores, copy=True)
+        return np.array(scores, copy=True) if self.predictor.device == "cuda" else scores  # a lane's buffer is reused
 
     def _write(self, output: tuple[str, int], scores: np.ndarray) -> Written:
         began = time.perf_counter()
