@@ -17,7 +17,9 @@ made (the parser fails, a type pyarrow cannot store), None sends the caller back
 reading the file whole, whose error (if any) is the one the user sees. The copies can be
 deleted at any time; the next run makes them again. A copy whose process died part-way
 leaves a hidden partial file, removed by the next copy into the folder
-(:mod:`storage.partial`).
+(:mod:`storage.partial`). A process using a copy holds a shared lock on it until it ends;
+a new version's copy removes the earlier versions' copies (same CSV path) that nobody holds
+(:func:`prune_versions`), so a CSV rewritten every night keeps one copy, not one a night.
 
 Example:
     >>> import tempfile
@@ -30,11 +32,14 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from storage.partial import sweep_partial_files
 from storage.request_log import ParquetAppender
@@ -46,6 +51,8 @@ CHUNK_ROWS = 131_072
 """Rows parsed at a time: ~70 MB of float64 at 64 columns."""
 
 _MAX_RESTARTS = 8
+_SOURCE_KEY = b"vigil.csv_source"
+_HELD: dict[str, int] = {}  # copies this process uses -> the descriptor holding their shared lock
 
 
 def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | None = None) -> Path | None:
@@ -54,22 +61,75 @@ def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | Non
     ``chunk_rows``: rows parsed at a time (default :data:`CHUNK_ROWS`).
     """
     target = folder / f"{sha256}.parquet"
-    if target.is_file():
+    if _held(target):
         return target
     sweep_partial_files(folder)  # copies whose process died (kill -9, out of memory) part-way
+    source = str(Path(path).resolve())
     fixed: dict[str, str] = {}
     try:
         for _ in range(_MAX_RESTARTS):
-            wider = _write_copy(path, target, fixed, chunk_rows or CHUNK_ROWS)
+            wider = _write_copy(path, target, fixed, chunk_rows or CHUNK_ROWS, source)
             if wider is None:
-                return target
+                break
             fixed |= wider
+        else:
+            return None
     except (ValueError, TypeError, OSError, pa.ArrowException):  # pandas' parser errors and bad bytes are ValueErrors
-        pass
-    return None
+        return None
+    if not _held(target):  # removed in the instant between its rename and the hold: read whole this time
+        return None
+    prune_versions(folder, source, keep=target)
+    return target
 
 
-def _write_copy(path: Path, target: Path, fixed: dict[str, str], chunk_rows: int) -> dict[str, str] | None:
+def _held(copy: Path) -> bool:
+    """Hold a shared lock on ``copy`` for the rest of this process (it is in use); False when there is no such file."""
+    key = str(copy)
+    if key in _HELD:
+        if copy.is_file():
+            return True
+        os.close(_HELD.pop(key))  # deleted by hand since: made again
+    try:
+        fd = os.open(copy, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _HELD[key] = fd
+    return True
+
+
+def prune_versions(folder: Path, source: str, *, keep: Path) -> list[Path]:
+    """Remove the copies in ``folder`` of earlier versions of the CSV at ``source`` that no live process uses; returns them.
+
+    A copy records its CSV's path in its footer (``vigil.csv_source``); a process using a copy
+    holds a shared lock on it until it ends, so only copies nobody holds are removed. Without
+    this, a CSV rewritten every night would leave a full copy of each night's version behind.
+    """
+    removed = []
+    for copy in sorted(folder.glob("*.parquet")):
+        if copy == keep:
+            continue
+        try:
+            metadata = pq.read_metadata(copy).metadata or {}
+        except (OSError, pa.ArrowException):  # being replaced, or not a copy of ours
+            continue
+        if metadata.get(_SOURCE_KEY, b"").decode() != source:
+            continue
+        fd = os.open(copy, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a live run reads it
+            os.close(fd)
+            continue
+        try:
+            copy.unlink(missing_ok=True)
+            removed.append(copy)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _write_copy(path: Path, target: Path, fixed: dict[str, str], chunk_rows: int, source: str) -> dict[str, str] | None:
     """Write the copy with the ``fixed`` column types; return the columns whose first chunk's type must widen, else None.
 
     The copy is written under a hidden name and renamed into place only when whole
@@ -96,8 +156,9 @@ def _write_copy(path: Path, target: Path, fixed: dict[str, str], chunk_rows: int
                 if restart:
                     continue
                 table = pa.Table.from_pandas(chunk.astype(cast) if cast else chunk, preserve_index=False, schema=out.schema)  # later chunks: the first's Arrow types
-                if out.schema is None:  # a text column empty so far has Arrow's null type, which no later text fits
-                    table = table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema], metadata=table.schema.metadata))
+                if out.schema is None:  # a text column empty so far has Arrow's null type, which no later text fits; the CSV's path noted
+                    metadata = {**(table.schema.metadata or {}), _SOURCE_KEY: source.encode()}
+                    table = table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema], metadata=metadata))
                 out.append(table)
     except BaseException:
         out.abort()

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +79,47 @@ def test_a_csv_that_cannot_be_parsed_fails_as_a_whole_read_does(text: str, tmp_p
     with pytest.raises(DataError) as streamed:
         prepare_run(suite)
     assert str(streamed.value) == str(whole.value) and "cannot read data.csv" in str(whole.value)
+
+
+_COPY_AND_HOLD = """
+import sys, time
+from pathlib import Path
+from storage.csv_files import parquet_copy
+copy = parquet_copy(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), chunk_rows=3)
+print(copy.name if copy else "none", flush=True)
+if sys.argv[4] == "hold":
+    time.sleep(120)
+"""
+
+
+def test_a_new_versions_copy_removes_earlier_versions_nobody_uses(tmp_path: Path) -> None:
+    """Earlier copies of the same CSV made by runs that ended are removed; one a live run reads, and other CSVs' copies, stay."""
+    from storage.csv_files import parquet_copy
+
+    folder, csv, other = tmp_path / "cache" / "csv", tmp_path / "data.csv", tmp_path / "other.csv"
+    root = Path(__file__).resolve().parents[2]
+
+    def copy_in_another_process(path: Path, version: str, hold: bool) -> subprocess.Popen[str]:
+        pd.DataFrame({"x": np.arange(10.0) + int(version, 16), "label": np.arange(10) % 2}).to_csv(path, index=False)
+        child = subprocess.Popen([sys.executable, "-c", _COPY_AND_HOLD, str(path), version * 64, str(folder), "hold" if hold else "exit"],
+                                 stdout=subprocess.PIPE, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+        assert child.stdout is not None and child.stdout.readline().strip() == f"{version * 64}.parquet"
+        return child
+
+    assert copy_in_another_process(csv, "1", hold=False).wait() == 0  # yesterday's run, ended
+    assert copy_in_another_process(other, "2", hold=False).wait() == 0  # another CSV's copy
+    reader = copy_in_another_process(csv, "3", hold=True)  # a run still reading its version
+    try:
+        pd.DataFrame({"x": np.arange(10.0), "label": np.arange(10) % 2}).to_csv(csv, index=False)  # today's version
+        assert parquet_copy(csv, "4" * 64, folder, chunk_rows=3) == folder / ("4" * 64 + ".parquet")
+        assert sorted(p.name[0] for p in folder.iterdir()) == ["2", "3", "4"]  # version 1's copy removed
+        pd.DataFrame({"x": np.arange(10.0) * 2, "label": np.arange(10) % 2}).to_csv(csv, index=False)
+        assert parquet_copy(csv, "5" * 64, folder, chunk_rows=3) is not None
+        assert sorted(p.name[0] for p in folder.iterdir()) == ["2", "3", "4", "5"]  # 4 is this process's own, in use
+    finally:
+        reader.kill()
+        reader.wait()
+    pd.DataFrame({"x": np.arange(10.0) * 3, "label": np.arange(10) % 2}).to_csv(csv, index=False)
+    parquet_copy(csv, "6" * 64, folder, chunk_rows=3)
+    assert sorted(p.name[0] for p in folder.iterdir()) == ["2", "4", "5", "6"]  # the reader is gone: its version 3 too
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / ("6" * 64 + ".parquet")), pd.read_csv(csv))
