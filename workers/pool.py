@@ -13,26 +13,14 @@ lost or counted twice.
 
 Why a hand-written pool and not Ray Data's ``map_batches`` with a callable
 class: Ray Data starts its actor pool for every dataset execution and tears it
-down after, so models cannot stay warm across calls, and each execution pays
-the streaming executor's start-up. ``bench/inference.py`` (200k rows, MLP
-64→512→512→10, 2 actors × 1 CPU against torch with 2 threads, medians of 5
-with the two timed alternately) measured on an otherwise idle 2-core machine:
-
-    shards of 2 batches (16,384 rows, the default)   plain ~300k rows/s, pool ~275k   ratio 0.90–0.93
-    shards of 1 batch (8,192 rows)                   ratio 0.86–0.89
-    1 actor × 2 CPUs                                 ratio 0.80–0.83
-    Ray Data map_batches                             16k–21k rows/s, 10–12 s a call, ratio 0.21–0.26
-                                                     (its actors start and stop on every call)
-
-Actor start (2 actors, model loaded) took 1.4–5 s, paid once per pool. On a
-busy machine two single-threaded actors beat one two-threaded torch (ratios
-of 1.05–1.9 were seen under load), so only quiet-machine ratios are comparable.
+down after, so models cannot stay warm across calls (measured 0.21–0.26× plain
+torch against the pool's 0.90–0.93; the figures are in docs/architecture.md).
 
 On GPUs (issue 17) the object store starved the device (2 actors × 0.5 GPU ran
 at 0.47–0.61× an untuned loop on an H200). So a ``device: cuda`` model gets one
 actor per GPU (unless ``workers.num_actors`` is given), each running two shards
 at a time on :class:`workers.device.StreamedModel` lanes (``gpu_calls``), three in
-flight per actor, shards shrinking toward the end of a call (:meth:`InferencePool._bounds`).
+flight per actor, shards shrinking toward the end of a call (:func:`workers.shards.shard_bounds`).
 Given a :class:`~workers.row_files.RowFile`, actors read their own row ranges from the
 memory-mapped file, so no rows go through the object store; scores come back
 through it: a shard's scores of 1 MiB or more are put there by the actor from
@@ -67,6 +55,7 @@ from workers.actor_host import PredictorHost
 from workers.placement import asked, await_placement, free_of_total
 from workers.predictor import rows_of
 from workers.row_files import RowFile
+from workers.shards import Gathered, shard_bounds
 from workers.shared_output import SharedOutput, Written
 
 Batch = np.ndarray | pd.DataFrame
@@ -98,18 +87,15 @@ class InferencePool:
             (default ``workers.start_timeout_s``).
         shared_output: whether actors on the driver's node write scores into a file the driver maps
             (:mod:`workers.shared_output`) instead of returning them through the object store. By
-            default on for CPU models' calls of 65,536 rows or more, off for ``device: cuda`` ones (on an H200, 4M MLP rows: the
-            file write took 72 ms against 55 ms of gather). On CPUs memory decides: scores fetched
-            through the object store are mapped into the driver (its pages stay in the driver's
-            RSS for the rest of the run) and copied into the output, so 10M rows × 10 float32
-            scores held 2 × 381 MiB there at the end of inference, and 381 MiB after; from the
-            shared file, 381 MiB until the predictions are dropped, then nothing.
+            default on for CPU models' calls of 65,536 rows or more (for the driver's memory: at
+            10M rows × 10 classes, 381 MiB against 2 × 381 MiB), off for ``device: cuda`` ones (on
+            an H200 the file write took longer than the gather); docs/architecture.md has the figures.
         on_wait: told, every few seconds while actors are not yet placed, what they wait for and
             what the cluster has free (a busy shared cluster is a wait, not a hang).
         gpu_calls: ``device: cuda`` only: shards one actor runs at once, 1 or 2 (default 2, one per
             :class:`~workers.device.StreamedModel` lane); one more waits queued.
         gpu_shards: ``device: cuda`` only: each shard takes at most ``1 / gpu_shards`` of each actor's
-            share of the rows left (default 8; see :meth:`_bounds`). The attributes ``gpu_shards``
+            share of the rows left (default 8; :func:`workers.shards.shard_bounds`). The attributes ``gpu_shards``
             and ``gpu_guided`` may be changed between calls. ``bench/gpu_sweep.py`` measures them.
 
     Raises:
@@ -260,7 +246,7 @@ class InferencePool:
         """
         written: dict[int, Written] = {}  # shard index -> note, for every shard whose scores are in place
         held: dict[int, np.ndarray] = {}  # shard index -> scores fetched while a shared output is still to come
-        gathered = _Gathered(rows, f"model {self.spec.name}")
+        gathered = Gathered(rows, f"model {self.spec.name}")
         failures = [0] * len(bounds)
         pending = deque(range(len(bounds)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
@@ -310,27 +296,11 @@ class InferencePool:
         return self._shared and rows >= self._shared_min_rows
 
     def _bounds(self, rows: int) -> list[tuple[int, int]]:
-        """Each shard's rows ``(start, stop)``, in order; one empty shard when there are no rows.
-
-        On CPUs (or with ``shard_rows`` given) every shard has ``shard_rows`` rows. On GPUs a
-        shard takes ``1 / gpu_shards`` of each actor's share of the rows *still left*, in whole
-        batches and at least ``shard_rows``: big shards first (few calls), ever smaller ones at the
-        end, so the scores the GPU's last shard returns after it is done are a couple of batches,
-        not an eighth of the call (guided scheduling). ``gpu_guided = False`` cuts even shards of
-        ``1 / gpu_shards`` of each actor's rows instead.
-        """
+        """This call's shards (:func:`workers.shards.shard_bounds`): ``shard_rows`` each on CPUs, guided on GPUs."""
         if not self.gpu or self._fixed_shards:
-            size = self.shard_rows
-            return [(s, min(s + size, rows)) for s in range(0, max(rows, 1), size)]
-        parts, batch = self.gpu_shards * max(1, len(self.actors)), self.spec.batch_size
-        bounds, start, size = [], 0, 0
-        while start < rows:
-            if self.gpu_guided or not bounds:
-                share = -(-(rows - start) // parts)
-                size = max(self.shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
-            bounds.append((start, min(start + size, rows)))
-            start += size
-        return bounds or [(0, 0)]
+            return shard_bounds(rows, shard_rows=self.shard_rows)
+        return shard_bounds(rows, shard_rows=self.shard_rows, parts=self.gpu_shards * max(1, len(self.actors)),
+                            batch=self.spec.batch_size, guided=self.gpu_guided)
 
     def _shard_refs(self, data_key: str | None, bounds: list[tuple[int, int]]) -> list[Any]:
         """The shard reference slots for this call: the last dataset's when its key and cuts match."""
@@ -421,28 +391,6 @@ def close_pools() -> None:
     for pool in _POOLS.values():
         pool.close()
     _POOLS.clear()
-
-
-class _Gathered:
-    """The output of a call whose scores come through the object store, filled shard by shard as they arrive."""
-
-    def __init__(self, rows: int, what: str) -> None:
-        self.rows, self.what = rows, what
-        self.out: np.ndarray | None = None
-
-    def put(self, bounds: tuple[int, int], scores: np.ndarray) -> Written:
-        """Copy one shard's scores into rows ``bounds`` (the output takes the first shard's dtype and row shape)."""
-        if self.out is None:
-            self.out = np.empty((self.rows, *scores.shape[1:]), dtype=scores.dtype)
-        if scores.shape[1:] != self.out.shape[1:] or len(scores) != bounds[1] - bounds[0]:
-            raise VigilError(f"{self.what}: expected scores of {bounds[1] - bounds[0]} rows of shape {self.out.shape[1:]}"
-                             f" for rows {bounds[0]}:{bounds[1]} (as the first shard's), got shape {scores.shape}")
-        self.out[bounds[0] : bounds[1]] = scores
-        return Written(len(scores), scores.dtype.str, tuple(scores.shape[1:]))
-
-    def array(self) -> np.ndarray:
-        """The whole output (an empty float32 one when there were no rows and no shard)."""
-        return self.out if self.out is not None else np.empty((0,), dtype=np.float32)
 
 
 def _last_line(exc: BaseException) -> str:

@@ -1,0 +1,59 @@
+"""How an :class:`~workers.pool.InferencePool` call is cut into shards, and how their scores are put back together.
+
+Example:
+    >>> shard_bounds(10, shard_rows=4)
+    [(0, 4), (4, 8), (8, 10)]
+    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10)][:6]
+    [250, 190, 140, 110, 80, 60]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from suite.errors import VigilError
+from workers.shared_output import Written
+
+
+def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = True) -> list[tuple[int, int]]:
+    """Each shard's rows ``(start, stop)``, in order; one empty shard when there are no rows.
+
+    Without ``parts`` every shard has ``shard_rows`` rows (CPU pools). With ``parts`` (GPU pools:
+    ``gpu_shards`` × actors) a shard takes ``1 / parts`` of the rows *still left*, in whole
+    ``batch``-es and at least ``shard_rows``: big shards first (few calls), ever smaller ones at
+    the end, so what is left when the GPU is done (the last shard's scores going back) is a
+    couple of batches, not ``1 / parts`` of the call (guided scheduling). ``guided=False`` cuts
+    even shards of ``1 / parts`` of all the rows instead.
+    """
+    if parts is None:
+        return [(s, min(s + shard_rows, rows)) for s in range(0, max(rows, 1), shard_rows)]
+    bounds, start, size = [], 0, 0
+    while start < rows:
+        if guided or not bounds:
+            share = -(-(rows - start) // parts)
+            size = max(shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
+        bounds.append((start, min(start + size, rows)))
+        start += size
+    return bounds or [(0, 0)]
+
+
+class Gathered:
+    """The output of a call whose scores come through the object store, filled shard by shard as they arrive."""
+
+    def __init__(self, rows: int, what: str) -> None:
+        self.rows, self.what = rows, what
+        self.out: np.ndarray | None = None
+
+    def put(self, bounds: tuple[int, int], scores: np.ndarray) -> Written:
+        """Copy one shard's scores into rows ``bounds`` (the output takes the first shard's dtype and row shape)."""
+        if self.out is None:
+            self.out = np.empty((self.rows, *scores.shape[1:]), dtype=scores.dtype)
+        if scores.shape[1:] != self.out.shape[1:] or len(scores) != bounds[1] - bounds[0]:
+            raise VigilError(f"{self.what}: expected scores of {bounds[1] - bounds[0]} rows of shape {self.out.shape[1:]}"
+                             f" for rows {bounds[0]}:{bounds[1]} (as the first shard's), got shape {scores.shape}")
+        self.out[bounds[0] : bounds[1]] = scores
+        return Written(len(scores), scores.dtype.str, tuple(scores.shape[1:]))
+
+    def array(self) -> np.ndarray:
+        """The whole output (an empty float32 one when there were no rows and no shard)."""
+        return self.out if self.out is not None else np.empty((0,), dtype=np.float32)
