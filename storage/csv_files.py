@@ -32,8 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from storage.partial import sweep_partial_files
+from storage.partial import hold, remove_if_unheld, sweep_partial_files
 from storage.request_log import ParquetAppender
 
 IN_MEMORY_BYTES = 64 << 20
@@ -52,7 +50,6 @@ CHUNK_ROWS = 131_072
 
 _MAX_RESTARTS = 8
 _SOURCE_KEY = b"vigil.csv_source"
-_HELD: dict[str, int] = {}  # copies this process uses -> the descriptor holding their shared lock
 
 
 def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | None = None) -> Path | None:
@@ -61,7 +58,7 @@ def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | Non
     ``chunk_rows``: rows parsed at a time (default :data:`CHUNK_ROWS`).
     """
     target = folder / f"{sha256}.parquet"
-    if _held(target):
+    if hold(target):
         return target
     sweep_partial_files(folder)  # copies whose process died (kill -9, out of memory) part-way
     source = str(Path(path).resolve())
@@ -76,26 +73,10 @@ def parquet_copy(path: Path, sha256: str, folder: Path, *, chunk_rows: int | Non
             return None
     except (ValueError, TypeError, OSError, pa.ArrowException):  # pandas' parser errors and bad bytes are ValueErrors
         return None
-    if not _held(target):  # removed in the instant between its rename and the hold: read whole this time
+    if not hold(target):  # removed in the instant between its rename and the hold: read whole this time
         return None
     prune_versions(folder, source, keep=target)
     return target
-
-
-def _held(copy: Path) -> bool:
-    """Hold a shared lock on ``copy`` for the rest of this process (it is in use); False when there is no such file."""
-    key = str(copy)
-    if key in _HELD:
-        if copy.is_file():
-            return True
-        os.close(_HELD.pop(key))  # deleted by hand since: made again
-    try:
-        fd = os.open(copy, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    fcntl.flock(fd, fcntl.LOCK_SH)
-    _HELD[key] = fd
-    return True
 
 
 def prune_versions(folder: Path, source: str, *, keep: Path) -> list[Path]:
@@ -113,19 +94,8 @@ def prune_versions(folder: Path, source: str, *, keep: Path) -> list[Path]:
             metadata = pq.read_metadata(copy).metadata or {}
         except (OSError, pa.ArrowException):  # being replaced, or not a copy of ours
             continue
-        if metadata.get(_SOURCE_KEY, b"").decode() != source:
-            continue
-        fd = os.open(copy, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a live run reads it
-            os.close(fd)
-            continue
-        try:
-            copy.unlink(missing_ok=True)
+        if metadata.get(_SOURCE_KEY, b"").decode() == source and remove_if_unheld(copy):  # a live run holds its copy
             removed.append(copy)
-        finally:
-            os.close(fd)
     return removed
 
 

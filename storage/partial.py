@@ -1,4 +1,4 @@
-"""Hidden partial files: written beside their target, renamed in when whole, swept when their writer died.
+"""Hidden partial files: written beside their target, renamed in when whole, swept when their writer died; files in use, held.
 
 A file that must never be seen half-written goes to ``.<name>.<32 hex>.tmp`` beside its
 target and is renamed over the target when whole (:func:`os.replace`). A writer killed
@@ -8,6 +8,10 @@ holds an exclusive :func:`fcntl.flock` on its partial file from the moment it cr
 until it is renamed or dropped; the kernel releases that lock when the process dies, so
 :func:`sweep_partial_files` removes exactly the partial files whose writer is gone, and
 never one another process is still writing.
+
+A process that uses a file others may remove (a CSV's Parquet copy, replaced by a newer
+version's) :func:`hold`\ s a shared lock on it until it ends; :func:`remove_if_unheld` removes
+only files nobody holds either way.
 
 Scope: one machine, a local filesystem (``flock`` over NFS is not reliable), like
 :mod:`storage.run_lock`.
@@ -90,22 +94,48 @@ def sweep_partial_files(folder: Path, *, grace_s: float = _GRACE_S) -> list[Path
     except (FileNotFoundError, NotADirectoryError):
         return removed
     for name in names:
-        path = folder / name
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:  # committed or dropped meanwhile
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # its writer is alive
-            os.close(fd)
-            continue
-        try:  # the lock is ours: its writer is gone, or it was committed meanwhile (then the name is gone too)
-            path.unlink()
-            removed.append(path)
-            log.debug("removed %s: the process writing it is gone", path)
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(fd)
+        if remove_if_unheld(folder / name):
+            removed.append(folder / name)
+            log.debug("removed %s: the process writing it is gone", folder / name)
     return removed
+
+
+def remove_if_unheld(path: Path) -> bool:
+    """Remove ``path`` unless a live process holds a lock on it (a writer's exclusive one, a reader's shared one, :func:`hold`).
+
+    Returns whether it was removed (False also when it is already gone).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink()  # the lock is ours: nobody uses it (or it was renamed meanwhile, and the name is gone)
+        return True
+    except (BlockingIOError, FileNotFoundError):
+        return False
+    finally:
+        os.close(fd)
+
+
+_HELD: dict[str, int] = {}  # files this process uses -> the descriptor holding their shared lock
+
+
+def hold(path: Path) -> bool:
+    """Hold a shared lock on ``path`` until this process ends: it is in use, :func:`remove_if_unheld` leaves it.
+
+    Returns False when there is no such file. Holding a file twice takes one lock.
+    """
+    key = str(path)
+    if key in _HELD:
+        if path.is_file():
+            return True
+        os.close(_HELD.pop(key))  # removed by hand since: a new file may stand there
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _HELD[key] = fd
+    return True
