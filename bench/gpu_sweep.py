@@ -10,7 +10,9 @@ configuration of:
 * ``gpu_guided`` (of the rows still left, so shards shrink toward the end: the
   default; or of all the rows, even shards),
 * scores returned through the object store (the default) or written into a
-  shared output file the driver maps (``shared_output=True``, at the default knobs).
+  shared output file the driver maps (``shared_output=True``, at the default knobs),
+* lanes filling their staging buffers at once (the default) or in turns
+  (``gpu_serial_fill=True``, at the default knobs).
 
 Each configuration prints rows/s, its ratio to the tuned loop, the GPU idle
 share and the driver's gather time, medians of ``--repeats`` calls with the
@@ -36,19 +38,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from inference_cuda import (  # bench/ is on sys.path when this file runs as a script
+    baseline,
+    save_models,
+)
 
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import sha256_file
-from inference_cuda import baseline, save_models  # bench/ is on sys.path when this file runs as a script
 from workers.cluster import ensure_ray
 from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
-CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output); the first is the pool's default
-    (2, 8, True, False), (2, 4, True, False), (2, 16, True, False),
-    (2, 8, False, False), (2, 16, False, False), (2, 32, False, False),
-    (1, 8, True, False), (1, 8, False, False),
-    (2, 8, True, True),
+CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gpu_serial_fill); the first is the pool's default
+    (2, 8, True, False, False), (2, 4, True, False, False), (2, 16, True, False, False),
+    (2, 8, False, False, False), (2, 16, False, False, False), (2, 32, False, False, False),
+    (1, 8, True, False, False), (1, 8, False, False, False),
+    (2, 8, True, True, False),
+    (2, 8, True, False, True),
 ]
 
 
@@ -70,14 +76,15 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
     best = 0.0
     pools: dict[tuple[int, bool], InferencePool] = {}
     try:
-        for calls, shards, guided, shared in CONFIGS:
-            pool = pools.get((calls, shared))
+        for calls, shards, guided, shared, serial in CONFIGS:
+            pool = pools.get((calls, shared, serial))
             if pool is None:
                 for old in pools.values():
                     old.close()
                 pools.clear()
-                pool = pools[(calls, shared)] = InferencePool(spec, folder, task="classification", num_classes=10, workers=workers,
-                                                              name_prefix="sweep", gpu_calls=calls, shared_output=shared)
+                pool = pools[(calls, shared, serial)] = InferencePool(
+                    spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="sweep",
+                    gpu_calls=calls, shared_output=shared, gpu_serial_fill=serial)
             pool.gpu_shards, pool.gpu_guided = shards, guided
             scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
             walls, busy, gather = [], [], []
@@ -95,7 +102,8 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
             ratio = rate / base
             best = max(best, ratio)
             print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
-                  f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}:"
+                  f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}"
+                  f"{', serial fill' if serial else ''}:"
                   f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
                   f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
                   f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)

@@ -97,6 +97,8 @@ class InferencePool:
         gpu_shards: ``device: cuda`` only: each shard takes at most ``1 / gpu_shards`` of each actor's
             share of the rows left (default 8; :func:`workers.shards.shard_bounds`). The attributes ``gpu_shards``
             and ``gpu_guided`` may be changed between calls. ``bench/gpu_sweep.py`` measures them.
+        gpu_serial_fill: ``device: cuda`` only: an actor's lanes fill their staging buffers one at a
+            time, each with all of the actor's threads (:attr:`workers.device.StreamedModel.serial_fill`).
 
     Raises:
         ChecksumError: the checkpoint does not match its pin (checked before any actor starts).
@@ -119,11 +121,10 @@ class InferencePool:
         on_wait: Callable[[str], None] | None = None,
         gpu_calls: int = _GPU_CALLS_PER_ACTOR,
         gpu_shards: int = _GPU_SHARDS_PER_ACTOR,
+        gpu_serial_fill: bool = False,
     ) -> None:
-        if gpu_calls not in (1, 2):
-            raise ValueError(f"gpu_calls: expected 1 or 2, got {gpu_calls}")
-        if gpu_shards < 1:
-            raise ValueError(f"gpu_shards: expected at least 1, got {gpu_shards}")
+        if gpu_calls not in (1, 2) or gpu_shards < 1:
+            raise ValueError(f"gpu_calls: expected 1 or 2, got {gpu_calls}; gpu_shards: expected at least 1, got {gpu_shards}")
         verify_model(spec, Path(base_dir))
         self.spec = spec
         self.workers = workers
@@ -132,7 +133,7 @@ class InferencePool:
         self.gpu_shards, self.gpu_guided = gpu_shards, True  # how calls are cut on GPUs; may be changed between calls
         self.shard_rows = shard_rows or 2 * spec.batch_size
         self._fixed_shards = shard_rows is not None
-        self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)))
+        self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)), gpu_serial_fill)
         self._options: dict[str, Any] = {"num_cpus": workers.cpus_per_actor, "max_restarts": 0}
         num_actors = workers.num_actors
         if self.gpu:

@@ -50,6 +50,6 @@ def test_the_cuda_bench_runs_both_models_at_every_mlp_size() -> None:
 def test_the_knob_sweep_runs_every_configuration() -> None:
     lines = _bench("bench/gpu_sweep.py", "--rows", "12000", "--batch-size", "2048", "--precisions", "bf16", "--repeats", "1")
     configs = [line for line in lines if line.startswith("[mlp bf16] gpu_calls ")]
-    assert len(configs) == 9 and all("max |pool - tuned|" in line for line in configs), lines
-    assert "gpu_calls 2 gpu_shards  8 guided" in configs[0] and "shared file" in configs[-1]
+    assert len(configs) == 10 and all("max |pool - tuned|" in line for line in configs), lines
+    assert "gpu_calls 2 gpu_shards  8 guided" in configs[0] and "shared file" in configs[-2] and "serial fill" in configs[-1]
     assert lines[-1].startswith("best_ratio_vs_tuned_torch: ") and float(lines[-1].split(": ")[1]) > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from tests.conftest import start_session_ray
+from workers.actor_host import PredictorHost
 from workers.checksum import sha256_file
 from workers.device import StreamedModel, parallel_copy
 from workers.pool import InferencePool, close_pools
@@ -152,6 +155,36 @@ def test_streamed_model_copies_with_the_threads_torch_was_given() -> None:
         assert streamed.stage_seconds()["calls"] == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_lanes_filling_serially_take_turns_and_copy_the_same_rows(tmp_path: Path) -> None:
+    streamed = StreamedModel(torch.nn.Linear(16, 3).eval(), "cpu", "fp32", batch_size=256, softmax=True)
+    values = np.random.default_rng(0).standard_normal((40_000, 16)).astype(np.float32)
+    inside, most = [0], [0]
+    copy_ = torch.Tensor.copy_
+
+    class Watched(torch.Tensor):  # counts how many fills run at once
+        def copy_(self, source, non_blocking=False):
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            time.sleep(0.01)
+            copy_(self, source)
+            inside[0] -= 1
+            return self
+
+    for serial, at_once in ((True, 1), (False, 2)):
+        streamed.serial_fill, most[0] = serial, 0
+        outs = [torch.empty((20_000, 16)).as_subclass(Watched) for _ in range(2)]
+        threads = [threading.Thread(target=streamed.fill, args=(out, values, 20_000 * i, 20_000 * (i + 1))) for i, out in enumerate(outs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        np.testing.assert_array_equal(np.concatenate([out.numpy() for out in outs]), values)
+        assert most[0] == at_once
+    x, _ = labelled(tmp_path, 50)
+    host = PredictorHost(mlp_spec(tmp_path), tmp_path, "classification", 5, 1, serial_fill=True)
+    assert host.predictor.streamed is not None and host.predictor.streamed.serial_fill
 
 
 def test_a_row_file_refuses_an_unreadable_file(tmp_path: Path) -> None:
