@@ -54,7 +54,7 @@ class PartialFile:
         self.target = Path(target)
         self.path = self.target.with_name(f".{self.target.name}.{uuid.uuid4().hex}.tmp")
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        _lock(self._fd, fcntl.LOCK_EX)
 
     def commit(self, *, fsync: bool = False) -> Path:
         """Rename the partial file over the target (after an ``fsync`` of its bytes when asked); returns the target."""
@@ -113,7 +113,7 @@ def remove_if_unheld(path: Path) -> bool:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         path.unlink()  # the lock is ours: nobody uses it (or it was renamed meanwhile, and the name is gone)
         return True
-    except (BlockingIOError, FileNotFoundError):
+    except OSError:  # held; or gone; or a filesystem without locks, where nobody can tell: left alone
         return False
     finally:
         os.close(fd)
@@ -136,6 +136,14 @@ def hold(path: Path) -> bool:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
-    fcntl.flock(fd, fcntl.LOCK_SH)
+    _lock(fd, fcntl.LOCK_SH)
     _HELD[key] = fd
     return True
+
+
+def _lock(fd: int, kind: int) -> None:
+    """Take a lock, or go on without one on a filesystem that has none (writes must not fail for it; sweeps then leave the file)."""
+    try:
+        fcntl.flock(fd, kind)
+    except OSError as error:
+        log.debug("no lock on descriptor %d: %s", fd, error)

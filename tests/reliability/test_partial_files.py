@@ -120,3 +120,21 @@ def test_a_committed_partial_file_replaces_its_target_and_an_aborted_one_is_gone
     assert not dropped.path.exists() and target.read_bytes() == b"new"
     with pytest.raises(FileNotFoundError):
         PartialFile(tmp_path / "missing" / "t.bin")
+
+
+def test_a_filesystem_without_locks_still_writes_and_sweeps_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: flock fails as on a mount without locks (ENOLCK); writes go on, nothing is removed on a guess."""
+    import errno
+
+    import storage.partial as partial
+
+    def no_locks(fd: int, kind: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(partial.fcntl, "flock", no_locks)
+    part = PartialFile(tmp_path / "t.bin")
+    part.path.write_bytes(b"x")
+    _aged(part.path)
+    assert sweep_partial_files(tmp_path) == [] and part.path.exists()
+    assert part.commit().read_bytes() == b"x"
+    assert partial.hold(tmp_path / "t.bin") and not partial.remove_if_unheld(tmp_path / "t.bin")
