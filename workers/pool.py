@@ -123,8 +123,8 @@ class InferencePool:
         gpu_shards: int = _GPU_SHARDS_PER_ACTOR,
         gpu_serial_fill: bool = False,
     ) -> None:
-        if gpu_calls not in (1, 2) or gpu_shards < 1:
-            raise ValueError(f"gpu_calls: expected 1 or 2, got {gpu_calls}; gpu_shards: expected at least 1, got {gpu_shards}")
+        if gpu_calls not in (1, 2):
+            raise ValueError(f"gpu_calls: expected 1 or 2, got {gpu_calls}")
         verify_model(spec, Path(base_dir))
         self.spec = spec
         self.workers = workers
@@ -245,7 +245,7 @@ class InferencePool:
         still run, and their object-store copy is released at once: only the last shard's copy is left when
         the last result comes.
         """
-        written: dict[int, Written] = {}  # shard index -> note, for every shard whose scores are in place
+        written: dict[int, Written] = {}  # shard index -> note, for shards written into the shared output
         held: dict[int, np.ndarray] = {}  # shard index -> scores fetched while a shared output is still to come
         gathered = Gathered(rows, f"model {self.spec.name}")
         failures = [0] * len(bounds)
@@ -266,8 +266,8 @@ class InferencePool:
                     elif shared is not None:
                         held[index] = result
                     else:
-                        written[index] = gathered.put(bounds[index], result)
-                    del result  # the object-store copy goes with its last reference
+                        gathered.put(bounds[index], result)
+                    del result  # a shard copied in: its object-store copy goes with this last reference
                     self._gather_seconds += time.perf_counter() - began
                 except (RayActorError, ObjectLostError) as exc:  # lost: the actor that put the scores died before they were read
                     failures[index] += 1

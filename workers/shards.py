@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from suite.errors import VigilError
-from workers.shared_output import Written
 
 
 def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = True) -> list[tuple[int, int]]:
@@ -24,7 +23,12 @@ def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch:
     the end, so what is left when the GPU is done (the last shard's scores going back) is a
     couple of batches, not ``1 / parts`` of the call (guided scheduling). ``guided=False`` cuts
     even shards of ``1 / parts`` of all the rows instead.
+
+    Raises:
+        ValueError: ``parts`` is below 1.
     """
+    if parts is not None and parts < 1:
+        raise ValueError(f"gpu_shards: expected at least 1 shard per actor, got {parts} in all")
     if parts is None:
         return [(s, min(s + shard_rows, rows)) for s in range(0, max(rows, 1), shard_rows)]
     bounds, start, size = [], 0, 0
@@ -44,7 +48,7 @@ class Gathered:
         self.rows, self.what = rows, what
         self.out: np.ndarray | None = None
 
-    def put(self, bounds: tuple[int, int], scores: np.ndarray) -> Written:
+    def put(self, bounds: tuple[int, int], scores: np.ndarray) -> None:
         """Copy one shard's scores into rows ``bounds`` (the output takes the first shard's dtype and row shape)."""
         if self.out is None:
             self.out = np.empty((self.rows, *scores.shape[1:]), dtype=scores.dtype)
@@ -52,7 +56,6 @@ class Gathered:
             raise VigilError(f"{self.what}: expected scores of {bounds[1] - bounds[0]} rows of shape {self.out.shape[1:]}"
                              f" for rows {bounds[0]}:{bounds[1]} (as the first shard's), got shape {scores.shape}")
         self.out[bounds[0] : bounds[1]] = scores
-        return Written(len(scores), scores.dtype.str, tuple(scores.shape[1:]))
 
     def array(self) -> np.ndarray:
         """The whole output (an empty float32 one when there were no rows and no shard)."""
