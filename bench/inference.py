@@ -102,6 +102,8 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "tf32", "bf16", "fp16"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--pool-config", default=None,
+                        help="cuda: the pool's GPU knobs as JSON (bench/gpu_sweep.py --best-config writes it); default: the pool's defaults")
     parser.add_argument("--ray-data", action="store_true", help="also time Ray Data map_batches")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -38,6 +38,7 @@ with CUDA events, summed over GPUs) / (wall time × GPUs). Medians of
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -216,8 +217,20 @@ def mlp_label(rows: int) -> str:
     return f"mlp-{rows / 1e6:g}M"
 
 
+def pool_for(spec: ModelSpec, folder: Path, workers: WorkersSpec, knobs: dict | None = None) -> InferencePool:
+    """A pool with the GPU knobs in ``knobs`` (``bench/gpu_sweep.py --best-config``'s JSON; the pool's defaults when empty)."""
+    knobs = dict(knobs or {})
+    at_start = {k: knobs.pop(k) for k in ("gpu_calls", "shared_output", "gpu_serial_fill") if k in knobs}
+    pool = InferencePool(spec, folder, task="classification", num_classes=None, workers=workers, name_prefix="bench", **at_start)
+    for key, value in knobs.items():  # gpu_shards, gpu_guided: read at each call
+        if not hasattr(pool, key):
+            raise ValueError(f"pool config: unknown knob {key!r}")
+        setattr(pool, key, value)
+    return pool
+
+
 def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision: str, folder: Path,
-                workers: WorkersSpec, repeats: int) -> float:
+                workers: WorkersSpec, repeats: int, knobs: dict | None = None) -> float:
     """Time one model at one precision on both sides; print its lines and return pool/tuned."""
     unit = "images/s" if values.ndim > 2 else "rows/s"
     rows = write_rows(folder / f"{name}.arrow", values)
@@ -225,7 +238,7 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
                      device="cuda", batch_size=batch, precision=precision)
     tuned = baseline(path, values, batch, precision)
     started = time.perf_counter()
-    pool = InferencePool(spec, folder, task="classification", num_classes=None, workers=workers, name_prefix="bench")
+    pool = pool_for(spec, folder, workers, knobs)
     placements = pool.placements()
     print(f"[{name} {precision}] pool start {time.perf_counter() - started:.1f} s; placement: "
           + "; ".join(f"pid {p['pid']} node {p['node_ip']} gpu_ids {p['gpu_ids']} {p.get('gpu_name', p['device'])}"
@@ -289,6 +302,8 @@ def run(args, folder: Path) -> float:
     features = rng.standard_normal((max(args.rows), 64), dtype=np.float32)
     images = rng.integers(0, 256, (args.images, 3, 224, 224), dtype=np.uint8)
     workers = WorkersSpec(cpus_per_actor=threads)  # num_actors not given: one actor per GPU
+    knobs = json.loads(Path(args.pool_config).read_text()) if getattr(args, "pool_config", None) else {}
+    print(f"pool knobs: {knobs or 'the defaults'}")
     sizes = sorted(args.rows)
     ratios, info = {}, {}
     for precision in args.precisions:
@@ -298,7 +313,8 @@ def run(args, folder: Path) -> float:
             # the ratio is taken at the largest MLP size: a smaller call is reported, as latency more than throughput
             into = info if name.startswith("mlp-") and len(values) < sizes[-1] else ratios
             try:
-                into[f"{name} {precision}"] = bench_model(name, path, values, batch, precision, folder, workers, args.repeats)
+                into[f"{name} {precision}"] = bench_model(name, path, values, batch, precision, folder, workers, args.repeats,
+                                                          knobs)
             except Exception as exc:  # keep going: the other models still report
                 print(f"[{name} {precision}] FAILED: {type(exc).__name__}: {exc}")
                 into[f"{name} {precision}"] = 0.0

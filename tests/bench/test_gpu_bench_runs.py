@@ -7,6 +7,7 @@ the CUDA loop itself, on a few thousand rows; the figures they print mean nothin
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,8 @@ import argparse, sys, tempfile
 from pathlib import Path
 sys.path[:0] = ["bench"]
 import inference_cuda
-args = argparse.Namespace(rows=[20000, 8000], batch_size=4096, images=6, image_batch=4, precisions=["bf16"], repeats=1)
+args = argparse.Namespace(rows=[20000, 8000], batch_size=4096, images=6, image_batch=4, precisions=["bf16"], repeats=1,
+                          pool_config=sys.argv[1] if len(sys.argv) > 1 else None)
 with tempfile.TemporaryDirectory() as tmp:
     print(f"ratio_vs_tuned_torch: {inference_cuda.run(args, Path(tmp)):.2f}")
 """
@@ -47,9 +49,17 @@ def test_the_cuda_bench_runs_both_models_at_every_mlp_size() -> None:
     assert float(lines[-1].split(": ")[1]) > 0
 
 
-def test_the_knob_sweep_runs_every_configuration() -> None:
-    lines = _bench("bench/gpu_sweep.py", "--rows", "12000", "--batch-size", "2048", "--precisions", "bf16", "--repeats", "1")
+def test_the_knob_sweep_runs_every_configuration_and_the_cuda_bench_takes_its_choice(tmp_path: Path) -> None:
+    best = tmp_path / "best.json"
+    lines = _bench("bench/gpu_sweep.py", "--rows", "12000", "--batch-size", "2048", "--precisions", "bf16", "--repeats", "1",
+                   "--best-config", str(best))
     configs = [line for line in lines if line.startswith("[mlp bf16] gpu_calls ")]
     assert len(configs) == 10 and all("max |pool - tuned|" in line for line in configs), lines
     assert "gpu_calls 2 gpu_shards  8 guided" in configs[0] and "shared file" in configs[-2] and "serial fill" in configs[-1]
     assert lines[-1].startswith("best_ratio_vs_tuned_torch: ") and float(lines[-1].split(": ")[1]) > 0
+    knobs = json.loads(best.read_text())
+    assert set(knobs) == {"gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gpu_serial_fill"}
+    assert any(line.startswith("best config ") for line in lines)
+    # the headline bench runs at the chosen knobs, and says so
+    lines = _bench("-c", _RUN_CUDA_BENCH, str(best))
+    assert f"pool knobs: {knobs}" in lines and not [line for line in lines if "FAILED" in line], lines
