@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one prepared command for the GPU machine (issue 17). From the repository root, with .gpu-bundle carried:
-#     bash bench/gpu_check.sh
+#     bash bench/gpu_check.sh          (everything, about 6 minutes on an H100)
+#     bash bench/gpu_check.sh quick    (the sweep and the headline only, about 4 minutes)
 # Each step has its own time limit and the script goes on when one fails; outputs land in $OUT
-# (the run tool's folder; /tmp/vigil-gpu-out elsewhere). About 7 minutes on an H100.
+# (the run tool's folder; /tmp/vigil-gpu-out elsewhere).
 OUT=${OUT:-/tmp/vigil-gpu-out}
 mkdir -p "$OUT"
 
@@ -34,9 +35,13 @@ nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,nohead
 smi=$!
 step cuda 270 python3 bench/inference.py --device cuda --precisions fp32 bf16 --repeats 3 --pool-config "$OUT/best.json"
 kill "$smi" 2>/dev/null
+if [ "${1:-}" = quick ]; then
+    echo "=== quick: parity, host_read and cpu skipped"
+else
 step parity 90 python3 bench/precision_parity.py --device cuda --rows 200000
 # the host side alone: rows into pinned buffers from an array, a memory map, the lanes' threaded copy (no GPU work)
 step host_read 90 python3 bench/host_read.py --rows 4000000 --threads 8
 step cpu 150 python3 bench/inference.py --repeats 3
+fi
 echo "=== summary"
 grep -h -e "ratio_vs" -e "ratio_at" -e "precision_parity" -e "summary" -e "pool per call" -e "tuned per call" -e "best ratio" -e "best config" -e "pool knobs" "$OUT"/cuda.txt "$OUT"/sweep.txt "$OUT"/parity.txt "$OUT"/cpu.txt 2>/dev/null

@@ -9,6 +9,8 @@ configuration of:
 * ``gpu_shards`` (each shard at most this fraction of each actor's rows: 4, 8, 16, 32),
 * ``gpu_guided`` (of the rows still left, so shards shrink toward the end: the
   default; or of all the rows, even shards),
+* ``gather_threads`` (driver threads copying scores out of the object store off the dealing
+  loop: 8; or 0, one copy at a time on the loop),
 * scores returned through the object store (the default) or written into a
   shared output file the driver maps (``shared_output=True``, at the default knobs),
 * lanes filling their staging buffers at once (the default) or in turns
@@ -54,16 +56,16 @@ from workers.cluster import ensure_ray
 from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
-CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gpu_serial_fill); the first is the pool's default
-    (2, 8, True, False, False), (2, 4, True, False, False), (2, 16, True, False, False),
-    (2, 8, False, False, False), (2, 16, False, False, False), (2, 32, False, False, False),
-    (1, 8, True, False, False), (1, 8, False, False, False),
-    (2, 8, True, True, False),
-    (2, 8, True, False, True),
+CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gpu_serial_fill, gather_threads); the first is the pool's default
+    (2, 8, False, False, False, 8), (2, 8, False, False, False, 0),
+    (2, 8, True, False, False, 8), (2, 4, True, False, False, 8), (2, 16, True, False, False, 8),
+    (2, 4, False, False, False, 8), (1, 8, False, False, False, 8),
+    (2, 8, False, True, False, 8),
+    (2, 8, False, False, True, 8),
 ]
 
 
-KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gpu_serial_fill")
+KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gpu_serial_fill", "gather_threads")
 _CLEAR_GAIN = 0.03  # a configuration replaces the default only when its worst ratio beats the default's by this much
 
 
@@ -85,7 +87,7 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
     ratios: dict[tuple, float] = {}
     pools: dict[tuple[int, bool], InferencePool] = {}
     try:
-        for calls, shards, guided, shared, serial in CONFIGS:
+        for calls, shards, guided, shared, serial, takers in CONFIGS:
             pool = pools.get((calls, shared, serial))
             if pool is None:
                 for old in pools.values():
@@ -94,7 +96,7 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                 pool = pools[(calls, shared, serial)] = InferencePool(
                     spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="sweep",
                     gpu_calls=calls, shared_output=shared, gpu_serial_fill=serial)
-            pool.gpu_shards, pool.gpu_guided = shards, guided
+            pool.gpu_shards, pool.gpu_guided, pool.gather_threads = shards, guided, takers
             scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
             walls, busy, gather = [], [], []
             for _ in range(repeats):
@@ -108,9 +110,10 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                 gather.append(times["gather"])
             diff = float(np.abs(scores - expected).max())
             rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
-            ratio = ratios[(calls, shards, guided, shared, serial)] = rate / base
+            ratio = ratios[(calls, shards, guided, shared, serial, takers)] = rate / base
             print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
                   f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}"
+                  f"{f', gather threads {takers}' if not shared else ''}"
                   f"{', serial fill' if serial else ''}:"
                   f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
                   f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"

@@ -35,10 +35,12 @@ runs, ``busy_seconds()`` how long the GPUs computed.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
 _SHARED_MIN_ROWS = 65_536  # by default, CPU calls this big write into a shared file: smaller ones (a shadow replay's batches) gain no memory worth a file each
 _GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into at least this many shards per GPU actor: the last one's result copies are not overlapped
+_TAKERS = 4  # driver threads taking shards' scores out of the object store at once
 
 
 _RemoteHost = ray.remote(PredictorHost)
@@ -99,6 +102,10 @@ class InferencePool:
             and ``gpu_guided`` may be changed between calls. ``bench/gpu_sweep.py`` measures them.
         gpu_serial_fill: ``device: cuda`` only: an actor's lanes fill their staging buffers one at a
             time, each with all of the actor's threads (:attr:`workers.device.StreamedModel.serial_fill`).
+        gather_threads: driver threads copying scores that come through the object store into the
+            output (default: up to 8, the driver's CPUs). Shards are taken off the driver's loop by
+            a few threads, so it deals out the next shards meanwhile; ``0`` takes each on the loop
+            with one thread. May be changed between calls (attribute ``gather_threads``).
 
     Raises:
         ChecksumError: the checkpoint does not match its pin (checked before any actor starts).
@@ -122,6 +129,7 @@ class InferencePool:
         gpu_calls: int = _GPU_CALLS_PER_ACTOR,
         gpu_shards: int = _GPU_SHARDS_PER_ACTOR,
         gpu_serial_fill: bool = False,
+        gather_threads: int | None = None,
     ) -> None:
         if gpu_calls not in (1, 2):
             raise ValueError(f"gpu_calls: expected 1 or 2, got {gpu_calls}")
@@ -130,7 +138,7 @@ class InferencePool:
         self.workers = workers
         self.gpu = spec.device == "cuda"
         self._gpu_calls = gpu_calls
-        self.gpu_shards, self.gpu_guided = gpu_shards, True  # how calls are cut on GPUs; may be changed between calls
+        self.gpu_shards, self.gpu_guided = gpu_shards, False  # how calls are cut on GPUs; may be changed between calls
         self.shard_rows = shard_rows or 2 * spec.batch_size
         self._fixed_shards = shard_rows is not None
         self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)), gpu_serial_fill)
@@ -146,6 +154,9 @@ class InferencePool:
         self._last_shards: tuple[tuple[str | None, int, int], list[Any]] | None = None
         self._lock = threading.Lock()
         self._gather_seconds = 0.0
+        self.gather_threads = min(8, os.cpu_count() or 1) if gather_threads is None else gather_threads
+        self._takers: ThreadPoolExecutor | None = None
+        self._copiers: tuple[int, ThreadPoolExecutor] | None = None
         start_timeout_s = workers.start_timeout_s if start_timeout_s is None else start_timeout_s
         self._start_timeout_s = start_timeout_s
         self._shared = not self.gpu if shared_output is None else shared_output  # see the docstring: memory on CPUs, time on GPUs
@@ -247,18 +258,26 @@ class InferencePool:
         """
         written: dict[int, Written] = {}  # shard index -> note, for shards written into the shared output
         held: dict[int, np.ndarray] = {}  # shard index -> scores fetched while a shared output is still to come
-        gathered = Gathered(rows, f"model {self.spec.name}")
+        takers = self._gatherers() if shared is None and self.gather_threads > 0 else None
+        gathered = Gathered(rows, f"model {self.spec.name}", *(takers[1:] if takers else ()))
         failures = [0] * len(bounds)
         pending = deque(range(len(bounds)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
-        while pending or in_flight:
+        taking: dict[Future[None], tuple[int, Any]] = {}  # scores being taken out of the object store -> (shard, actor)
+        while pending or in_flight or taking:
             self._dispatch(pending, in_flight, shard, transform, shared, bounds)
-            done, _ = ray.wait(list(in_flight), num_returns=1)
+            if in_flight:
+                done, _ = ray.wait(list(in_flight), num_returns=1)
+            else:  # every shard ran: wait for the scores still being taken
+                done, _ = [], wait(taking, return_when=FIRST_COMPLETED)
             for ref in done:
                 index, actor = in_flight.pop(ref)
                 try:
                     began = time.perf_counter()
                     result = ray.get(ref)
+                    if isinstance(result, ray.ObjectRef) and takers is not None:  # big scores: taken off this loop
+                        taking[takers[0].submit(self._take, result, gathered, bounds[index])] = (index, actor)
+                        continue
                     if isinstance(result, ray.ObjectRef):  # big scores the actor put into the object store
                         result = ray.get(result)
                     if isinstance(result, Written):
@@ -268,16 +287,16 @@ class InferencePool:
                     else:
                         gathered.put(bounds[index], result)
                     del result  # a shard copied in: its object-store copy goes with this last reference
-                    self._gather_seconds += time.perf_counter() - began
+                    with self._lock:
+                        self._gather_seconds += time.perf_counter() - began
                 except (RayActorError, ObjectLostError) as exc:  # lost: the actor that put the scores died before they were read
-                    failures[index] += 1
-                    if failures[index] > self.workers.max_retries:
-                        raise VigilError(
-                            f"model {self.spec.name}: shard {index} failed on {failures[index]} actors"
-                            f" (workers.max_retries is {self.workers.max_retries}): {_last_line(exc)}"
-                        ) from None
-                    self._replace(actor)
-                    pending.appendleft(index)
+                    self._retry(index, actor, exc, failures, pending)
+            for job in [job for job in taking if job.done()]:
+                index, actor = taking.pop(job)
+                try:
+                    job.result()
+                except (RayActorError, ObjectLostError) as exc:
+                    self._retry(index, actor, exc, failures, pending)
         began = time.perf_counter()
         if shared is not None and len(held) < len(bounds):  # some actor wrote into the shared file
             for index, result in held.items():  # as notes, so the shared file's shape is checked
@@ -289,8 +308,39 @@ class InferencePool:
             for index, result in held.items():
                 gathered.put(bounds[index], result)
             out = gathered.array()
-        self._gather_seconds += time.perf_counter() - began
+        with self._lock:
+            self._gather_seconds += time.perf_counter() - began
         return out
+
+    def _retry(self, index: int, actor: Any, exc: Exception, failures: list[int], pending: deque[int]) -> None:
+        """Shard ``index`` failed on ``actor``: replace the actor and deal the shard again, within ``workers.max_retries``."""
+        failures[index] += 1
+        if failures[index] > self.workers.max_retries:
+            raise VigilError(
+                f"model {self.spec.name}: shard {index} failed on {failures[index]} actors"
+                f" (workers.max_retries is {self.workers.max_retries}): {_last_line(exc)}"
+            ) from None
+        self._replace(actor)
+        pending.appendleft(index)
+
+    def _take(self, ref: Any, gathered: Gathered, bounds: tuple[int, int]) -> None:
+        """On a taker thread: one shard's scores out of the object store, into the output; its copy released."""
+        began = time.perf_counter()
+        scores = ray.get(ref)
+        gathered.put(bounds, scores)
+        del scores
+        with self._lock:
+            self._gather_seconds += time.perf_counter() - began
+
+    def _gatherers(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor, int]:
+        """The taker threads, the copy threads and how many (made once, remade when ``gather_threads`` changes)."""
+        if self._takers is None:
+            self._takers = ThreadPoolExecutor(_TAKERS, thread_name_prefix="vigil-take")
+        if self._copiers is None or self._copiers[0] != self.gather_threads:
+            if self._copiers is not None:
+                self._copiers[1].shutdown(wait=False)
+            self._copiers = (self.gather_threads, ThreadPoolExecutor(self.gather_threads, thread_name_prefix="vigil-gather"))
+        return self._takers, self._copiers[1], self._copiers[0]
 
     def _shares(self, rows: int) -> bool:
         """Whether a call of ``rows`` rows has actors on this node write into a shared output file."""
@@ -357,6 +407,10 @@ class InferencePool:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
         self.actors = []
+        for threads in (self._takers, self._copiers[1] if self._copiers else None):
+            if threads is not None:
+                threads.shutdown(wait=False, cancel_futures=True)
+        self._takers = self._copiers = None
 
 
 _POOLS: dict[tuple[Any, ...], InferencePool] = {}

@@ -9,9 +9,13 @@ Example:
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Executor
+
 import numpy as np
 
 from suite.errors import VigilError
+from workers.device import parallel_copy
 
 
 def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = True) -> list[tuple[int, int]]:
@@ -42,20 +46,27 @@ def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch:
 
 
 class Gathered:
-    """The output of a call whose scores come through the object store, filled shard by shard as they arrive."""
+    """The output of a call whose scores come through the object store, filled shard by shard as they arrive.
 
-    def __init__(self, rows: int, what: str) -> None:
+    Shards may be put from several threads at once; each copy is cut into up to ``parts`` slices
+    copied on ``copier`` (the output's fresh pages are faulted in by those threads, not one).
+    """
+
+    def __init__(self, rows: int, what: str, copier: Executor | None = None, parts: int = 1) -> None:
         self.rows, self.what = rows, what
+        self.copier, self.parts = copier, parts
         self.out: np.ndarray | None = None
+        self._lock = threading.Lock()
 
     def put(self, bounds: tuple[int, int], scores: np.ndarray) -> None:
         """Copy one shard's scores into rows ``bounds`` (the output takes the first shard's dtype and row shape)."""
-        if self.out is None:
-            self.out = np.empty((self.rows, *scores.shape[1:]), dtype=scores.dtype)
+        with self._lock:
+            if self.out is None:
+                self.out = np.empty((self.rows, *scores.shape[1:]), dtype=scores.dtype)
         if scores.shape[1:] != self.out.shape[1:] or len(scores) != bounds[1] - bounds[0]:
             raise VigilError(f"{self.what}: expected scores of {bounds[1] - bounds[0]} rows of shape {self.out.shape[1:]}"
                              f" for rows {bounds[0]}:{bounds[1]} (as the first shard's), got shape {scores.shape}")
-        self.out[bounds[0] : bounds[1]] = scores
+        parallel_copy(self.out[bounds[0] : bounds[1]], scores, self.copier, self.parts)
 
     def array(self) -> np.ndarray:
         """The whole output (an empty float32 one when there were no rows and no shard)."""
