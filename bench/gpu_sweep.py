@@ -6,7 +6,7 @@ the pool on the same rows (an Arrow row file each actor maps) for every
 configuration of:
 
 * ``gpu_calls`` (shards one actor runs at once: 1 or 2 lanes busy),
-* ``gpu_shards`` (each shard at most this fraction of each actor's rows: 4, 8, 16, 32),
+* ``gpu_shards`` (each shard at most this fraction of each actor's rows: 2, 4, 8),
 * ``gpu_guided`` (of the rows still left, so shards shrink toward the end: the
   default; or of all the rows, even shards),
 * ``gather_threads`` (driver threads copying scores out of the object store off the dealing
@@ -14,7 +14,8 @@ configuration of:
 * scores returned through the object store (the default) or written into a
   shared output file the driver maps (``shared_output=True``, at the default knobs),
 * lanes filling their staging buffers at once (the default) or in turns
-  (``gpu_serial_fill=True``, at the default knobs).
+  (``gpu_serial_fill=True``, at the default knobs),
+* ``gpu_stagger`` (each actor's first shard half as big, so its two lanes run half a shard apart).
 
 Each configuration prints rows/s, its ratio to the tuned loop, the GPU idle
 share and the driver's gather time, medians of ``--repeats`` calls with the
@@ -56,21 +57,21 @@ from workers.cluster import ensure_ray
 from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
-CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gpu_serial_fill, gather_threads); the first is the pool's default
-    (2, 8, False, False, False, 8), (2, 8, False, False, False, 0),
-    (2, 8, True, False, False, 8), (2, 4, True, False, False, 8), (2, 16, True, False, False, 8),
-    (2, 4, False, False, False, 8), (1, 8, False, False, False, 8),
-    (2, 8, False, True, False, 8),
-    (2, 8, False, False, True, 8),
+CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gpu_serial_fill, gather_threads, gpu_stagger); the first is the pool's default
+    (2, 4, False, False, False, 8, False), (2, 4, False, False, False, 8, True), (2, 8, False, False, False, 8, True),
+    (2, 8, False, False, False, 8, False), (2, 4, False, False, False, 0, False), (2, 2, False, False, False, 8, False),
+    (2, 4, True, False, False, 8, False), (1, 4, False, False, False, 8, False),
+    (2, 4, False, True, False, 8, False),
+    (2, 4, False, False, True, 8, False),
 ]
 
 
-KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gpu_serial_fill", "gather_threads")
+KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gpu_serial_fill", "gather_threads", "gpu_stagger")
 _CLEAR_GAIN = 0.03  # a configuration replaces the default only when its worst ratio beats the default's by this much
 
 
 def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder: Path, model: Path, workers: WorkersSpec,
-          repeats: int) -> dict[tuple, float]:
+          repeats: int, configs: list[tuple]) -> dict[tuple, float]:
     """Every configuration at one precision (``rows``: ``values`` as a row file); prints a line each and returns each one's ratio."""
     ids = np.arange(len(values), dtype=np.int64)
     spec = ModelSpec(name=f"mlp-{precision}", format="torchscript", path=model.name, sha256=sha256_file(model),
@@ -87,7 +88,7 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
     ratios: dict[tuple, float] = {}
     pools: dict[tuple[int, bool], InferencePool] = {}
     try:
-        for calls, shards, guided, shared, serial, takers in CONFIGS:
+        for calls, shards, guided, shared, serial, takers, stagger in configs:
             pool = pools.get((calls, shared, serial))
             if pool is None:
                 for old in pools.values():
@@ -96,7 +97,7 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                 pool = pools[(calls, shared, serial)] = InferencePool(
                     spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="sweep",
                     gpu_calls=calls, shared_output=shared, gpu_serial_fill=serial)
-            pool.gpu_shards, pool.gpu_guided, pool.gather_threads = shards, guided, takers
+            pool.gpu_shards, pool.gpu_guided, pool.gather_threads, pool.gpu_stagger = shards, guided, takers, stagger
             scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
             walls, busy, gather = [], [], []
             for _ in range(repeats):
@@ -110,11 +111,11 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                 gather.append(times["gather"])
             diff = float(np.abs(scores - expected).max())
             rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
-            ratio = ratios[(calls, shards, guided, shared, serial, takers)] = rate / base
+            ratio = ratios[(calls, shards, guided, shared, serial, takers, stagger)] = rate / base
             print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
                   f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}"
                   f"{f', gather threads {takers}' if not shared else ''}"
-                  f"{', serial fill' if serial else ''}:"
+                  f"{', serial fill' if serial else ''}{', staggered' if stagger else ''}:"
                   f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
                   f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
                   f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)
@@ -127,9 +128,9 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
 
 def choose(ratios: dict[str, dict[tuple, float]]) -> tuple[tuple, float]:
     """The configuration with the best worst-precision ratio, and that ratio; the default (the first) unless another beats it clearly."""
-    worst = {config: min(by[config] for by in ratios.values()) for config in CONFIGS}
+    worst = {config: min(by[config] for by in ratios.values()) for config in next(iter(ratios.values()))}
     best = max(worst, key=worst.__getitem__)
-    if worst[best] < worst[CONFIGS[0]] + _CLEAR_GAIN:
+    if CONFIGS[0] in worst and worst[best] < worst[CONFIGS[0]] + _CLEAR_GAIN:
         best = CONFIGS[0]
     return best, worst[best]
 
@@ -140,6 +141,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=65_536)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "tf32", "bf16", "fp16"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--configs", type=int, nargs="+", default=None,
+                        help="only these configurations (their 0-based places in CONFIGS; the default is 0)")
     parser.add_argument("--best-config", type=Path, default=None,
                         help="write the chosen configuration here as JSON (for bench/inference.py --pool-config)")
     args = parser.parse_args()
@@ -158,7 +161,8 @@ def main() -> None:
         model = save_models(folder)[0]
         workers = WorkersSpec(cpus_per_actor=threads)
         rows = write_rows(folder / "rows.arrow", values)
-        ratios = {p: sweep(p, values, rows, args.batch_size, folder, model, workers, args.repeats) for p in args.precisions}
+        configs = [CONFIGS[i] for i in args.configs] if args.configs else CONFIGS
+        ratios = {p: sweep(p, values, rows, args.batch_size, folder, model, workers, args.repeats, configs) for p in args.precisions}
     config, worst = choose(ratios)
     knobs = dict(zip(KNOBS, config))
     print(f"best config (worst precision {worst:.2f}{'; the default' if config == CONFIGS[0] else ''}): {knobs}")

@@ -203,14 +203,18 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         assert sorted(g for p in placements for g in p["gpu_ids"]) == ["0", "1"]  # 2 GPUs → 2 actors, one GPU each
         assert {p["precision"] for p in placements} == {"bf16"} and all(p["node_ip"] for p in placements)
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
-        assert pool._bounds(len(x)) == [(0, 512), (512, 1024), (1024, 1500)]  # 1500 / (2 actors × 8) is below two batches
-        bounds = pool._bounds(1_000_000)  # guided: 1/16 of the rows left each time, in whole batches, at least two
+        assert pool._bounds(len(x)) == [(0, 512), (512, 1024), (1024, 1500)]  # 1500 / (2 actors × 4) is below two batches
+        assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [125_184] * 7  # even shards of 1/8 of the rows, whole batches
+        pool.gpu_stagger = True  # each actor's first shard half as big: its lanes half a shard apart
+        staggered = pool._bounds(1_000_000)
+        assert [b - a for a, b in staggered][:4] == [62_720, 62_720, 125_184, 125_184] and staggered[-1][1] == 1_000_000
+        pool.gpu_guided, pool.gpu_stagger = True, False  # guided: 1/8 of the rows left each time, in whole batches, at least two
+        bounds = pool._bounds(1_000_000)
         sizes = [b - a for a, b in bounds]
         assert bounds[0][0] == 0 and bounds[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
-        assert sizes[0] == 62_720 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
-        assert sizes[-2] == 512 and len(bounds) == 87  # the GPU's last shards return two batches of scores, not 1/16 of the call
-        pool.gpu_guided = False
-        assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [62_720] * 15  # even shards of 1/16 of the rows
+        assert sizes[0] == 125_184 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
+        assert sizes[-2] == 512  # the GPU's last shards return two batches of scores
+        np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
         pool.close()
     halves = WorkersSpec(gpus_per_actor=0.5, cpus_per_actor=0.5)
