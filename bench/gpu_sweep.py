@@ -7,15 +7,15 @@ configuration of:
 
 * ``gpu_calls`` (shards one actor runs at once: 1 or 2 lanes busy),
 * ``gpu_shards`` (each shard at most this fraction of each actor's rows: 2, 4, 8),
-* ``gpu_guided`` (of the rows still left, so shards shrink toward the end: the
-  default; or of all the rows, even shards),
+* ``gpu_guided`` (even shards, the default; or each of the rows still left, so
+  shards shrink toward the end),
 * ``gather_threads`` (driver threads copying scores out of the object store off the dealing
   loop: 8; or 0, one copy at a time on the loop),
 * scores returned through the object store (the default) or written into a
-  shared output file the driver maps (``shared_output=True``, at the default knobs),
-* lanes filling their staging buffers at once (the default) or in turns
-  (``gpu_serial_fill=True``, at the default knobs),
-* ``gpu_stagger`` (each actor's first shard half as big, so its two lanes run half a shard apart).
+  shared output file the driver maps (``shared_output=True``, at the default knobs).
+
+(Two knobs tried on an H100 and removed, slower in both precisions: lanes filling their staging
+buffers in turns, and each actor's first shard half as big so its lanes ran half a shard apart.)
 
 Each configuration prints rows/s, its ratio to the tuned loop, the GPU idle
 share and the driver's gather time, medians of ``--repeats`` calls with the
@@ -57,16 +57,14 @@ from workers.cluster import ensure_ray
 from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
-CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gpu_serial_fill, gather_threads, gpu_stagger); the first is the pool's default
-    (2, 4, False, False, False, 8, False), (2, 4, False, False, False, 8, True), (2, 8, False, False, False, 8, True),
-    (2, 8, False, False, False, 8, False), (2, 4, False, False, False, 0, False), (2, 2, False, False, False, 8, False),
-    (2, 4, True, False, False, 8, False), (1, 4, False, False, False, 8, False),
-    (2, 4, False, True, False, 8, False),
-    (2, 4, False, False, True, 8, False),
+CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gather_threads); the first is the pool's default
+    (2, 4, False, False, 8), (2, 4, False, False, 0), (2, 2, False, False, 8), (2, 8, False, False, 8),
+    (2, 4, True, False, 8), (2, 8, True, False, 8), (1, 4, False, False, 8),
+    (2, 4, False, True, 8),
 ]
 
 
-KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gpu_serial_fill", "gather_threads", "gpu_stagger")
+KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gather_threads")
 _CLEAR_GAIN = 0.03  # a configuration replaces the default only when its worst ratio beats the default's by this much
 
 
@@ -88,16 +86,16 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
     ratios: dict[tuple, float] = {}
     pools: dict[tuple[int, bool], InferencePool] = {}
     try:
-        for calls, shards, guided, shared, serial, takers, stagger in configs:
-            pool = pools.get((calls, shared, serial))
+        for calls, shards, guided, shared, takers in configs:
+            pool = pools.get((calls, shared))
             if pool is None:
                 for old in pools.values():
                     old.close()
                 pools.clear()
-                pool = pools[(calls, shared, serial)] = InferencePool(
+                pool = pools[(calls, shared)] = InferencePool(
                     spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="sweep",
-                    gpu_calls=calls, shared_output=shared, gpu_serial_fill=serial)
-            pool.gpu_shards, pool.gpu_guided, pool.gather_threads, pool.gpu_stagger = shards, guided, takers, stagger
+                    gpu_calls=calls, shared_output=shared)
+            pool.gpu_shards, pool.gpu_guided, pool.gather_threads = shards, guided, takers
             scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
             walls, busy, gather = [], [], []
             for _ in range(repeats):
@@ -111,11 +109,11 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                 gather.append(times["gather"])
             diff = float(np.abs(scores - expected).max())
             rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
-            ratio = ratios[(calls, shards, guided, shared, serial, takers, stagger)] = rate / base
+            ratio = ratios[(calls, shards, guided, shared, takers)] = rate / base
             print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
                   f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}"
                   f"{f', gather threads {takers}' if not shared else ''}"
-                  f"{', serial fill' if serial else ''}{', staggered' if stagger else ''}:"
+                  ":"
                   f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
                   f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
                   f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)

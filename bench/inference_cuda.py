@@ -220,7 +220,7 @@ def mlp_label(rows: int) -> str:
 def pool_for(spec: ModelSpec, folder: Path, workers: WorkersSpec, knobs: dict | None = None) -> InferencePool:
     """A pool with the GPU knobs in ``knobs`` (``bench/gpu_sweep.py --best-config``'s JSON; the pool's defaults when empty)."""
     knobs = dict(knobs or {})
-    at_start = {k: knobs.pop(k) for k in ("gpu_calls", "shared_output", "gpu_serial_fill") if k in knobs}
+    at_start = {k: knobs.pop(k) for k in ("gpu_calls", "shared_output") if k in knobs}
     pool = InferencePool(spec, folder, task="classification", num_classes=None, workers=workers, name_prefix="bench", **at_start)
     for key, value in knobs.items():  # gpu_shards, gpu_guided: read at each call
         if not hasattr(pool, key):

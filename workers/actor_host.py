@@ -26,11 +26,8 @@ PUT_MIN_BYTES = 1 << 20
 class PredictorHost:
     """What runs inside an actor: one warm Predictor and an optional transform per shard."""
 
-    def __init__(self, spec: ModelSpec, base_dir: Path, task: str, num_classes: int | None, num_threads: int,
-                 serial_fill: bool = False) -> None:
+    def __init__(self, spec: ModelSpec, base_dir: Path, task: str, num_classes: int | None, num_threads: int) -> None:
         self.predictor = Predictor(spec, base_dir, task=task, num_classes=num_classes, num_threads=num_threads)
-        if self.predictor.streamed is not None:
-            self.predictor.streamed.serial_fill = serial_fill
         self.read_seconds = self.write_seconds = 0.0
 
     def placement(self) -> dict[str, Any]:

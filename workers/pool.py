@@ -20,15 +20,17 @@ On GPUs (issue 17) the object store starved the device (2 actors × 0.5 GPU ran
 at 0.47–0.61× an untuned loop on an H200). So a ``device: cuda`` model gets one
 actor per GPU (unless ``workers.num_actors`` is given), each running two shards
 at a time on :class:`workers.device.StreamedModel` lanes (``gpu_calls``), three in
-flight per actor, shards shrinking toward the end of a call (:func:`workers.shards.shard_bounds`).
-Given a :class:`~workers.row_files.RowFile`, actors read their own row ranges from the
-memory-mapped file, so no rows go through the object store; scores come back
-through it: a shard's scores of 1 MiB or more are put there by the actor from
-the lane's pinned buffer (:data:`workers.actor_host.PUT_MIN_BYTES`) and returned
-by reference, and the driver copies each shard into the output as it arrives.
-(On the H200, when every shard was copied at the end, the driver's gather of
-160 MB of scores was 55 ms of a 97 ms call; writing them into a file the driver
-maps, ``shared_output=True`` (:mod:`workers.shared_output`), took 72 ms.)
+flight per actor, each call cut into four even shards per actor (``gpu_shards``;
+:func:`workers.shards.shard_bounds`). Given a :class:`~workers.row_files.RowFile`,
+actors read their own row ranges from the memory-mapped file, so no rows go
+through the object store; scores come back through it: a shard's scores of
+1 MiB or more are put there by the actor from the lane's pinned buffer
+(:data:`workers.actor_host.PUT_MIN_BYTES`) and returned by reference. Driver
+threads take each shard's scores as it arrives and copy them into the output on
+up to 8 threads (``gather_threads``) while the loop deals out the next shards.
+On an H100 that moved the MLP at 16M rows from 0.73× to 0.87× the tuned loop
+(fp32) and from 0.66× to 0.83× (bf16): one thread copying 640 MB of scores into
+fresh pages spent ~290 ms, most of a ~300 ms call (docs/architecture.md).
 ``timings()`` says where a call's time goes, ``placements()`` where each actor
 runs, ``busy_seconds()`` how long the GPUs computed.
 """
@@ -97,11 +99,10 @@ class InferencePool:
             what the cluster has free (a busy shared cluster is a wait, not a hang).
         gpu_calls: ``device: cuda`` only: shards one actor runs at once, 1 or 2 (default 2, one per
             :class:`~workers.device.StreamedModel` lane); one more waits queued.
-        gpu_shards: ``device: cuda`` only: each shard takes at most ``1 / gpu_shards`` of each actor's
-            share of the rows left (default 8; :func:`workers.shards.shard_bounds`). The attributes ``gpu_shards``
-            and ``gpu_guided`` may be changed between calls. ``bench/gpu_sweep.py`` measures them.
-        gpu_serial_fill: ``device: cuda`` only: an actor's lanes fill their staging buffers one at a
-            time, each with all of the actor's threads (:attr:`workers.device.StreamedModel.serial_fill`).
+        gpu_shards: ``device: cuda`` only: each shard is ``1 / gpu_shards`` of each actor's share of
+            the rows, in whole batches (default 4; :func:`workers.shards.shard_bounds`); with the
+            attribute ``gpu_guided`` set, of the rows still left. Both may be changed between calls;
+            ``bench/gpu_sweep.py`` measures them.
         gather_threads: driver threads copying scores that come through the object store into the
             output (default: up to 8, the driver's CPUs). Shards are taken off the driver's loop by
             a few threads, so it deals out the next shards meanwhile; ``0`` takes each on the loop
@@ -128,7 +129,6 @@ class InferencePool:
         on_wait: Callable[[str], None] | None = None,
         gpu_calls: int = _GPU_CALLS_PER_ACTOR,
         gpu_shards: int = _GPU_SHARDS_PER_ACTOR,
-        gpu_serial_fill: bool = False,
         gather_threads: int | None = None,
     ) -> None:
         if gpu_calls not in (1, 2):
@@ -138,11 +138,10 @@ class InferencePool:
         self.workers = workers
         self.gpu = spec.device == "cuda"
         self._gpu_calls = gpu_calls
-        # how calls are cut on GPUs (may be changed between calls): even shards, the lanes not staggered
-        self.gpu_shards, self.gpu_guided, self.gpu_stagger = gpu_shards, False, False
+        self.gpu_shards, self.gpu_guided = gpu_shards, False  # how calls are cut on GPUs; may be changed between calls
         self.shard_rows = shard_rows or 2 * spec.batch_size
         self._fixed_shards = shard_rows is not None
-        self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)), gpu_serial_fill)
+        self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)))
         self._options: dict[str, Any] = {"num_cpus": workers.cpus_per_actor, "max_restarts": 0}
         num_actors = workers.num_actors
         if self.gpu:
@@ -348,12 +347,11 @@ class InferencePool:
         return self._shared and rows >= self._shared_min_rows
 
     def _bounds(self, rows: int) -> list[tuple[int, int]]:
-        """This call's shards (:func:`workers.shards.shard_bounds`): ``shard_rows`` each on CPUs, guided on GPUs."""
+        """This call's shards (:func:`workers.shards.shard_bounds`): ``shard_rows`` each on CPUs, ``gpu_shards`` per actor on GPUs."""
         if not self.gpu or self._fixed_shards:
             return shard_bounds(rows, shard_rows=self.shard_rows)
-        actors = max(1, len(self.actors))
-        return shard_bounds(rows, shard_rows=self.shard_rows, parts=self.gpu_shards * actors, batch=self.spec.batch_size,
-                            guided=self.gpu_guided, halves=actors if self.gpu_stagger else 0)
+        return shard_bounds(rows, shard_rows=self.shard_rows, parts=self.gpu_shards * max(1, len(self.actors)),
+                            batch=self.spec.batch_size, guided=self.gpu_guided)
 
     def _shard_refs(self, data_key: str | None, bounds: list[tuple[int, int]]) -> list[Any]:
         """The shard reference slots for this call: the last dataset's when its key and cuts match."""
@@ -378,16 +376,12 @@ class InferencePool:
             if id(actor) in busy:
                 busy[id(actor)] += 1
         limit = self._gpu_calls + 1 if self.gpu else _IN_FLIGHT_PER_ACTOR
-        dealt = True
-        while pending and dealt:  # round the actors, one shard each: a call's first shards go one to each actor
-            dealt = False
-            for actor in self.actors:
-                if pending and busy[id(actor)] < limit:
-                    index = pending.popleft()
-                    output = (shared.path, bounds[index][0]) if shared is not None and self._local.get(id(actor)) else None
-                    in_flight[actor.predict.remote(shard(index), transform, output)] = (index, actor)
-                    busy[id(actor)] += 1
-                    dealt = True
+        for actor in self.actors:
+            while pending and busy[id(actor)] < limit:
+                index = pending.popleft()
+                output = (shared.path, bounds[index][0]) if shared is not None and self._local.get(id(actor)) else None
+                in_flight[actor.predict.remote(shard(index), transform, output)] = (index, actor)
+                busy[id(actor)] += 1
 
     def _replace(self, dead: Any) -> None:
         with self._lock:

@@ -5,8 +5,8 @@ Example:
     [(0, 4), (4, 8), (8, 10)]
     >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10)][:6]
     [250, 190, 140, 110, 80, 60]
-    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10, guided=False, halves=1)]
-    [130, 250, 250, 250, 120]
+    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10, guided=False)]
+    [250, 250, 250, 250]
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from suite.errors import VigilError
 from workers.device import parallel_copy
 
 
-def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = True,
-                 halves: int = 0) -> list[tuple[int, int]]:
+def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = True) -> list[tuple[int, int]]:
     """Each shard's rows ``(start, stop)``, in order; one empty shard when there are no rows.
 
     Without ``parts`` every shard has ``shard_rows`` rows (CPU pools). With ``parts`` (GPU pools:
@@ -29,9 +28,7 @@ def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch:
     ``batch``-es and at least ``shard_rows``: big shards first (few calls), ever smaller ones at
     the end, so what is left when the GPU is done (the last shard's scores going back) is a
     couple of batches, not ``1 / parts`` of the call (guided scheduling). ``guided=False`` cuts
-    even shards of ``1 / parts`` of all the rows instead. With ``parts``, the first ``halves`` shards
-    are half as big (in whole batches): dealt one to each actor first, they put its two lanes half
-    a shard apart, so one lane's scores go back while the other computes (staggered lanes).
+    even shards of ``1 / parts`` of all the rows instead.
 
     Raises:
         ValueError: ``parts`` is below 1.
@@ -45,9 +42,8 @@ def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch:
         if guided or not bounds:
             share = -(-(rows - start) // parts)
             size = max(shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
-        step = max(batch, -(-(size // 2) // batch) * batch) if len(bounds) < halves else size
-        bounds.append((start, min(start + step, rows)))
-        start += step
+        bounds.append((start, min(start + size, rows)))
+        start += size
     return bounds or [(0, 0)]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +14,6 @@ from sklearn.metrics import accuracy_score, log_loss
 from suite.errors import VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from tests.conftest import start_session_ray
-from workers.actor_host import PredictorHost
 from workers.checksum import sha256_file
 from workers.device import StreamedModel, parallel_copy
 from workers.pool import InferencePool, close_pools
@@ -157,36 +154,6 @@ def test_streamed_model_copies_with_the_threads_torch_was_given() -> None:
         torch.set_num_threads(threads)
 
 
-def test_lanes_filling_serially_take_turns_and_copy_the_same_rows(tmp_path: Path) -> None:
-    streamed = StreamedModel(torch.nn.Linear(16, 3).eval(), "cpu", "fp32", batch_size=256, softmax=True)
-    values = np.random.default_rng(0).standard_normal((40_000, 16)).astype(np.float32)
-    inside, most = [0], [0]
-    copy_ = torch.Tensor.copy_
-
-    class Watched(torch.Tensor):  # counts how many fills run at once
-        def copy_(self, source, non_blocking=False):
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-            time.sleep(0.01)
-            copy_(self, source)
-            inside[0] -= 1
-            return self
-
-    for serial, at_once in ((True, 1), (False, 2)):
-        streamed.serial_fill, most[0] = serial, 0
-        outs = [torch.empty((20_000, 16)).as_subclass(Watched) for _ in range(2)]
-        threads = [threading.Thread(target=streamed.fill, args=(out, values, 20_000 * i, 20_000 * (i + 1))) for i, out in enumerate(outs)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        np.testing.assert_array_equal(np.concatenate([out.numpy() for out in outs]), values)
-        assert most[0] == at_once
-    x, _ = labelled(tmp_path, 50)
-    host = PredictorHost(mlp_spec(tmp_path), tmp_path, "classification", 5, 1, serial_fill=True)
-    assert host.predictor.streamed is not None and host.predictor.streamed.serial_fill
-
-
 def test_a_row_file_refuses_an_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(VigilError, match=r"row file .*bad.parquet: cannot read it as Parquet"):
@@ -205,10 +172,7 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
         assert pool._bounds(len(x)) == [(0, 512), (512, 1024), (1024, 1500)]  # 1500 / (2 actors × 4) is below two batches
         assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [125_184] * 7  # even shards of 1/8 of the rows, whole batches
-        pool.gpu_stagger = True  # each actor's first shard half as big: its lanes half a shard apart
-        staggered = pool._bounds(1_000_000)
-        assert [b - a for a, b in staggered][:4] == [62_720, 62_720, 125_184, 125_184] and staggered[-1][1] == 1_000_000
-        pool.gpu_guided, pool.gpu_stagger = True, False  # guided: 1/8 of the rows left each time, in whole batches, at least two
+        pool.gpu_guided = True  # guided: 1/8 of the rows left each time, in whole batches, at least two
         bounds = pool._bounds(1_000_000)
         sizes = [b - a for a, b in bounds]
         assert bounds[0][0] == 0 and bounds[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))

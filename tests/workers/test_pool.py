@@ -196,6 +196,10 @@ def test_big_scores_come_back_by_reference_and_are_gathered_as_they_arrive(tmp_p
         scores = pool.predict(features, ids)
         np.testing.assert_array_equal(scores, expected)
         assert scores.flags.writeable and scores.flags.c_contiguous
+        for threads in (0, 1, 3):  # taken on the dealing loop one at a time, or by taker threads copying on 1 or 3 threads
+            pool.gather_threads = threads
+            np.testing.assert_array_equal(pool.predict(features, ids), expected)
+        assert pool.timings()["gather"] > 0
     finally:
         pool.close()
 
@@ -257,6 +261,20 @@ def test_shards_scored_with_different_widths_are_a_clear_error(tmp_path: Path) -
     try:
         with pytest.raises(VigilError, match=r"^model rule: expected scores of 10 rows of shape \((2|3),\) for rows \d+:\d+ \(as the first shard's\), got shape \(10, (3|2)\)$"):
             pool.predict(features, np.arange(40))
+    finally:
+        pool.close()
+
+
+def test_big_shards_scored_with_different_widths_are_a_clear_error_from_the_taker_threads(tmp_path: Path) -> None:
+    (tmp_path / "rule.py").write_text(WIDTH_BY_SIGN)
+    spec = ModelSpec(name="rule", format="callable", module="rule.py:width_by_sign", batch_size=100_000)
+    features = np.ones((800_000, 4), dtype=np.float32)
+    features[400_000:] = -1  # shards of 200,000 rows: 2 or 3 classes, 1.6–2.4 MB of scores, all taken off the dealing loop
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=None, workers=TWO, name_prefix="t",
+                         shared_output=False, shard_rows=200_000)
+    try:
+        with pytest.raises(VigilError, match=r"^model rule: expected scores of 200000 rows of shape \((2|3),\) for rows \d+:\d+"):
+            pool.predict(features, np.arange(len(features)))
     finally:
         pool.close()
 
