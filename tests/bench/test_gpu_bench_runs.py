@@ -38,9 +38,16 @@ def _bench(*argv: str) -> list[str]:
     return done.stdout.strip().splitlines()
 
 
-def test_the_cuda_bench_runs_both_models_at_every_mlp_size() -> None:
-    lines = _bench("-c", _RUN_CUDA_BENCH)
+KNOBS = {"gpu_calls": 1, "gpu_shards": 2, "gpu_guided": True, "shared_output": False, "gather_threads": 2}  # none the default
+
+
+def test_the_cuda_bench_runs_both_models_at_every_mlp_size_at_the_knobs_given(tmp_path: Path) -> None:
+    (tmp_path / "knobs.json").write_text(json.dumps(KNOBS))
+    lines = _bench("-c", _RUN_CUDA_BENCH, str(tmp_path / "knobs.json"))
     assert not [line for line in lines if "FAILED" in line], lines
+    assert f"pool knobs: {KNOBS}" in lines
+    starts = [line for line in lines if " pool start " in line]
+    assert len(starts) == 3 and all("gpu_calls 1, guided, gather threads 2, object store;" in line for line in starts), starts
     summary = next(line for line in lines if line.startswith("summary: "))
     assert [part.rsplit(" ", 1)[0] for part in summary.removeprefix("summary: ").split(", ")] == [
         "mlp-0.008M bf16", "mlp-0.02M bf16", "resnet18 bf16"]  # the smaller MLP size first, reported apart
@@ -49,7 +56,7 @@ def test_the_cuda_bench_runs_both_models_at_every_mlp_size() -> None:
     assert float(lines[-1].split(": ")[1]) > 0
 
 
-def test_the_knob_sweep_runs_every_configuration_and_the_cuda_bench_takes_its_choice(tmp_path: Path) -> None:
+def test_the_knob_sweep_runs_every_configuration_and_writes_its_choice_for_the_cuda_bench(tmp_path: Path) -> None:
     best = tmp_path / "best.json"
     lines = _bench("bench/gpu_sweep.py", "--rows", "12000", "--batch-size", "2048", "--precisions", "bf16", "--repeats", "1",
                    "--best-config", str(best))
@@ -59,8 +66,5 @@ def test_the_knob_sweep_runs_every_configuration_and_the_cuda_bench_takes_its_ch
     assert "shared file" in configs[-1]
     assert lines[-1].startswith("best_ratio_vs_tuned_torch: ") and float(lines[-1].split(": ")[1]) > 0
     knobs = json.loads(best.read_text())
-    assert set(knobs) == {"gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gather_threads"}
+    assert set(knobs) == set(KNOBS)  # what the CUDA bench takes (the test above)
     assert any(line.startswith("best config ") for line in lines)
-    # the headline bench runs at the chosen knobs, and says so
-    lines = _bench("-c", _RUN_CUDA_BENCH, str(best))
-    assert f"pool knobs: {knobs}" in lines and not [line for line in lines if "FAILED" in line], lines
