@@ -140,7 +140,7 @@ def session_ray() -> Iterator[str]:
     """
     import ray
 
-    from workers.pool import close_pools
+    from workers.warm_pools import close_pools
 
     yield start_session_ray()
     close_pools()
@@ -156,7 +156,7 @@ def start_session_ray() -> str:
     import ray
 
     from workers.cluster import ensure_ray
-    from workers.pool import close_pools
+    from workers.warm_pools import close_pools
 
     if ray.is_initialized() and ray.cluster_resources().get("GPU") != 1:
         close_pools()
@@ -192,7 +192,7 @@ def session_services(session_ray: str, prefect_server: str) -> dict[str, str]:
     """
     import ray
 
-    from workers.pool import close_pools
+    from workers.warm_pools import close_pools
 
     address = start_session_ray()  # not the fixture's value: a module may have started it again elsewhere
     close_pools()

@@ -2,7 +2,7 @@
 
 Each actor wraps a plain :class:`~workers.predictor.Predictor`, so a model is
 verified and loaded once per actor and stays warm across ``predict`` calls;
-:func:`get_pool` keeps pools alive across Prefect tasks in one process. The
+:func:`workers.warm_pools.get_pool` keeps pools alive across Prefect tasks in one process. The
 driver puts every shard into the object store once (``ray.put``) and hands
 actors references; the optional ``transform`` (e.g. a perturbation bound to its
 seed) runs on the actor, so perturbed rows are made on the workers. Shards are
@@ -16,21 +16,15 @@ class: Ray Data starts its actor pool for every dataset execution and tears it
 down after, so models cannot stay warm across calls (measured 0.21–0.26× plain
 torch against the pool's 0.90–0.93; the figures are in docs/architecture.md).
 
-On GPUs (issue 17) the object store starved the device (2 actors × 0.5 GPU ran
-at 0.47–0.61× an untuned loop on an H200). So a ``device: cuda`` model gets one
-actor per GPU (unless ``workers.num_actors`` is given), each running two shards
-at a time on :class:`workers.device.StreamedModel` lanes (``gpu_calls``), three in
-flight per actor, each call cut into four even shards per actor (``gpu_shards``;
-:func:`workers.shards.shard_bounds`). Given a :class:`~workers.row_files.RowFile`,
-actors read their own row ranges from the memory-mapped file, so no rows go
-through the object store; scores come back through it: a shard's scores of
-1 MiB or more are put there by the actor from the lane's pinned buffer
-(:data:`workers.actor_host.PUT_MIN_BYTES`) and returned by reference. Driver
-threads take each shard's scores as it arrives and copy them into the output on
-up to 8 threads (``gather_threads``) while the loop deals out the next shards.
-On an H100 that moved the MLP at 16M rows from 0.73× to 0.87× the tuned loop
-(fp32) and from 0.66× to 0.83× (bf16): one thread copying 640 MB of scores into
-fresh pages spent ~290 ms, most of a ~300 ms call (docs/architecture.md).
+On GPUs (issue 17) a ``device: cuda`` model gets one actor per GPU (unless
+``workers.num_actors`` is given), running two shards at a time on
+:class:`workers.device.StreamedModel` lanes (``gpu_calls``), each call cut into
+four even shards per actor (``gpu_shards``, :func:`workers.shards.shard_bounds`).
+Given a :class:`~workers.row_files.RowFile`, actors read their own row ranges;
+scores of 1 MiB or more come back by reference from the lane's pinned buffer
+(:data:`workers.actor_host.PUT_MIN_BYTES`), and driver threads take each shard's
+as it arrives (:class:`workers.shards.Takers`, ``gather_threads``) while the
+loop deals out the next. docs/architecture.md has the design and the figures.
 ``timings()`` says where a call's time goes, ``placements()`` where each actor
 runs, ``busy_seconds()`` how long the GPUs computed.
 """
@@ -42,8 +36,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +53,7 @@ from workers.actor_host import PredictorHost
 from workers.placement import asked, await_placement, free_of_total
 from workers.predictor import rows_of
 from workers.row_files import RowFile
-from workers.shards import Gathered, shard_bounds
+from workers.shards import Gathered, Takers, shard_bounds
 from workers.shared_output import SharedOutput, Written
 
 Batch = np.ndarray | pd.DataFrame
@@ -69,9 +63,6 @@ _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
 _SHARED_MIN_ROWS = 65_536  # by default, CPU calls this big write into a shared file: smaller ones (a shadow replay's batches) gain no memory worth a file each
 _GPU_SHARDS_PER_ACTOR = 4  # a call's rows are cut into this many even shards per GPU actor (the H100 sweep: 4 beat 2, 8 and 16)
-_TAKERS = 4  # driver threads taking shards' scores out of the object store at once
-
-
 _RemoteHost = ray.remote(PredictorHost)
 
 
@@ -153,10 +144,9 @@ class InferencePool:
         self._started = 0
         self._last_shards: tuple[tuple[str | None, int, int], list[Any]] | None = None
         self._lock = threading.Lock()
-        self._gather_seconds = 0.0
+        self._gather_seconds, self._gather_lock = 0.0, threading.Lock()
         self.gather_threads = min(8, os.cpu_count() or 1) if gather_threads is None else gather_threads
-        self._takers: ThreadPoolExecutor | None = None
-        self._copiers: tuple[int, ThreadPoolExecutor] | None = None
+        self._takers: Takers | None = None
         start_timeout_s = workers.start_timeout_s if start_timeout_s is None else start_timeout_s
         self._start_timeout_s = start_timeout_s
         self._shared = not self.gpu if shared_output is None else shared_output  # see the docstring: memory on CPUs, time on GPUs
@@ -205,9 +195,10 @@ class InferencePool:
         for times in ray.get([actor.timings.remote(reset) for actor in self.actors]):
             for key, value in times.items():
                 total[key] = total.get(key, 0.0) + value
-        total["gather"] = self._gather_seconds
-        if reset:
-            self._gather_seconds = 0.0
+        with self._gather_lock:
+            total["gather"] = self._gather_seconds
+            if reset:
+                self._gather_seconds = 0.0
         return total
 
     def predict(
@@ -252,14 +243,13 @@ class InferencePool:
              shared: SharedOutput | None) -> np.ndarray:
         """Deal the shards out, retrying failed ones; actors on this node write into ``shared`` when given.
 
-        Without ``shared``, each shard's scores are copied into the output as they arrive, while later shards
-        still run, and their object-store copy is released at once: only the last shard's copy is left when
-        the last result comes.
+        Without it, each shard's scores are copied into the output as they arrive (by taker threads,
+        while this loop deals on) and their object-store copy is released once copied.
         """
         written: dict[int, Written] = {}  # shard index -> note, for shards written into the shared output
         held: dict[int, np.ndarray] = {}  # shard index -> scores fetched while a shared output is still to come
-        takers = self._gatherers() if shared is None and self.gather_threads > 0 else None
-        gathered = Gathered(rows, f"model {self.spec.name}", *(takers[1:] if takers else ()))
+        takers = self._takers_now() if shared is None else None
+        gathered = takers.output(rows, f"model {self.spec.name}") if takers else Gathered(rows, f"model {self.spec.name}")
         failures = [0] * len(bounds)
         pending = deque(range(len(bounds)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
@@ -276,7 +266,7 @@ class InferencePool:
                     began = time.perf_counter()
                     result = ray.get(ref)
                     if isinstance(result, ray.ObjectRef) and takers is not None:  # big scores: taken off this loop
-                        taking[takers[0].submit(self._take, result, gathered, bounds[index])] = (index, actor)
+                        taking[takers.take(result, gathered, bounds[index])] = (index, actor)
                         continue
                     if isinstance(result, ray.ObjectRef):  # big scores the actor put into the object store
                         result = ray.get(result)
@@ -287,8 +277,7 @@ class InferencePool:
                     else:
                         gathered.put(bounds[index], result)
                     del result  # a shard copied in: its object-store copy goes with this last reference
-                    with self._lock:
-                        self._gather_seconds += time.perf_counter() - began
+                    self._add_gather(time.perf_counter() - began)
                 except (RayActorError, ObjectLostError) as exc:  # lost: the actor that put the scores died before they were read
                     self._retry(index, actor, exc, failures, pending)
             for job in [job for job in taking if job.done()]:
@@ -308,8 +297,7 @@ class InferencePool:
             for index, result in held.items():
                 gathered.put(bounds[index], result)
             out = gathered.array()
-        with self._lock:
-            self._gather_seconds += time.perf_counter() - began
+        self._add_gather(time.perf_counter() - began)
         return out
 
     def _retry(self, index: int, actor: Any, exc: Exception, failures: list[int], pending: deque[int]) -> None:
@@ -323,24 +311,18 @@ class InferencePool:
         self._replace(actor)
         pending.appendleft(index)
 
-    def _take(self, ref: Any, gathered: Gathered, bounds: tuple[int, int]) -> None:
-        """On a taker thread: one shard's scores out of the object store, into the output; its copy released."""
-        began = time.perf_counter()
-        scores = ray.get(ref)
-        gathered.put(bounds, scores)
-        del scores
-        with self._lock:
-            self._gather_seconds += time.perf_counter() - began
+    def _takers_now(self) -> Takers | None:
+        """The driver's taker threads at ``gather_threads`` (remade when it changed), or none at 0."""
+        if self._takers is not None and self._takers.threads != self.gather_threads:
+            self._takers.close()
+            self._takers = None
+        if self._takers is None and self.gather_threads > 0:
+            self._takers = Takers(ray.get, self.gather_threads, self._add_gather)
+        return self._takers
 
-    def _gatherers(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor, int]:
-        """The taker threads, the copy threads and how many (made once, remade when ``gather_threads`` changes)."""
-        if self._takers is None:
-            self._takers = ThreadPoolExecutor(_TAKERS, thread_name_prefix="vigil-take")
-        if self._copiers is None or self._copiers[0] != self.gather_threads:
-            if self._copiers is not None:
-                self._copiers[1].shutdown(wait=False)
-            self._copiers = (self.gather_threads, ThreadPoolExecutor(self.gather_threads, thread_name_prefix="vigil-gather"))
-        return self._takers, self._copiers[1], self._copiers[0]
+    def _add_gather(self, seconds: float) -> None:
+        with self._gather_lock:
+            self._gather_seconds += seconds
 
     def _shares(self, rows: int) -> bool:
         """Whether a call of ``rows`` rows has actors on this node write into a shared output file."""
@@ -407,45 +389,9 @@ class InferencePool:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
         self.actors = []
-        for threads in (self._takers, self._copiers[1] if self._copiers else None):
-            if threads is not None:
-                threads.shutdown(wait=False, cancel_futures=True)
-        self._takers = self._copiers = None
-
-
-_POOLS: dict[tuple[Any, ...], InferencePool] = {}
-
-
-def get_pool(
-    spec: ModelSpec,
-    base_dir: Path,
-    *,
-    task: str,
-    num_classes: int | None,
-    workers: WorkersSpec,
-    name_prefix: str = "vigil",
-    on_wait: Callable[[str], None] | None = None,
-) -> InferencePool:
-    """A warm pool for this model, reused across calls (and Prefect tasks) in one process.
-
-    Pools are keyed by the cluster, the model (its pinned sha256 and full spec)
-    and the resources asked for. ``on_wait`` hears about a wait for the cluster's room
-    when a pool is started (see :class:`InferencePool`).
-    """
-    key = (ray.get_runtime_context().get_job_id(), spec.sha256, spec.model_dump_json(), str(base_dir), task, num_classes, workers)
-    pool = _POOLS.get(key)
-    if pool is None or pool.closed:
-        pool = _POOLS[key] = InferencePool(
-            spec, base_dir, task=task, num_classes=num_classes, workers=workers, name_prefix=name_prefix, on_wait=on_wait
-        )
-    return pool
-
-
-def close_pools() -> None:
-    """Stop every pool :func:`get_pool` started in this process."""
-    for pool in _POOLS.values():
-        pool.close()
-    _POOLS.clear()
+        if self._takers is not None:
+            self._takers.close()
+            self._takers = None
 
 
 def _last_line(exc: BaseException) -> str:

@@ -12,7 +12,10 @@ Example:
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Executor
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -73,3 +76,37 @@ class Gathered:
     def array(self) -> np.ndarray:
         """The whole output (an empty float32 one when there were no rows and no shard)."""
         return self.out if self.out is not None else np.empty((0,), dtype=np.float32)
+
+
+class Takers:
+    """Driver threads that take shards' scores as they arrive and copy them into a call's output.
+
+    ``fetch`` gets one shard's scores from its reference (``ray.get``: the caller's Ray); a few taker
+    threads fetch at once, each copying into the output on up to ``threads`` copy threads, so the
+    loop that deals out shards does not wait on them. ``on_time`` hears each take's seconds.
+    """
+
+    def __init__(self, fetch: Callable[[Any], np.ndarray], threads: int, on_time: Callable[[float], None], takers: int = 4) -> None:
+        self.fetch, self.threads, self.on_time = fetch, threads, on_time
+        self._takers = ThreadPoolExecutor(takers, thread_name_prefix="vigil-take")
+        self._copiers = ThreadPoolExecutor(threads, thread_name_prefix="vigil-gather")
+
+    def output(self, rows: int, what: str) -> Gathered:
+        """An empty output of ``rows`` rows that this one's copy threads fill."""
+        return Gathered(rows, what, self._copiers, self.threads)
+
+    def take(self, ref: Any, gathered: Gathered, bounds: tuple[int, int]) -> Future[None]:
+        """Fetch one shard's scores and copy them into rows ``bounds`` of ``gathered``, on a taker thread."""
+        return self._takers.submit(self._take, ref, gathered, bounds)
+
+    def _take(self, ref: Any, gathered: Gathered, bounds: tuple[int, int]) -> None:
+        began = time.perf_counter()
+        scores = self.fetch(ref)
+        gathered.put(bounds, scores)
+        del scores  # its object-store copy goes with this last reference
+        self.on_time(time.perf_counter() - began)
+
+    def close(self) -> None:
+        """Stop the threads (takes under way finish; queued ones are dropped)."""
+        for threads in (self._takers, self._copiers):
+            threads.shutdown(wait=False, cancel_futures=True)

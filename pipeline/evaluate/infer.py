@@ -27,7 +27,7 @@ from suite.errors import VigilError
 from suite.settings import Settings
 from suite.spec import ModelSpec, SuiteSpec
 from workers.cluster import ensure_ray
-from workers.pool import close_pools, get_pool
+from workers.warm_pools import close_pools, get_pool
 from workers.row_files import RowFile
 
 

@@ -197,7 +197,7 @@ def infer_replay(plan: ReplayPlan, settings: Settings) -> str:
     if plan.candidate_source == "mirror":
         return logged_candidate(plan)
     from workers.cluster import ensure_ray
-    from workers.pool import close_pools, get_pool
+    from workers.warm_pools import close_pools, get_pool
     from workers.predictor import rows_of
 
     suite = plan.suite

@@ -38,7 +38,7 @@ def half_and_half(batch):
 @pytest.fixture(scope="module")
 def local_ray(local_ray: str) -> Iterator[str]:
     """The session's local Ray (2 CPUs, 1 simulated GPU), with no pool left warm by an earlier module holding its CPUs."""
-    from workers.pool import close_pools
+    from workers.warm_pools import close_pools
 
     close_pools()
     yield local_ray

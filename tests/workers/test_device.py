@@ -16,7 +16,8 @@ from suite.spec import ModelSpec, WorkersSpec
 from tests.conftest import start_session_ray
 from workers.checksum import sha256_file
 from workers.device import StreamedModel, parallel_copy
-from workers.pool import InferencePool, close_pools
+from workers.pool import InferencePool
+from workers.warm_pools import close_pools
 from workers.predictor import Predictor
 from workers.row_files import RowFile, write_rows
 

@@ -16,7 +16,8 @@ import ray
 from suite.errors import ChecksumError, PlacementTimeout, VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.cluster import ensure_ray
-from workers.pool import InferencePool, close_pools, get_pool
+from workers.pool import InferencePool
+from workers.warm_pools import close_pools, get_pool
 from workers.predictor import Predictor
 from workers.row_files import write_rows
 from workers.shared_output import SharedOutput, Written, write_at
