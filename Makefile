@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-durations test-fast lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,13 +31,19 @@ demo: install
 	$(BIN)/vigil card boosting --suite examples/breast_cancer/suite.yaml -o examples/breast_cancer/MODEL_CARD.md
 	$(BIN)/vigil runs --limit 5
 
-# JOBS=2 (default; JOBS= for one process): two pytest-xdist workers, each with its own Prefect server and Ray; a file stays on one worker, so module fixtures start once.
+# JOBS=2 (default; JOBS= for one process): two pytest-xdist workers, each with its own Prefect server and Ray; a file stays on one worker,
+# so module fixtures start once; files are dealt longest first (tests/durations.py), so no long file is left to the end.
 JOBS ?= 2
-XDIST = $(if $(JOBS),-n $(JOBS) --dist loadfile)
+XDIST = $(if $(JOBS),-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 
 test: install
 	$(BIN)/python examples/digits/train.py --quiet
 	$(BIN)/python -m pytest -q $(XDIST)
+
+# Refresh tests/durations.json (each test file's seconds, the order `make test` deals files in) from a full run.
+test-durations: install
+	$(BIN)/python examples/digits/train.py --quiet
+	$(BIN)/python -m pytest -q $(XDIST) --record-durations
 
 # The inner loop: no Prefect server, no Ray, no Postgres, no Chromium, no `vigil` subprocess (tests marked `slow` are left out).
 test-fast: install

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.durations import add_option, longest_first, register
+
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "examples" / "digits"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -24,13 +26,22 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 SERVICE_FIXTURES = frozenset({"prefect_server", "prefect_api", "local_ray", "session_ray", "session_services", "postgres_url", "postgres_server"})
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_option(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    register(config)
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `slow` every test that uses a service fixture or needs Postgres or Chromium."""
+    """Mark `slow` every test that uses a service fixture or needs Postgres or Chromium; the longest files first."""
     for item in items:
         if (SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
                 or item.get_closest_marker("postgres") or item.get_closest_marker("chromium")):
             item.add_marker(pytest.mark.slow)
+    longest_first(items)
 
 
 def _services_up() -> set[str]:
