@@ -3,10 +3,10 @@
 Example:
     >>> shard_bounds(10, shard_rows=4)
     [(0, 4), (4, 8), (8, 10)]
-    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10)][:6]
-    [250, 190, 140, 110, 80, 60]
-    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10, guided=False)]
+    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10)]
     [250, 250, 250, 250]
+    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10, guided=True)][:6]
+    [250, 190, 140, 110, 80, 60]
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from suite.errors import VigilError
 from workers.device import parallel_copy
 
 
-def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = True) -> list[tuple[int, int]]:
+def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = False) -> list[tuple[int, int]]:
     """Each shard's rows ``(start, stop)``, in order; one empty shard when there are no rows.
 
     Without ``parts`` every shard has ``shard_rows`` rows (CPU pools). With ``parts`` (GPU pools:
-    ``gpu_shards`` × actors) a shard takes ``1 / parts`` of the rows *still left*, in whole
-    ``batch``-es and at least ``shard_rows``: big shards first (few calls), ever smaller ones at
-    the end, so what is left when the GPU is done (the last shard's scores going back) is a
-    couple of batches, not ``1 / parts`` of the call (guided scheduling). ``guided=False`` cuts
-    even shards of ``1 / parts`` of all the rows instead.
+    ``gpu_shards`` × actors) the shards are even, ``1 / parts`` of the rows each, in whole
+    ``batch``-es and at least ``shard_rows``. ``guided=True`` makes each take ``1 / parts`` of the
+    rows *still left* instead, so they shrink toward the end (guided scheduling; on an H100 it
+    lost to even shards at every setting: each shard has a fixed cost, docs/architecture.md).
 
     Raises:
         ValueError: ``parts`` is below 1.

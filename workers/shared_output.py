@@ -1,8 +1,8 @@
 """One output file the driver owns and the actors on its node write their shards' scores into.
 
-Fetching every shard's scores through Ray's object store and copying them into
-the output is serial work on the driver at the end of a call: 55 ms of a 97 ms
-call for 4M × 10 float32 scores on an H200 (issue 17). Instead the driver names a
+Scores fetched through Ray's object store are mapped into the driver, where
+their pages stay counted, and copied into the output (by taker threads as shards
+arrive, :class:`workers.shards.Takers`). With a shared output the driver names a
 file in ``/dev/shm`` (a temporary folder when that is absent or too small);
 each actor on the driver's node maps the byte range of its shard (row offset ×
 row bytes, so a retried shard overwrites the same bytes) and copies its scores
