@@ -26,8 +26,9 @@ PUT_MIN_BYTES = 1 << 20
 class PredictorHost:
     """What runs inside an actor: one warm Predictor and an optional transform per shard."""
 
-    def __init__(self, spec: ModelSpec, base_dir: Path, task: str, num_classes: int | None, num_threads: int) -> None:
-        self.predictor = Predictor(spec, base_dir, task=task, num_classes=num_classes, num_threads=num_threads)
+    def __init__(self, spec: ModelSpec, base_dir: Path, task: str, num_classes: int | None, num_threads: int,
+                 lanes: int = 2) -> None:
+        self.predictor = Predictor(spec, base_dir, task=task, num_classes=num_classes, num_threads=num_threads, lanes=lanes)
         self.read_seconds = self.write_seconds = 0.0
 
     def placement(self) -> dict[str, Any]:

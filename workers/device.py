@@ -6,12 +6,13 @@ stream and two pinned staging buffers. While batch ``i`` computes, batch
 threads) and sent to the device with an async copy on the copy stream; events
 order the two streams, so no buffer is overwritten before the copy or the
 kernels reading it are done. Outputs (softmax applied on the device) are copied
-back, async, into the lane's pinned result buffer (allocated once, grown when a
-shard needs more rows: ``cudaHostAlloc`` is slow), which a call hands to its
-``sink`` while it still holds the lane (by default a copy is returned). Two
-lanes per model let a pool actor take the next shard while the current one
-computes (the actor runs two calls at a time); each lane waits only on its own
-streams.
+back, async, into a pinned result buffer taken for the call from the model's
+few (reused across calls: ``cudaHostAlloc`` is slow). A call gives its lane
+back as soon as the device is done and only then hands the buffer to its
+``sink`` (by default a copy is returned), so the next shard starts on that lane
+while this one's scores are still being put into the object store. Two lanes per
+model (``lanes``) let a pool actor run two shards at once; each lane waits only on
+its own streams.
 
 Rows reach the pinned buffers by torch's threaded ``copy_``, from an array or a
 memory-mapped row file: on the H200 host that moved 47–51 GB/s, where numpy
@@ -29,8 +30,9 @@ model: a pool actor serves one model.
 
 Each call also adds to host-side timers (:meth:`StreamedModel.stage_seconds`):
 ``fill`` (rows into pinned buffers), ``wait`` (waiting for a slot's previous
-copy), ``drain`` (waiting for the last kernels and result copies) and ``call``
-(the whole call), so a slow pipeline says where its time goes.
+copy), ``drain`` (waiting for the last kernels and result copies), ``lane``
+(waiting for a free lane) and ``call`` (the whole call), so a slow pipeline
+says where its time goes.
 
 GPU busy time is measured with CUDA events around each batch's kernels on the
 compute stream; :meth:`StreamedModel.busy_seconds` is the union of those
@@ -120,6 +122,7 @@ class StreamedModel:
         precision: one of :data:`PRECISIONS`.
         batch_size: rows per forward pass.
         softmax: apply softmax to 2-D outputs with more than one column (logits) on the device.
+        lanes: shards computed at once on a GPU (each call beyond them waits for a lane).
 
     Example:
         >>> import torch
@@ -128,15 +131,17 @@ class StreamedModel:
         (5, 3)
     """
 
-    def __init__(self, module: Any, device: str, precision: str, batch_size: int, *, softmax: bool) -> None:
+    def __init__(self, module: Any, device: str, precision: str, batch_size: int, *, softmax: bool, lanes: int = _LANES) -> None:
         autocast(precision, device)  # validates the precision
         self.module, self.device, self.precision = module, device, precision
         self.batch_size, self.softmax = batch_size, softmax
         self.cuda = device.startswith("cuda")
+        self.lanes = max(1, lanes)
         self._lanes: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
+        self._results: list[Any] = []  # free pinned result buffers, reused across calls
         self._intervals: list[tuple[float, float]] = []  # ms since self._origin, one per batch
         self._lock = threading.Lock()
-        self._stages = dict.fromkeys(("call", "fill", "wait", "drain", "calls"), 0.0)
+        self._stages = dict.fromkeys(("call", "fill", "wait", "drain", "lane", "calls"), 0.0)
         self._copiers: ThreadPoolExecutor | None = None
         import torch
 
@@ -145,14 +150,14 @@ class StreamedModel:
             self._origin = torch.cuda.Event(enable_timing=True)
             self._origin.record()
             self._origin.synchronize()
-            for _ in range(_LANES):
+            for _ in range(self.lanes):
                 self._lanes.put(_Lane(self))
 
     def __call__(self, array: Any, sink: Callable[[np.ndarray], Any] | None = None) -> Any:
         """Outputs for every row of ``array`` as float32 numpy (``(n, k)``, or ``(n,)`` for 1-D outputs).
 
-        With ``sink``, the outputs are handed to it (on a GPU: a view of the lane's pinned result
-        buffer, valid only during the call) and its return value is returned.
+        With ``sink``, the outputs are handed to it (on a GPU: a view of a pinned result buffer,
+        valid only during the call) and its return value is returned.
         """
         import torch
 
@@ -164,14 +169,38 @@ class StreamedModel:
                 result = self._on_cpu(values)
                 result = sink(result) if sink is not None else result
             else:
+                waited = time.perf_counter()
                 lane = self._lanes.get()
-                try:  # the lane's result buffer is reused by its next call: hand it out before releasing the lane
-                    outputs = lane.run(values)
-                    result = sink(outputs) if sink is not None else outputs.copy()
+                self._add(lane=time.perf_counter() - waited)
+                try:  # the lane goes back as soon as the device is done; its scores are handed out after
+                    outputs, buffer = lane.run(values)
                 finally:
                     self._lanes.put(lane)
+                try:
+                    result = sink(outputs) if sink is not None else outputs.copy()
+                finally:
+                    self._give_result(buffer)
         self._add(call=time.perf_counter() - began, calls=1)
         return result
+
+    def _take_result(self, rows: int, row_shape: tuple[int, ...]) -> Any:
+        """A pinned buffer of at least ``rows`` rows of ``row_shape`` (float32): a free one when one fits, else a new one."""
+        import torch
+
+        with self._lock:
+            fits = [i for i, b in enumerate(self._results) if tuple(b.shape[1:]) == row_shape and len(b) >= rows]
+            if fits:  # by place, not list.remove: tensors compare element by element
+                return self._results.pop(min(fits, key=lambda i: len(self._results[i])))
+        return torch.empty((rows, *row_shape), dtype=torch.float32, pin_memory=True)
+
+    def _give_result(self, buffer: Any) -> None:
+        """Put a result buffer back; beyond two per lane plus one (the most calls under way), the smallest are let go."""
+        if buffer is None:
+            return
+        with self._lock:
+            self._results.append(buffer)
+            self._results.sort(key=len, reverse=True)
+            del self._results[2 * self.lanes + 1 :]
 
     def fill(self, out: Any, values: np.ndarray, start: int, stop: int) -> None:
         """Rows ``start:stop`` of ``values`` into the tensor ``out`` with torch's own threaded copy.
@@ -254,7 +283,6 @@ class _Lane:
         self.copied = [torch.cuda.Event() for _ in range(2)]  # H→D copy of the slot's batch done
         self.consumed = [torch.cuda.Event() for _ in range(2)]  # kernels reading the slot's device buffer done
         self.buffers: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
-        self.result: Any = None  # pinned, reused across shards; grown (never per shard) when a shard needs more
 
     def _slots(self, values: Any) -> tuple[list[Any], list[Any]]:
         import torch
@@ -269,12 +297,13 @@ class _Lane:
             self.buffers[key] = (pinned, on_device)
         return self.buffers[key]
 
-    def run(self, values: Any) -> np.ndarray:
+    def run(self, values: Any) -> tuple[np.ndarray, Any]:
+        """The outputs of every row (a view of a pinned result buffer) and that buffer, for the owner to take back."""
         import torch
 
         owner, n = self.owner, len(values)
         if n == 0:
-            return np.zeros((0,), dtype=np.float32)
+            return np.zeros((0,), dtype=np.float32), None
         pinned, on_device = self._slots(values)
         out = None
         spans = []
@@ -296,7 +325,8 @@ class _Lane:
                 y = owner.forward(on_device[slot][:rows])
                 self.consumed[slot].record(self.compute_stream)
                 if out is None:
-                    out = self._result_buffer(n, tuple(y.shape[1:]))
+                    buffer = owner._take_result(n, tuple(y.shape[1:]))
+                    out = buffer[:n]
                 out[start:stop].copy_(y, non_blocking=True)
                 ended.record(self.compute_stream)
                 spans.append((began, ended))
@@ -304,16 +334,7 @@ class _Lane:
         self.compute_stream.synchronize()
         owner._add(drain=time.perf_counter() - drained)
         owner._record(spans)
-        return out.numpy()
-
-    def _result_buffer(self, rows: int, row_shape: tuple[int, ...]) -> Any:
-        """The first ``rows`` rows of the lane's pinned result buffer (the previous shard's copies are drained)."""
-        import torch
-
-        if self.result is None or tuple(self.result.shape[1:]) != row_shape or len(self.result) < rows:
-            self.result = None  # the old pages go back before the new ones are pinned
-            self.result = torch.empty((rows, *row_shape), dtype=torch.float32, pin_memory=True)
-        return self.result[:rows]
+        return out.numpy(), buffer
 
 
 def _staging_shape(values: np.ndarray, batch_size: int) -> tuple[int, ...]:

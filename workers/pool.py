@@ -19,12 +19,13 @@ torch against the pool's 0.90–0.93; the figures are in docs/architecture.md).
 On GPUs (issue 17) a ``device: cuda`` model gets one actor per GPU (unless
 ``workers.num_actors`` is given), running two shards at a time on
 :class:`workers.device.StreamedModel` lanes (``gpu_calls``), each call cut into
-four even shards per actor (``gpu_shards``, :func:`workers.shards.shard_bounds`).
+eight even shards per actor (``gpu_shards``, :func:`workers.shards.shard_bounds`).
 Given a :class:`~workers.row_files.RowFile`, actors read their own row ranges;
-scores of 1 MiB or more come back by reference from the lane's pinned buffer
-(:data:`workers.actor_host.PUT_MIN_BYTES`), and driver threads take each shard's
-as it arrives (:class:`workers.shards.Takers`, ``gather_threads``) while the
-loop deals out the next. docs/architecture.md has the design and the figures.
+scores of 1 MiB or more come back by reference from a pinned result buffer
+(:data:`workers.actor_host.PUT_MIN_BYTES`), put into the object store after the
+shard's lane has gone to the next shard, and driver threads take each shard's as
+it arrives (:class:`workers.shards.Takers`, ``gather_threads``) while the loop
+deals out the next. docs/architecture.md has the design and the figures.
 ``timings()`` says where a call's time goes, ``placements()`` where each actor
 runs, ``busy_seconds()`` how long the GPUs computed.
 """
@@ -62,7 +63,7 @@ Transform = Callable[[Batch, np.ndarray], Batch]
 _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
 _SHARED_MIN_ROWS = 65_536  # by default, CPU calls this big write into a shared file: smaller ones (a shadow replay's batches) gain no memory worth a file each
-_GPU_SHARDS_PER_ACTOR = 4  # a call's rows are cut into this many even shards per GPU actor (the H100 sweep: 4 beat 2, 8 and 16)
+_GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into this many even shards per GPU actor (docs/architecture.md: the H100 sweeps)
 _RemoteHost = ray.remote(PredictorHost)
 
 
@@ -83,15 +84,14 @@ class InferencePool:
             (default ``workers.start_timeout_s``).
         shared_output: whether actors on the driver's node write scores into a file the driver maps
             (:mod:`workers.shared_output`) instead of returning them through the object store. By
-            default on for CPU models' calls of 65,536 rows or more (for the driver's memory: at
-            10M rows × 10 classes, 381 MiB against 2 × 381 MiB), off for ``device: cuda`` ones (on
-            an H200 the file write took longer than the gather); docs/architecture.md has the figures.
+            default on for CPU models' calls of 65,536 rows or more (for the driver's memory), off for
+            ``device: cuda`` ones (slower there); docs/architecture.md has the figures.
         on_wait: told, every few seconds while actors are not yet placed, what they wait for and
             what the cluster has free (a busy shared cluster is a wait, not a hang).
-        gpu_calls: ``device: cuda`` only: shards one actor runs at once, 1 or 2 (default 2, one per
-            :class:`~workers.device.StreamedModel` lane); one more waits queued.
+        gpu_calls: ``device: cuda`` only: shards one actor computes at once, 1 or 2 (default 2, one per
+            :class:`~workers.device.StreamedModel` lane); as many more may put scores meanwhile.
         gpu_shards: ``device: cuda`` only: each shard is ``1 / gpu_shards`` of each actor's share of
-            the rows, in whole batches (default 4; :func:`workers.shards.shard_bounds`); with the
+            the rows, in whole batches (default 8; :func:`workers.shards.shard_bounds`); with the
             attribute ``gpu_guided`` set, of the rows still left. Both may be changed between calls;
             ``bench/gpu_sweep.py`` measures them.
         gather_threads: driver threads copying scores that come through the object store into the
@@ -132,11 +132,12 @@ class InferencePool:
         self.gpu_shards, self.gpu_guided = gpu_shards, False  # how calls are cut on GPUs; may be changed between calls
         self.shard_rows = shard_rows or 2 * spec.batch_size
         self._fixed_shards = shard_rows is not None
-        self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)))
+        self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)), gpu_calls)
         self._options: dict[str, Any] = {"num_cpus": workers.cpus_per_actor, "max_restarts": 0}
         num_actors = workers.num_actors
         if self.gpu:
-            self._options.update(num_gpus=workers.gpus_per_actor, max_concurrency=gpu_calls)
+            # a call gives its lane back before its scores are put into the object store: twice the lanes run at once
+            self._options.update(num_gpus=workers.gpus_per_actor, max_concurrency=2 * gpu_calls)
             gpus = ray.cluster_resources().get("GPU", 0)
             if "num_actors" not in workers.model_fields_set and gpus >= workers.gpus_per_actor:
                 num_actors = int(gpus // workers.gpus_per_actor)  # one actor per GPU by default
@@ -357,7 +358,7 @@ class InferencePool:
         for _, actor in in_flight.values():
             if id(actor) in busy:
                 busy[id(actor)] += 1
-        limit = self._gpu_calls + 1 if self.gpu else _IN_FLIGHT_PER_ACTOR
+        limit = 2 * self._gpu_calls + 1 if self.gpu else _IN_FLIGHT_PER_ACTOR
         for actor in self.actors:
             while pending and busy[id(actor)] < limit:
                 index = pending.popleft()

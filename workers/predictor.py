@@ -44,6 +44,7 @@ class Predictor:
         task: ``"classification"`` or ``"regression"``.
         num_classes: number of classes (needed for ``output: labels``).
         num_threads: torch intra-op threads; ``None`` leaves torch's default.
+        lanes: torch models on a GPU: shards computed at once (:class:`~workers.device.StreamedModel`).
 
     Raises:
         ChecksumError: the checkpoint is missing or does not match its pin.
@@ -58,6 +59,7 @@ class Predictor:
         task: str,
         num_classes: int | None,
         num_threads: int | None = None,
+        lanes: int = 2,
     ) -> None:
         self.spec = spec
         self.task = task
@@ -77,7 +79,8 @@ class Predictor:
         self.streamed: StreamedModel | None = None
         if self.model.module is not None:  # torch: batches fed on the device, softmax there too
             softmax = task == "classification" and self.output == "logits"
-            self.streamed = StreamedModel(self.model.module, self.model.device, spec.precision, spec.batch_size, softmax=softmax)
+            self.streamed = StreamedModel(self.model.module, self.model.device, spec.precision, spec.batch_size, softmax=softmax,
+                                          lanes=lanes)
 
     @property
     def device(self) -> str:

@@ -171,13 +171,13 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         assert sorted(g for p in placements for g in p["gpu_ids"]) == ["0", "1"]  # 2 GPUs → 2 actors, one GPU each
         assert {p["precision"] for p in placements} == {"bf16"} and all(p["node_ip"] for p in placements)
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
-        assert pool._bounds(len(x)) == [(0, 512), (512, 1024), (1024, 1500)]  # 1500 / (2 actors × 4) is below two batches
-        assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [125_184] * 7  # even shards of 1/8 of the rows, whole batches
-        pool.gpu_guided = True  # guided: 1/8 of the rows left each time, in whole batches, at least two
+        assert pool._bounds(len(x)) == [(0, 512), (512, 1024), (1024, 1500)]  # 1500 / (2 actors × 8) is below two batches
+        assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [62_720] * 15  # even shards of 1/16 of the rows, whole batches
+        pool.gpu_guided = True  # guided: 1/16 of the rows left each time, in whole batches, at least two
         bounds = pool._bounds(1_000_000)
         sizes = [b - a for a, b in bounds]
         assert bounds[0][0] == 0 and bounds[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
-        assert sizes[0] == 125_184 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
+        assert sizes[0] == 62_720 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
         assert sizes[-2] == 512  # the GPU's last shards return two batches of scores
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
@@ -191,9 +191,24 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
     pool = InferencePool(spec, tmp_path, task="classification", num_classes=5, workers=WorkersSpec(), name_prefix="t",
                          gpu_calls=1, gpu_shards=2)
     try:
-        assert pool._options["max_concurrency"] == 1 and pool._bounds(4096)[0] == (0, 1024)  # 4096 / (2 × 2), in whole batches
+        # one lane computing while one call puts its scores into the object store; 4096 / (2 × 2), in whole batches
+        assert pool._options["max_concurrency"] == 2 and pool._bounds(4096)[0] == (0, 1024)
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
         pool.close()
     with pytest.raises(ValueError, match="gpu_calls: expected 1 or 2, got 3"):
         InferencePool(spec, tmp_path, task="classification", num_classes=5, workers=WorkersSpec(), name_prefix="t", gpu_calls=3)
+
+
+def test_result_buffers_are_taken_back_by_identity_the_smallest_that_fits_first() -> None:
+    # (list.remove compared the tensors element by element: on the H100 two buffers of other lengths raised)
+    model = StreamedModel(torch.nn.Linear(4, 2).eval(), "cpu", "fp32", batch_size=8, softmax=True, lanes=1)
+    big, small, other = torch.zeros((100, 10)), torch.zeros((60, 10)), torch.zeros((200, 3))
+    for buffer in (big, small, other, None):
+        model._give_result(buffer)
+    assert model._take_result(50, (10,)) is small and model._take_result(50, (10,)) is big
+    assert model._take_result(150, (3,)) is other and model._results == []
+    for _ in range(5):
+        model._give_result(torch.zeros((10, 10)))
+    model._give_result(big)
+    assert len(model._results) == 3 and model._results[0] is big  # two per lane plus one kept, the biggest
