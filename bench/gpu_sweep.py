@@ -58,9 +58,9 @@ from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
 CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gather_threads); the first is the pool's default
-    (2, 4, False, False, 8), (2, 4, False, False, 0), (2, 2, False, False, 8), (2, 8, False, False, 8),
-    (2, 4, True, False, 8), (2, 8, True, False, 8), (1, 4, False, False, 8),
-    (2, 4, False, True, 8),
+    (2, 8, False, False, 8), (2, 4, False, False, 8), (2, 16, False, False, 8), (2, 8, True, False, 8),
+    (2, 8, False, False, 0),  # one pool for these (the knobs change between calls)
+    (1, 8, False, False, 8), (2, 8, False, True, 8),  # a pool each
 ]
 
 

@@ -273,11 +273,13 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
     print(f"[{name} {precision}] InferencePool ({gpus} actor(s), Arrow row file): {pool_rate:,.0f} {unit}, GPU idle {pool_idle:.0%};"
           f" max |pool - tuned| = {diff:.2e}")
     # where the pool's time goes (actors' own timers, summed over shards; two shards run at once per actor)
-    ms = {k: 1000 * statistics.median(t.get(k, 0.0) for t in stages) for k in ("read", "fill", "wait", "drain", "write", "call", "gather")}
+    ms = {k: 1000 * statistics.median(t.get(k, 0.0) for t in stages)
+          for k in ("read", "fill", "wait", "drain", "write", "call", "gather", "lane")}
     gbs = values.nbytes / 1e9 / max(ms["fill"] / 1000, 1e-9)
     print(f"[{name} {precision}] pool per call (ms, summed over {stages[-1].get('calls', 0):.0f} shards): read {ms['read']:.1f},"
           f" fill {ms['fill']:.1f} ({gbs:.1f} GB/s per lane), wait-for-slot {ms['wait']:.1f}, drain {ms['drain']:.1f},"
-          f" write {ms['write']:.1f}, model calls {ms['call']:.1f}; driver gather {ms['gather']:.1f}; wall {1000 * statistics.median(pool_s):.1f}")
+          f" write {ms['write']:.1f}, wait-for-lane {ms['lane']:.1f}, model calls {ms['call']:.1f}; driver gather {ms['gather']:.1f};"
+          f" wall {1000 * statistics.median(pool_s):.1f}")
     print(f"[{name} {precision}] tuned per call (ms): host copy into pinned {1000 * statistics.median(tuned_fill):.1f}"
           f" ({values.nbytes / 1e9 / max(statistics.median(tuned_fill), 1e-9):.1f} GB/s); wall {1000 * statistics.median(tuned_s):.1f}")
     if name.startswith("mlp"):
