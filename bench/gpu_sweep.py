@@ -6,7 +6,7 @@ the pool on the same rows (an Arrow row file each actor maps) for every
 configuration of:
 
 * ``gpu_calls`` (shards one actor runs at once: 1 or 2 lanes busy),
-* ``gpu_shards`` (each shard at most this fraction of each actor's rows: 2, 4, 8),
+* ``gpu_shards`` (each shard 1/N of each actor's rows: N = 4, 8 or 16),
 * ``gpu_guided`` (even shards, the default; or each of the rows still left, so
   shards shrink toward the end),
 * ``gather_threads`` (driver threads copying scores out of the object store off the dealing
