@@ -24,7 +24,7 @@ import argparse, sys, tempfile
 from pathlib import Path
 sys.path[:0] = ["bench"]
 import inference_cuda
-args = argparse.Namespace(rows=[20000, 8000], batch_size=4096, images=6, image_batch=4, precisions=["bf16"], repeats=1,
+args = argparse.Namespace(rows=[20000, 8000], batch_size=4096, images=2, image_batch=2, precisions=["bf16"], repeats=1,
                           pool_config=sys.argv[1] if len(sys.argv) > 1 else None)
 with tempfile.TemporaryDirectory() as tmp:
     print(f"ratio_vs_tuned_torch: {inference_cuda.run(args, Path(tmp)):.2f}")
