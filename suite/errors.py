@@ -39,3 +39,10 @@ class PlacementTimeout(VigilError):
 
     The wait already was the retry: a run does not wait again.
     """
+
+
+class ShardTimeout(VigilError):
+    """A shard's actor finished nothing within ``workers.shard_timeout_s`` on every try (``workers.max_retries``).
+
+    Each try already waited the timeout on a fresh actor: a run does not start them all again.
+    """

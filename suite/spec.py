@@ -102,6 +102,10 @@ class WorkersSpec(Frozen):
     max_retries: int = Field(default=3, ge=0)
     start_timeout_s: float = Field(default=300.0, gt=0)
     """How long a run waits for the cluster to place its actors (a shared cluster may be busy) before it fails; not retried."""
+    shard_timeout_s: float = Field(default=1800.0, gt=0, exclude_if=lambda seconds: seconds == 1800.0)
+    """How long an actor holding shards may finish none before it counts as stuck (a hung model call, a wedged GPU):
+    it is stopped and its shards dealt again on a replacement, within ``max_retries``. Left out of the suite's
+    fingerprint at its default."""
 
 
 class GateSpec(Frozen):

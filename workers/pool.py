@@ -7,9 +7,9 @@ driver puts every shard into the object store once (``ray.put``) and hands
 actors references; the optional ``transform`` (e.g. a perturbation bound to its
 seed) runs on the actor, so perturbed rows are made on the workers. Shards are
 dealt out dynamically, two in flight per actor so none waits for its next
-batch. A shard whose actor dies is retried on a replacement actor, up to
-``workers.max_retries`` times; results are keyed by shard index, so nothing is
-lost or counted twice.
+batch. A shard whose actor dies, or finishes nothing for ``workers.shard_timeout_s``
+(stuck: it is stopped), is retried on a replacement, up to ``workers.max_retries``
+times; results are keyed by shard index, so nothing is lost or counted twice.
 
 Why a hand-written pool and not Ray Data's ``map_batches`` with a callable
 class: Ray Data starts its actor pool for every dataset execution and tears it
@@ -26,8 +26,6 @@ scores of 1 MiB or more come back by reference from a pinned result buffer
 shard's lane has gone to the next shard, and driver threads take each shard's as
 it arrives (:class:`workers.shards.Takers`, ``gather_threads``) while the loop
 deals out the next. docs/architecture.md has the design and the figures.
-``timings()`` says where a call's time goes, ``placements()`` where each actor
-runs, ``busy_seconds()`` how long the GPUs computed.
 """
 
 from __future__ import annotations
@@ -47,14 +45,14 @@ import pandas as pd
 import ray
 from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError
 
-from suite.errors import PlacementTimeout, VigilError
+from suite.errors import PlacementTimeout, ShardTimeout, VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.checksum import verify_model
 from workers.actor_host import PredictorHost
 from workers.placement import asked, await_placement, free_of_total
 from workers.predictor import rows_of
 from workers.row_files import RowFile
-from workers.shards import Gathered, Takers, shard_bounds
+from workers.shards import Gathered, Takers, Watchdog, assemble, shard_bounds
 from workers.shared_output import SharedOutput, Written
 
 Batch = np.ndarray | pd.DataFrame
@@ -86,14 +84,12 @@ class InferencePool:
             (:mod:`workers.shared_output`) instead of returning them through the object store. By
             default on for CPU models' calls of 65,536 rows or more (for the driver's memory), off for
             ``device: cuda`` ones (slower there); docs/architecture.md has the figures.
-        on_wait: told, every few seconds while actors are not yet placed, what they wait for and
-            what the cluster has free (a busy shared cluster is a wait, not a hang).
+        on_wait: told, every few seconds while actors wait to be placed, what they wait for and what is free.
         gpu_calls: ``device: cuda`` only: shards one actor computes at once, 1 or 2 (default 2, one per
             :class:`~workers.device.StreamedModel` lane); as many more may put scores meanwhile.
-        gpu_shards: ``device: cuda`` only: each shard is ``1 / gpu_shards`` of each actor's share of
-            the rows, in whole batches (default 8; :func:`workers.shards.shard_bounds`); with the
-            attribute ``gpu_guided`` set, of the rows still left. Both may be changed between calls;
-            ``bench/gpu_sweep.py`` measures them.
+        gpu_shards: ``device: cuda`` only: each shard is ``1 / gpu_shards`` of each actor's rows, in whole
+            batches (default 8); with ``gpu_guided`` set, of the rows still left (:func:`workers.shards.shard_bounds`).
+            Both may be changed between calls; ``bench/gpu_sweep.py`` measures them.
         gather_threads: driver threads copying scores that come through the object store into the
             output (default: up to 8, the driver's CPUs). Shards are taken off the driver's loop by
             a few threads, so it deals out the next shards meanwhile; ``0`` takes each on the loop
@@ -185,13 +181,9 @@ class InferencePool:
         return ray.get([actor.busy_seconds.remote(reset) for actor in self.actors])
 
     def timings(self, reset: bool = False) -> dict[str, float]:
-        """Where the pool's time went since the last reset, in seconds summed over actors and shards.
-
-        ``read`` (rows and transform, on the actors), ``fill`` (rows into staging buffers), ``wait``
-        (for a staging slot), ``drain`` (for a shard's last kernels and copies), ``call`` (the model
-        calls), ``write`` (scores into the shared output), ``busy`` (device compute), ``calls``; and
-        ``gather`` (the driver waiting for each shard's result and copying object-store results into the output).
-        """
+        """Seconds since the last reset, summed over actors and shards: the actors' ``read`` (rows and transform),
+        ``write`` (into the shared output), ``busy`` (device compute) and their model's stages
+        (:meth:`~workers.device.StreamedModel.stage_seconds`); the driver's ``gather`` (results into the output)."""
         total: dict[str, float] = {}
         for times in ray.get([actor.timings.remote(reset) for actor in self.actors]):
             for key, value in times.items():
@@ -216,7 +208,8 @@ class InferencePool:
                 the shards already in the object store, so every variant of one dataset ships it once.
 
         Raises:
-            VigilError: a shard failed on more than ``workers.max_retries`` actors.
+            VigilError: a shard failed (its actor died, or was stuck past ``workers.shard_timeout_s``)
+                on more than ``workers.max_retries`` actors.
         """
         if self.closed:
             raise VigilError(f"model {self.spec.name}: the inference pool is closed")
@@ -255,14 +248,18 @@ class InferencePool:
         pending = deque(range(len(bounds)))
         in_flight: dict[Any, tuple[int, Any]] = {}  # result ref -> (shard index, actor it ran on)
         taking: dict[Future[None], tuple[int, Any]] = {}  # scores being taken out of the object store -> (shard, actor)
+        watch = Watchdog(self.workers.shard_timeout_s)
         while pending or in_flight or taking:
-            self._dispatch(pending, in_flight, shard, transform, shared, bounds)
+            self._dispatch(pending, in_flight, shard, transform, shared, bounds, watch)
             if in_flight:
-                done, _ = ray.wait(list(in_flight), num_returns=1)
+                done, _ = ray.wait(list(in_flight), num_returns=1, timeout=watch.wait_s({id(a) for _, a in in_flight.values()}))
+                if not done and self._kill_stuck(watch, in_flight, failures, pending):
+                    continue
             else:  # every shard ran: wait for the scores still being taken
                 done, _ = [], wait(taking, return_when=FIRST_COMPLETED)
             for ref in done:
                 index, actor = in_flight.pop(ref)
+                watch.finished(id(actor))
                 try:
                     began = time.perf_counter()
                     result = ray.get(ref)
@@ -288,24 +285,24 @@ class InferencePool:
                 except (RayActorError, ObjectLostError) as exc:
                     self._retry(index, actor, exc, failures, pending)
         began = time.perf_counter()
-        if shared is not None and len(held) < len(bounds):  # some actor wrote into the shared file
-            for index, result in held.items():  # as notes, so the shared file's shape is checked
-                written[index] = Written(len(result), result.dtype.str, tuple(result.shape[1:]))
-            out = shared.array([written[i] for i in sorted(written)])
-            for index, result in held.items():
-                out[bounds[index][0] : bounds[index][1]] = result
-        else:
-            for index, result in held.items():
-                gathered.put(bounds[index], result)
-            out = gathered.array()
+        out = assemble(gathered, held, written, bounds, shared)
         self._add_gather(time.perf_counter() - began)
         return out
+
+    def _kill_stuck(self, watch: Watchdog, in_flight: dict[Any, tuple[int, Any]], failures: list[int], pending: deque[int]) -> bool:
+        """Replace each actor that holds shards and finished none within ``workers.shard_timeout_s``; its shards go again."""
+        stuck = set(watch.stuck({id(actor) for _, actor in in_flight.values()}))
+        exc = ShardTimeout(f"no shard finished within {watch.timeout_s:g} s (workers.shard_timeout_s): the actor was stopped as stuck")
+        for ref, (index, actor) in [(r, v) for r, v in in_flight.items() if id(v[1]) in stuck]:
+            del in_flight[ref]
+            self._retry(index, actor, exc, failures, pending)
+        return bool(stuck)
 
     def _retry(self, index: int, actor: Any, exc: Exception, failures: list[int], pending: deque[int]) -> None:
         """Shard ``index`` failed on ``actor``: replace the actor and deal the shard again, within ``workers.max_retries``."""
         failures[index] += 1
-        if failures[index] > self.workers.max_retries:
-            raise VigilError(
+        if failures[index] > self.workers.max_retries:  # stuck on the last try too: the waits are not to be repeated
+            raise (ShardTimeout if isinstance(exc, ShardTimeout) else VigilError)(
                 f"model {self.spec.name}: shard {index} failed on {failures[index]} actors"
                 f" (workers.max_retries is {self.workers.max_retries}): {_last_line(exc)}"
             ) from None
@@ -353,6 +350,7 @@ class InferencePool:
         transform: Transform | None,
         shared: SharedOutput | None,
         bounds: list[tuple[int, int]],
+        watch: Watchdog,
     ) -> None:
         busy = {id(actor): 0 for actor in self.actors}
         for _, actor in in_flight.values():
@@ -361,6 +359,8 @@ class InferencePool:
         limit = 2 * self._gpu_calls + 1 if self.gpu else _IN_FLIGHT_PER_ACTOR
         for actor in self.actors:
             while pending and busy[id(actor)] < limit:
+                if not busy[id(actor)]:
+                    watch.started(id(actor))
                 index = pending.popleft()
                 output = (shared.path, bounds[index][0]) if shared is not None and self._local.get(id(actor)) else None
                 in_flight[actor.predict.remote(shard(index), transform, output)] = (index, actor)

@@ -21,6 +21,7 @@ import numpy as np
 
 from suite.errors import VigilError
 from workers.device import parallel_copy
+from workers.shared_output import SharedOutput, Written
 
 
 def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = False) -> list[tuple[int, int]]:
@@ -77,6 +78,25 @@ class Gathered:
         return self.out if self.out is not None else np.empty((0,), dtype=np.float32)
 
 
+def assemble(gathered: Gathered, held: dict[int, np.ndarray], written: dict[int, Written], bounds: list[tuple[int, int]],
+             shared: SharedOutput | None) -> np.ndarray:
+    """A call's output once every shard is in: the shared file when some actor wrote into it, else ``gathered``.
+
+    ``held`` are scores that came back as values (actors on other nodes, small shards), put into
+    whichever output is used; ``written`` the notes of shards written into the shared file.
+    """
+    if shared is not None and len(held) < len(bounds):  # some actor wrote into the shared file
+        for index, result in held.items():  # as notes, so the shared file's shape is checked
+            written[index] = Written(len(result), result.dtype.str, tuple(result.shape[1:]))
+        out = shared.array([written[i] for i in sorted(written)])
+        for index, result in held.items():
+            out[bounds[index][0] : bounds[index][1]] = result
+        return out
+    for index, result in held.items():
+        gathered.put(bounds[index], result)
+    return gathered.array()
+
+
 class Takers:
     """Driver threads that take shards' scores as they arrive and copy them into a call's output.
 
@@ -109,3 +129,38 @@ class Takers:
         """Stop the threads (takes under way finish; queued ones are dropped)."""
         for threads in (self._takers, self._copiers):
             threads.shutdown(wait=False, cancel_futures=True)
+
+
+class Watchdog:
+    """When each actor last showed progress, so one that holds shards and finishes none for ``timeout_s`` counts as stuck.
+
+    An actor's clock starts when it is handed a shard while it holds none, and restarts each time
+    it finishes one; shards queued behind others on a busy actor do not start it again.
+
+    Example:
+        >>> now = [0.0]
+        >>> watch = Watchdog(10.0, clock=lambda: now[0])
+        >>> watch.started(1); now[0] = 4.0; watch.started(2); now[0] = 11.0
+        >>> watch.stuck({1, 2}), watch.wait_s({2})
+        ([1], 3.0)
+    """
+
+    def __init__(self, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.timeout_s, self.clock = timeout_s, clock
+        self._since: dict[Any, float] = {}
+
+    def started(self, key: Any) -> None:
+        """The actor ``key`` was handed a shard while it held none."""
+        self._since[key] = self.clock()
+
+    finished = started  # a finished shard restarts the actor's clock
+
+    def stuck(self, busy: set[Any]) -> list[Any]:
+        """The actors among ``busy`` (those holding shards) that finished none for ``timeout_s``."""
+        now = self.clock()
+        return [key for key in busy if now - self._since.get(key, now) >= self.timeout_s]
+
+    def wait_s(self, busy: set[Any]) -> float:
+        """How long the pool may wait for a result before one of ``busy`` would count as stuck (at least 50 ms)."""
+        now = self.clock()
+        return max(0.05, min((self._since.get(key, now) + self.timeout_s - now for key in busy), default=self.timeout_s))

@@ -1,4 +1,4 @@
-"""A cluster that cannot serve a run: the run says so in one line with exit 2, never hangs or exits like a failed gate.
+"""A cluster that cannot serve a run (no room, no cluster, a stuck actor): one line with exit 2, never a hang or a failed gate.
 
 Ray queues an actor that asks for more than the cluster has free; before, `vigil run` sat
 silent for 300 s, then Prefect retried inference three times (20 minutes in all). Here a
@@ -71,6 +71,35 @@ def test_a_full_cluster_is_a_one_line_error_after_the_wait_and_not_retried(tmp_p
     assert [t.run_count for t in infer] == [1], [(t.name, t.run_count, t.state_name) for t in infer]  # the wait was not retried
     runs = subprocess.run([sys.executable, "-m", "cli.main", "runs", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert json.loads(runs.stdout) == [], runs.stdout  # nothing half-written: the run was discarded
+
+
+HUNG_MODEL = "import time\n\n\ndef predict(x):\n    time.sleep(600)  # a model call that never returns\n"
+
+
+def test_a_model_call_that_never_returns_is_a_one_line_error_after_the_timeout_and_not_retried(
+    tmp_path: Path, session_services: dict[str, str]
+) -> None:
+    import hashlib
+
+    suite = write_tiny_suite(tmp_path)
+    old_sha = hashlib.sha256((tmp_path / "model.py").read_bytes()).hexdigest()
+    (tmp_path / "model.py").write_text(HUNG_MODEL)
+    new_sha = hashlib.sha256(HUNG_MODEL.encode()).hexdigest()
+    suite.write_text(suite.read_text().replace(old_sha, new_sha)
+                     .replace("workers: {num_actors: 1}", "workers: {num_actors: 1, max_retries: 1, shard_timeout_s: 3}"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VIGIL_HOME": str(tmp_path / "home"), **session_services}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "cli.main", "run", str(suite)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]  # an error, not a failed gate, and not a hang
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: model m: shard 0 failed on 2 actors (workers.max_retries is 1): no shard finished within 3 s"
+        " (workers.shard_timeout_s): the actor was stopped as stuck"), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and time.perf_counter() - started < 200
+    infer = _infer_task_runs(suite)
+    assert [t.run_count for t in infer] == [1], [(t.name, t.run_count, t.state_name) for t in infer]  # the waits were not repeated
+    runs = subprocess.run([sys.executable, "-m", "cli.main", "runs", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(runs.stdout) == [], runs.stdout
 
 
 @pytest.fixture(autouse=True)

@@ -78,6 +78,11 @@ def test_good_suite_parses_and_fingerprint_is_stable() -> None:
     changed = copy.deepcopy(GOOD)
     changed["seed"] = 1
     assert parse_suite(changed, "a.yaml", Path("/x")).fingerprint() != a.fingerprint()
+    defaults = copy.deepcopy(GOOD)  # an execution setting added at its default leaves every suite's fingerprint as it was
+    defaults["workers"] = {**defaults.get("workers", {}), "shard_timeout_s": 1800}
+    assert parse_suite(defaults, "a.yaml", Path("/x")).fingerprint() == a.fingerprint()
+    defaults["workers"]["shard_timeout_s"] = 60
+    assert parse_suite(defaults, "a.yaml", Path("/x")).fingerprint() != a.fingerprint()
     assert a.baseline is not None and a.baseline.name == "mlp"
     assert [m.name for m in a.candidates] == ["cnn"]
     assert a.resolve("c.pt") == Path("/x/c.pt")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import ray
 
-from suite.errors import ChecksumError, PlacementTimeout, VigilError
+from suite.errors import ChecksumError, PlacementTimeout, ShardTimeout, VigilError
 from suite.spec import ModelSpec, WorkersSpec
 from workers.cluster import ensure_ray
 from workers.pool import InferencePool
@@ -38,6 +38,24 @@ class SeededNoise:
         time.sleep(self.delay)
         noise = np.stack([np.random.default_rng([self.seed, int(i)]).standard_normal(batch.shape[1]) for i in sample_ids])
         return (batch + noise).astype(np.float32)
+
+
+class HangOn:
+    """A picklable transform that hangs (sleeps ``seconds``) on the shard holding sample id ``sample``:
+    on every try, or only the first (its marker file made with O_EXCL, so one process wins)."""
+
+    def __init__(self, sample: int, marker: Path | None, seconds: float = 600.0) -> None:
+        self.sample, self.marker, self.seconds = sample, marker, seconds
+
+    def __call__(self, batch: np.ndarray, sample_ids: np.ndarray) -> np.ndarray:
+        if self.sample in sample_ids:
+            try:
+                if self.marker is not None:
+                    os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+                time.sleep(self.seconds)  # a hung model call, a wedged GPU
+            except FileExistsError:
+                pass  # hung once already: the retry goes through
+        return batch
 
 
 def many_rows(n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
@@ -363,3 +381,36 @@ def test_actors_that_cannot_be_placed_are_an_error_not_a_hang(tmp_path: Path, to
     while ray.available_resources().get("CPU") != 2 and time.monotonic() < deadline:  # the GCS frees killed actors' CPUs in a moment
         time.sleep(0.1)
     assert ray.available_resources().get("CPU") == 2, "the placed actors were not stopped"
+
+
+def test_a_stuck_actor_is_stopped_and_its_shards_dealt_again(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(2000)
+    spec = torchscript_spec.model_copy(update={"batch_size": 100})
+    workers = TWO.model_copy(update={"shard_timeout_s": 4.0})
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=workers, name_prefix="t")
+    try:
+        expected = pool.predict(features, ids)
+        before = list(pool.actors)
+        started = time.perf_counter()
+        scores = pool.predict(features, ids, transform=HangOn(sample=1500, marker=tmp_path / "hung"))
+        assert (tmp_path / "hung").exists(), "nothing hung: nothing was proven"
+        assert 4.0 <= time.perf_counter() - started < 120  # waited out the timeout, not the 600 s sleep
+        np.testing.assert_array_equal(scores, expected)  # every shard once, the stuck one computed again
+        assert sum(actor not in before for actor in pool.actors) == 1  # only the stuck actor was replaced
+    finally:
+        pool.close()
+
+
+def test_an_actor_stuck_on_every_try_is_an_error_naming_the_timeout(tmp_path: Path, torchscript_spec: ModelSpec) -> None:
+    features, ids = many_rows(500)
+    spec = torchscript_spec.model_copy(update={"batch_size": 100})
+    workers = WorkersSpec(num_actors=1, cpus_per_actor=1, max_retries=1, shard_timeout_s=2.0)
+    pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=workers, name_prefix="t")
+    try:
+        started = time.perf_counter()
+        with pytest.raises(ShardTimeout, match=r"model ts: shard 0 failed on 2 actors \(workers.max_retries is 1\): no shard"
+                                             r" finished within 2 s \(workers.shard_timeout_s\): the actor was stopped as stuck"):
+            pool.predict(features, ids, transform=HangOn(sample=1000, marker=None))
+        assert time.perf_counter() - started < 120
+    finally:
+        pool.close()
