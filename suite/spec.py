@@ -90,10 +90,9 @@ class BootstrapSpec(Frozen):
 class WorkersSpec(Frozen):
     """How many warm Ray actors serve each model, and their CPU/GPU share.
 
-    A ``device: cuda`` model gets one actor per GPU in the cluster unless ``num_actors``
-    is given (fractions of a GPU only when ``gpus_per_actor`` below 1 is asked for).
-    While the cluster has no room for the actors the run says so (the progress note names
-    what is free) and waits up to ``start_timeout_s``.
+    A ``device: cuda`` model gets one actor per GPU unless ``num_actors`` is given (fractions
+    only when ``gpus_per_actor`` is below 1). While the cluster has no room for the actors the
+    run says what is free and waits up to ``start_timeout_s``.
     """
 
     num_actors: PositiveInt = 2
@@ -103,9 +102,8 @@ class WorkersSpec(Frozen):
     start_timeout_s: float = Field(default=300.0, gt=0)
     """How long a run waits for the cluster to place its actors (a shared cluster may be busy) before it fails; not retried."""
     shard_timeout_s: float = Field(default=1800.0, gt=0, exclude_if=lambda seconds: seconds == 1800.0)
-    """How long an actor holding shards may finish none before it counts as stuck (a hung model call, a wedged GPU):
-    it is stopped and its shards dealt again on a replacement, within ``max_retries``. Left out of the suite's
-    fingerprint at its default."""
+    """How long an actor holding shards may finish none before it is stopped as stuck (a hung call, a wedged GPU) and its
+    shards dealt again, within ``max_retries``; left out of the fingerprint at its default."""
 
 
 class GateSpec(Frozen):
