@@ -87,36 +87,45 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
     pools: dict[tuple[int, bool], InferencePool] = {}
     try:
         for calls, shards, guided, shared, takers in configs:
-            pool = pools.get((calls, shared))
-            if pool is None:
+            try:
+                pool = pools.get((calls, shared))
+                if pool is None:
+                    for old in pools.values():
+                        old.close()
+                    pools.clear()
+                    pool = pools[(calls, shared)] = InferencePool(
+                        spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="sweep",
+                        gpu_calls=calls, shared_output=shared)
+                pool.gpu_shards, pool.gpu_guided, pool.gather_threads = shards, guided, takers
+                scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
+                walls, busy, gather = [], [], []
+                for _ in range(repeats):
+                    timed_baseline()
+                    pool.timings(reset=True)
+                    began = time.perf_counter()
+                    scores = pool.predict(rows, ids)
+                    walls.append(time.perf_counter() - began)
+                    times = pool.timings(reset=True)
+                    busy.append(times["busy"] / walls[-1] / max(1, len(pool.actors)))
+                    gather.append(times["gather"])
+                diff = float(np.abs(scores - expected).max())
+                rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
+                ratio = ratios[(calls, shards, guided, shared, takers)] = rate / base
+                print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
+                      f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}"
+                      f"{f', gather threads {takers}' if not shared else ''}"
+                      ":"
+                      f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
+                      f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
+                      f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)
+            except Exception as exc:  # a failing configuration (a stuck shard: 60 s) costs its line, not the sweep
+                ratios[(calls, shards, guided, shared, takers)] = 0.0
+                print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards} {'guided' if guided else 'even'}"
+                      f" {'shared file' if shared else 'object store'} gather threads {takers}: FAILED: {type(exc).__name__}: {exc}",
+                      flush=True)
                 for old in pools.values():
                     old.close()
                 pools.clear()
-                pool = pools[(calls, shared)] = InferencePool(
-                    spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="sweep",
-                    gpu_calls=calls, shared_output=shared)
-            pool.gpu_shards, pool.gpu_guided, pool.gather_threads = shards, guided, takers
-            scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
-            walls, busy, gather = [], [], []
-            for _ in range(repeats):
-                timed_baseline()
-                pool.timings(reset=True)
-                began = time.perf_counter()
-                scores = pool.predict(rows, ids)
-                walls.append(time.perf_counter() - began)
-                times = pool.timings(reset=True)
-                busy.append(times["busy"] / walls[-1] / max(1, len(pool.actors)))
-                gather.append(times["gather"])
-            diff = float(np.abs(scores - expected).max())
-            rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
-            ratio = ratios[(calls, shards, guided, shared, takers)] = rate / base
-            print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
-                  f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}"
-                  f"{f', gather threads {takers}' if not shared else ''}"
-                  ":"
-                  f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
-                  f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
-                  f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)
     finally:
         for pool in pools.values():
             pool.close()
@@ -157,7 +166,7 @@ def main() -> None:
         folder = Path(tmp)
 
         model = save_models(folder)[0]
-        workers = WorkersSpec(cpus_per_actor=threads)
+        workers = WorkersSpec(cpus_per_actor=threads, shard_timeout_s=60, max_retries=0)  # a hang costs a minute, not the step
         rows = write_rows(folder / "rows.arrow", values)
         configs = [CONFIGS[i] for i in args.configs] if args.configs else CONFIGS
         ratios = {p: sweep(p, values, rows, args.batch_size, folder, model, workers, args.repeats, configs) for p in args.precisions}

@@ -306,7 +306,8 @@ def run(args, folder: Path) -> float:
     rng = np.random.default_rng(0)
     features = rng.standard_normal((max(args.rows), 64), dtype=np.float32)
     images = rng.integers(0, 256, (args.images, 3, 224, 224), dtype=np.uint8)
-    workers = WorkersSpec(cpus_per_actor=threads)  # num_actors not given: one actor per GPU
+    # num_actors not given: one actor per GPU; a shard stuck a minute fails that model's line, not the whole GPU session
+    workers = WorkersSpec(cpus_per_actor=threads, shard_timeout_s=60, max_retries=0)
     knobs = json.loads(Path(args.pool_config).read_text()) if getattr(args, "pool_config", None) else {}
     print(f"pool knobs: {knobs or 'the defaults'}")
     sizes = sorted(args.rows)

@@ -226,7 +226,8 @@ class InferencePool:
                 shards[index] = ray.put((rows_of(features, start, stop), np.asarray(sample_ids[start:stop])))
             return shards[index]
 
-        shared = SharedOutput.create(len(features), 4 * (self._args[3] or 16)) if self._shares(len(features)) else None
+        shares = self._shared and len(features) >= self._shared_min_rows  # actors on this node write into a shared file
+        shared = SharedOutput.create(len(features), 4 * (self._args[3] or 16)) if shares else None
         try:
             return self._run(len(features), bounds, shard, transform, shared)
         finally:
@@ -295,6 +296,7 @@ class InferencePool:
         exc = ShardTimeout(f"no shard finished within {watch.timeout_s:g} s (workers.shard_timeout_s): the actor was stopped as stuck")
         for ref, (index, actor) in [(r, v) for r, v in in_flight.items() if id(v[1]) in stuck]:
             del in_flight[ref]
+            self._replace(actor)  # stopped even when its shard has no retry left: the pool stays whole for later calls
             self._retry(index, actor, exc, failures, pending)
         return bool(stuck)
 
@@ -321,10 +323,6 @@ class InferencePool:
     def _add_gather(self, seconds: float) -> None:
         with self._gather_lock:
             self._gather_seconds += seconds
-
-    def _shares(self, rows: int) -> bool:
-        """Whether a call of ``rows`` rows has actors on this node write into a shared output file."""
-        return self._shared and rows >= self._shared_min_rows
 
     def _bounds(self, rows: int) -> list[tuple[int, int]]:
         """This call's shards (:func:`workers.shards.shard_bounds`): ``shard_rows`` each on CPUs, ``gpu_shards`` per actor on GPUs."""

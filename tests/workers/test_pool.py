@@ -407,10 +407,12 @@ def test_an_actor_stuck_on_every_try_is_an_error_naming_the_timeout(tmp_path: Pa
     workers = WorkersSpec(num_actors=1, cpus_per_actor=1, max_retries=1, shard_timeout_s=2.0)
     pool = InferencePool(spec, tmp_path, task="classification", num_classes=3, workers=workers, name_prefix="t")
     try:
+        expected = pool.predict(features, ids)
         started = time.perf_counter()
         with pytest.raises(ShardTimeout, match=r"model ts: shard 0 failed on 2 actors \(workers.max_retries is 1\): no shard"
                                              r" finished within 2 s \(workers.shard_timeout_s\): the actor was stopped as stuck"):
             pool.predict(features, ids, transform=HangOn(sample=1000, marker=None))
         assert time.perf_counter() - started < 120
+        np.testing.assert_array_equal(pool.predict(features, ids), expected)  # the stuck actors were stopped and replaced
     finally:
         pool.close()
