@@ -194,7 +194,7 @@ class StreamedModel:
         return torch.empty((rows, *row_shape), dtype=torch.float32, pin_memory=True)
 
     def _give_result(self, buffer: Any) -> None:
-        """Put a result buffer back; beyond two per lane plus one (the most calls under way), the smallest are let go."""
+        """Put a result buffer back; beyond ``2 × lanes + 1`` (a pool actor runs up to twice its lanes' calls), the smallest go."""
         if buffer is None:
             return
         with self._lock:

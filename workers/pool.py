@@ -294,10 +294,11 @@ class InferencePool:
         """Replace each actor that holds shards and finished none within ``workers.shard_timeout_s``; its shards go again."""
         stuck = set(watch.stuck({id(actor) for _, actor in in_flight.values()}))
         exc = ShardTimeout(f"no shard finished within {watch.timeout_s:g} s (workers.shard_timeout_s): the actor was stopped as stuck")
+        for actor in {id(a): a for _, a in in_flight.values() if id(a) in stuck}.values():
+            self._replace(actor)  # first, so it is stopped even when a shard of it has no retry left
         for ref, (index, actor) in [(r, v) for r, v in in_flight.items() if id(v[1]) in stuck]:
             del in_flight[ref]
-            self._replace(actor)  # stopped even when its shard has no retry left: the pool stays whole for later calls
-            self._retry(index, actor, exc, failures, pending)
+            self._retry(index, actor, exc, failures, pending)  # (its actor is already replaced)
         return bool(stuck)
 
     def _retry(self, index: int, actor: Any, exc: Exception, failures: list[int], pending: deque[int]) -> None:
