@@ -235,6 +235,7 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
     """Time one model at one precision on both sides; print its lines and return pool/tuned."""
     unit = "images/s" if values.ndim > 2 else "rows/s"
     rows = write_rows(folder / f"{name}.arrow", values)
+    os.sync()  # the file's dirty pages written back now, not by the kernel while the calls are timed
     spec = ModelSpec(name=f"{name}-{precision}", format="torchscript", path=path.name, sha256=sha256_file(path),
                      device="cuda", batch_size=batch, precision=precision)
     tuned = baseline(path, values, batch, precision)

@@ -171,14 +171,15 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         assert sorted(g for p in placements for g in p["gpu_ids"]) == ["0", "1"]  # 2 GPUs → 2 actors, one GPU each
         assert {p["precision"] for p in placements} == {"bf16"} and all(p["node_ip"] for p in placements)
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
-        assert pool._bounds(len(x)) == [(0, 512), (512, 1024), (1024, 1500)]  # 1500 / (2 actors × 8) is below two batches
+        # 1500 / (2 actors × 8) is below four batches (of 256): shards of four, so each lane's two slots overlap copy and compute
+        assert pool._bounds(len(x)) == [(0, 1024), (1024, 1500)]
         assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [62_720] * 15  # even shards of 1/16 of the rows, whole batches
-        pool.gpu_guided = True  # guided: 1/16 of the rows left each time, in whole batches, at least two
+        pool.gpu_guided = True  # guided: 1/16 of the rows left each time, in whole batches, at least four
         bounds = pool._bounds(1_000_000)
         sizes = [b - a for a, b in bounds]
         assert bounds[0][0] == 0 and bounds[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
         assert sizes[0] == 62_720 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
-        assert sizes[-2] == 512  # the GPU's last shards return two batches of scores
+        assert sizes[-2] == 1024  # the GPU's last shards return four batches of scores
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
         pool.close()
@@ -191,8 +192,9 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
     pool = InferencePool(spec, tmp_path, task="classification", num_classes=5, workers=WorkersSpec(), name_prefix="t",
                          gpu_calls=1, gpu_shards=2)
     try:
-        # one lane computing while one call puts its scores into the object store; 4096 / (2 × 2), in whole batches
+        # one lane computing while one call puts its scores into the object store; 4096 / (2 actors × 2), in whole batches
         assert pool._options["max_concurrency"] == 2 and pool._bounds(4096)[0] == (0, 1024)
+        assert pool._bounds(2048) == [(0, 1024), (1024, 2048)]  # 2048 / 4 would be two batches: four each instead
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
         pool.close()
