@@ -8,8 +8,6 @@ starts.
 from __future__ import annotations
 
 import os
-import signal
-import sys
 from pathlib import Path
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
@@ -114,8 +112,11 @@ def serve(
     from reports.serve import ARTIFACTS_URL_ENV, ArtifactServer
     from suite.settings import load_settings
 
-    # Until Prefect's runner installs its own handler, a SIGTERM still stops everything cleanly.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from cli.stop_signal import StopOnTerm
+
+    # Until Prefect's runner installs its own handler, a SIGTERM still stops everything cleanly; one whose SystemExit a
+    # finaliser swallowed is sent again (to whichever handler is installed by then)
+    stop = StopOnTerm().install()
     settings = load_settings()
     folder = serve_folder(settings.home)
     api_url = api_url or os.environ.get("PREFECT_API_URL")
@@ -145,6 +146,7 @@ def serve(
     except VigilError as exc:
         _fail(str(exc))
     finally:
+        stop.cleaning()
         if spares is not None:
             spares.stop()
         for name in RAY_JOIN_ENV:
