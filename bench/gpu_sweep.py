@@ -9,6 +9,8 @@ configuration of:
 * ``gpu_shards`` (each shard 1/N of each actor's rows: N = 4, 8 or 16),
 * ``gpu_guided`` (even shards, the default; or each of the rows still left, so
   shards shrink toward the end),
+* ``gpu_taper`` (the last round of even shards, one per lane, cut into 1, 2 or 4 times as many,
+  so less is left to return once the GPU is done),
 * ``gather_threads`` (driver threads copying scores out of the object store off the dealing
   loop: 8; or 0, one copy at a time on the loop),
 * scores returned through the object store (the default) or written into a
@@ -57,14 +59,14 @@ from workers.cluster import ensure_ray
 from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
-CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gather_threads); the first is the pool's default
-    (2, 8, False, False, 8), (2, 4, False, False, 8), (2, 16, False, False, 8), (2, 8, True, False, 8),
-    (2, 8, False, False, 0),  # one pool for these (the knobs change between calls)
-    (1, 8, False, False, 8), (2, 8, False, True, 8),  # a pool each
+CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gather_threads, gpu_taper); the first is the pool's default
+    (2, 8, False, False, 8, 1), (2, 4, False, False, 8, 1), (2, 16, False, False, 8, 1), (2, 8, True, False, 8, 1),
+    (2, 8, False, False, 0, 1), (2, 8, False, False, 8, 2), (2, 8, False, False, 8, 4),  # one pool for these (knobs change between calls)
+    (1, 8, False, False, 8, 1), (2, 8, False, True, 8, 1),  # a pool each
 ]
 
 
-KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gather_threads")
+KNOBS = ("gpu_calls", "gpu_shards", "gpu_guided", "shared_output", "gather_threads", "gpu_taper")
 _CLEAR_GAIN = 0.03  # a configuration replaces the default only when its worst ratio beats the default's by this much
 
 
@@ -86,7 +88,7 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
     ratios: dict[tuple, float] = {}
     pools: dict[tuple[int, bool], InferencePool] = {}
     try:
-        for calls, shards, guided, shared, takers in configs:
+        for calls, shards, guided, shared, takers, taper in configs:
             try:
                 pool = pools.get((calls, shared))
                 if pool is None:
@@ -96,7 +98,7 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                     pool = pools[(calls, shared)] = InferencePool(
                         spec, folder, task="classification", num_classes=10, workers=workers, name_prefix="sweep",
                         gpu_calls=calls, shared_output=shared)
-                pool.gpu_shards, pool.gpu_guided, pool.gather_threads = shards, guided, takers
+                pool.gpu_shards, pool.gpu_guided, pool.gather_threads, pool.gpu_taper = shards, guided, takers, taper
                 scores = pool.predict(rows, ids)  # warm-up for this shard size (pinned buffers grown, pages mapped)
                 walls, busy, gather = [], [], []
                 for _ in range(repeats):
@@ -110,17 +112,17 @@ def sweep(precision: str, values: np.ndarray, rows: RowFile, batch: int, folder:
                     gather.append(times["gather"])
                 diff = float(np.abs(scores - expected).max())
                 rate, base = len(values) / statistics.median(walls), len(values) / statistics.median(tuned)
-                ratio = ratios[(calls, shards, guided, shared, takers)] = rate / base
+                ratio = ratios[(calls, shards, guided, shared, takers, taper)] = rate / base
                 print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards:>2} {'guided' if guided else 'even  '}"
-                      f" {len(pool._bounds(len(values))):>3} shards, {'shared file ' if shared else 'object store'}"
+                      f" {len(pool._bounds(len(values))):>3} shards (taper {taper}), {'shared file ' if shared else 'object store'}"
                       f"{f', gather threads {takers}' if not shared else ''}"
                       ":"
                       f" {rate / 1e6:6.1f} M rows/s, ratio {ratio:.2f} (tuned {base / 1e6:.1f} M), GPU idle"
                       f" {1 - statistics.median(busy):.0%}, gather {1000 * statistics.median(gather):.0f} ms,"
                       f" wall {1000 * statistics.median(walls):.0f} ms, max |pool - tuned| {diff:.1e}", flush=True)
             except Exception as exc:  # a failing configuration (a stuck shard: 60 s) costs its line, not the sweep
-                ratios[(calls, shards, guided, shared, takers)] = 0.0
-                print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards} {'guided' if guided else 'even'}"
+                ratios[(calls, shards, guided, shared, takers, taper)] = 0.0
+                print(f"[mlp {precision}] gpu_calls {calls} gpu_shards {shards} {'guided' if guided else 'even'} taper {taper}"
                       f" {'shared file' if shared else 'object store'} gather threads {takers}: FAILED: {type(exc).__name__}: {exc}",
                       flush=True)
                 for old in pools.values():

@@ -222,7 +222,7 @@ def pool_for(spec: ModelSpec, folder: Path, workers: WorkersSpec, knobs: dict | 
     knobs = dict(knobs or {})
     at_start = {k: knobs.pop(k) for k in ("gpu_calls", "shared_output") if k in knobs}
     pool = InferencePool(spec, folder, task="classification", num_classes=None, workers=workers, name_prefix="bench", **at_start)
-    for key, value in knobs.items():  # gpu_shards, gpu_guided, gather_threads: read at each call
+    for key, value in knobs.items():  # gpu_shards, gpu_guided, gpu_taper, gather_threads: read at each call
         if not hasattr(pool, key):
             pool.close()
             raise ValueError(f"pool config: unknown knob {key!r}")
@@ -242,7 +242,8 @@ def bench_model(name: str, path: Path, values: np.ndarray, batch: int, precision
     started = time.perf_counter()
     pool = pool_for(spec, folder, workers, knobs)
     placements = pool.placements()
-    print(f"[{name} {precision}] pool start {time.perf_counter() - started:.1f} s; {len(pool._bounds(len(values)))} shards,"
+    print(f"[{name} {precision}] pool start {time.perf_counter() - started:.1f} s; {len(pool._bounds(len(values)))} shards"
+          f" (taper {pool.gpu_taper}),"
           f" gpu_calls {pool._gpu_calls}, {'guided' if pool.gpu_guided else 'even'}, gather threads {pool.gather_threads},"
           f" {'shared file' if pool._shared else 'object store'}; placement: "
           + "; ".join(f"pid {p['pid']} node {p['node_ip']} gpu_ids {p['gpu_ids']} {p.get('gpu_name', p['device'])}"

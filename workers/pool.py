@@ -89,8 +89,8 @@ class InferencePool:
         gpu_calls: ``device: cuda`` only: shards one actor computes at once, 1 or 2 (default 2, one per
             :class:`~workers.device.StreamedModel` lane); as many more may put scores meanwhile.
         gpu_shards: ``device: cuda`` only: each shard is ``1 / gpu_shards`` of each actor's rows, in whole
-            batches (default 8), and at least 4 batches each; with ``gpu_guided`` set, of the rows still left (:func:`workers.shards.shard_bounds`).
-            Both may be changed between calls; ``bench/gpu_sweep.py`` measures them.
+            batches (default 8), and at least 4 batches each; with ``gpu_guided`` set, of the rows still left; ``gpu_taper``
+            cuts the last round finer (:func:`workers.shards.shard_bounds`). All may change between calls (``bench/gpu_sweep.py``).
         gather_threads: driver threads copying scores that come through the object store into the
             output (default: up to 8, the driver's CPUs). Shards are taken off the driver's loop by
             a few threads, so it deals out the next shards meanwhile; ``0`` takes each on the loop
@@ -126,7 +126,7 @@ class InferencePool:
         self.workers = workers
         self.gpu = spec.device == "cuda"
         self._gpu_calls = gpu_calls
-        self.gpu_shards, self.gpu_guided = gpu_shards, False  # how calls are cut on GPUs; may be changed between calls
+        self.gpu_shards, self.gpu_guided, self.gpu_taper = gpu_shards, False, 1  # how calls are cut on GPUs; may change between calls
         self.shard_rows = shard_rows or 2 * spec.batch_size
         self._fixed_shards = shard_rows is not None
         self._args = (spec, Path(base_dir), task, num_classes, max(1, int(workers.cpus_per_actor)), gpu_calls)
@@ -331,7 +331,7 @@ class InferencePool:
         if not self.gpu or self._fixed_shards:
             return shard_bounds(rows, shard_rows=self.shard_rows)
         return shard_bounds(rows, shard_rows=_GPU_MIN_BATCHES * self.spec.batch_size, parts=self.gpu_shards * max(1, len(self.actors)),
-                            batch=self.spec.batch_size, guided=self.gpu_guided)
+                            batch=self.spec.batch_size, guided=self.gpu_guided, taper=self.gpu_taper, lanes=self._gpu_calls * max(1, len(self.actors)))
 
     def _shard_refs(self, data_key: str | None, bounds: list[tuple[int, int]]) -> list[Any]:
         """The shard reference slots for this call: the last dataset's when its key and cuts match."""

@@ -7,6 +7,8 @@ Example:
     [250, 250, 250, 250]
     >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10, guided=True)][:6]
     [250, 190, 140, 110, 80, 60]
+    >>> [b - a for a, b in shard_bounds(1000, shard_rows=20, parts=4, batch=10, taper=2, lanes=2)]
+    [250, 250, 130, 130, 130, 110]
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from workers.device import parallel_copy
 from workers.shared_output import SharedOutput, Written
 
 
-def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = False) -> list[tuple[int, int]]:
+def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch: int = 1, guided: bool = False,
+                 taper: int = 1, lanes: int = 1) -> list[tuple[int, int]]:
     """Each shard's rows ``(start, stop)``, in order; one empty shard when there are no rows.
 
     Without ``parts`` every shard has ``shard_rows`` rows (CPU pools). With ``parts`` (GPU pools:
@@ -32,6 +35,9 @@ def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch:
     ``batch``-es and at least ``shard_rows``. ``guided=True`` makes each take ``1 / parts`` of the
     rows *still left* instead, so they shrink toward the end (guided scheduling; on an H100 it
     lost to even shards at every setting: each shard has a fixed cost, docs/architecture.md).
+    ``taper=k`` cuts the rows of the last round of even shards (the last ``lanes``, computed at
+    once) into ``k`` times as many, so the scores still to be returned once the device is done are
+    a ``k``-th as big (each still in whole batches and at least ``shard_rows``).
 
     Raises:
         ValueError: ``parts`` is below 1.
@@ -47,6 +53,10 @@ def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch:
             size = max(shard_rows, -(-share // batch) * batch)  # whole batches: every forward pass is full
         bounds.append((start, min(start + size, rows)))
         start += size
+    if taper > 1 and not guided and len(bounds) > lanes:
+        tail = bounds[-lanes][0]
+        bounds = bounds[:-lanes] + [(tail + a, tail + b) for a, b in shard_bounds(rows - tail, shard_rows=shard_rows,
+                                                                                   parts=lanes * taper, batch=batch)]
     return bounds or [(0, 0)]
 
 

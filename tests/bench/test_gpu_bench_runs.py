@@ -38,7 +38,8 @@ def _bench(*argv: str) -> list[str]:
     return done.stdout.strip().splitlines()
 
 
-KNOBS = {"gpu_calls": 1, "gpu_shards": 2, "gpu_guided": True, "shared_output": False, "gather_threads": 2}  # none the default
+KNOBS = {"gpu_calls": 1, "gpu_shards": 2, "gpu_guided": True, "shared_output": False, "gather_threads": 2,
+         "gpu_taper": 2}  # none the default
 
 
 def test_the_cuda_bench_runs_both_models_at_every_mlp_size_at_the_knobs_given(tmp_path: Path) -> None:
@@ -61,9 +62,10 @@ def test_the_knob_sweep_runs_every_configuration_and_writes_its_choice_for_the_c
     lines = _bench("bench/gpu_sweep.py", "--rows", "12000", "--batch-size", "2048", "--precisions", "bf16", "--repeats", "1",
                    "--best-config", str(best))
     configs = [line for line in lines if line.startswith("[mlp bf16] gpu_calls ")]
-    assert len(configs) == 7 and all("max |pool - tuned|" in line for line in configs), lines
+    assert len(configs) == 9 and all("max |pool - tuned|" in line for line in configs), lines
     assert "gpu_calls 2 gpu_shards  8 even" in configs[0] and "gather threads 8" in configs[0] and "gather threads 0" in configs[4]
-    assert "gpu_calls 1 " in configs[5] and "shared file" in configs[-1]
+    assert "(taper 1)" in configs[0] and "(taper 2)" in configs[5] and "(taper 4)" in configs[6]
+    assert "gpu_calls 1 " in configs[7] and "shared file" in configs[-1]
     assert lines[-1].startswith("best_ratio_vs_tuned_torch: ") and float(lines[-1].split(": ")[1]) > 0
     knobs = json.loads(best.read_text())
     assert set(knobs) == set(KNOBS)  # what the CUDA bench takes (the test above)

@@ -180,6 +180,11 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         assert bounds[0][0] == 0 and bounds[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
         assert sizes[0] == 62_720 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
         assert sizes[-2] == 1024  # the GPU's last shards return four batches of scores
+        pool.gpu_guided, pool.gpu_taper = False, 4  # even, the last round (one shard per lane: 2 actors × 2) in 4× as many
+        sizes = [b - a for a, b in pool._bounds(1_000_000)]
+        assert sizes[:12] == [62_720] * 12 and len(sizes) == 12 + 16 and sum(sizes) == 1_000_000
+        assert sizes[12:-1] == [15_616] * 15  # (1,000,000 - 12 × 62,720) / 16 in whole batches of 256
+        pool.gpu_taper = 1
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
         pool.close()
