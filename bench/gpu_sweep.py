@@ -60,9 +60,9 @@ from workers.pool import InferencePool
 from workers.row_files import RowFile, write_rows
 
 CONFIGS = [  # (gpu_calls, gpu_shards, gpu_guided, shared_output, gather_threads, gpu_taper); the first is the pool's default
-    (2, 8, False, False, 8, 1), (2, 4, False, False, 8, 1), (2, 16, False, False, 8, 1), (2, 8, True, False, 8, 1),
-    (2, 8, False, False, 0, 1), (2, 8, False, False, 8, 2), (2, 8, False, False, 8, 4),  # one pool for these (knobs change between calls)
-    (1, 8, False, False, 8, 1), (2, 8, False, True, 8, 1),  # a pool each
+    (2, 16, False, False, 8, 1), (2, 4, False, False, 8, 1), (2, 8, False, False, 8, 1), (2, 16, True, False, 8, 1),
+    (2, 16, False, False, 0, 1), (2, 8, False, False, 8, 2), (2, 8, False, False, 8, 4),  # one pool for these (knobs change between calls)
+    (1, 16, False, False, 8, 1), (2, 16, False, True, 8, 1),  # a pool each
 ]
 
 

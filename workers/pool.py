@@ -19,7 +19,7 @@ torch against the pool's 0.90–0.93; the figures are in docs/architecture.md).
 On GPUs (issue 17) a ``device: cuda`` model gets one actor per GPU (unless
 ``workers.num_actors`` is given), running two shards at a time on
 :class:`workers.device.StreamedModel` lanes (``gpu_calls``), each call cut into
-eight even shards per actor of at least four batches (``gpu_shards``, :func:`workers.shards.shard_bounds`).
+sixteen even shards per actor of at least four batches (``gpu_shards``, :func:`workers.shards.shard_bounds`).
 Given a :class:`~workers.row_files.RowFile`, actors read their own row ranges;
 scores of 1 MiB or more come back by reference from a pinned result buffer
 (:data:`workers.actor_host.PUT_MIN_BYTES`), put into the object store after the
@@ -61,7 +61,7 @@ Transform = Callable[[Batch, np.ndarray], Batch]
 _IN_FLIGHT_PER_ACTOR = 2
 _GPU_CALLS_PER_ACTOR = 2  # shards one GPU actor runs at once (one per StreamedModel lane)
 _SHARED_MIN_ROWS = 65_536  # by default, CPU calls this big write into a shared file: smaller ones (a shadow replay's batches) gain no memory worth a file each
-_GPU_SHARDS_PER_ACTOR = 8  # a call's rows are cut into this many even shards per GPU actor (docs/architecture.md: the H100 sweeps)
+_GPU_SHARDS_PER_ACTOR = 16  # a call's rows are cut into this many even shards per GPU actor (docs/architecture.md: the H100 sweeps)
 _GPU_MIN_BATCHES = 4  # but a GPU shard keeps 4 batches: with 2, half its batches are a lane's first or last (not overlapped)
 _RemoteHost = ray.remote(PredictorHost)
 
@@ -89,7 +89,7 @@ class InferencePool:
         gpu_calls: ``device: cuda`` only: shards one actor computes at once, 1 or 2 (default 2, one per
             :class:`~workers.device.StreamedModel` lane); as many more may put scores meanwhile.
         gpu_shards: ``device: cuda`` only: each shard is ``1 / gpu_shards`` of each actor's rows, in whole
-            batches (default 8), and at least 4 batches each; with ``gpu_guided`` set, of the rows still left; ``gpu_taper``
+            batches (default 16), and at least 4 batches each; with ``gpu_guided`` set, of the rows still left; ``gpu_taper``
             cuts the last round finer (:func:`workers.shards.shard_bounds`). All may change between calls (``bench/gpu_sweep.py``).
         gather_threads: driver threads copying scores that come through the object store into the
             output (default: up to 8, the driver's CPUs). Shards are taken off the driver's loop by

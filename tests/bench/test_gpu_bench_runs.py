@@ -63,7 +63,7 @@ def test_the_knob_sweep_runs_every_configuration_and_writes_its_choice_for_the_c
                    "--best-config", str(best))
     configs = [line for line in lines if line.startswith("[mlp bf16] gpu_calls ")]
     assert len(configs) == 9 and all("max |pool - tuned|" in line for line in configs), lines
-    assert "gpu_calls 2 gpu_shards  8 even" in configs[0] and "gather threads 8" in configs[0] and "gather threads 0" in configs[4]
+    assert "gpu_calls 2 gpu_shards 16 even" in configs[0] and "gather threads 8" in configs[0] and "gather threads 0" in configs[4]
     assert "(taper 1)" in configs[0] and "(taper 2)" in configs[5] and "(taper 4)" in configs[6]
     assert "gpu_calls 1 " in configs[7] and "shared file" in configs[-1]
     assert lines[-1].startswith("best_ratio_vs_tuned_torch: ") and float(lines[-1].split(": ")[1]) > 0

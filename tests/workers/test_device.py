@@ -173,17 +173,17 @@ def test_a_cuda_model_gets_one_actor_per_gpu_unless_fractions_are_asked(tmp_path
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
         # 1500 / (2 actors × 8) is below four batches (of 256): shards of four, so each lane's two slots overlap copy and compute
         assert pool._bounds(len(x)) == [(0, 1024), (1024, 1500)]
-        assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [62_720] * 15  # even shards of 1/16 of the rows, whole batches
-        pool.gpu_guided = True  # guided: 1/16 of the rows left each time, in whole batches, at least four
+        assert [b - a for a, b in pool._bounds(1_000_000)][:-1] == [31_488] * 31  # even shards of 1/32 of the rows (2 actors × 16), whole batches
+        pool.gpu_guided = True  # guided: 1/32 of the rows left each time, in whole batches, at least four
         bounds = pool._bounds(1_000_000)
         sizes = [b - a for a, b in bounds]
         assert bounds[0][0] == 0 and bounds[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
-        assert sizes[0] == 62_720 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
+        assert sizes[0] == 31_488 and all(n % 256 == 0 for n in sizes[:-1]) and sizes == sorted(sizes, reverse=True)
         assert sizes[-2] == 1024  # the GPU's last shards return four batches of scores
         pool.gpu_guided, pool.gpu_taper = False, 4  # even, the last round (one shard per lane: 2 actors × 2) in 4× as many
         sizes = [b - a for a, b in pool._bounds(1_000_000)]
-        assert sizes[:12] == [62_720] * 12 and len(sizes) == 12 + 16 and sum(sizes) == 1_000_000
-        assert sizes[12:-1] == [15_616] * 15  # (1,000,000 - 12 × 62,720) / 16 in whole batches of 256
+        assert sizes[:28] == [31_488] * 28 and len(sizes) == 28 + 16 and sum(sizes) == 1_000_000
+        assert sizes[28:-1] == [7_424] * 15  # (1,000,000 - 28 × 31,488) / 16 in whole batches of 256
         pool.gpu_taper = 1
         np.testing.assert_array_equal(pool.predict(x, np.arange(len(x))), expected)
     finally:
