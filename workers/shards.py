@@ -33,8 +33,8 @@ def shard_bounds(rows: int, *, shard_rows: int, parts: int | None = None, batch:
     Without ``parts`` every shard has ``shard_rows`` rows (CPU pools). With ``parts`` (GPU pools:
     ``gpu_shards`` × actors) the shards are even, ``1 / parts`` of the rows each, in whole
     ``batch``-es and at least ``shard_rows``. ``guided=True`` makes each take ``1 / parts`` of the
-    rows *still left* instead, so they shrink toward the end (guided scheduling; on an H100 it
-    lost to even shards at every setting: each shard has a fixed cost, docs/architecture.md).
+    rows *still left* instead, so they shrink toward the end (guided scheduling: on an H100 it lost
+    to even shards while a shard's lane was held through its put, and ties since; docs/architecture.md).
     ``taper=k`` cuts the rows of the last round of even shards (the last ``lanes``, computed at
     once) into ``k`` times as many, so the scores still to be returned once the device is done are
     a ``k``-th as big (each still in whole batches and at least ``shard_rows``).
