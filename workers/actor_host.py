@@ -15,6 +15,7 @@ import numpy as np
 import ray
 
 from suite.spec import ModelSpec
+from workers.device import LANES
 from workers.predictor import Predictor
 from workers.row_files import RowFile
 from workers.shared_output import Written, write_at
@@ -27,7 +28,7 @@ class PredictorHost:
     """What runs inside an actor: one warm Predictor and an optional transform per shard."""
 
     def __init__(self, spec: ModelSpec, base_dir: Path, task: str, num_classes: int | None, num_threads: int,
-                 lanes: int = 2) -> None:
+                 lanes: int = LANES) -> None:
         self.predictor = Predictor(spec, base_dir, task=task, num_classes=num_classes, num_threads=num_threads, lanes=lanes)
         self.read_seconds = self.write_seconds = 0.0
 

@@ -54,7 +54,8 @@ from typing import Any
 import numpy as np
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
-_LANES = 2
+LANES = 2
+"""Shards a model computes at once on a GPU by default (a pool actor's ``gpu_calls``)."""
 _MIN_PART_BYTES = 1 << 20  # smaller copies are not worth a thread
 
 
@@ -131,7 +132,7 @@ class StreamedModel:
         (5, 3)
     """
 
-    def __init__(self, module: Any, device: str, precision: str, batch_size: int, *, softmax: bool, lanes: int = _LANES) -> None:
+    def __init__(self, module: Any, device: str, precision: str, batch_size: int, *, softmax: bool, lanes: int = LANES) -> None:
         autocast(precision, device)  # validates the precision
         self.module, self.device, self.precision = module, device, precision
         self.batch_size, self.softmax = batch_size, softmax
@@ -230,7 +231,7 @@ class StreamedModel:
                 self._stages[key] += value
 
     def stage_seconds(self, reset: bool = False) -> dict[str, float]:
-        """Host-side seconds since the last reset, summed over calls: ``call``, ``fill``, ``wait``, ``drain``; and ``calls``."""
+        """Host-side seconds since the last reset, summed over calls: ``call``, ``fill``, ``wait``, ``drain``, ``lane``; and ``calls``."""
         with self._lock:
             stages = dict(self._stages)
             if reset:

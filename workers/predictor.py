@@ -22,7 +22,7 @@ import pandas as pd
 from suite.errors import VigilError
 from suite.spec import ModelSpec
 from workers.checksum import verify_model
-from workers.device import StreamedModel
+from workers.device import LANES, StreamedModel
 from workers.formats import MODEL_FORMATS
 
 PREDICTOR_VERSION = "2"
@@ -59,7 +59,7 @@ class Predictor:
         task: str,
         num_classes: int | None,
         num_threads: int | None = None,
-        lanes: int = 2,
+        lanes: int = LANES,
     ) -> None:
         self.spec = spec
         self.task = task
